@@ -1,0 +1,42 @@
+# The verbs: setup run test lint bench proto. `make run` and `make test` work from a fresh clone.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+HOME_DIR ?= $(HOME)/.nexflow
+PORT ?= 8080
+PYTEST_ARGS ?=
+
+.PHONY: setup run test lint fmt bench proto proto-check test-fast
+
+setup: $(VENV)/.setup-done
+$(VENV)/.setup-done: uv.lock pyproject.toml */pyproject.toml scripts/setup.sh
+	./scripts/setup.sh
+	@touch $@
+
+run: setup
+	$(VENV)/bin/nexflow up --home $(HOME_DIR) --port $(PORT)
+
+test: setup proto-check lint
+	./scripts/test.sh $(PYTEST_ARGS)
+
+test-fast: setup
+	$(PY) -m pytest -q -m "not e2e" $(PYTEST_ARGS)
+
+lint: setup
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(PY) -m mypy control-plane/src executor/src gateway/src
+
+fmt: setup
+	$(PY) -m ruff format .
+	$(PY) -m ruff check --fix .
+
+bench: setup
+	$(PY) bench/run.py
+
+proto: setup
+	./scripts/gen-proto.sh
+
+# Fails when the committed generated code differs from what `make proto` produces.
+proto-check: setup
+	./scripts/check-proto.sh

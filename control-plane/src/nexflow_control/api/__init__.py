@@ -1,0 +1,1 @@
+"""The HTTP API: routes, error handlers and request-size guard."""

@@ -1,0 +1,50 @@
+"""`/api/v1/skills`: list, show, run."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi import APIRouter, Request
+
+from ..errors import InvalidInput, NotFound
+from .deps import PrincipalDep, ServicesDep
+
+router = APIRouter(prefix="/api/v1/skills", tags=["skills"])
+
+
+@router.get("")
+async def list_skills(svc: ServicesDep, _: PrincipalDep) -> dict[str, Any]:
+    """Installed skills, and the skill folders that failed to load (with why)."""
+    return {
+        "skills": [s.to_summary() for s in svc.catalog.list()],
+        "problems": [d.to_dict() for d in svc.catalog.diagnostics],
+    }
+
+
+@router.get("/{name}")
+async def show_skill(name: str, svc: ServicesDep, _: PrincipalDep) -> dict[str, Any]:
+    skill = svc.catalog.get(name)
+    if skill is None:
+        raise NotFound(f"no skill named {name!r}", code="skill_not_found")
+    detail: dict[str, Any] = skill.to_detail()
+    return detail
+
+
+@router.post("/{name}")
+async def run_skill(
+    name: str, request: Request, svc: ServicesDep, who: PrincipalDep
+) -> dict[str, Any]:
+    """Run a skill: body `{"input": {...}}`; the answer is the call's result."""
+    raw = await request.body()
+    try:
+        body = json.loads(raw) if raw.strip() else {}
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InvalidInput(f"request body is not valid JSON: {exc}", code="invalid_json") from None
+    if not isinstance(body, dict):
+        raise InvalidInput("request body must be a JSON object", field="body")
+    unknown = sorted(set(body) - {"input"})
+    if unknown:
+        raise InvalidInput(f"unknown field {unknown[0]!r} in request body", field=unknown[0])
+    result = await svc.calls.run(who, name, body.get("input", {}))
+    return result.to_dict()

@@ -1,0 +1,31 @@
+"""`/health` and `/api/v1/metrics`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST
+
+from .deps import PrincipalDep, ServicesDep
+
+router = APIRouter(tags=["system"])
+
+
+@router.get("/health")
+async def health(svc: ServicesDep) -> Response:
+    """200 when the executor answers; 503 (same body) when it does not."""
+    executor_ok = await svc.executor.healthy()
+    body: dict[str, Any] = {
+        "status": "ok" if executor_ok else "degraded",
+        "executor": "serving" if executor_ok else "unreachable",
+        "policy_revision": svc.engine.revision,
+        "skills": len(svc.catalog.list()),
+    }
+    return JSONResponse(body, status_code=200 if executor_ok else 503)
+
+
+@router.get("/api/v1/metrics")
+async def metrics(svc: ServicesDep, _: PrincipalDep) -> Response:
+    return Response(svc.metrics.render(), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,414 @@
+"""One skill call, step by step: resolve → validate → decide → audit → dispatch → audit.
+
+Every step that ends a call early is an audit event too. Nothing is dispatched unless
+the events that say why it may run are committed first ("no audit, no execution").
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import structlog
+from nexflow.executor.v1 import executor_pb2 as pb
+
+from . import audit as audit_mod
+from . import policy as policy_mod
+from .auth import Principal
+from .errors import (
+    ApprovalRequired,
+    AuditUnavailable,
+    NexflowError,
+    NotExecutable,
+    NotFound,
+    PolicyDenied,
+    PolicyUnavailable,
+)
+from .executor_client import ExecutorClient
+from .inputs import input_sha256, resolve_paths, validate_input
+from .metrics import Metrics
+from .settings import Settings
+from .skills import Skill, SkillCatalog
+
+log = structlog.get_logger("nexflow.calls")
+
+_RUNTIMES = {"bash": pb.RUNTIME_BASH, "python": pb.RUNTIME_PYTHON, "node": pb.RUNTIME_NODE}
+_KILL_NAMES = {v: k.removeprefix("KILL_REASON_").lower() for k, v in pb.KillReason.items()}
+
+
+def new_call_id() -> str:
+    """Sortable, unguessable: milliseconds since the epoch in hex + 48 random bits."""
+    return f"c_{int(time.time() * 1000):011x}{secrets.token_hex(6)}"
+
+
+@dataclass(frozen=True, slots=True)
+class CallResult:
+    call_id: str
+    skill: str
+    status: str  # succeeded | failed | killed
+    exit_code: int
+    output: Any
+    stdout: str
+    stderr: str
+    duration_ms: int
+    kill_reason: str
+    truncated: bool
+    backend: str
+    audit_complete: bool = True
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "call_id": self.call_id,
+            "skill": self.skill,
+            "status": self.status,
+            "exit_code": self.exit_code,
+            "output": self.output,
+            "stdout": self.stdout,
+            "stderr": self.stderr,
+            "duration_ms": self.duration_ms,
+            "kill_reason": self.kill_reason,
+            "truncated": self.truncated,
+            "backend": self.backend,
+            "audit_complete": self.audit_complete,
+        }
+
+
+def parse_output(stdout: str) -> Any:
+    """A script's result: its stdout as JSON if it is JSON, else the text itself."""
+    text = stdout.strip()
+    if not text:
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        return stdout
+
+
+def _cap(text: str, limit: int) -> str:
+    data = text.encode()
+    return text if len(data) <= limit else data[:limit].decode(errors="ignore") + "…"
+
+
+class CallService:
+    """Runs skill calls for the HTTP API and the CLI alike."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        catalog: SkillCatalog,
+        engine: policy_mod.PolicyEngine,
+        audit: audit_mod.AuditLog,
+        executor: ExecutorClient,
+        metrics: Metrics,
+    ) -> None:
+        self.settings = settings
+        self.catalog = catalog
+        self.engine = engine
+        self.audit = audit
+        self.executor = executor
+        self.metrics = metrics
+        self.workspace = settings.resolved_workspace
+
+    async def _append(self, *events: audit_mod.AuditEvent) -> None:
+        try:
+            await self.audit.append_many(list(events))
+        except audit_mod.AuditUnavailable as exc:
+            self.metrics.audit_failures.inc()
+            raise AuditUnavailable("the audit log cannot be written; the call was not run") from exc
+
+    def _event(
+        self, action: str, call_id: str, principal: Principal, skill: str, **kw: Any
+    ) -> audit_mod.AuditEvent:
+        return audit_mod.AuditEvent(
+            action=action, call_id=call_id, actor=principal.id, skill=skill, **kw
+        )
+
+    async def _refuse(
+        self, call_id: str, principal: Principal, skill: str, error: NexflowError
+    ) -> NexflowError:
+        """Record a refusal; if even that cannot be recorded, the caller learns so."""
+        codes = [r["code"] for r in error.extra.get("reasons", [])] or [error.code]
+        try:
+            await self._append(
+                self._event(
+                    "call.refused",
+                    call_id,
+                    principal,
+                    skill,
+                    decision="deny",
+                    reason_codes=codes,
+                    payload={"error": error.code, "message": error.message},
+                )
+            )
+        except AuditUnavailable as exc:
+            return exc
+        self.metrics.calls.labels(skill=skill, status="refused").inc()
+        return error
+
+    async def run(self, principal: Principal, name: str, raw_input: Any) -> CallResult:
+        call_id = new_call_id()
+        structlog.contextvars.bind_contextvars(call_id=call_id, principal=principal.id)
+        started = time.perf_counter()
+        skill = self.catalog.get(name)
+        if skill is None:
+            raise await self._refuse(
+                call_id,
+                principal,
+                name[:64],
+                NotFound(f"no skill named {name!r}", code="skill_not_found"),
+            )
+        try:
+            stdin = validate_input(
+                f"{skill.name}@{skill.digest}",
+                skill.input_schema,
+                raw_input,
+                max_bytes=self.settings.limits.max_input_bytes,
+            )
+            if not skill.executable:
+                raise NotExecutable(f"skill {name!r} has instructions only; nothing to execute")
+            paths = resolve_paths(list(skill.path_inputs), raw_input, self.workspace)
+        except NexflowError as exc:
+            raise await self._refuse(call_id, principal, skill.name, exc) from None
+
+        policy_input = self._policy_input(call_id, principal, skill, raw_input, paths)
+        try:
+            decision = await self.engine.decide(policy_input)
+        except policy_mod.PolicyUnavailable as exc:
+            self.metrics.decisions.labels(outcome="error").inc()
+            raise await self._refuse(
+                call_id, principal, skill.name, PolicyUnavailable(f"policy engine failed: {exc}")
+            ) from None
+        return await self._decided(call_id, principal, skill, raw_input, stdin, decision, started)
+
+    async def _decided(
+        self,
+        call_id: str,
+        principal: Principal,
+        skill: Skill,
+        raw_input: Any,
+        stdin: bytes,
+        decision: policy_mod.Decision,
+        started: float,
+    ) -> CallResult:
+        reasons = [{"code": r.code, "message": r.message} for r in decision.reasons]
+        codes = [r.code for r in decision.reasons]
+        outcome = (
+            "allow"
+            if decision.allow and not decision.require_approval
+            else ("approval_required" if decision.allow else "deny")
+        )
+        self.metrics.decisions.labels(outcome=outcome).inc()
+        io_cap = self.settings.limits.audit_io_bytes
+        requested = self._event(
+            "call.requested",
+            call_id,
+            principal,
+            skill.name,
+            payload={
+                "skill_version": skill.version,
+                "skill_digest": skill.digest,
+                "channel": principal.channel,
+                "input_sha256": input_sha256(raw_input),
+                "input": _cap(stdin.decode(), io_cap),
+            },
+        )
+        decided = self._event(
+            "call.decided",
+            call_id,
+            principal,
+            skill.name,
+            decision=outcome,
+            reason_codes=codes,
+            policy_revision=decision.revision,
+            payload={"reasons": reasons, "grants": decision.grants.to_dict()},
+        )
+        if outcome != "allow":
+            await self._append(requested, decided)
+            self.metrics.calls.labels(skill=skill.name, status="refused").inc()
+            if outcome == "approval_required":
+                raise ApprovalRequired(
+                    "this call needs a human's approval, and approvals are not available yet",
+                    call_id=call_id,
+                    reasons=reasons,
+                )
+            raise PolicyDenied("policy denied the call", call_id=call_id, reasons=reasons)
+
+        request = self._execute_request(call_id, skill, stdin, decision.grants)
+        await self._append(
+            requested,
+            decided,
+            self._event(
+                "call.dispatched",
+                call_id,
+                principal,
+                skill.name,
+                payload={
+                    "mounts": [
+                        {"host": m.host_path, "sandbox": m.sandbox_path, "rw": m.writable}
+                        for m in request.mounts
+                    ],
+                    "limits": decision.grants.limits,
+                },
+            ),
+        )
+        try:
+            execution = await self.executor.execute(
+                request, output_cap=self.settings.limits.result_output_bytes
+            )
+        except NexflowError as exc:
+            self.metrics.calls.labels(skill=skill.name, status="error").inc()
+            try:
+                await self._append(
+                    self._event(
+                        "call.failed",
+                        call_id,
+                        principal,
+                        skill.name,
+                        decision="error",
+                        reason_codes=[exc.code],
+                        payload={"error": exc.code, "message": exc.message},
+                    )
+                )
+            except AuditUnavailable:
+                log.error("audit.write_failed", stage="call.failed")
+            raise
+        return await self._finished(call_id, principal, skill, execution, started)
+
+    async def _finished(
+        self,
+        call_id: str,
+        principal: Principal,
+        skill: Skill,
+        execution: Any,
+        started: float,
+    ) -> CallResult:
+        fin = execution.finished
+        stdout = execution.stdout.decode(errors="replace")
+        stderr = execution.stderr.decode(errors="replace")
+        kill = _KILL_NAMES.get(fin.kill_reason, "unspecified")
+        status = "killed" if kill != "none" else ("succeeded" if fin.exit_code == 0 else "failed")
+        duration_ms = int((time.perf_counter() - started) * 1000)
+        result = CallResult(
+            call_id=call_id,
+            skill=skill.name,
+            status=status,
+            exit_code=fin.exit_code,
+            output=parse_output(stdout),
+            stdout=stdout,
+            stderr=stderr,
+            duration_ms=duration_ms,
+            kill_reason=kill,
+            truncated=fin.truncated,
+            backend=execution.backend.removeprefix("BACKEND_").lower(),
+        )
+        io_cap = self.settings.limits.audit_io_bytes
+        try:
+            await self._append(
+                self._event(
+                    "call.finished",
+                    call_id,
+                    principal,
+                    skill.name,
+                    payload={
+                        "status": status,
+                        "exit_code": fin.exit_code,
+                        "kill_reason": kill,
+                        "detail": fin.detail,
+                        "truncated": fin.truncated,
+                        "wall_time_ms": fin.wall_time_ms,
+                        "cpu_time_ms": fin.cpu_time_ms,
+                        "peak_memory_bytes": fin.peak_memory_bytes,
+                        "stdout": _cap(stdout, io_cap),
+                        "stderr": _cap(stderr, io_cap),
+                    },
+                )
+            )
+        except AuditUnavailable:
+            # The call already ran; the caller gets its result, flagged, and the
+            # operator gets an error line and a metric.
+            log.error("audit.write_failed", stage="call.finished")
+            result = CallResult(**{**result.to_dict(), "audit_complete": False})
+        self.metrics.calls.labels(skill=skill.name, status=status).inc()
+        self.metrics.call_latency.labels(skill=skill.name).observe(duration_ms / 1000)
+        log.info(
+            "call.finished",
+            skill=skill.name,
+            status=status,
+            exit_code=fin.exit_code,
+            kill_reason=kill,
+            duration_ms=duration_ms,
+        )
+        return result
+
+    def _policy_input(
+        self,
+        call_id: str,
+        principal: Principal,
+        skill: Skill,
+        raw_input: dict[str, Any],
+        paths: list[Any],
+    ) -> dict[str, Any]:
+        ws = str(self.workspace)
+        limits: dict[str, int] = {}
+        if skill.timeout_sec:
+            limits["wall_time_ms"] = int(skill.timeout_sec * 1000)
+        if skill.max_output_kb:
+            limits["output_bytes"] = int(skill.max_output_kb * 1024)
+        return {
+            "principal": principal.to_policy(),
+            "skill": {
+                "name": skill.name,
+                "version": skill.version,
+                "digest": skill.digest,
+                "publisher": skill.publisher,
+                "source": skill.source,
+                "permissions": sorted(skill.permissions),
+                "runtime": skill.runtime,
+                "tags": list(skill.tags),
+                "filesystem": [{"path": f.resolve(ws), "mode": f.mode} for f in skill.filesystem],
+                "network": list(skill.network),
+                "limits": limits,
+            },
+            "call": {
+                "id": call_id,
+                "input_sha256": input_sha256(raw_input),
+                "paths": [p.to_policy() for p in paths],
+            },
+            "context": {
+                "workspace": ws,
+                "time": datetime.now(UTC).isoformat(),
+                "approved": False,
+            },
+        }
+
+    def _execute_request(
+        self, call_id: str, skill: Skill, stdin: bytes, grants: policy_mod.Grants
+    ) -> pb.ExecuteRequest:
+        assert skill.entrypoint is not None  # executable skills have one (checked above)
+        mounts = []
+        for g in grants.filesystem:
+            target = "/workspace" if Path(g.path) == self.workspace else g.path
+            mounts.append(pb.Mount(host_path=g.path, sandbox_path=target, writable=g.mode == "rw"))
+        lim = grants.limits
+        return pb.ExecuteRequest(
+            call_id=call_id,
+            runtime=_RUNTIMES[skill.runtime],
+            skill_dir=str(skill.dir),
+            entrypoint=str(skill.entrypoint),
+            stdin=stdin,
+            mounts=mounts,
+            network_hosts=list(grants.network),
+            image=skill.image or "",
+            limits=pb.Limits(
+                wall_time_ms=int(lim.get("wall_time_ms", 0)),
+                cpu_time_ms=int(lim.get("cpu_time_ms", 0)),
+                memory_bytes=int(lim.get("memory_bytes", 0)),
+                pids=int(lim.get("pids", 0)),
+                output_bytes=int(lim.get("output_bytes", 0)),
+            ),
+        )

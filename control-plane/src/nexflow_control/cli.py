@@ -1,0 +1,45 @@
+"""The `nexflow` command line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from . import cli_audit, cli_skill
+from .cli_client import DEFAULT_HOME
+
+app = typer.Typer(
+    help="Nexflow: run AI-agent skills in sandboxes, checked by policy and audited.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.add_typer(cli_skill.app, name="skill")
+app.add_typer(cli_audit.app, name="audit")
+
+
+@app.command()
+def up(
+    home: Annotated[
+        Path, typer.Option("--home", envvar="NEXFLOW_HOME", help="Home directory")
+    ] = DEFAULT_HOME,
+    port: Annotated[int, typer.Option("--port", help="HTTP port on loopback")] = 8080,
+    host: Annotated[str, typer.Option("--host", help="Address to listen on")] = "127.0.0.1",
+    skills: Annotated[
+        list[Path] | None, typer.Option("--skills", help="Extra skill folder (repeatable)")
+    ] = None,
+) -> None:
+    """Start the executor and the control plane in the foreground (Ctrl-C stops both)."""
+    from .cli_up import run_up
+    from .settings import Settings
+
+    settings = Settings(
+        home=home.resolve(), port=port, host=host, skills_dirs=[p.resolve() for p in skills or []]
+    )
+    raise typer.Exit(run_up(settings))
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,53 @@
+"""How CLI commands reach a running control plane: base URL and token discovery."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import httpx
+import typer
+
+DEFAULT_HOME = Path.home() / ".nexflow"
+
+
+def resolve_token(token: str | None, home: Path) -> str:
+    if token:
+        return token
+    env = os.environ.get("NEXFLOW_TOKEN") or os.environ.get("NEXFLOW_ADMIN_TOKEN")
+    if env:
+        return env
+    try:
+        return (home / "admin.token").read_text().strip()
+    except OSError:
+        fail(f"no token: pass --token, set NEXFLOW_TOKEN, or run 'nexflow up --home {home}' first")
+
+
+def fail(message: str, code: int = 1) -> Any:
+    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
+    raise typer.Exit(code)
+
+
+def request(
+    method: str, url: str, path: str, token: str, *, json: Any = None, timeout: float = 660
+) -> httpx.Response:
+    try:
+        return httpx.request(
+            method,
+            url.rstrip("/") + path,
+            json=json,
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=timeout,
+        )
+    except httpx.HTTPError as exc:
+        fail(f"cannot reach the control plane at {url}: {exc}")
+        raise  # unreachable; fail() exits
+
+
+def error_message(resp: httpx.Response) -> str:
+    try:
+        body = resp.json()
+        return f"{body.get('error', resp.status_code)}: {body.get('message', '')}"
+    except ValueError:
+        return f"HTTP {resp.status_code}"

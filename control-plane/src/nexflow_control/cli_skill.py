@@ -1,0 +1,88 @@
+"""`nexflow skill list|show|lint|call`."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from .cli_client import DEFAULT_HOME, error_message, fail, request, resolve_token
+from .skills import lint_command
+
+app = typer.Typer(help="Inspect, lint and run skills.", no_args_is_help=True)
+
+UrlOpt = Annotated[str, typer.Option("--url", envvar="NEXFLOW_URL", help="Control plane URL")]
+TokenOpt = Annotated[str | None, typer.Option("--token", help="Bearer token")]
+HomeOpt = Annotated[Path, typer.Option("--home", envvar="NEXFLOW_HOME", help="Nexflow home")]
+
+
+@app.command("lint")
+def lint(
+    paths: Annotated[
+        list[Path], typer.Argument(help="Skill folders, SKILL.md files or folders of skills")
+    ],
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON document")] = False,
+) -> None:
+    """Check SKILL.md files: exit 0 valid, 1 invalid, 2 usage error."""
+    missing = [str(p) for p in paths if not p.exists()]
+    if missing:
+        fail(f"no such file or directory: {', '.join(missing)}", code=2)
+    raise typer.Exit(lint_command(paths, as_json, sys.stdout))
+
+
+@app.command("list")
+def list_(
+    url: UrlOpt = "http://127.0.0.1:8080", token: TokenOpt = None, home: HomeOpt = DEFAULT_HOME
+) -> None:
+    """List installed skills."""
+    resp = request("GET", url, "/api/v1/skills", resolve_token(token, home))
+    if resp.status_code != 200:
+        fail(error_message(resp))
+    body = resp.json()
+    for s in body["skills"]:
+        typer.echo(f"{s['name']:<24} {s.get('version') or '-':<10} {s.get('description', '')[:70]}")
+    for p in body.get("problems", []):
+        typer.secho(f"! {p.get('file')}:{p.get('line')}: {p.get('message')}", err=True, fg="yellow")
+
+
+@app.command("show")
+def show(
+    name: str,
+    url: UrlOpt = "http://127.0.0.1:8080",
+    token: TokenOpt = None,
+    home: HomeOpt = DEFAULT_HOME,
+) -> None:
+    """Show one skill as JSON."""
+    resp = request("GET", url, f"/api/v1/skills/{name}", resolve_token(token, home))
+    if resp.status_code != 200:
+        fail(error_message(resp))
+    typer.echo(json.dumps(resp.json(), indent=2, ensure_ascii=False))
+
+
+@app.command("call")
+def call(
+    name: str,
+    input_json: Annotated[
+        str, typer.Option("--input", help="Input as a JSON object, or @FILE")
+    ] = "{}",
+    url: UrlOpt = "http://127.0.0.1:8080",
+    token: TokenOpt = None,
+    home: HomeOpt = DEFAULT_HOME,
+) -> None:
+    """Run a skill and print its result as JSON; exit 1 unless it succeeded."""
+    text = Path(input_json[1:]).read_text() if input_json.startswith("@") else input_json
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        fail(f"--input is not valid JSON: {exc}", code=2)
+    resp = request(
+        "POST", url, f"/api/v1/skills/{name}", resolve_token(token, home), json={"input": value}
+    )
+    if resp.status_code != 200:
+        fail(error_message(resp))
+    result = resp.json()
+    typer.echo(json.dumps(result, indent=2, ensure_ascii=False))
+    raise typer.Exit(0 if result.get("status") == "succeeded" else 1)

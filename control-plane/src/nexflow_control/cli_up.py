@@ -1,0 +1,115 @@
+"""`nexflow up`: the executor and the control plane together, in the foreground.
+
+The executor runs as its own process (it is the privileged side); the control plane
+runs in this one. Ctrl-C or SIGTERM stops the control plane gracefully, then the
+executor; if the executor dies, the control plane is stopped too and `up` exits 1.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shutil
+import signal
+import sys
+import time
+from pathlib import Path
+
+import structlog
+import uvicorn
+
+from .app import create_app, prepare_home
+from .executor_client import ExecutorClient
+from .logs import configure_logging
+from .settings import Settings
+
+log = structlog.get_logger("nexflow.up")
+
+
+def _executor_command(settings: Settings) -> list[str]:
+    exe = Path(sys.executable).with_name("nexflow-executor")
+    cmd = [str(exe) if exe.exists() else (shutil.which("nexflow-executor") or "nexflow-executor")]
+    cmd += ["--socket", str(settings.resolved_executor_socket)]
+    # The executor must never mount the control plane's own state into a sandbox.
+    for private in ("nexflow.db", "nexflow.db-wal", "nexflow.db-shm", "admin.token", "run"):
+        cmd += ["--forbid", str(settings.home / private)]
+    return cmd
+
+
+async def _wait_for_executor(proc: asyncio.subprocess.Process, settings: Settings) -> None:
+    client = ExecutorClient(settings.resolved_executor_socket, connect_timeout_s=1)
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if proc.returncode is not None:
+                raise SystemExit(f"the executor exited with status {proc.returncode} on start-up")
+            if settings.resolved_executor_socket.exists() and await client.healthy():
+                return
+            await asyncio.sleep(0.05)
+        raise SystemExit("the executor did not become healthy within 20 s")
+    finally:
+        await client.close()
+
+
+async def _stop(proc: asyncio.subprocess.Process, grace_s: float = 5) -> None:
+    if proc.returncode is not None:
+        return
+    proc.send_signal(signal.SIGTERM)
+    try:
+        await asyncio.wait_for(proc.wait(), grace_s)
+    except TimeoutError:
+        proc.kill()
+        await proc.wait()
+
+
+async def serve_stack(settings: Settings) -> int:
+    prepare_home(settings)
+    settings.resolved_executor_socket.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    proc = await asyncio.create_subprocess_exec(*_executor_command(settings), env=os.environ.copy())
+    try:
+        await _wait_for_executor(proc, settings)
+        config = uvicorn.Config(
+            create_app(settings),
+            host=settings.host,
+            port=settings.port,
+            log_config=None,
+            access_log=False,
+            lifespan="on",
+        )
+        server = uvicorn.Server(config)
+
+        async def watch_executor() -> None:
+            await proc.wait()
+            if not server.should_exit:
+                log.error("executor.exited", status=proc.returncode)
+                server.should_exit = True
+
+        watcher = asyncio.create_task(watch_executor())
+        log.info(
+            "nexflow.up",
+            url=f"http://{settings.host}:{settings.port}",
+            home=str(settings.home),
+            token_file=str(settings.token_file),
+        )
+        await server.serve()
+        executor_died = watcher.done()
+        watcher.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await watcher
+        if executor_died or not server.started:
+            return 1
+        return 0
+    finally:
+        await _stop(proc)
+
+
+def run_up(settings: Settings) -> int:
+    configure_logging()
+    try:
+        return asyncio.run(serve_stack(settings))
+    except SystemExit as exc:
+        log.error("nexflow.up_failed", reason=str(exc.code))
+        return 1
+    except KeyboardInterrupt:
+        return 0

@@ -1,0 +1,87 @@
+"""The control plane's error tree; each error knows its HTTP status and stable code.
+
+    NexflowError
+    ├── Unauthenticated            401 unauthenticated
+    ├── Forbidden                  403 forbidden
+    │   ├── PolicyDenied           403 policy_denied (+ reasons)
+    │   └── ApprovalRequired       403 approval_required (+ reasons)
+    ├── NotFound                   404 not_found / skill_not_found / call_not_found
+    ├── InvalidInput               422 invalid_input (+ field, errors)
+    ├── PayloadTooLarge            413 payload_too_large
+    ├── NotExecutable              409 skill_not_executable
+    └── Unavailable                503 *_unavailable (fail closed)
+        ├── AuditUnavailable       503 audit_unavailable
+        ├── PolicyUnavailable      503 policy_unavailable
+        └── ExecutorUnavailable    503 executor_unavailable
+
+Routes raise these; one handler in `api.errors` turns them into
+`{"error": code, "message": ..., **extra}`. Lower libraries' errors (gRPC, SQLAlchemy,
+regopy) are mapped at their boundary modules and never reach a route.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class NexflowError(Exception):
+    status = 500
+    code = "internal_error"
+
+    def __init__(self, message: str, *, code: str | None = None, **extra: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+        self.extra = extra
+
+    def body(self) -> dict[str, Any]:
+        return {"error": self.code, "message": self.message, **self.extra}
+
+
+class Unauthenticated(NexflowError):
+    status, code = 401, "unauthenticated"
+
+
+class Forbidden(NexflowError):
+    status, code = 403, "forbidden"
+
+
+class PolicyDenied(Forbidden):
+    code = "policy_denied"
+
+
+class ApprovalRequired(Forbidden):
+    code = "approval_required"
+
+
+class NotFound(NexflowError):
+    status, code = 404, "not_found"
+
+
+class InvalidInput(NexflowError):
+    status, code = 422, "invalid_input"
+
+
+class PayloadTooLarge(NexflowError):
+    status, code = 413, "payload_too_large"
+
+
+class NotExecutable(NexflowError):
+    status, code = 409, "skill_not_executable"
+
+
+class Unavailable(NexflowError):
+    status, code = 503, "unavailable"
+
+
+class AuditUnavailable(Unavailable):
+    code = "audit_unavailable"
+
+
+class PolicyUnavailable(Unavailable):
+    code = "policy_unavailable"
+
+
+class ExecutorUnavailable(Unavailable):
+    code = "executor_unavailable"

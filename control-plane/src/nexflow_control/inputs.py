@@ -1,0 +1,94 @@
+"""Checking a call's input before policy sees it: size, JSON Schema, and path resolution."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import best_match
+
+from .errors import InvalidInput
+
+_validators: dict[str, Draft202012Validator] = {}
+
+
+def canonical_json(value: Any) -> bytes:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def input_sha256(value: Any) -> str:
+    return hashlib.sha256(canonical_json(value)).hexdigest()
+
+
+def validate_input(
+    skill_key: str, schema: dict[str, Any] | None, value: Any, *, max_bytes: int
+) -> bytes:
+    """Validate `value` against the skill's input schema; return its JSON encoding.
+
+    Raises InvalidInput naming the offending field (`field` is a JSON-pointer-like path).
+    """
+    if not isinstance(value, dict):
+        raise InvalidInput("'input' must be a JSON object", field="input")
+    encoded = json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+    if len(encoded) > max_bytes:
+        raise InvalidInput(
+            f"input is {len(encoded)} bytes; the limit is {max_bytes}", field="input"
+        )
+    if schema is None:
+        return encoded
+    validator = _validators.get(skill_key)
+    if validator is None:
+        validator = _validators[skill_key] = Draft202012Validator(schema)
+    error = best_match(validator.iter_errors(value))
+    if error is not None:
+        where = "/".join(str(p) for p in error.absolute_path)
+        field = f"input.{where.replace('/', '.')}" if where else "input"
+        raise InvalidInput(f"{field}: {error.message}", field=field, validator=error.validator)
+    return encoded
+
+
+@dataclass(frozen=True, slots=True)
+class PathAccess:
+    """One input value a skill declared as a path, resolved on the host."""
+
+    field: str
+    value: str
+    resolved: str
+    access: str
+
+    def to_policy(self) -> dict[str, str]:
+        return {
+            "field": self.field,
+            "value": self.value,
+            "resolved": self.resolved,
+            "access": self.access,
+        }
+
+
+def resolve_paths(
+    path_inputs: list[tuple[str, str]], value: dict[str, Any], workspace: Path
+) -> list[PathAccess]:
+    """Resolve each declared path input like the sandbox will: relative to the workspace.
+
+    `realpath` follows every symlink, so a link inside the workspace that points out of
+    it resolves to where it really points — which is what policy must judge.
+    """
+    out: list[PathAccess] = []
+    for field, access in path_inputs:
+        raw = value.get(field)
+        if not isinstance(raw, str):
+            continue
+        if "\x00" in raw:
+            raise InvalidInput(f"input.{field}: path contains a NUL byte", field=f"input.{field}")
+        # The sandbox sees the workspace at /workspace: map that prefix back to the host.
+        if raw == "/workspace" or raw.startswith("/workspace/"):
+            candidate = workspace / raw[len("/workspace/") :]
+        else:
+            candidate = workspace / raw  # an absolute `raw` replaces the workspace prefix
+        out.append(PathAccess(field, raw, os.path.realpath(candidate), access))
+    return out

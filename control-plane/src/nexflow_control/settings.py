@@ -1,0 +1,81 @@
+"""Control-plane settings, read from `NEXFLOW_*` environment variables.
+
+Built explicitly in the app factory / CLI and in tests — never a module-level singleton.
+Nested groups use `__` in variable names, e.g. `NEXFLOW_LIMITS__MAX_INPUT_BYTES=65536`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parents[3]
+"""The checkout this package runs from (built-in skills and policies live there)."""
+
+
+class LimitSettings(BaseModel):
+    """Sizes the control plane enforces before anything reaches policy or the executor."""
+
+    max_body_bytes: int = 1_048_576
+    """Largest HTTP request body accepted, in bytes (413 above)."""
+    max_input_bytes: int = 262_144
+    """Largest skill input, serialized as JSON, in bytes (422 above)."""
+    audit_io_bytes: int = 16_384
+    """How much of a call's input and output is kept in its audit events, in bytes."""
+    result_output_bytes: int = 1_048_576
+    """Largest stdout/stderr returned to the caller, in bytes (the executor caps it too)."""
+
+
+class Settings(BaseSettings):
+    """Everything the control plane needs to start."""
+
+    model_config = SettingsConfigDict(env_prefix="NEXFLOW_", env_nested_delimiter="__")
+
+    env: Literal["development", "production"] = "development"
+    home: Path = Field(default_factory=lambda: Path.home() / ".nexflow")
+    host: str = "127.0.0.1"
+    port: int = 8080
+    admin_token: str | None = None
+    """Bearer token of the built-in admin; generated into HOME/admin.token when unset."""
+    database_url: str | None = None
+    """SQLAlchemy async URL of the audit store; default: SQLite at HOME/nexflow.db."""
+    executor_socket: Path | None = None
+    """Unix socket of the executor; default: HOME/run/executor.sock."""
+    executor_timeout_s: float = 5.0
+    """How long to wait for the executor to accept a call before failing closed."""
+    policy_dir: Path = REPO_ROOT / "policies"
+    skills_dirs: list[Path] = Field(default_factory=list)
+    """Extra skill folders, loaded after the built-in ones and HOME/skills."""
+    builtin_skills_dir: Path = REPO_ROOT / "skills"
+    workspace: Path | None = None
+    """The directory file-* skills may touch; default: HOME/workspace."""
+    limits: LimitSettings = Field(default_factory=LimitSettings)
+
+    @model_validator(mode="after")
+    def _refuse_weak_secrets_in_production(self) -> Settings:
+        if self.env == "production" and self.admin_token is not None and len(self.admin_token) < 32:
+            raise ValueError("NEXFLOW_ADMIN_TOKEN must be at least 32 characters in production")
+        return self
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite+aiosqlite:///{self.home / 'nexflow.db'}"
+
+    @property
+    def resolved_executor_socket(self) -> Path:
+        return self.executor_socket or self.home / "run" / "executor.sock"
+
+    @property
+    def resolved_workspace(self) -> Path:
+        return (self.workspace or self.home / "workspace").resolve()
+
+    @property
+    def user_skills_dir(self) -> Path:
+        return self.home / "skills"
+
+    @property
+    def token_file(self) -> Path:
+        return self.home / "admin.token"

@@ -1,0 +1,97 @@
+"""Start a real `nexflow up` on a temporary home and a free port (tests and benchmarks)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+REPO = Path(__file__).resolve().parents[1]
+NEXFLOW = Path(sys.executable).with_name("nexflow")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Stack:
+    """A running `nexflow up`: its URL, admin token, home and process."""
+
+    url: str
+    token: str
+    home: Path
+    proc: subprocess.Popen[bytes]
+    log_path: Path
+    client: httpx.Client = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.client = httpx.Client(
+            base_url=self.url, headers={"Authorization": f"Bearer {self.token}"}, timeout=60
+        )
+
+    @property
+    def workspace(self) -> Path:
+        return self.home / "workspace"
+
+    def call(self, skill: str, value: object) -> httpx.Response:
+        return self.client.post(f"/api/v1/skills/{skill}", json={"input": value})
+
+    def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
+        env = {**os.environ, "NEXFLOW_URL": self.url, "NEXFLOW_HOME": str(self.home)}
+        return subprocess.run(
+            [str(NEXFLOW), *args], capture_output=True, text=True, env=env, timeout=120
+        )
+
+    def stop(self, sig: int = signal.SIGINT) -> int:
+        self.client.close()
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                return self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                raise
+        return int(self.proc.returncode)
+
+
+def start_stack(tmp: Path, *extra: str) -> Stack:
+    home = tmp / "home"
+    home.mkdir(parents=True)
+    port = free_port()
+    log_path = tmp / "nexflow-up.log"
+    with open(log_path, "wb") as out:
+        proc = subprocess.Popen(
+            [str(NEXFLOW), "up", "--home", str(home), "--port", str(port), *extra],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "NEXFLOW_ADMIN_TOKEN": ""},
+        )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"nexflow up exited {proc.returncode}:\n{log_path.read_text()}")
+        try:
+            if httpx.get(f"{url}/health", timeout=2).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    else:
+        proc.kill()
+        raise RuntimeError(f"nexflow up never became healthy:\n{log_path.read_text()}")
+    token = (home / "admin.token").read_text().strip()
+    return Stack(url, token, home, proc, log_path)
+
+
