@@ -19,7 +19,7 @@ ECHO = REPO / "skills" / "echo"
 def _bare_runs(n: int) -> list[float]:
     """The floor: the same script as a bare subprocess, no sandbox, no HTTP."""
     entry = next(p for p in ECHO.iterdir() if p.suffix == ".py")
-    payload = json.dumps({"n": 1}).encode()
+    payload = json.dumps({"data": 1}).encode()
     out = []
     for _ in range(n):
         t = time.perf_counter()
@@ -41,7 +41,7 @@ async def _http_runs(url: str, token: str, clients: int, total: int) -> tuple[li
             while not queue.empty():
                 i = queue.get_nowait()
                 t = time.perf_counter()
-                r = await client.post("/api/v1/skills/echo", json={"input": {"i": i}})
+                r = await client.post("/api/v1/skills/echo", json={"input": {"data": i}})
                 lat.append((time.perf_counter() - t) * 1000)
                 r.raise_for_status()
                 ids.append(r.json()["call_id"])

@@ -16,7 +16,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.nsjail]
 
 def test_echo_round_trip(stack: Stack) -> None:
     """echo returns exactly its input, run in the sandbox, with a call id and timings."""
-    payload = {"text": "héllo", "n": [1, 2, {"deep": True}]}
+    payload = {"message": "héllo", "data": [1, 2, {"deep": True}]}
     resp = stack.call("echo", payload)
     assert resp.status_code == 200, resp.text
     body = resp.json()
@@ -116,7 +116,7 @@ def test_shell_run_needs_approval(stack: Stack) -> None:
 
 def test_every_step_is_audited(stack: Stack) -> None:
     """A call leaves requested, decided, dispatched and finished events, chained and verifiable."""
-    call_id = stack.call("echo", {"audit": "me"}).json()["call_id"]
+    call_id = stack.call("echo", {"message": "audit me"}).json()["call_id"]
     story = stack.client.get(f"/api/v1/calls/{call_id}").json()
     assert [e["action"] for e in story["events"]] == [
         "call.requested",
@@ -143,9 +143,9 @@ def test_metrics_are_prometheus(stack: Stack) -> None:
 
 def test_cli_call_and_lint(stack: Stack) -> None:
     """`nexflow skill call` prints the result; `skill lint` validates the built-in skills."""
-    out = stack.cli("skill", "call", "echo", "--input", '{"via": "cli"}')
+    out = stack.cli("skill", "call", "echo", "--input", '{"message": "via cli"}')
     assert out.returncode == 0, out.stderr
-    assert '"via": "cli"' in out.stdout
+    assert '"message": "via cli"' in out.stdout
     lint = stack.cli("skill", "lint", str(REPO / "skills"))
     assert lint.returncode == 0, lint.stdout + lint.stderr
     assert stack.cli("skill", "lint", "/nonexistent").returncode == 2
@@ -154,7 +154,7 @@ def test_cli_call_and_lint(stack: Stack) -> None:
 def test_audit_verify_detects_a_tampered_row(own_stack: Stack) -> None:
     """Editing one stored event is caught by the API and the CLI, naming its sequence number."""
     for i in range(3):
-        assert own_stack.call("echo", {"i": i}).status_code == 200
+        assert own_stack.call("echo", {"data": i}).status_code == 200
     db = own_stack.home / "nexflow.db"
     with sqlite3.connect(db) as conn:
         seq = conn.execute(

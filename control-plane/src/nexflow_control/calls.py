@@ -367,11 +367,12 @@ class CallService:
                 "digest": skill.digest,
                 "publisher": skill.publisher,
                 "source": skill.source,
-                "permissions": sorted(skill.permissions),
-                "runtime": skill.runtime,
+                "permissions": sorted(str(p) for p in skill.permissions),
+                "runtime": str(skill.runtime) if skill.runtime else None,
                 "tags": list(skill.tags),
-                "filesystem": [{"path": f.resolve(ws), "mode": f.mode} for f in skill.filesystem],
-                "network": list(skill.network),
+                "filesystem": [{"path": str(f.resolve(self.workspace)), "mode": f.mode}
+                    for f in skill.filesystem],
+                "network": [str(n) for n in skill.network],
                 "limits": limits,
             },
             "call": {
@@ -397,7 +398,7 @@ class CallService:
         lim = grants.limits
         return pb.ExecuteRequest(
             call_id=call_id,
-            runtime=_RUNTIMES[skill.runtime],
+            runtime=_RUNTIMES[str(skill.runtime)],
             skill_dir=str(skill.dir),
             entrypoint=str(skill.entrypoint),
             stdin=stdin,

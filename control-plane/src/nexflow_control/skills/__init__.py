@@ -1,0 +1,47 @@
+"""SKILL.md model, loader, linter and catalog.
+
+Public API::
+
+    load_skill(dir, source) -> LoadResult(skill | None, diagnostics)
+    SkillCatalog.load([(folder, source), ...]) -> SkillCatalog (.get, .list, .diagnostics)
+    lint_paths(paths) -> list[Diagnostic]
+    lint_command(paths, as_json, out) -> exit code (0 valid, 1 invalid)
+"""
+
+from ._catalog import SkillCatalog
+from ._diagnostics import Code, Diagnostic, Severity
+from ._digest import skill_digest
+from ._lint import lint_command, lint_paths
+from ._loader import LoadResult, load_skill
+from ._model import (
+    Dialect,
+    FilesystemRequest,
+    NetworkRequest,
+    PathAccess,
+    Permission,
+    Requirements,
+    Runtime,
+    Skill,
+)
+from ._sandbox import parse_host
+
+__all__ = [
+    "Code",
+    "Diagnostic",
+    "Dialect",
+    "FilesystemRequest",
+    "LoadResult",
+    "NetworkRequest",
+    "PathAccess",
+    "Permission",
+    "Requirements",
+    "Runtime",
+    "Severity",
+    "Skill",
+    "SkillCatalog",
+    "lint_command",
+    "lint_paths",
+    "load_skill",
+    "parse_host",
+    "skill_digest",
+]

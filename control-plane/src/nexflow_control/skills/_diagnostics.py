@@ -1,0 +1,98 @@
+"""Diagnostics: what is wrong with a skill, where, and how bad.
+
+A `Diagnostic` names the file, the 1-based line, the dotted field path
+(``sandbox.filesystem[0].mode``), a stable machine-readable ``code`` and a human
+``message``. Nothing in this package raises on a bad SKILL.md: problems become
+diagnostics, and a skill with any ``error`` diagnostic is not loaded.
+
+Stable codes (the values of `Code`) are part of the lint JSON output and of the
+HTTP API; add new ones, never rename old ones.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+
+class Severity(StrEnum):
+    ERROR = "error"
+    WARNING = "warning"
+
+
+class Code(StrEnum):
+    # file level
+    PATH_MISSING = "path_missing"
+    NO_SKILLS_FOUND = "no_skills_found"
+    BAD_FILE = "bad_file"
+    FILE_TOO_LARGE = "file_too_large"
+    NOT_UTF8 = "not_utf8"
+    NO_FRONTMATTER = "no_frontmatter"
+    UNTERMINATED_FRONTMATTER = "unterminated_frontmatter"
+    # YAML level
+    YAML_SYNTAX = "yaml_syntax"
+    YAML_ALIAS = "yaml_alias"
+    YAML_TAG = "yaml_tag"
+    DUPLICATE_KEY = "duplicate_key"
+    # field level
+    MISSING_FIELD = "missing_field"
+    BAD_TYPE = "bad_type"
+    BAD_VALUE = "bad_value"
+    FIELD_TOO_LONG = "field_too_long"
+    UNKNOWN_FIELD = "unknown_field"
+    BAD_NAME = "bad_name"
+    NAME_MISMATCH = "name_mismatch"
+    BAD_VERSION = "bad_version"
+    UNKNOWN_PERMISSION = "unknown_permission"
+    BAD_RUNTIME = "bad_runtime"
+    BAD_IMAGE = "bad_image"
+    BAD_PATH = "bad_path"
+    BAD_MODE = "bad_mode"
+    BAD_NETWORK_HOST = "bad_network_host"
+    INVALID_SCHEMA = "invalid_schema"
+    SCHEMA_CONFLICT = "schema_conflict"
+    BAD_JSON5 = "bad_json5"
+    ENTRYPOINT_OUTSIDE_SKILL = "entrypoint_outside_skill"
+    ENTRYPOINT_MISSING = "entrypoint_missing"
+    REQUIREMENT_FILE_MISSING = "requirement_file_missing"
+    PERMISSION_NOT_DECLARED = "permission_not_declared"
+    # catalog level
+    DUPLICATE_NAME = "duplicate_name"
+
+
+@dataclass(frozen=True, slots=True)
+class Diagnostic:
+    """One problem in one SKILL.md (or one skill folder)."""
+
+    file: Path
+    line: int
+    field: str
+    code: Code
+    message: str
+    severity: Severity = Severity.ERROR
+
+    @property
+    def is_error(self) -> bool:
+        return self.severity is Severity.ERROR
+
+    def format(self) -> str:
+        """``file:line: field: message [code]`` (warnings say so before the message)."""
+        field = self.field or "-"
+        prefix = "warning: " if self.severity is Severity.WARNING else ""
+        return f"{self.file}:{self.line}: {field}: {prefix}{self.message} [{self.code.value}]"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "file": str(self.file),
+            "line": self.line,
+            "field": self.field,
+            "code": self.code.value,
+            "message": self.message,
+            "severity": self.severity.value,
+        }
+
+
+def has_errors(diagnostics: list[Diagnostic]) -> bool:
+    return any(d.is_error for d in diagnostics)

@@ -1,0 +1,99 @@
+"""Input and output JSON Schemas: from the frontmatter or from the body.
+
+Both are checked against the Draft 2020-12 meta-schema. The input schema must
+have ``type: object`` at the top, and ``x-nexflow-path`` (``read``/``write``) may
+only mark top-level string properties.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import SchemaError
+
+from ._context import Checker
+from ._diagnostics import Code
+from ._json5 import loads_json5
+from ._markdown import BodySchemas, FencedBlock
+
+PATH_MARK = "x-nexflow-path"
+
+
+def _meta_errors(schema: Any) -> str | None:
+    try:
+        Draft202012Validator.check_schema(schema)
+    except SchemaError as exc:
+        where = "/".join(str(p) for p in exc.absolute_path) or "(root)"
+        return f"not a valid JSON Schema at {where}: {exc.message[:200]}"
+    except RecursionError:
+        return "schema is nested too deeply"
+    return None
+
+
+def _path_marks(ck: Checker, fld: str, schema: dict[str, Any], line: int | None) -> bool:
+    props = schema.get("properties")
+    if not isinstance(props, dict):
+        return True
+    ok = True
+    for key, prop in props.items():
+        if not isinstance(prop, dict) or PATH_MARK not in prop:
+            continue
+        mark = prop[PATH_MARK]
+        where = f"{fld}.properties.{key}.{PATH_MARK}"
+        if mark not in ("read", "write"):
+            ck.add(where, Code.INVALID_SCHEMA, f"{PATH_MARK} must be 'read' or 'write'", line=line)
+            ok = False
+        elif prop.get("type") != "string":
+            ck.add(where, Code.INVALID_SCHEMA, f"{PATH_MARK} needs 'type: string'", line=line)
+            ok = False
+    return ok
+
+
+def check_schema(
+    ck: Checker, fld: str, schema: Any, *, is_input: bool, line: int | None = None
+) -> dict[str, Any] | None:
+    """The schema if valid; otherwise None with an ``invalid_schema`` diagnostic."""
+    if not isinstance(schema, dict):
+        ck.add(fld, Code.INVALID_SCHEMA, "a schema must be a JSON object", line=line)
+        return None
+    problem = _meta_errors(schema)
+    if problem is not None:
+        ck.add(fld, Code.INVALID_SCHEMA, problem, line=line)
+        return None
+    if is_input:
+        if schema.get("type") != "object":
+            ck.add(fld, Code.INVALID_SCHEMA, "the input schema needs 'type: object'", line=line)
+            return None
+        if not _path_marks(ck, fld, schema, line):
+            return None
+    return schema
+
+
+def _from_block(ck: Checker, fld: str, block: FencedBlock, is_input: bool) -> Any:
+    ok, value = loads_json5(block.text)
+    if not ok:
+        ck.add(fld, Code.INVALID_SCHEMA, f"schema block is not JSON: {value}", line=block.line)
+        return None
+    return check_schema(ck, fld, value, is_input=is_input, line=block.line)
+
+
+def read_schemas(
+    ck: Checker, body: BodySchemas
+) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """(input, output); the frontmatter wins over the body, with a warning when both exist."""
+    result: list[dict[str, Any] | None] = []
+    for fld, block, is_input in (
+        ("input_schema", body.input, True),
+        ("output_schema", body.output, False),
+    ):
+        if fld in ck.doc.frontmatter:
+            schema = check_schema(ck, fld, ck.doc.frontmatter[fld], is_input=is_input)
+            if block is not None:
+                ck.warn(fld, Code.SCHEMA_CONFLICT, "also given in the body; the frontmatter wins")
+        elif block is not None:
+            schema = _from_block(ck, fld, block, is_input)
+        else:
+            schema = None
+        result.append(schema)
+    return result[0], result[1]
