@@ -14,7 +14,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench import spine  # noqa: E402
+from bench import spine
 
 
 def main() -> int:

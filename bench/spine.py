@@ -23,12 +23,16 @@ def _bare_runs(n: int) -> list[float]:
     out = []
     for _ in range(n):
         t = time.perf_counter()
-        subprocess.run(["/usr/bin/python3", "-I", str(entry)], input=payload, capture_output=True, check=True)
+        subprocess.run(
+            ["/usr/bin/python3", "-I", str(entry)], input=payload, capture_output=True, check=True
+        )
         out.append((time.perf_counter() - t) * 1000)
     return out
 
 
-async def _http_runs(url: str, token: str, clients: int, total: int) -> tuple[list[float], float, list[str]]:
+async def _http_runs(
+    url: str, token: str, clients: int, total: int
+) -> tuple[list[float], float, list[str]]:
     lat: list[float] = []
     ids: list[str] = []
     queue: asyncio.Queue[int] = asyncio.Queue()

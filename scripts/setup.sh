@@ -39,4 +39,5 @@ if ! "$PY" -m uv --version >/dev/null 2>&1; then
 fi
 log "syncing .venv from uv.lock"
 "$PY" -m uv sync --frozen --all-packages -p "$PY" -q
+./scripts/install-opa.sh
 log "ready: .venv/bin/nexflow"

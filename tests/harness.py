@@ -93,5 +93,3 @@ def start_stack(tmp: Path, *extra: str) -> Stack:
         raise RuntimeError(f"nexflow up never became healthy:\n{log_path.read_text()}")
     token = (home / "admin.token").read_text().strip()
     return Stack(url, token, home, proc, log_path)
-
-

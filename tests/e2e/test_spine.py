@@ -99,7 +99,11 @@ def test_malformed_bodies_get_clear_errors(stack: Stack) -> None:
 
 def test_unauthenticated_is_401(stack: Stack) -> None:
     """No token, a wrong token, or a wrong scheme answers 401 and runs nothing."""
-    for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": f"Basic {stack.token}"}):
+    for headers in (
+        {},
+        {"Authorization": "Bearer wrong"},
+        {"Authorization": f"Basic {stack.token}"},
+    ):
         r = httpx.post(f"{stack.url}/api/v1/skills/echo", json={"input": {}}, headers=headers)
         assert r.status_code == 401, headers
         assert r.json()["error"] == "unauthenticated"
@@ -158,7 +162,8 @@ def test_audit_verify_detects_a_tampered_row(own_stack: Stack) -> None:
     db = own_stack.home / "nexflow.db"
     with sqlite3.connect(db) as conn:
         seq = conn.execute(
-            "SELECT seq FROM audit_events WHERE action='call.requested' ORDER BY seq LIMIT 1 OFFSET 1"
+            "SELECT seq FROM audit_events WHERE action='call.requested'"
+            " ORDER BY seq LIMIT 1 OFFSET 1"
         ).fetchone()[0]
         conn.execute("UPDATE audit_events SET actor='mallory' WHERE seq=?", (seq,))
     report = own_stack.client.get("/api/v1/audit/verify").json()

@@ -46,7 +46,7 @@ async def build_services(settings: Settings) -> Services:
     token = load_or_create_admin_token(settings.token_file, settings.admin_token)
     auth = TokenAuthenticator({token: Principal("admin", ("admin",))})
     catalog = SkillCatalog.load(skill_sources(settings))
-    engine = EmbeddedEngine.load(settings.policy_dir)
+    engine = EmbeddedEngine(settings.policy_dir)
     audit = await AuditLog.open(settings.resolved_database_url)
     await audit.append(
         AuditEvent(

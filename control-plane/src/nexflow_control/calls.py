@@ -6,6 +6,7 @@ the events that say why it may run are committed first ("no audit, no execution"
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import secrets
 import time
@@ -89,6 +90,14 @@ def parse_output(stdout: str) -> Any:
         return stdout
 
 
+def _grants_dict(grants: policy_mod.Grants) -> dict[str, Any]:
+    return {
+        "filesystem": [{"path": g.path, "mode": g.mode} for g in grants.filesystem],
+        "network": list(grants.network),
+        "limits": dataclasses.asdict(grants.limits) if grants.limits else None,
+    }
+
+
 def _cap(text: str, limit: int) -> str:
     data = text.encode()
     return text if len(data) <= limit else data[:limit].decode(errors="ignore") + "…"
@@ -117,9 +126,9 @@ class CallService:
     async def _append(self, *events: audit_mod.AuditEvent) -> None:
         try:
             await self.audit.append_many(list(events))
-        except audit_mod.AuditUnavailable as exc:
+        except AuditUnavailable:
             self.metrics.audit_failures.inc()
-            raise AuditUnavailable("the audit log cannot be written; the call was not run") from exc
+            raise
 
     def _event(
         self, action: str, call_id: str, principal: Principal, skill: str, **kw: Any
@@ -197,11 +206,13 @@ class CallService:
     ) -> CallResult:
         reasons = [{"code": r.code, "message": r.message} for r in decision.reasons]
         codes = [r.code for r in decision.reasons]
-        outcome = (
-            "allow"
-            if decision.allow and not decision.require_approval
-            else ("approval_required" if decision.allow else "deny")
-        )
+        # Only `allow` means "may run now"; approval-needed calls come back allow=false.
+        if decision.allow:
+            outcome = "allow"
+        elif decision.require_approval:
+            outcome = "approval_required"
+        else:
+            outcome = "deny"
         self.metrics.decisions.labels(outcome=outcome).inc()
         io_cap = self.settings.limits.audit_io_bytes
         requested = self._event(
@@ -225,7 +236,7 @@ class CallService:
             decision=outcome,
             reason_codes=codes,
             policy_revision=decision.revision,
-            payload={"reasons": reasons, "grants": decision.grants.to_dict()},
+            payload={"reasons": reasons, "grants": _grants_dict(decision.grants)},
         )
         if outcome != "allow":
             await self._append(requested, decided)
@@ -252,7 +263,7 @@ class CallService:
                         {"host": m.host_path, "sandbox": m.sandbox_path, "rw": m.writable}
                         for m in request.mounts
                     ],
-                    "limits": decision.grants.limits,
+                    "limits": _grants_dict(decision.grants)["limits"],
                 },
             ),
         )
@@ -370,8 +381,10 @@ class CallService:
                 "permissions": sorted(str(p) for p in skill.permissions),
                 "runtime": str(skill.runtime) if skill.runtime else None,
                 "tags": list(skill.tags),
-                "filesystem": [{"path": str(f.resolve(self.workspace)), "mode": f.mode}
-                    for f in skill.filesystem],
+                "filesystem": [
+                    {"path": str(f.resolve(self.workspace)), "mode": f.mode}
+                    for f in skill.filesystem
+                ],
                 "network": [str(n) for n in skill.network],
                 "limits": limits,
             },
@@ -406,10 +419,12 @@ class CallService:
             network_hosts=list(grants.network),
             image=skill.image or "",
             limits=pb.Limits(
-                wall_time_ms=int(lim.get("wall_time_ms", 0)),
-                cpu_time_ms=int(lim.get("cpu_time_ms", 0)),
-                memory_bytes=int(lim.get("memory_bytes", 0)),
-                pids=int(lim.get("pids", 0)),
-                output_bytes=int(lim.get("output_bytes", 0)),
-            ),
+                wall_time_ms=lim.wall_time_ms,
+                cpu_time_ms=lim.cpu_time_ms,
+                memory_bytes=lim.memory_bytes,
+                pids=lim.pids,
+                output_bytes=lim.output_bytes,
+            )
+            if lim is not None
+            else pb.Limits(),
         )

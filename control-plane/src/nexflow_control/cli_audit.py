@@ -26,9 +26,12 @@ def verify_cmd(
 ) -> None:
     """Walk the hash chain in the database itself; exit 1 and name the first bad event if broken."""
     url = database_url or Settings(home=home).resolved_database_url
+    sqlite_path = url.partition(":///")[2] if url.startswith("sqlite") else ""
+    if sqlite_path and not Path(sqlite_path).is_file():
+        fail(f"no audit log at {sqlite_path}")
 
     async def run() -> dict[str, object]:
-        log = await AuditLog.open(url, create=False)
+        log = await AuditLog.open(url)
         try:
             return (await verify(log)).to_dict()
         finally:
@@ -42,11 +45,13 @@ def verify_cmd(
         typer.echo(json.dumps(report, indent=2))
     elif report["ok"]:
         typer.echo(
-            f"ok: {report['checked']} events, chain head #{report['head_seq']} {report['head_hash']}"
+            f"ok: {report['checked']} events, "
+            f"chain head #{report['head_seq']} {report['head_hash']}"
         )
     else:
         typer.secho(
-            f"BROKEN at event #{report['first_bad_seq']}: {report['problem']} — {report['message']}",
+            f"BROKEN at event #{report['first_bad_seq']}: "
+            f"{report['problem']} — {report['message']}",
             fg=typer.colors.RED,
         )
     raise typer.Exit(0 if report["ok"] else 1)
@@ -69,5 +74,6 @@ def tail(
         codes = ",".join(e.get("reason_codes") or [])
         typer.echo(
             f"#{e['seq']:<6} {e['ts']} {e['action']:<15} {e.get('call_id') or '-':<26} "
-            f"{e.get('actor') or '-':<8} {e.get('skill') or '-':<14} {e.get('decision') or ''} {codes}"
+            f"{e.get('actor') or '-':<8} {e.get('skill') or '-':<14} "
+            f"{e.get('decision') or ''} {codes}"
         )

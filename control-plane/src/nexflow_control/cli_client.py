@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import httpx
 import typer
@@ -24,7 +24,7 @@ def resolve_token(token: str | None, home: Path) -> str:
         fail(f"no token: pass --token, set NEXFLOW_TOKEN, or run 'nexflow up --home {home}' first")
 
 
-def fail(message: str, code: int = 1) -> Any:
+def fail(message: str, code: int = 1) -> NoReturn:
     typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
     raise typer.Exit(code)
 
@@ -42,7 +42,6 @@ def request(
         )
     except httpx.HTTPError as exc:
         fail(f"cannot reach the control plane at {url}: {exc}")
-        raise  # unreachable; fail() exits
 
 
 def error_message(resp: httpx.Response) -> str:

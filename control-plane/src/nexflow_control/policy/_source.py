@@ -1,0 +1,80 @@
+"""Reading a policy directory: its Rego modules, its data and its revision."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ._errors import PolicyLoadError
+
+DATA_FILE = "data.json"
+TEST_SUFFIX = "_test.rego"
+
+
+@dataclass(frozen=True, slots=True)
+class PolicySource:
+    """The files of one policy directory, read once.
+
+    ``modules`` maps relative path to Rego source (``*_test.rego`` excluded); ``data`` is
+    every ``data.json`` merged at the document path of its folder, as ``opa eval -d`` does;
+    ``revision`` is ``sha256:<hex>`` over the sorted relative names and contents.
+    """
+
+    modules: dict[str, str]
+    data: dict[str, Any]
+    revision: str
+
+
+def _is_policy_file(relative: Path) -> bool:
+    if any(part.startswith(".") for part in relative.parts):
+        return False
+    if relative.name == DATA_FILE:
+        return True
+    return relative.suffix == ".rego" and not relative.name.endswith(TEST_SUFFIX)
+
+
+def _mount(data: dict[str, Any], folder: tuple[str, ...], value: Any, name: str) -> None:
+    if not isinstance(value, dict):
+        raise PolicyLoadError(f"{name}: the top level must be a JSON object")
+    node = data
+    for part in folder:
+        child = node.setdefault(part, {})
+        if not isinstance(child, dict):
+            raise PolicyLoadError(f"{name}: conflicts with data at {'/'.join(folder)}")
+        node = child
+    for key, item in value.items():
+        if key in node:
+            raise PolicyLoadError(f"{name}: key {key!r} is already defined")
+        node[key] = item
+
+
+def read_policy_dir(directory: Path) -> PolicySource:
+    """Read every policy module and data file under ``directory``; raise PolicyLoadError."""
+    if not directory.is_dir():
+        raise PolicyLoadError(f"policy directory {directory} does not exist")
+    digest = hashlib.sha256()
+    modules: dict[str, str] = {}
+    data: dict[str, Any] = {}
+    try:
+        files = sorted(p for p in directory.rglob("*") if p.is_file())
+        for path in files:
+            relative = path.relative_to(directory)
+            if not _is_policy_file(relative):
+                continue
+            raw = path.read_bytes()
+            name = relative.as_posix()
+            digest.update(f"{len(name)}:{name}:{len(raw)}:".encode())
+            digest.update(raw)
+            text = raw.decode("utf-8")
+            if relative.name == DATA_FILE:
+                _mount(data, relative.parent.parts, json.loads(text), name)
+            else:
+                modules[name] = text
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise PolicyLoadError(f"cannot read policy directory {directory}: {exc}") from exc
+    if not modules:
+        raise PolicyLoadError(f"policy directory {directory} has no .rego module")
+    return PolicySource(modules, data, f"sha256:{digest.hexdigest()}")

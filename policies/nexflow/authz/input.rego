@@ -1,0 +1,188 @@
+# Input validation
+#
+# The shape of input = {principal, skill, call, context}. Anything else is denied with
+# malformed_input before any other rule looks at it, so no rule ever sees a wrong type.
+package nexflow.authz
+
+_skill_name_pattern := `^[a-z0-9]([a-z0-9-]{0,62}[a-z0-9])?$`
+
+_host_port_pattern := `^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?:[0-9]{1,5}$`
+
+_modes := {"ro", "rw"}
+
+_accesses := {"read", "write"}
+
+_malformed_reason(message) := _reason("malformed_input", message)
+
+# METADATA
+# description: Input that does not have the documented shape.
+# custom:
+#   code: malformed_input
+_malformed contains _malformed_reason(message) if {
+	some message in _shape_errors
+}
+
+_shape_errors contains "input must be an object" if not is_object(input)
+
+_shape_errors contains sprintf("input.%s must be an object", [part]) if {
+	some part in ["principal", "skill", "call", "context"]
+	not is_object(object.get(input, part, null))
+}
+
+_shape_errors contains "input.principal.id must be a non-empty string" if {
+	not _nonempty_string(_field("principal", "id"))
+}
+
+_shape_errors contains "input.principal.roles must be an array of strings" if {
+	not _string_array(_field("principal", "roles"))
+}
+
+_shape_errors contains "input.skill.name must be 1-64 lowercase letters, digits or hyphens" if {
+	not _skill_name(_field("skill", "name"))
+}
+
+_shape_errors contains sprintf("input.skill.%s must be a string", [field]) if {
+	some field in ["version", "digest"]
+	not is_string(_field("skill", field))
+}
+
+_shape_errors contains "input.skill.permissions must be an array of strings" if {
+	not _string_array(_field("skill", "permissions"))
+}
+
+_shape_errors contains sprintf("input.skill.%s must be an array of strings", [field]) if {
+	some field in ["tags", "network"]
+	not _string_array(object.get(_section("skill"), field, []))
+}
+
+_shape_errors contains sprintf("input.skill.network entry %s must be host:port", [entry]) if {
+	entries := object.get(_section("skill"), "network", [])
+	is_array(entries)
+	some entry in entries
+	is_string(entry)
+	not regex.match(_host_port_pattern, entry)
+}
+
+_shape_errors contains "input.skill.filesystem must be an array of {path, mode}" if {
+	requests := object.get(_section("skill"), "filesystem", [])
+	not _filesystem_requests(requests)
+}
+
+_shape_errors contains "input.skill.limits must be an object" if {
+	not is_object(object.get(_section("skill"), "limits", {}))
+}
+
+_shape_errors contains sprintf("input.skill.limits.%s is not a known limit", [name]) if {
+	limits := object.get(_section("skill"), "limits", {})
+	is_object(limits)
+	some name, _ in limits
+	not _cfg.limits.defaults[name]
+}
+
+_shape_errors contains sprintf("input.skill.limits.%s must be a positive integer", [name]) if {
+	limits := object.get(_section("skill"), "limits", {})
+	is_object(limits)
+	some name, value in limits
+	not _positive_integer(value)
+}
+
+_shape_errors contains "input.call.id must be a non-empty string" if {
+	not _nonempty_string(_field("call", "id"))
+}
+
+_shape_errors contains "input.call.paths must be an array of {field, resolved, access}" if {
+	not _call_paths(object.get(_section("call"), "paths", []))
+}
+
+_shape_errors contains "input.context.workspace must be a normalized absolute path" if {
+	not _normalized_abs(_field("context", "workspace"))
+}
+
+_shape_errors contains "input.context.approved must be a boolean" if {
+	not is_boolean(object.get(_section("context"), "approved", false))
+}
+
+# Each input section, or {} when absent or not an object, and one field of it, or null:
+# values stay defined, so `not check(value)` fires the same way in OPA and in regopy.
+_section(name) := input[name] if {
+	is_object(input)
+	is_object(input[name])
+} else := {}
+
+_field(section, name) := object.get(_section(section), name, null)
+
+_nonempty_string(value) if {
+	is_string(value)
+	value != ""
+}
+
+# Rules below never use `every`: rego-cpp (regopy 1.5.2) evaluates `not` inside `every`
+# wrongly, so "all are good" is written as "none is bad", which both engines agree on.
+_string_array(value) if {
+	is_array(value)
+	not _has_non_string(value)
+}
+
+_has_non_string(value) if {
+	some item in value
+	not is_string(item)
+}
+
+_skill_name(value) if {
+	is_string(value)
+	regex.match(_skill_name_pattern, value)
+}
+
+_positive_integer(value) if {
+	is_number(value)
+	value > 0
+	floor(value) == value
+}
+
+_filesystem_requests(value) if {
+	is_array(value)
+	not _has_bad_request(value)
+}
+
+_has_bad_request(value) if {
+	some request in value
+	not _filesystem_request(request)
+}
+
+_filesystem_request(request) if {
+	is_object(request)
+	_normalized_abs(request.path)
+	request.mode in _modes
+}
+
+_call_paths(value) if {
+	is_array(value)
+	not _has_bad_call_path(value)
+}
+
+_has_bad_call_path(value) if {
+	some entry in value
+	not _call_path(entry)
+}
+
+_call_path(entry) if {
+	is_object(entry)
+	is_string(entry.field)
+	_normalized_abs(entry.resolved)
+	entry.access in _accesses
+}
+
+# An absolute path with no empty, "." or ".." segment and no trailing slash, so that
+# string prefix checks on it are also path checks.
+_normalized_abs("/")
+
+_normalized_abs(path) if {
+	is_string(path)
+	startswith(path, "/")
+	not _has_bad_segment(path)
+}
+
+_has_bad_segment(path) if {
+	some segment in array.slice(split(path, "/"), 1, count(path))
+	segment in {"", ".", ".."}
+}

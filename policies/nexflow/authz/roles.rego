@@ -1,0 +1,108 @@
+# Roles, skills and permission classes
+#
+# data.nexflow.config.roles says which skills (by name, by tag, or "*") each role may run
+# and which permission classes it may use; a principal holds the union of its known roles.
+# data.nexflow.config.approvals.required_for lists the classes that need a human's approval.
+package nexflow.authz
+
+# Roles of the principal that the configuration knows; unknown role names are ignored.
+_known_roles contains name if {
+	some name in input.principal.roles
+	_cfg.roles[name]
+}
+
+# Known roles of the principal that allow this particular skill.
+_skill_roles contains name if {
+	some name in _known_roles
+	_role_allows_skill(_cfg.roles[name])
+}
+
+_role_allows_skill(role) if "*" in role.skills.names
+
+_role_allows_skill(role) if input.skill.name in role.skills.names
+
+_role_allows_skill(role) if {
+	some tag in object.get(input.skill, "tags", [])
+	tag in role.skills.tags
+}
+
+# Permission classes usable through the roles that allow this skill.
+_allowed_permissions contains permission if {
+	some name in _skill_roles
+	some permission in _cfg.roles[name].permissions
+}
+
+# Declared classes, plus the classes implied by the sandbox requests themselves.
+_requested_permissions contains permission if {
+	some permission in input.skill.permissions
+}
+
+_requested_permissions contains "filesystem" if count(object.get(input.skill, "filesystem", [])) > 0
+
+_requested_permissions contains "network" if count(object.get(input.skill, "network", [])) > 0
+
+# METADATA
+# description: The principal holds no role the configuration knows.
+# custom:
+#   code: no_matching_role
+_violations contains _reason("no_matching_role", "the principal has no known role") if {
+	count(_known_roles) == 0
+}
+
+# METADATA
+# description: None of the principal's roles may run this skill.
+# custom:
+#   code: skill_not_allowed_for_role
+_violations contains _reason("skill_not_allowed_for_role", message) if {
+	count(_known_roles) > 0
+	count(_skill_roles) == 0
+	message := sprintf("no role of the principal may run skill %s", [input.skill.name])
+}
+
+# METADATA
+# description: The skill uses a permission class that the allowing roles do not grant.
+# custom:
+#   code: permission_not_allowed
+_violations contains _reason("permission_not_allowed", message) if {
+	count(_skill_roles) > 0
+	some permission in _requested_permissions
+	not permission in _allowed_permissions
+	message := sprintf("the principal's roles do not grant the %s permission", [permission])
+}
+
+_needs_approval(permission) if {
+	permission in _requested_permissions
+	permission in _cfg.approvals.required_for
+}
+
+# METADATA
+# description: The skill uses shell access, which needs approval.
+# custom:
+#   code: approval_required_shell
+_approvals contains _reason("approval_required_shell", "shell access needs approval") if {
+	_needs_approval("shell")
+}
+
+# METADATA
+# description: The skill uses secrets, which need approval.
+# custom:
+#   code: approval_required_secrets
+_approvals contains _reason("approval_required_secrets", "secrets need approval") if {
+	_needs_approval("secrets")
+}
+
+# METADATA
+# description: The skill uses the filesystem and the configuration requires approval for it.
+# custom:
+#   code: approval_required_filesystem
+_approvals contains _reason("approval_required_filesystem", "filesystem access needs approval") if {
+	_needs_approval("filesystem")
+}
+
+# METADATA
+# description: The skill uses the network and the configuration requires approval for it.
+# custom:
+#   code: approval_required_network
+_approvals contains _reason("approval_required_network", "network access needs approval") if {
+	_needs_approval("network")
+}
