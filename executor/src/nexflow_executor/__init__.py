@@ -1,0 +1,1 @@
+"""Nexflow executor: runs exactly what one ExecuteRequest says, in a sandbox."""

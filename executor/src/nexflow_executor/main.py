@@ -1,0 +1,93 @@
+"""`nexflow-executor`: serve the executor on a unix socket until SIGINT/SIGTERM.
+
+Exit codes: 0 after a graceful stop, 2 when it refuses to start (bad settings,
+nsjail or cgroups unusable). Prints nothing but log lines.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import sys
+from pathlib import Path
+
+import structlog
+from pydantic import ValidationError
+
+from nexflow_executor.errors import ExecutorError
+from nexflow_executor.log_setup import configure_logging
+from nexflow_executor.server import serve
+from nexflow_executor.settings import Settings
+
+__all__ = ["main"]
+
+log = structlog.get_logger("nexflow_executor")
+
+
+def _parse(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="nexflow-executor", description=__doc__)
+    parser.add_argument(
+        "--socket", type=Path, help="unix socket path (default ~/.nexflow/executor.sock)"
+    )
+    parser.add_argument("--backend", choices=["nsjail"], help="sandbox backend (default nsjail)")
+    parser.add_argument(
+        "--forbid",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="host path never mountable, nor any directory containing it (repeatable)",
+    )
+    return parser.parse_args(argv)
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    base = Settings()
+    overrides: dict[str, object] = {}
+    if args.socket is not None:
+        overrides["socket"] = args.socket.expanduser()
+    if args.backend is not None:
+        overrides["backend"] = args.backend
+    if args.forbid:
+        overrides["forbidden_paths"] = [
+            *base.forbidden_paths,
+            *(p.expanduser() for p in args.forbid),
+        ]
+    return base.model_copy(update=overrides)
+
+
+async def _run(settings: Settings) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await serve(settings, stop)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of `nexflow-executor`."""
+    args = _parse(argv)
+    configure_logging()
+    try:
+        settings = _settings(args)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
+        )
+        log.error("executor.refused", reason=f"invalid settings: {problems}")
+        return 2
+    try:
+        asyncio.run(_run(settings))
+    except ExecutorError as exc:
+        log.error("executor.refused", reason=exc.message)
+        return 2
+    except OSError as exc:
+        log.error("executor.refused", reason=f"{exc.strerror}: {exc.filename}")
+        return 2
+    log.info("executor.stopped")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

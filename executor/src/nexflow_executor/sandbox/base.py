@@ -1,0 +1,125 @@
+"""What every sandbox backend takes and gives back: `RunSpec` in, `RunResult` out.
+
+A backend module (nsjail here; Docker later, in its own module) implements the
+`Sandbox` protocol. `RunSpec` is already validated and resolved: backends trust it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from nexflow_executor.errors import KillReason
+
+__all__ = [
+    "SANDBOX_TMP",
+    "MountSpec",
+    "OnOutput",
+    "OnStarted",
+    "RunLimits",
+    "RunResult",
+    "RunSpec",
+    "Runtime",
+    "Sandbox",
+    "Stream",
+]
+
+# The sandbox's private, size-capped tmpfs (not the host's /tmp): cwd and HOME.
+SANDBOX_TMP = "/tmp"  # noqa: S108
+
+
+class Runtime(enum.Enum):
+    """The interpreter for the entrypoint."""
+
+    BASH = "bash"
+    PYTHON = "python"
+    NODE = "node"
+
+
+class Stream(enum.IntEnum):
+    """Which standard stream a chunk came from; values mirror the proto's `Stream`."""
+
+    STDOUT = 1
+    STDERR = 2
+
+
+@dataclass(frozen=True, slots=True)
+class MountSpec:
+    """One granted host path (realpath-resolved) and where it appears in the sandbox."""
+
+    host_path: Path
+    sandbox_path: str
+    writable: bool
+
+
+@dataclass(frozen=True, slots=True)
+class RunLimits:
+    """Effective limits after defaults; units as in the proto (ms, bytes, count, milli-CPUs)."""
+
+    wall_time_ms: int
+    cpu_time_ms: int
+    memory_bytes: int
+    pids: int
+    output_bytes: int
+    tmpfs_bytes: int
+    cpu_millis: int
+
+
+@dataclass(frozen=True, slots=True)
+class RunSpec:
+    """A validated, resolved request: exactly what one sandbox run does."""
+
+    call_id: str
+    runtime: Runtime
+    skill_dir: Path
+    entrypoint: str  # relative to skill_dir, symlinks resolved, inside it
+    args: tuple[str, ...]
+    stdin: bytes
+    env: Mapping[str, str]  # the complete sandbox environment, reserved names included
+    mounts: tuple[MountSpec, ...]
+    limits: RunLimits
+
+
+@dataclass(slots=True)
+class RunResult:
+    """How a run ended and what it used."""
+
+    exit_code: int
+    kill_reason: KillReason
+    wall_time_ms: int
+    cpu_time_ms: int = 0
+    peak_memory_bytes: int = 0
+    truncated: bool = False
+    stdout_bytes: int = 0
+    stderr_bytes: int = 0
+    detail: str = ""
+
+
+OnOutput = Callable[[Stream, bytes], Awaitable[None]]
+OnStarted = Callable[[], Awaitable[None]]
+
+
+class Sandbox(Protocol):
+    """One sandbox backend."""
+
+    name: str
+
+    def check(self) -> None:
+        """Raise BackendUnavailable if this backend cannot run on this host."""
+        ...
+
+    async def run(
+        self,
+        spec: RunSpec,
+        on_started: OnStarted,
+        on_output: OnOutput,
+        cancel: asyncio.Event,
+    ) -> RunResult:
+        """Run `spec` to its end; call `on_started` once the script is being executed,
+        `on_output` for each chunk (≤ 64 KiB, in read order); end early when `cancel` is
+        set. Raise SandboxError if the sandbox could not be set up."""
+        ...

@@ -1,0 +1,169 @@
+"""One cgroup per call: limits memory (swap included), pids and CPU share; measures usage.
+
+The executor creates `<controller>/<parent>/<name>` itself (cgroup v1: one directory
+per controller; v2: one unified directory), writes the limits, and moves the nsjail
+process into it while nsjail still waits for its configuration (see nsjail.py), so
+everything nsjail spawns is born inside, accounted and limited. Because the cgroup outlives
+nsjail, the peak memory, OOM kills and CPU time can be read after the run, every
+leftover process can be killed, and the directory removed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from nexflow_executor.errors import BackendUnavailable, SandboxError
+
+__all__ = ["CallCgroup", "CgroupUsage", "detect_version"]
+
+_V1_CONTROLLERS = ("memory", "pids", "cpu", "cpuacct")
+_CFS_PERIOD_US = 100_000
+
+
+@dataclass(frozen=True, slots=True)
+class CgroupUsage:
+    """What a call used, read from its cgroup after the run."""
+
+    cpu_time_ms: int
+    peak_memory_bytes: int
+    oom_kills: int
+
+
+def detect_version(root: Path) -> int:
+    """2 for a pure unified hierarchy, 1 for v1 controllers (hybrid included)."""
+    if (root / "cgroup.controllers").exists():
+        return 2
+    if all((root / c).is_dir() for c in _V1_CONTROLLERS):
+        return 1
+    raise BackendUnavailable(
+        f"no usable cgroup hierarchy under {root}: need v2, or v1 with {', '.join(_V1_CONTROLLERS)}"
+    )
+
+
+def _write(path: Path, value: str) -> None:
+    try:
+        path.write_text(value)
+    except OSError as exc:
+        raise SandboxError(f"cannot write cgroup file {path}: {exc.strerror}") from exc
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text()
+    except OSError:
+        return ""
+
+
+def _keyed(text: str, key: str) -> int:
+    """The value of `key N` in a flat-keyed cgroup file such as memory.events."""
+    for line in text.splitlines():
+        name, _, value = line.partition(" ")
+        if name == key and value.strip().isdigit():
+            return int(value)
+    return 0
+
+
+def _int(text: str) -> int:
+    return int(text) if text.strip().isdigit() else 0
+
+
+class CallCgroup:
+    """The cgroup directories of one call (several under v1, one under v2)."""
+
+    def __init__(self, root: Path, parent: str, name: str) -> None:
+        self.version = detect_version(root)
+        if self.version == 2:
+            self._dirs = {c: root / parent / name for c in ("memory", "pids", "cpu", "cpuacct")}
+        else:
+            self._dirs = {c: root / c / parent / name for c in _V1_CONTROLLERS}
+        self._root = root
+        self._parent = parent
+        self._unique = list(dict.fromkeys(os.path.realpath(d) for d in self._dirs.values()))
+
+    def create(self, memory_bytes: int, pids: int, cpu_millis: int) -> None:
+        """Make the directories and write the limits."""
+        if self.version == 2:
+            self._enable_v2_controllers()
+        for d in self._unique:
+            try:
+                os.makedirs(d, mode=0o755, exist_ok=False)
+            except OSError as exc:
+                raise SandboxError(f"cannot create cgroup {d}: {exc.strerror}") from exc
+        mem, quota = self._dirs["memory"], cpu_millis * _CFS_PERIOD_US // 1000
+        if self.version == 2:
+            _write(mem / "memory.max", str(memory_bytes))
+            _write(mem / "memory.swap.max", "0")
+            _write(self._dirs["pids"] / "pids.max", str(pids))
+            _write(self._dirs["cpu"] / "cpu.max", f"{quota} {_CFS_PERIOD_US}")
+            return
+        _write(mem / "memory.limit_in_bytes", str(memory_bytes))
+        if (mem / "memory.memsw.limit_in_bytes").exists():  # swap included, when accounted
+            _write(mem / "memory.memsw.limit_in_bytes", str(memory_bytes))
+        _write(self._dirs["pids"] / "pids.max", str(pids))
+        _write(self._dirs["cpu"] / "cpu.cfs_period_us", str(_CFS_PERIOD_US))
+        _write(self._dirs["cpu"] / "cpu.cfs_quota_us", str(quota))
+
+    def _enable_v2_controllers(self) -> None:
+        parent = self._root / self._parent
+        parent.mkdir(mode=0o755, exist_ok=True)
+        for d in (self._root, parent):
+            with contextlib.suppress(OSError):  # already enabled, or delegated by the host
+                (d / "cgroup.subtree_control").write_text("+memory +pids +cpu")
+
+    def attach(self, pid: int) -> None:
+        """Move process `pid` into this cgroup; its future children are born inside."""
+        for d in self._unique:
+            _write(Path(d) / "cgroup.procs", str(pid))
+
+    def usage(self) -> CgroupUsage:
+        mem = self._dirs["memory"]
+        if self.version == 2:
+            cpu_us = _keyed(_read(self._dirs["cpu"] / "cpu.stat"), "usage_usec")
+            return CgroupUsage(
+                cpu_time_ms=cpu_us // 1000,
+                peak_memory_bytes=_int(_read(mem / "memory.peak")),
+                oom_kills=_keyed(_read(mem / "memory.events"), "oom_kill"),
+            )
+        return CgroupUsage(
+            cpu_time_ms=_int(_read(self._dirs["cpuacct"] / "cpuacct.usage")) // 1_000_000,
+            peak_memory_bytes=_int(_read(mem / "memory.max_usage_in_bytes")),
+            oom_kills=_keyed(_read(mem / "memory.oom_control"), "oom_kill"),
+        )
+
+    def pids(self) -> list[int]:
+        text = _read(self._dirs["pids"] / "cgroup.procs")
+        return [int(p) for p in text.split() if p.isdigit()]
+
+    def kill_all(self, timeout_s: float = 2.0) -> bool:
+        """SIGKILL every process left in the cgroup; True once it is empty."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            left = self.pids()
+            if not left:
+                return True
+            if self.version == 2 and (self._dirs["pids"] / "cgroup.kill").exists():
+                with contextlib.suppress(OSError):
+                    (self._dirs["pids"] / "cgroup.kill").write_text("1")
+            for pid in left:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.005)
+
+    def remove(self) -> None:
+        """Remove the directories; retries briefly while the kernel finishes exits."""
+        for d in self._unique:
+            for _ in range(100):
+                try:
+                    os.rmdir(d)
+                    break
+                except FileNotFoundError:
+                    break
+                except OSError:
+                    time.sleep(0.01)

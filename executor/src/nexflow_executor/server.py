@@ -1,0 +1,75 @@
+"""Builds the gRPC server on a unix socket; `serve()` runs it until asked to stop."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import stat
+
+import grpc
+import structlog
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from nexflow.executor.v1 import executor_pb2, executor_pb2_grpc
+
+from nexflow_executor.errors import PreconditionFailed
+from nexflow_executor.sandbox.base import Sandbox
+from nexflow_executor.sandbox.nsjail import NsjailSandbox
+from nexflow_executor.service import ExecutorService
+from nexflow_executor.settings import Settings
+
+__all__ = ["create_server", "make_backend", "serve"]
+
+log = structlog.get_logger("nexflow_executor")
+SERVICE_NAME = executor_pb2.DESCRIPTOR.services_by_name["Executor"].full_name
+
+
+def make_backend(settings: Settings) -> Sandbox:
+    """The configured backend, not yet checked (call `.check()` before serving)."""
+    return NsjailSandbox(settings)
+
+
+def _prepare_socket_path(settings: Settings) -> None:
+    path = settings.socket
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    settings.state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with contextlib.suppress(FileNotFoundError):
+        if not stat.S_ISSOCK(path.lstat().st_mode):
+            raise PreconditionFailed(f"socket: {path} exists and is not a socket; not removing it")
+        path.unlink()  # a stale socket from an earlier run
+
+
+async def create_server(
+    settings: Settings, backend: Sandbox | None = None
+) -> tuple[grpc.aio.Server, str]:
+    """A started server bound to `unix:<settings.socket>` (mode `socket_mode`), and its address."""
+    _prepare_socket_path(settings)
+    server = grpc.aio.server()
+    service = ExecutorService(settings, backend or make_backend(settings))
+    executor_pb2_grpc.add_ExecutorServicer_to_server(service, server)
+    health_servicer = health.aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    address = f"unix:{settings.socket}"
+    old_umask = os.umask(0o177)  # no window in which the socket is open to others
+    try:
+        server.add_insecure_port(address)
+    finally:
+        os.umask(old_umask)
+    os.chmod(settings.socket, settings.socket_mode)
+    await server.start()
+    for name in ("", SERVICE_NAME):
+        await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+    return server, address
+
+
+async def serve(settings: Settings, stop: asyncio.Event, grace_s: float = 5.0) -> None:
+    """Run until `stop` is set, then stop gracefully (running calls get `grace_s`)."""
+    backend = make_backend(settings)
+    backend.check()
+    server, _ = await create_server(settings, backend)
+    log.info("executor.ready", socket=str(settings.socket), backend=backend.name)
+    await stop.wait()
+    log.info("executor.stopping", grace_s=grace_s)
+    await server.stop(grace_s)
+    with contextlib.suppress(FileNotFoundError):
+        settings.socket.unlink()

@@ -1,0 +1,187 @@
+"""The gRPC servicer: `Execute` streams Started → Output* → Finished; `Cancel` by call_id.
+
+One canonical log line per call (`executor.call`): ids, backend, exit, kill reason,
+durations and byte counts, never stdin, env or output. Errors are translated by
+`errors.to_grpc_status` only; a client never sees a traceback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import grpc
+import structlog
+from nexflow.executor.v1 import executor_pb2 as pb
+from nexflow.executor.v1 import executor_pb2_grpc as pb_grpc
+
+from nexflow_executor.errors import ExecutorError, KillReason, PreconditionFailed, to_grpc_status
+from nexflow_executor.sandbox.base import RunResult, RunSpec, Sandbox, Stream
+from nexflow_executor.settings import Settings
+from nexflow_executor.validation import validate_request
+
+__all__ = ["ExecutorService"]
+
+log = structlog.get_logger("nexflow_executor")
+_BACKEND_ENUM = {"nsjail": pb.BACKEND_NSJAIL, "docker": pb.BACKEND_DOCKER}
+_STREAM_ENUM = {Stream.STDOUT: pb.STREAM_STDOUT, Stream.STDERR: pb.STREAM_STDERR}
+_CANCEL_WAIT_S = 10.0
+
+
+class _CallStream:
+    """Serialises the writes of one Execute stream and sends Started exactly once, first."""
+
+    def __init__(
+        self,
+        context: grpc.aio.ServicerContext[pb.ExecuteRequest, pb.ExecuteEvent],
+        call_id: str,
+        backend: str,
+    ) -> None:
+        self._context = context
+        self._lock = asyncio.Lock()
+        self._call_id = call_id
+        self._backend = _BACKEND_ENUM[backend]
+        self.started = False
+        self.begin = time.monotonic()
+
+    async def _write_started(self) -> None:
+        if not self.started:
+            self.started = True
+            event = pb.Started(
+                call_id=self._call_id,
+                backend=self._backend,
+                started_at_unix_ms=time.time_ns() // 1_000_000,
+            )
+            await self._context.write(pb.ExecuteEvent(started=event))
+
+    async def send_started(self) -> None:
+        async with self._lock:
+            await self._write_started()
+
+    async def send_output(self, stream: Stream, data: bytes) -> None:
+        async with self._lock:
+            await self._write_started()
+            output = pb.Output(stream=_STREAM_ENUM[stream], data=data)
+            await self._context.write(pb.ExecuteEvent(output=output))
+
+    async def send_finished(self, result: RunResult) -> None:
+        async with self._lock:
+            await self._write_started()
+            finished = pb.Finished(
+                exit_code=result.exit_code,
+                kill_reason=int(result.kill_reason),
+                wall_time_ms=result.wall_time_ms,
+                cpu_time_ms=result.cpu_time_ms,
+                peak_memory_bytes=result.peak_memory_bytes,
+                truncated=result.truncated,
+                stdout_bytes=result.stdout_bytes,
+                stderr_bytes=result.stderr_bytes,
+                detail=result.detail,
+            )
+            await self._context.write(pb.ExecuteEvent(finished=finished))
+
+
+class ExecutorService(pb_grpc.ExecutorServicer):  # type: ignore[misc]
+    """Runs requests on the configured sandbox backend."""
+
+    def __init__(self, settings: Settings, backend: Sandbox) -> None:
+        self._settings = settings
+        self._backend = backend
+        self._running: dict[str, asyncio.Event] = {}
+
+    async def Execute(
+        self,
+        request: pb.ExecuteRequest,
+        context: grpc.aio.ServicerContext[pb.ExecuteRequest, pb.ExecuteEvent],
+    ) -> None:
+        call_id = request.call_id
+        with structlog.contextvars.bound_contextvars(
+            call_id=call_id[:64], backend=self._backend.name
+        ):
+            try:
+                spec = validate_request(request, self._settings)
+                if call_id in self._running:
+                    raise PreconditionFailed(f"call_id: {call_id!r} is already running")
+            except ExecutorError as exc:
+                await self._refuse(context, exc)
+                return
+            except Exception:
+                log.exception("executor.call", outcome="internal_error")
+                await context.abort(*to_grpc_status(RuntimeError()))
+                return
+            cancel = asyncio.Event()
+            self._running[call_id] = cancel
+            stream = _CallStream(context, call_id, self._backend.name)
+            try:
+                await self._run(spec, stream, cancel, context)
+            finally:
+                self._running.pop(call_id, None)
+
+    async def _run(
+        self,
+        spec: RunSpec,
+        stream: _CallStream,
+        cancel: asyncio.Event,
+        context: grpc.aio.ServicerContext[pb.ExecuteRequest, pb.ExecuteEvent],
+    ) -> None:
+        task = asyncio.create_task(
+            self._backend.run(spec, stream.send_started, stream.send_output, cancel)
+        )
+        try:
+            result = await asyncio.shield(task)
+        except asyncio.CancelledError:  # the client went away: kill, log, let gRPC finish
+            cancel.set()
+            await asyncio.wait({task}, timeout=_CANCEL_WAIT_S)
+            _log_result(task, disconnected=True)
+            raise
+        except ExecutorError as exc:
+            detail = getattr(exc, "detail", "")
+            log.warning("executor.call", outcome="sandbox_error", error=exc.message, detail=detail)
+            await self._refuse(context, exc)
+            return
+        except Exception:
+            log.exception("executor.call", outcome="internal_error")
+            await context.abort(*to_grpc_status(RuntimeError()))
+            return
+        await stream.send_finished(result)
+        _log_result(task, disconnected=False)
+
+    async def _refuse(
+        self,
+        context: grpc.aio.ServicerContext[pb.ExecuteRequest, pb.ExecuteEvent],
+        exc: ExecutorError,
+    ) -> None:
+        code, message = to_grpc_status(exc)
+        log.info("executor.call", outcome="refused", code=code.name, message=message)
+        await context.abort(code, message)
+
+    async def Cancel(
+        self,
+        request: pb.CancelRequest,
+        context: grpc.aio.ServicerContext[pb.CancelRequest, pb.CancelResponse],
+    ) -> pb.CancelResponse:
+        cancel = self._running.get(request.call_id)
+        if cancel is None or cancel.is_set():
+            return pb.CancelResponse(found=False)
+        cancel.set()
+        log.info("executor.cancel", call_id=request.call_id[:64])
+        return pb.CancelResponse(found=True)
+
+
+def _log_result(task: asyncio.Task[RunResult], *, disconnected: bool) -> None:
+    if not task.done() or task.cancelled() or task.exception() is not None:
+        log.warning("executor.call", outcome="client_gone" if disconnected else "failed")
+        return
+    result = task.result()
+    log.info(
+        "executor.call",
+        outcome="client_gone" if disconnected else "finished",
+        exit_code=result.exit_code,
+        kill_reason=KillReason(result.kill_reason).name,
+        wall_ms=result.wall_time_ms,
+        cpu_ms=result.cpu_time_ms,
+        peak_memory_bytes=result.peak_memory_bytes,
+        truncated=result.truncated,
+        stdout_bytes=result.stdout_bytes,
+        stderr_bytes=result.stderr_bytes,
+    )

