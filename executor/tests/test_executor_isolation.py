@@ -7,6 +7,7 @@ import json
 
 import grpc
 import pytest
+from nexflow.executor.v1 import executor_pb2 as pb
 
 from executor.tests.executor_testkit import SANDBOX_UID, execute, make_dir, request, write_script
 
@@ -116,3 +117,36 @@ async def test_host_secrets_and_executor_socket_are_invisible(stub, skill_dir, s
     assert all("DENIED" in line for line in lines[:4]), lines
     assert json.loads(lines[4].replace("'", '"')) == ["group", "hosts", "nsswitch.conf", "passwd"]
     assert settings.socket.is_socket()  # it exists on the host, just not inside
+
+
+async def test_grants_under_a_private_parent_are_staged(stub, base_dir):
+    """A skill and a workspace below a 0700 parent (like /root/.nexflow) still run and read."""
+    private = base_dir / "private-home"
+    private.mkdir(mode=0o700)
+    skill = make_dir(private, "skill")
+    entry = write_script(skill, "read.py", TRY_READ)
+    ws = make_dir(private, "ws")
+    (ws / "note.txt").write_text("staged\n")
+    (ws / "note.txt").chmod(0o644)
+    req = request(
+        skill,
+        entry,
+        args=["/workspace/note.txt"],
+        mounts=[pb.Mount(host_path=str(ws), sandbox_path="/workspace")],
+    )
+    out = await execute(stub, req)
+    assert out.finished.exit_code == 0, out.stderr
+    assert b"/workspace/note.txt staged" in out.stdout
+    # The private parent itself stays unreachable from inside.
+    out = await execute(stub, request(skill, entry, args=[str(private / "ws" / "note.txt")]))
+    assert b"DENIED" in out.stdout
+
+
+async def test_the_staging_root_cannot_be_granted(stub, skill_dir, settings):
+    """Granting the staging root (other calls' staged grants) is refused."""
+    entry = write_script(skill_dir, "noop.py", "pass\n")
+    settings.stage_dir.mkdir(parents=True, exist_ok=True)
+    req = request(skill_dir, entry, mounts=[pb.Mount(host_path=str(settings.stage_dir))])
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await execute(stub, req)
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT

@@ -63,8 +63,28 @@ async def _stop(proc: asyncio.subprocess.Process, grace_s: float = 5) -> None:
         await proc.wait()
 
 
+def give_workspace_to_sandbox(settings: Settings) -> None:
+    """As root, hand the home's own workspace directory to the sandbox's outside uid.
+
+    The executor maps the sandbox to an unprivileged uid (NEXFLOW_EXECUTOR_SANDBOX_UID,
+    65534 by default), which must be able to write a read-write grant. Only the default
+    workspace inside the Nexflow home is changed, and only the directory itself: files
+    the user puts there stay theirs (readable by the sandbox if world-readable).
+    """
+    ws = settings.resolved_workspace
+    if os.geteuid() != 0 or not ws.is_relative_to(settings.home.resolve()):
+        return
+    uid = int(os.environ.get("NEXFLOW_EXECUTOR_SANDBOX_UID", "65534"))
+    gid = int(os.environ.get("NEXFLOW_EXECUTOR_SANDBOX_GID", str(uid)))
+    st = ws.stat()
+    if (st.st_uid, st.st_gid) != (uid, gid):
+        os.chown(ws, uid, gid)
+        ws.chmod(0o755)
+
+
 async def serve_stack(settings: Settings) -> int:
     prepare_home(settings)
+    give_workspace_to_sandbox(settings)
     settings.resolved_executor_socket.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     proc = await asyncio.create_subprocess_exec(*_executor_command(settings), env=os.environ.copy())
     try:

@@ -83,6 +83,9 @@ class Settings(BaseSettings):
     socket: Path = Path("~/.nexflow/executor.sock")
     socket_mode: int = 0o600
     state_dir: Path = Path("~/.nexflow/executor-state")
+    # Where granted paths are bind-mounted for nsjail to pick up (see sandbox/staging.py);
+    # must sit under world-searchable parents, so not under a private home.
+    stage_dir: Path = Path("/run/nexflow-executor/stage")
     backend: str = "nsjail"
     sandbox_uid: int = Field(65534, ge=1)  # outside uid the sandbox's uid 1000 maps to; never 0
     sandbox_gid: int = Field(65534, ge=1)
@@ -94,7 +97,7 @@ class Settings(BaseSettings):
     forbidden_paths: list[Path] = Field(default_factory=list)
     log_level: str = "info"
 
-    @field_validator("socket", "state_dir")
+    @field_validator("socket", "state_dir", "stage_dir")
     @classmethod
     def _expand(cls, value: Path) -> Path:
         return value.expanduser()
@@ -113,5 +116,5 @@ class Settings(BaseSettings):
 
     def all_forbidden(self) -> list[Path]:
         """Forbidden paths resolved with realpath, including the socket and state_dir."""
-        extra = [self.socket, self.state_dir]
+        extra = [self.socket, self.state_dir, self.stage_dir]
         return [Path(os.path.realpath(p)) for p in [*self.forbidden_paths, *extra]]

@@ -143,19 +143,7 @@ def _sandbox_may(settings: Settings, path: Path, bits: int) -> bool:
     return (stat.S_IMODE(st.st_mode) >> shift) & bits == bits
 
 
-def _check_reachable(settings: Settings, field: str, path: Path) -> None:
-    """nsjail bind-mounts as the sandbox user: every parent must be searchable by it."""
-    for parent in reversed(path.parents):
-        if not _sandbox_may(settings, parent, 1):
-            raise PreconditionFailed(
-                f"{field}: the sandbox uid {settings.sandbox_uid} cannot traverse {str(parent)!r} "
-                f"(mode {stat.S_IMODE(parent.stat().st_mode):o}); fix: chmod o+x {str(parent)!r} "
-                "or move the directory under a world-searchable path"
-            )
-
-
 def _check_readable(settings: Settings, skill_dir: Path, entrypoint: str) -> None:
-    _check_reachable(settings, "skill_dir", skill_dir)
     if not _sandbox_may(settings, skill_dir, 5) or not _sandbox_may(
         settings, skill_dir / entrypoint, 4
     ):
@@ -177,7 +165,6 @@ def _resolve_mounts(
         if target in seen:
             raise InvalidRequest(f"{field}.sandbox_path", f"{target!r} is mounted twice")
         seen.add(target)
-        _check_reachable(settings, f"{field}.host_path", host)
         if m.writable and not _sandbox_may(settings, host, 3 if host.is_dir() else 2):
             raise PreconditionFailed(
                 f"{field}.host_path: {str(host)!r} is granted read-write but the sandbox uid "

@@ -29,6 +29,7 @@ from nexflow_executor.sandbox.base import OnOutput, OnStarted, RunResult, RunSpe
 from nexflow_executor.sandbox.cgroups import CallCgroup, CgroupUsage, detect_version
 from nexflow_executor.sandbox.nsjail_config import build_command, build_config, render
 from nexflow_executor.sandbox.output import LoaderNoiseFilter, OutputGate, pump
+from nexflow_executor.sandbox.staging import Staging
 from nexflow_executor.settings import Settings
 
 __all__ = ["NsjailSandbox"]
@@ -114,7 +115,8 @@ class NsjailSandbox:
         )
         cgroup.create(spec.limits.memory_bytes, spec.limits.pids, spec.limits.cpu_millis)
         try:
-            return await self._supervise(spec, cgroup, on_started, on_output, cancel)
+            with Staging(self._settings.stage_dir, spec) as staged:
+                return await self._supervise(staged, cgroup, on_started, on_output, cancel)
         finally:
             cgroup.kill_all()  # nsjail itself is in the cgroup: nothing survives
             cgroup.remove()
