@@ -1,0 +1,43 @@
+"""The audit log: every step of a skill call and every refusal, hash-chained in the database.
+
+    store.AuditLog      open / append / append_many / close (group commit)
+    records             AuditEvent (input), AuditRecord (stored), Decision, Action
+    chain               canonical encoding and hash (how outsiders verify an export)
+    redact              secret redaction and size caps, applied before storing
+    query               query (filtered pages, newest first), tail (live)
+    verify              verify (first broken seq)
+    models / dialect    the table; per-backend locking and connection setup
+    bench               bench_append (events/s, for `make bench`)
+
+`AuditUnavailable` is `nexflow_control.errors.AuditUnavailable` (HTTP 503).
+"""
+
+from ..errors import AuditUnavailable
+from .chain import GENESIS_HASH, canonical_bytes, compute_hash
+from .query import MAX_LIMIT, AuditFilter, AuditPage, query, tail
+from .records import Action, AuditEvent, AuditRecord, Decision
+from .redact import REDACTED, redact
+from .store import AuditLog
+from .verify import Problem, VerifyReport, verify
+
+__all__ = [
+    "GENESIS_HASH",
+    "MAX_LIMIT",
+    "REDACTED",
+    "Action",
+    "AuditEvent",
+    "AuditFilter",
+    "AuditLog",
+    "AuditPage",
+    "AuditRecord",
+    "AuditUnavailable",
+    "Decision",
+    "Problem",
+    "VerifyReport",
+    "canonical_bytes",
+    "compute_hash",
+    "query",
+    "redact",
+    "tail",
+    "verify",
+]

@@ -1,0 +1,81 @@
+"""The `audit_events` table (SQLAlchemy Core, portable between SQLite and PostgreSQL).
+
+`seq` is given by the writer as previous + 1 inside the append transaction, never by
+the database, so a removed row leaves a visible gap. Each filter the log viewer offers
+has an index ending in `seq`, so keyset pages (`seq < :before ORDER BY seq DESC`) stay
+index-only walks.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    DateTime,
+    Dialect,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+)
+from sqlalchemy.types import TypeDecorator
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes with microseconds on every backend.
+
+    PostgreSQL keeps them as `timestamptz`; SQLite as fixed-width text
+    (`YYYY-MM-DD HH:MM:SS.ffffff`, UTC), which sorts and compares correctly.
+    Naive datetimes given to filters are taken as UTC.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+metadata = MetaData()
+
+audit_events = Table(
+    "audit_events",
+    metadata,
+    # INTEGER PRIMARY KEY on SQLite is the rowid itself (no second index); no
+    # AUTOINCREMENT/SERIAL anywhere: the writer assigns seq under the chain lock.
+    Column(
+        "seq",
+        BigInteger().with_variant(Integer(), "sqlite"),
+        primary_key=True,
+        autoincrement=False,
+    ),
+    Column("ts", UTCDateTime(), nullable=False),
+    Column("action", String(64), nullable=False),
+    Column("call_id", String(255)),
+    Column("actor", String(255)),
+    Column("skill", String(255)),
+    Column("decision", String(32)),
+    Column("reason_codes", JSON(), nullable=False),
+    Column("policy_revision", String(255)),
+    Column("payload", JSON(), nullable=False),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+    Index("ix_audit_events_call_id_seq", "call_id", "seq"),
+    Index("ix_audit_events_actor_seq", "actor", "seq"),
+    Index("ix_audit_events_skill_seq", "skill", "seq"),
+    Index("ix_audit_events_action_seq", "action", "seq"),
+    Index("ix_audit_events_decision_seq", "decision", "seq"),
+    Index("ix_audit_events_ts", "ts"),
+)

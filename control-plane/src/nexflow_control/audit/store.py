@@ -1,0 +1,248 @@
+"""`AuditLog`: appends events to the hash chain with group commit.
+
+Callers `await append(event)`; the call returns only once the row is committed. One
+writer task per `AuditLog` drains a queue: it takes every job waiting (up to
+`max_batch` events), and in ONE transaction locks the chain (`dialect.lock_chain_head`),
+reads the head (max seq and its hash), gives each event seq = previous + 1, its
+timestamp and hash, inserts them all, and commits; then it resolves each waiter. When
+anything fails, every waiter of that batch gets `AuditUnavailable` and the caller
+refuses the call: no audit, no execution. The head is read inside every write
+transaction under the lock (a primary-key lookup), so several processes can share one
+database and still build one chain.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import structlog
+from sqlalchemy import insert, select
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from ..errors import AuditUnavailable
+from .chain import GENESIS_HASH, canonical_text, compute_hash, record_body
+from .dialect import WRITE_TX, ensure_parent_dir, lock_chain_head, prepare_engine
+from .models import audit_events, metadata
+from .records import MAX_ID_LEN, MAX_REASON_CODE_LEN, MAX_REASON_CODES, AuditEvent, AuditRecord
+from .redact import MAX_PAYLOAD_BYTES, redact
+
+log = structlog.get_logger("nexflow.audit")
+
+
+@dataclass(slots=True)
+class _Job:
+    events: list[AuditEvent]
+    future: asyncio.Future[list[AuditRecord]] = field(repr=False)
+
+
+class AuditLog:
+    """The hash-chained audit log in a SQL database. Build it with `await AuditLog.open(url)`."""
+
+    def __init__(
+        self, engine: AsyncEngine, *, max_batch: int = 1000, max_payload_bytes: int
+    ) -> None:
+        self._engine = engine
+        self._max_batch = max_batch
+        self._max_payload_bytes = max_payload_bytes
+        self._queue: asyncio.Queue[_Job | None] = asyncio.Queue()
+        self._closed = False
+        self._head: tuple[int, str] | None = None
+        self._writer = asyncio.create_task(self._run(), name="audit-writer")
+
+    @classmethod
+    async def open(
+        cls,
+        url: str,
+        *,
+        busy_timeout_ms: int = 5000,
+        max_batch: int = 1000,
+        max_payload_bytes: int = MAX_PAYLOAD_BYTES,
+    ) -> AuditLog:
+        """Connect, create the table if needed; `AuditUnavailable` if the store cannot be used.
+
+        `busy_timeout_ms` bounds how long SQLite waits for another writer's lock before
+        an append fails.
+        """
+        try:
+            ensure_parent_dir(url)
+            engine = create_async_engine(url, json_serializer=canonical_text)
+        except (OSError, SQLAlchemyError, ValueError) as exc:
+            raise AuditUnavailable(f"the audit store cannot be opened ({_why(exc)})") from exc
+        try:
+            prepare_engine(engine, busy_timeout_ms=busy_timeout_ms)
+            async with engine.connect() as conn:
+                await conn.execution_options(**WRITE_TX)
+                async with conn.begin():
+                    await lock_chain_head(conn)
+                    await conn.run_sync(metadata.create_all)
+        except (OSError, SQLAlchemyError, ValueError) as exc:
+            await engine.dispose()
+            raise AuditUnavailable(f"the audit store cannot be opened ({_why(exc)})") from exc
+        return cls(engine, max_batch=max_batch, max_payload_bytes=max_payload_bytes)
+
+    @property
+    def engine(self) -> AsyncEngine:
+        """The database engine (for `query`, `tail` and `verify`)."""
+        return self._engine
+
+    @property
+    def head(self) -> tuple[int, str] | None:
+        """(seq, hash) of the last record this instance committed, if any."""
+        return self._head
+
+    async def append(self, event: AuditEvent) -> AuditRecord:
+        """Store one event; returns once it is committed, else raises `AuditUnavailable`."""
+        (record,) = await self.append_many([event])
+        return record
+
+    async def append_many(self, events: Sequence[AuditEvent]) -> list[AuditRecord]:
+        """Store events as consecutive records in one transaction: all or none."""
+        if self._closed or self._writer.done():
+            raise AuditUnavailable("the audit log is closed")
+        if not events:
+            return []
+        job = _Job([self._prepare(e) for e in events], asyncio.get_running_loop().create_future())
+        self._queue.put_nowait(job)
+        return await job.future
+
+    async def close(self) -> None:
+        """Write what is queued, stop the writer and release the database."""
+        if not self._closed:
+            self._closed = True
+            self._queue.put_nowait(None)
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._writer
+        await self._engine.dispose()
+
+    def _prepare(self, event: AuditEvent) -> AuditEvent:
+        payload = event.payload if isinstance(event.payload, dict) else {"value": event.payload}
+        codes = [_short(str(c), MAX_REASON_CODE_LEN) for c in event.reason_codes]
+        return AuditEvent(
+            action=event.action,
+            call_id=_short_or_none(event.call_id),
+            actor=_short_or_none(event.actor),
+            skill=_short_or_none(event.skill),
+            decision=event.decision,
+            reason_codes=codes[:MAX_REASON_CODES],
+            policy_revision=_short_or_none(event.policy_revision),
+            payload=redact(payload, max_bytes=self._max_payload_bytes),
+        )
+
+    async def _run(self) -> None:
+        try:
+            while True:
+                jobs, stop = await self._next_batch()
+                if jobs:
+                    await self._commit(jobs)
+                if stop:
+                    return
+        finally:
+            self._fail_queued()
+
+    async def _next_batch(self) -> tuple[list[_Job], bool]:
+        first = await self._queue.get()
+        if first is None:
+            return [], True
+        if self._queue.empty():
+            await asyncio.sleep(0)  # let callers woken by the last commit enqueue too
+        jobs, count = [first], len(first.events)
+        while count < self._max_batch and not self._queue.empty():
+            job = self._queue.get_nowait()
+            if job is None:
+                return jobs, True
+            jobs.append(job)
+            count += len(job.events)
+        return jobs, False
+
+    async def _commit(self, jobs: list[_Job]) -> None:
+        try:
+            records = await self._write([e for job in jobs for e in job.events])
+        except BaseException as exc:  # even cancellation must not leave a waiter hanging
+            self._head = None
+            log.error(
+                "audit.append_failed", error=_why(exc), events=sum(len(j.events) for j in jobs)
+            )
+            for job in jobs:
+                if not job.future.done():
+                    job.future.set_exception(
+                        AuditUnavailable(f"the audit store cannot be written ({_why(exc)})")
+                    )
+            if not isinstance(exc, Exception):
+                raise
+            return
+        self._head = (records[-1].seq, records[-1].hash)
+        start = 0
+        for job in jobs:
+            end = start + len(job.events)
+            if not job.future.done():
+                job.future.set_result(records[start:end])
+            start = end
+
+    async def _write(self, events: list[AuditEvent]) -> list[AuditRecord]:
+        async with self._engine.connect() as conn:
+            await conn.execution_options(**WRITE_TX)
+            async with conn.begin():
+                await lock_chain_head(conn)
+                head = (
+                    await conn.execute(
+                        select(audit_events.c.seq, audit_events.c.hash)
+                        .order_by(audit_events.c.seq.desc())
+                        .limit(1)
+                    )
+                ).first()
+                seq, prev = (int(head[0]), str(head[1])) if head else (0, GENESIS_HASH)
+                records = []
+                for event in events:
+                    seq += 1
+                    record = _chain(event, seq, prev)
+                    records.append(record)
+                    prev = record.hash
+                await conn.execute(insert(audit_events), [r.to_row() for r in records])
+        return records
+
+    def _fail_queued(self) -> None:
+        while not self._queue.empty():
+            job = self._queue.get_nowait()
+            if job is not None and not job.future.done():
+                job.future.set_exception(AuditUnavailable("the audit log is closed"))
+
+
+def _chain(event: AuditEvent, seq: int, prev_hash: str) -> AuditRecord:
+    fields: dict[str, Any] = {
+        "seq": seq,
+        "ts": datetime.now(UTC),
+        "action": event.action,
+        "call_id": event.call_id,
+        "actor": event.actor,
+        "skill": event.skill,
+        "decision": event.decision,
+        "reason_codes": list(event.reason_codes),
+        "policy_revision": event.policy_revision,
+        "payload": event.payload,
+        "prev_hash": prev_hash,
+    }
+    return AuditRecord(**fields, hash=compute_hash(prev_hash, record_body(**fields)))
+
+
+def _short(text: str, limit: int) -> str:
+    if not text.isascii():
+        text = text.encode("utf-8", "replace").decode("utf-8")
+    return text.replace("\x00", "\ufffd")[:limit]
+
+
+def _short_or_none(text: str | None) -> str | None:
+    return None if text is None else _short(str(text), MAX_ID_LEN)
+
+
+def _why(exc: BaseException) -> str:
+    """A short, content-free description of a lower error (no SQL, no parameters)."""
+    orig = getattr(exc, "orig", None)
+    inner = orig if isinstance(orig, BaseException) else exc
+    text = str(inner.args[0]) if inner.args and isinstance(inner.args[0], str) else ""
+    return f"{type(inner).__name__}: {text[:120]}" if text else type(inner).__name__
