@@ -206,3 +206,21 @@ def _is_zombie(pid: int) -> bool:
             return fh.read().split()[2] == "Z"
     except OSError:
         return True
+
+
+def test_audit_store_down_refuses_calls(own_stack: Stack) -> None:
+    """While the audit store cannot be written, calls are refused with 503 and never run."""
+    marker = own_stack.workspace / "ran-without-audit.txt"
+    lock = sqlite3.connect(own_stack.home / "nexflow.db", timeout=1, isolation_level=None)
+    try:
+        lock.execute("BEGIN EXCLUSIVE")  # another writer holds the database
+        resp = own_stack.call("file-write", {"path": marker.name, "content": "x"})
+        assert resp.status_code == 503, resp.text
+        assert resp.json()["error"] == "audit_unavailable"
+    finally:
+        lock.execute("ROLLBACK")
+        lock.close()
+    assert not marker.exists()
+    # Once the store is back, calls run again and the chain is intact.
+    assert own_stack.call("echo", {"message": "back"}).json()["status"] == "succeeded"
+    assert own_stack.client.get("/api/v1/audit/verify").json()["ok"] is True
