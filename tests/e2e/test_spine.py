@@ -224,3 +224,14 @@ def test_audit_store_down_refuses_calls(own_stack: Stack) -> None:
     # Once the store is back, calls run again and the chain is intact.
     assert own_stack.call("echo", {"message": "back"}).json()["status"] == "succeeded"
     assert own_stack.client.get("/api/v1/audit/verify").json()["ok"] is True
+
+
+def test_home_keeps_secrets_private(stack: Stack) -> None:
+    """The token, the audit database and the executor socket are readable by their owner only."""
+    for path in (
+        stack.home / "admin.token",
+        stack.home / "nexflow.db",
+        stack.home / "nexflow.db-wal",
+        stack.home / "run" / "executor.sock",
+    ):
+        assert path.stat().st_mode & 0o077 == 0, f"{path} is {oct(path.stat().st_mode)}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -39,6 +40,11 @@ def prepare_home(settings: Settings) -> None:
     settings.home.mkdir(parents=True, exist_ok=True, mode=0o700)
     settings.user_skills_dir.mkdir(exist_ok=True)
     settings.resolved_workspace.mkdir(parents=True, exist_ok=True)
+    if settings.database_url is None:
+        # SQLite gives its -wal and -shm files the database file's mode: create it 0600.
+        db = settings.home / "nexflow.db"
+        if not db.exists():
+            os.close(os.open(db, os.O_CREAT | os.O_WRONLY, 0o600))
 
 
 async def build_services(settings: Settings) -> Services:

@@ -47,6 +47,11 @@ def request(
 def error_message(resp: httpx.Response) -> str:
     try:
         body = resp.json()
-        return f"{body.get('error', resp.status_code)}: {body.get('message', '')}"
+        text = f"{body.get('error', resp.status_code)}: {body.get('message', '')}"
+        for reason in body.get("reasons") or []:
+            text += f"\n  - {reason.get('code')}: {reason.get('message')}"
+        if body.get("field"):
+            text += f" (field {body['field']})"
+        return text
     except ValueError:
         return f"HTTP {resp.status_code}"

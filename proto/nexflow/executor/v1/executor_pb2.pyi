@@ -315,9 +315,11 @@ class Limits(_message.Message):
     Unit: milliseconds. Default: 30000. Ceiling: 600000.
     """
     cpu_time_ms: _builtins.int
-    """CPU time the call may consume (RLIMIT_CPU, whole seconds, rounded up) before
-    it is killed (kill_reason CPU_TIME). Unit: milliseconds. Default: equal to
-    wall_time_ms.
+    """CPU time one process of the call may consume (RLIMIT_CPU, whole seconds,
+    rounded up) before it is killed (kill_reason CPU_TIME). RLIMIT_CPU is per
+    process: a call that forks gets this budget in each child, so the total is
+    bounded by cpu_millis x wall_time_ms, not by this field. Unit: milliseconds.
+    Default: equal to wall_time_ms.
     """
     memory_bytes: _builtins.int
     """Memory the sandbox may use (cgroup memory limit, swap included). Exceeding it
