@@ -12,4 +12,4 @@ if [ ! -x "$dest/opa" ]; then
   GOBIN="$dest" GOFLAGS=-mod=mod go install "github.com/open-policy-agent/opa@$OPA_VERSION"
 fi
 ln -sf "$dest/opa" .venv/bin/opa
-.venv/bin/opa version | head -1 >&2
+version=$(.venv/bin/opa version) && echo "[setup] ${version%%$'\n'*}" >&2
