@@ -11,7 +11,8 @@ log() { printf '\033[1m[setup]\033[0m %s\n' "$*" >&2; }
 SYSTEM_PACKAGES=(libnl-route-3-200 python3 nodejs bash iproute2 util-linux)
 missing=()
 for p in "${SYSTEM_PACKAGES[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+  [ "$status" = "install ok installed" ] || missing+=("$p")
 done
 if ((${#missing[@]})); then
   if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
