@@ -184,7 +184,9 @@ class CallService:
         except NexflowError as exc:
             raise await self._refuse(call_id, principal, skill.name, exc) from None
 
-        policy_input = self._policy_input(call_id, principal, skill, raw_input, paths)
+        # Hashed once: the policy input and the audit event both carry it.
+        input_digest = input_sha256(raw_input)
+        policy_input = self._policy_input(call_id, principal, skill, input_digest, paths)
         try:
             decision = await self.engine.decide(policy_input)
         except policy_mod.PolicyUnavailable as exc:
@@ -192,14 +194,16 @@ class CallService:
             raise await self._refuse(
                 call_id, principal, skill.name, PolicyUnavailable(f"policy engine failed: {exc}")
             ) from None
-        return await self._decided(call_id, principal, skill, raw_input, stdin, decision, started)
+        return await self._decided(
+            call_id, principal, skill, input_digest, stdin, decision, started
+        )
 
     async def _decided(
         self,
         call_id: str,
         principal: Principal,
         skill: Skill,
-        raw_input: Any,
+        input_digest: str,
         stdin: bytes,
         decision: policy_mod.Decision,
         started: float,
@@ -224,7 +228,7 @@ class CallService:
                 "skill_version": skill.version,
                 "skill_digest": skill.digest,
                 "channel": principal.channel,
-                "input_sha256": input_sha256(raw_input),
+                "input_sha256": input_digest,
                 "input": _cap(stdin.decode(), io_cap),
             },
         )
@@ -361,7 +365,7 @@ class CallService:
         call_id: str,
         principal: Principal,
         skill: Skill,
-        raw_input: dict[str, Any],
+        input_digest: str,
         paths: list[Any],
     ) -> dict[str, Any]:
         ws = str(self.workspace)
@@ -390,7 +394,7 @@ class CallService:
             },
             "call": {
                 "id": call_id,
-                "input_sha256": input_sha256(raw_input),
+                "input_sha256": input_digest,
                 "paths": [p.to_policy() for p in paths],
             },
             "context": {
