@@ -8,6 +8,14 @@ fixtures set suitable modes on what they create (see executor_testkit).
 
 from __future__ import annotations
 
-from executor.tests.executor_testkit import base_dir, home, settings, short_dir, skill_dir, stub
+from executor.tests.executor_testkit import (
+    backend,
+    base_dir,
+    home,
+    settings,
+    short_dir,
+    skill_dir,
+    stub,
+)
 
-__all__ = ["base_dir", "home", "settings", "short_dir", "skill_dir", "stub"]
+__all__ = ["backend", "base_dir", "home", "settings", "short_dir", "skill_dir", "stub"]

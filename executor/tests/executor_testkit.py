@@ -19,6 +19,7 @@ import grpc
 import pytest
 from nexflow.executor.v1 import executor_pb2 as pb
 from nexflow.executor.v1 import executor_pb2_grpc as pb_grpc
+from nexflow_executor.backends import select_backends
 from nexflow_executor.server import create_server
 from nexflow_executor.settings import Settings
 
@@ -69,24 +70,42 @@ def home(base_dir: Path) -> Home:
     return Home(path=path, db=db)
 
 
+@pytest.fixture(
+    params=[
+        pytest.param("nsjail", marks=pytest.mark.nsjail),
+        pytest.param("docker", marks=pytest.mark.docker),
+    ]
+)
+def backend(request: pytest.FixtureRequest) -> str:
+    """Each test that runs sandboxes runs on both backends (a test may parametrize it down)."""
+    return str(request.param)
+
+
 @pytest.fixture
-def settings(short_dir: Path, home: Home) -> Settings:
+def settings(short_dir: Path, home: Home, backend: str) -> Settings:
+    """The executor's settings; the warm pool is off unless a test turns it on (every call
+    then starts its container, which is what most attack tests should exercise)."""
     return Settings(
         socket=short_dir / "run" / "executor.sock",
         state_dir=short_dir / "state",
         forbidden_paths=[home.path],
+        backend=backend,
+        docker={"pool": {"size": 0}},
     )
 
 
 @pytest.fixture
 async def stub(settings: Settings) -> AsyncIterator[pb_grpc.ExecutorStub]:
-    server, address = await create_server(settings)
+    backends = select_backends(settings)
+    await backends.start()
+    server, address = await create_server(settings, backends)
     channel = grpc.aio.insecure_channel(address)
     try:
         yield pb_grpc.ExecutorStub(channel)
     finally:
         await channel.close()
         await server.stop(None)
+        await backends.close()
 
 
 @pytest.fixture

@@ -131,11 +131,35 @@ def test_main_logs_ready_and_stops_cleanly_on_sigterm(short_dir):
 
 
 def test_main_refuses_to_start_without_a_working_nsjail(short_dir):
-    """With an nsjail binary that cannot run, main exits 2 with a clear log line, no traceback."""
-    proc = _main(short_dir, extra_env={"NEXFLOW_EXECUTOR_NSJAIL__BINARY": "/nonexistent/nsjail"})
+    """With backend nsjail and an nsjail binary that cannot run, main exits 2, no traceback."""
+    proc = _main(
+        short_dir,
+        extra_env={
+            "NEXFLOW_EXECUTOR_NSJAIL__BINARY": "/nonexistent/nsjail",
+            "NEXFLOW_EXECUTOR_BACKEND": "nsjail",
+        },
+    )
     out, err = proc.communicate(timeout=20)
     assert proc.returncode == 2
     assert b"Traceback" not in out + err
     refused = [json.loads(line) for line in out.splitlines()]
     assert refused[-1]["event"] == "executor.refused"
     assert "/nonexistent/nsjail" in refused[-1]["reason"]
+
+
+def test_main_refuses_docker_backend_when_the_engine_does_not_answer(short_dir):
+    """With backend docker and no engine at the configured socket, main exits 2, no traceback."""
+    proc = _main(
+        short_dir,
+        extra_env={
+            "NEXFLOW_EXECUTOR_DOCKER__URL": f"unix://{short_dir}/no-docker.sock",
+            "NEXFLOW_EXECUTOR_BACKEND": "docker",
+        },
+    )
+    out, err = proc.communicate(timeout=20)
+    assert proc.returncode == 2
+    assert b"Traceback" not in out + err
+    refused = [json.loads(line) for line in out.splitlines()]
+    assert refused[-1]["event"] == "executor.refused"
+    assert "docker" in refused[-1]["reason"].lower()
+    assert "no-docker.sock" in refused[-1]["reason"]

@@ -6,12 +6,10 @@ import asyncio
 import os
 from collections.abc import Callable
 
-import pytest
 from nexflow.executor.v1 import executor_pb2 as pb
 
 from executor.tests.executor_testkit import execute, new_call_id, request, write_script
 
-pytestmark = pytest.mark.nsjail
 MiB = 1024 * 1024
 
 
@@ -72,10 +70,10 @@ async def test_busy_loop_is_killed_at_the_wall_time_limit(stub, skill_dir):
 async def test_cpu_time_limit_kills_with_cpu_time(stub, skill_dir):
     """Burning CPU past cpu_time_ms (rounded up to seconds) ends with kill_reason CPU_TIME."""
     entry = write_script(skill_dir, "burn.py", "while True:\n    pass\n")
-    limits = pb.Limits(cpu_time_ms=1000, wall_time_ms=8000)
+    limits = pb.Limits(cpu_time_ms=1000, wall_time_ms=30_000)
     out = await execute(stub, request(skill_dir, entry, limits=limits))
     assert out.finished.kill_reason == pb.KILL_REASON_CPU_TIME, out.finished
-    assert out.finished.cpu_time_ms >= 900
+    assert out.finished.cpu_time_ms >= 800
 
 
 async def test_output_flood_is_truncated_at_the_cap(stub, skill_dir):

@@ -9,8 +9,6 @@ from nexflow.executor.v1 import executor_pb2 as pb
 
 from executor.tests.executor_testkit import execute, request, write_script
 
-pytestmark = pytest.mark.nsjail
-
 ECHO = {
     pb.RUNTIME_PYTHON: ("run.py", "import sys\nsys.stdout.write(sys.stdin.read())\n"),
     pb.RUNTIME_BASH: ("run.sh", "cat\n"),
@@ -19,12 +17,14 @@ ECHO = {
 
 
 @pytest.mark.parametrize("runtime", list(ECHO), ids=["python", "bash", "node"])
-async def test_echo_round_trip(stub, skill_dir, runtime):
+async def test_echo_round_trip(stub, skill_dir, runtime, backend):
     """stdin reaches the script and its stdout comes back, as Started, Output*, Finished."""
     entry = write_script(skill_dir, *ECHO[runtime])
     out = await execute(stub, request(skill_dir, entry, runtime, stdin=b'{"x": 1}'))
     assert out.events[0].HasField("started")
-    assert out.events[0].started.backend == pb.BACKEND_NSJAIL
+    want = {"nsjail": pb.BACKEND_NSJAIL, "docker": pb.BACKEND_DOCKER}[backend]
+    assert out.events[0].started.backend == want
+    assert out.events[0].started.image_id.startswith("sha256:") == (backend == "docker")
     assert all(e.HasField("output") for e in out.events[1:-1])
     assert out.stdout == b'{"x": 1}'
     assert out.finished.exit_code == 0
@@ -65,8 +65,11 @@ async def test_args_are_passed_after_the_entrypoint(stub, skill_dir):
     assert json.loads(out.stdout) == ["a b", "--c"]
 
 
-async def test_runs_as_unprivileged_user_without_capabilities(stub, skill_dir):
-    """Inside, uid and gid are 1000 (not 0) and the effective capability set is empty."""
+async def test_runs_as_unprivileged_user_without_capabilities(stub, skill_dir, backend):
+    """Inside, uid and gid are not 0 and the effective and bounding capability sets are empty.
+
+    nsjail maps inside uid 1000 to outside 65534; Docker runs as 65534 itself (no user
+    namespace), so a granted directory is owned by 65534 on the host either way."""
     body = (
         "import ctypes, os, json\n"
         "hdr = (ctypes.c_uint32 * 2)(0x20080522, 0)\n"
@@ -76,4 +79,5 @@ async def test_runs_as_unprivileged_user_without_capabilities(stub, skill_dir):
     )
     entry = write_script(skill_dir, "who.py", body)
     out = await execute(stub, request(skill_dir, entry))
-    assert json.loads(out.stdout) == [1000, 1000, 1000, 0, 0], out.stderr
+    uid = {"nsjail": 1000, "docker": 65534}[backend]
+    assert json.loads(out.stdout) == [uid, uid, uid, 0, 0], out.stderr

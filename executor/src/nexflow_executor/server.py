@@ -12,21 +12,15 @@ import structlog
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from nexflow.executor.v1 import executor_pb2, executor_pb2_grpc
 
+from nexflow_executor.backends import Backends, select_backends
 from nexflow_executor.errors import PreconditionFailed
-from nexflow_executor.sandbox.base import Sandbox
-from nexflow_executor.sandbox.nsjail import NsjailSandbox
 from nexflow_executor.service import ExecutorService
 from nexflow_executor.settings import Settings
 
-__all__ = ["create_server", "make_backend", "serve"]
+__all__ = ["create_server", "serve"]
 
 log = structlog.get_logger("nexflow_executor")
 SERVICE_NAME = executor_pb2.DESCRIPTOR.services_by_name["Executor"].full_name
-
-
-def make_backend(settings: Settings) -> Sandbox:
-    """The configured backend, not yet checked (call `.check()` before serving)."""
-    return NsjailSandbox(settings)
 
 
 def _prepare_socket_path(settings: Settings) -> None:
@@ -39,13 +33,14 @@ def _prepare_socket_path(settings: Settings) -> None:
         path.unlink()  # a stale socket from an earlier run
 
 
-async def create_server(
-    settings: Settings, backend: Sandbox | None = None
-) -> tuple[grpc.aio.Server, str]:
-    """A started server bound to `unix:<settings.socket>` (mode `socket_mode`), and its address."""
+async def create_server(settings: Settings, backends: Backends) -> tuple[grpc.aio.Server, str]:
+    """A started server bound to `unix:<settings.socket>` (mode `socket_mode`), and its address.
+
+    `backends` come from `select_backends` and are started and closed by the caller.
+    """
     _prepare_socket_path(settings)
     server = grpc.aio.server()
-    service = ExecutorService(settings, backend or make_backend(settings))
+    service = ExecutorService(settings, backends)
     executor_pb2_grpc.add_ExecutorServicer_to_server(service, server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
@@ -64,12 +59,21 @@ async def create_server(
 
 async def serve(settings: Settings, stop: asyncio.Event, grace_s: float = 5.0) -> None:
     """Run until `stop` is set, then stop gracefully (running calls get `grace_s`)."""
-    backend = make_backend(settings)
-    backend.check()
-    server, _ = await create_server(settings, backend)
-    log.info("executor.ready", socket=str(settings.socket), backend=backend.name)
-    await stop.wait()
-    log.info("executor.stopping", grace_s=grace_s)
-    await server.stop(grace_s)
+    backends = select_backends(settings)
+    await backends.start()
+    try:
+        server, _ = await create_server(settings, backends)
+        log.info(
+            "executor.ready",
+            socket=str(settings.socket),
+            backend=backends.default,
+            available=sorted(backends.available),
+            unavailable=backends.unavailable,
+        )
+        await stop.wait()
+        log.info("executor.stopping", grace_s=grace_s)
+        await server.stop(grace_s)
+    finally:
+        await backends.close()
     with contextlib.suppress(FileNotFoundError):
         settings.socket.unlink()

@@ -15,6 +15,7 @@ import structlog
 from nexflow.executor.v1 import executor_pb2 as pb
 from nexflow.executor.v1 import executor_pb2_grpc as pb_grpc
 
+from nexflow_executor.backends import BACKEND_ENUM, Backends
 from nexflow_executor.errors import ExecutorError, KillReason, PreconditionFailed, to_grpc_status
 from nexflow_executor.sandbox.base import RunResult, RunSpec, Sandbox, Stream
 from nexflow_executor.settings import Settings
@@ -23,7 +24,6 @@ from nexflow_executor.validation import validate_request
 __all__ = ["ExecutorService"]
 
 log = structlog.get_logger("nexflow_executor")
-_BACKEND_ENUM = {"nsjail": pb.BACKEND_NSJAIL, "docker": pb.BACKEND_DOCKER}
 _STREAM_ENUM = {Stream.STDOUT: pb.STREAM_STDOUT, Stream.STDERR: pb.STREAM_STDERR}
 _CANCEL_WAIT_S = 10.0
 
@@ -40,23 +40,25 @@ class _CallStream:
         self._context = context
         self._lock = asyncio.Lock()
         self._call_id = call_id
-        self._backend = _BACKEND_ENUM[backend]
+        self._backend = BACKEND_ENUM[backend]
         self.started = False
         self.begin = time.monotonic()
 
-    async def _write_started(self) -> None:
+    async def _write_started(self, image_id: str = "", warm: bool = False) -> None:
         if not self.started:
             self.started = True
             event = pb.Started(
                 call_id=self._call_id,
                 backend=self._backend,
                 started_at_unix_ms=time.time_ns() // 1_000_000,
+                image_id=image_id,
+                warm=warm,
             )
             await self._context.write(pb.ExecuteEvent(started=event))
 
-    async def send_started(self) -> None:
+    async def send_started(self, image_id: str = "", warm: bool = False) -> None:
         async with self._lock:
-            await self._write_started()
+            await self._write_started(image_id, warm)
 
     async def send_output(self, stream: Stream, data: bytes) -> None:
         async with self._lock:
@@ -84,9 +86,9 @@ class _CallStream:
 class ExecutorService(pb_grpc.ExecutorServicer):  # type: ignore[misc]
     """Runs requests on the configured sandbox backend."""
 
-    def __init__(self, settings: Settings, backend: Sandbox) -> None:
+    def __init__(self, settings: Settings, backends: Backends) -> None:
         self._settings = settings
-        self._backend = backend
+        self._backends = backends
         self._running: dict[str, asyncio.Event] = {}
 
     async def Execute(
@@ -95,11 +97,11 @@ class ExecutorService(pb_grpc.ExecutorServicer):  # type: ignore[misc]
         context: grpc.aio.ServicerContext[pb.ExecuteRequest, pb.ExecuteEvent],
     ) -> None:
         call_id = request.call_id
-        with structlog.contextvars.bound_contextvars(
-            call_id=call_id[:64], backend=self._backend.name
-        ):
+        with structlog.contextvars.bound_contextvars(call_id=call_id[:64]):
             try:
                 spec = validate_request(request, self._settings)
+                backend = self._backends.pick(request.backend, spec.image)
+                structlog.contextvars.bind_contextvars(backend=backend.name)
                 if call_id in self._running:
                     raise PreconditionFailed(f"call_id: {call_id!r} is already running")
             except ExecutorError as exc:
@@ -111,21 +113,22 @@ class ExecutorService(pb_grpc.ExecutorServicer):  # type: ignore[misc]
                 return
             cancel = asyncio.Event()
             self._running[call_id] = cancel
-            stream = _CallStream(context, call_id, self._backend.name)
+            stream = _CallStream(context, call_id, backend.name)
             try:
-                await self._run(spec, stream, cancel, context)
+                await self._run(backend, spec, stream, cancel, context)
             finally:
                 self._running.pop(call_id, None)
 
     async def _run(
         self,
+        backend: Sandbox,
         spec: RunSpec,
         stream: _CallStream,
         cancel: asyncio.Event,
         context: grpc.aio.ServicerContext[pb.ExecuteRequest, pb.ExecuteEvent],
     ) -> None:
         task = asyncio.create_task(
-            self._backend.run(spec, stream.send_started, stream.send_output, cancel)
+            backend.run(spec, stream.send_started, stream.send_output, cancel)
         )
         try:
             result = await asyncio.shield(task)
@@ -166,6 +169,13 @@ class ExecutorService(pb_grpc.ExecutorServicer):  # type: ignore[misc]
         cancel.set()
         log.info("executor.cancel", call_id=request.call_id[:64])
         return pb.CancelResponse(found=True)
+
+    async def Describe(
+        self,
+        request: pb.DescribeRequest,
+        context: grpc.aio.ServicerContext[pb.DescribeRequest, pb.DescribeResponse],
+    ) -> pb.DescribeResponse:
+        return self._backends.describe()
 
 
 def _log_result(task: asyncio.Task[RunResult], *, disconnected: bool) -> None:

@@ -14,9 +14,29 @@ from pathlib import Path
 from pydantic import BaseModel, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["LimitValues", "LimitsSettings", "NsjailSettings", "RuntimePaths", "Settings"]
+__all__ = [
+    "BACKENDS",
+    "DockerSettings",
+    "LimitValues",
+    "LimitsSettings",
+    "NsjailSettings",
+    "PoolSettings",
+    "RuntimePaths",
+    "Settings",
+]
 
 MiB = 1024 * 1024
+BACKENDS = ("auto", "docker", "nsjail")
+# Never mountable into any sandbox, whatever the request says: the container engine's
+# control sockets and state. Mounting one of them is root on the host.
+ENGINE_PATHS = (
+    "/var/run/docker.sock",
+    "/run/docker.sock",
+    "/var/lib/docker",
+    "/run/docker",
+    "/run/containerd",
+    "/var/lib/containerd",
+)
 
 
 class LimitValues(BaseModel):
@@ -73,6 +93,32 @@ class NsjailSettings(BaseModel):
     kill_grace_ms: int = Field(500, ge=0)
 
 
+class PoolSettings(BaseModel):
+    """The warm pool: pre-started, single-use containers per (image, sandbox profile)."""
+
+    size: int = Field(2, ge=0)  # ready containers kept per profile; 0 disables the pool
+    idle_s: float = Field(300.0, gt=0)  # a profile unused this long is dropped with its containers
+    max_profiles: int = Field(16, ge=1)  # least recently used profiles beyond this are dropped
+    max_starting: int = Field(2, ge=1)  # containers being started at once by the refill loop
+
+
+class DockerSettings(BaseModel):
+    """The Docker backend: where the engine is, which images, the pool."""
+
+    url: str = "unix:///var/run/docker.sock"
+    # Default image per runtime when a request names none; built by scripts/build-images.sh.
+    images: dict[str, str] = Field(
+        default_factory=lambda: {
+            "bash": "nexflow/bash:bookworm",
+            "python": "nexflow/python:bookworm",
+            "node": "nexflow/node:bookworm",
+        }
+    )
+    cgroup_parent: str = "nexflow-docker"  # per-container accounting cgroups live here
+    api_timeout_s: float = Field(30.0, gt=0)
+    pool: PoolSettings = Field(default_factory=PoolSettings)
+
+
 class Settings(BaseSettings):
     """Everything the executor can be configured with."""
 
@@ -86,12 +132,14 @@ class Settings(BaseSettings):
     # Where granted paths are bind-mounted for nsjail to pick up (see sandbox/staging.py);
     # must sit under world-searchable parents, so not under a private home.
     stage_dir: Path = Path("/run/nexflow-executor/stage")
-    backend: str = "nsjail"
+    # auto: Docker when the engine answers and the runtime images are present, else nsjail.
+    backend: str = "auto"
     sandbox_uid: int = Field(65534, ge=1)  # outside uid the sandbox's uid 1000 maps to; never 0
     sandbox_gid: int = Field(65534, ge=1)
     limits: LimitsSettings = Field(default_factory=LimitsSettings)
     runtimes: RuntimePaths = Field(default_factory=RuntimePaths)
     nsjail: NsjailSettings = Field(default_factory=NsjailSettings)
+    docker: DockerSettings = Field(default_factory=DockerSettings)
     # Host paths never mountable, nor any directory containing them: the control plane's
     # database, config, keys and tokens. The socket and state_dir are always added.
     forbidden_paths: list[Path] = Field(default_factory=list)
@@ -110,11 +158,11 @@ class Settings(BaseSettings):
     @field_validator("backend")
     @classmethod
     def _known_backend(cls, value: str) -> str:
-        if value not in {"nsjail"}:
-            raise ValueError(f"unknown backend {value!r}; available: nsjail")
+        if value not in BACKENDS:
+            raise ValueError(f"unknown backend {value!r}; choose one of {', '.join(BACKENDS)}")
         return value
 
     def all_forbidden(self) -> list[Path]:
         """Forbidden paths resolved with realpath, including the socket and state_dir."""
-        extra = [self.socket, self.state_dir, self.stage_dir]
+        extra = [self.socket, self.state_dir, self.stage_dir, *map(Path, ENGINE_PATHS)]
         return [Path(os.path.realpath(p)) for p in [*self.forbidden_paths, *extra]]

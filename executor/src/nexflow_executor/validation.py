@@ -3,7 +3,7 @@
 Every host path is resolved with realpath first and checked after resolution, so a
 symlink cannot smuggle a forbidden path past the checks. Refusals:
 `InvalidRequest` (bad field), `PreconditionFailed` (well formed but not runnable
-here: unwritable grant, network requested), `BackendUnavailable` (other backend).
+here: unwritable grant, network requested). Which backend runs it is the service's choice.
 """
 
 from __future__ import annotations
@@ -18,16 +18,21 @@ from pathlib import Path
 from nexflow.executor.v1 import executor_pb2 as pb
 
 from nexflow_executor.errors import (
-    BackendUnavailable,
     InvalidRequest,
     PreconditionFailed,
 )
 from nexflow_executor.sandbox.base import SANDBOX_TMP, MountSpec, RunLimits, RunSpec, Runtime
 from nexflow_executor.settings import Settings
 
-__all__ = ["MAX_STDIN_BYTES", "validate_request"]
+__all__ = ["MAX_STDIN_BYTES", "recheck_host_path", "validate_request"]
 
 MAX_STDIN_BYTES = 1024 * 1024
+# name[:tag][@sha256:digest], with an optional registry host[:port]/ prefix.
+_IMAGE = re.compile(
+    r"^(?:[a-zA-Z0-9.-]+(?::\d{1,5})?/)?[a-z0-9]+(?:[._-][a-z0-9]+)*"
+    r"(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*(?::\w[\w.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$"
+)
+_IMAGE_ID = re.compile(r"^sha256:[a-f0-9]{64}$")
 _CALL_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _ENV_NAME = re.compile(r"[A-Z_][A-Z0-9_]*")
 _RUNTIMES = {
@@ -54,8 +59,7 @@ def validate_request(request: pb.ExecuteRequest, settings: Settings) -> RunSpec:
         raise PreconditionFailed(
             "network_hosts: egress proxy not available yet; network access cannot be granted"
         )
-    if request.backend not in (pb.BACKEND_UNSPECIFIED, pb.BACKEND_NSJAIL):
-        raise BackendUnavailable("backend: only the nsjail backend is available")
+    image = _check_image(request)
     runtime = _RUNTIMES.get(request.runtime)
     if runtime is None:
         raise InvalidRequest(
@@ -84,7 +88,30 @@ def validate_request(request: pb.ExecuteRequest, settings: Settings) -> RunSpec:
         env=env,
         mounts=mounts,
         limits=_resolve_limits(request.limits, settings),
+        image=image,
+        image_labels=dict(request.image_labels),
     )
+
+
+def _check_image(request: pb.ExecuteRequest) -> str:
+    image = str(request.image)
+    if not image:
+        return ""
+    if request.backend == pb.BACKEND_NSJAIL:
+        raise InvalidRequest("image", "an image needs the Docker backend; nsjail runs no images")
+    if len(image) > 255 or not (_IMAGE.match(image) or _IMAGE_ID.match(image)):
+        raise InvalidRequest("image", f"{image[:80]!r} is not an image reference or image ID")
+    if len(request.image_labels) > 16:
+        raise InvalidRequest("image_labels", "at most 16 labels")
+    return image
+
+
+def recheck_host_path(path: Path, settings: Settings) -> None:
+    """Re-check an already resolved grant just before it is mounted again (warm pool refill):
+    it must still resolve to itself and touch no forbidden path."""
+    resolved = _resolve_host("mounts", str(path), settings.all_forbidden())
+    if resolved != path:
+        raise PreconditionFailed(f"grant {str(path)!r} now resolves to {str(resolved)!r}")
 
 
 def _resolve_host(field: str, raw: str, forbidden: Iterable[Path]) -> Path:

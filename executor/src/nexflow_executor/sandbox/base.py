@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import enum
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
@@ -82,6 +82,8 @@ class RunSpec:
     env: Mapping[str, str]  # the complete sandbox environment, reserved names included
     mounts: tuple[MountSpec, ...]
     limits: RunLimits
+    image: str = ""  # Docker only: the requested image reference ("" = the runtime's default)
+    image_labels: Mapping[str, str] = field(default_factory=dict)  # Docker: labels it must carry
 
 
 @dataclass(slots=True)
@@ -100,7 +102,12 @@ class RunResult:
 
 
 OnOutput = Callable[[Stream, bytes], Awaitable[None]]
-OnStarted = Callable[[], Awaitable[None]]
+
+
+class OnStarted(Protocol):
+    """Called once the script runs; Docker passes the image ID and whether it was warm."""
+
+    def __call__(self, image_id: str = "", warm: bool = False) -> Awaitable[None]: ...
 
 
 class Sandbox(Protocol):
@@ -110,6 +117,14 @@ class Sandbox(Protocol):
 
     def check(self) -> None:
         """Raise BackendUnavailable if this backend cannot run on this host."""
+        ...
+
+    async def start(self) -> None:
+        """Begin serving: reap what a crashed predecessor left, start background work."""
+        ...
+
+    async def close(self) -> None:
+        """Stop background work and remove everything this backend still holds."""
         ...
 
     async def run(

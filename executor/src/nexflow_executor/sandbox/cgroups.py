@@ -83,7 +83,50 @@ class CallCgroup:
             self._dirs = {c: root / c / parent / name for c in _V1_CONTROLLERS}
         self._root = root
         self._parent = parent
+        self._name = name
         self._unique = list(dict.fromkeys(os.path.realpath(d) for d in self._dirs.values()))
+
+    def reset_peak(self) -> None:
+        """Start the memory high-water mark afresh (v1; v2's memory.peak is left as is)."""
+        if self.version == 1:
+            with contextlib.suppress(OSError):
+                (self._dirs["memory"] / "memory.max_usage_in_bytes").write_text("0")
+
+    def create_accounting(self) -> None:
+        """Make the directories without limits: a parent that another manager (the Docker
+        engine) creates its own limited cgroup under, kept to read hierarchical usage
+        after that child is gone."""
+        if self.version == 2:
+            self._enable_v2_controllers()
+        for d in self._unique:
+            try:
+                os.makedirs(d, mode=0o755, exist_ok=False)
+            except OSError as exc:
+                raise SandboxError(f"cannot create cgroup {d}: {exc.strerror}") from exc
+
+    def kill_tree(self) -> None:
+        """SIGKILL every process in this cgroup and below it (a container's, too), once."""
+        top = self._dirs["pids"]
+        with contextlib.suppress(OSError):
+            for procs in top.rglob("cgroup.procs"):
+                for pid in _read(procs).split():
+                    if pid.isdigit():
+                        with contextlib.suppress(ProcessLookupError):
+                            os.kill(int(pid), signal.SIGKILL)
+
+    def remove_tree(self) -> None:
+        """Remove this cgroup in every hierarchy, with whatever another manager created
+        below it (v1: Docker also makes it under cpuset, blkio, devices, freezer...)."""
+        roots = [self._root] if self.version == 2 else list(self._root.iterdir())
+        for hierarchy in roots:
+            top = hierarchy / self._parent / self._name
+            if not top.is_dir():
+                continue
+            with contextlib.suppress(OSError):
+                subs = sorted((p for p in top.rglob("*") if p.is_dir()), reverse=True)
+                for sub in [*subs, top]:
+                    with contextlib.suppress(OSError):
+                        os.rmdir(sub)
 
     def create(self, memory_bytes: int, pids: int, cpu_millis: int) -> None:
         """Make the directories and write the limits."""
@@ -129,10 +172,17 @@ class CallCgroup:
                 peak_memory_bytes=_int(_read(mem / "memory.peak")),
                 oom_kills=_keyed(_read(mem / "memory.events"), "oom_kill"),
             )
+        # v1 counts OOM kills only in the cgroup that hit its limit: add the children's
+        # (a Docker container's own cgroup below an accounting parent).
+        oom = _keyed(_read(mem / "memory.oom_control"), "oom_kill")
+        with contextlib.suppress(OSError):
+            for child in mem.iterdir():
+                if child.is_dir():
+                    oom += _keyed(_read(child / "memory.oom_control"), "oom_kill")
         return CgroupUsage(
             cpu_time_ms=_int(_read(self._dirs["cpuacct"] / "cpuacct.usage")) // 1_000_000,
             peak_memory_bytes=_int(_read(mem / "memory.max_usage_in_bytes")),
-            oom_kills=_keyed(_read(mem / "memory.oom_control"), "oom_kill"),
+            oom_kills=oom,
         )
 
     def pids(self) -> list[int]:

@@ -26,8 +26,9 @@ from collections import deque
 
 from nexflow_executor.errors import BackendUnavailable, KillReason, SandboxError
 from nexflow_executor.sandbox.base import OnOutput, OnStarted, RunResult, RunSpec, Stream
-from nexflow_executor.sandbox.cgroups import CallCgroup, CgroupUsage, detect_version
+from nexflow_executor.sandbox.cgroups import CallCgroup, detect_version
 from nexflow_executor.sandbox.nsjail_config import build_command, build_config, render
+from nexflow_executor.sandbox.outcome import classify, describe
 from nexflow_executor.sandbox.output import LoaderNoiseFilter, OutputGate, pump
 from nexflow_executor.sandbox.staging import Staging
 from nexflow_executor.settings import Settings
@@ -105,6 +106,12 @@ class NsjailSandbox:
         for name, path in self._settings.runtimes:
             if not os.access(path, os.X_OK):
                 raise BackendUnavailable(f"runtime {name}: {path} is not an executable file")
+
+    async def start(self) -> None:
+        """Nothing runs between calls."""
+
+    async def close(self) -> None:
+        """Nothing is held between calls."""
 
     async def run(
         self, spec: RunSpec, on_started: OnStarted, on_output: OnOutput, cancel: asyncio.Event
@@ -215,7 +222,7 @@ class NsjailSandbox:
         usage = cgroup.usage()
         if reason is None and gate.truncated:
             reason = KillReason.OUTPUT_LIMIT
-        reason = reason or _classify(exit_code, log.signal, usage, spec.limits.cpu_time_ms)
+        reason = reason or classify(log.signal, usage, spec.limits.cpu_time_ms)
         return RunResult(
             exit_code=exit_code,
             kill_reason=reason,
@@ -225,7 +232,7 @@ class NsjailSandbox:
             truncated=gate.truncated,
             stdout_bytes=gate.sent[Stream.STDOUT],
             stderr_bytes=gate.sent[Stream.STDERR],
-            detail=_detail(reason, spec, log.signal),
+            detail=describe(reason, spec, log.signal),
         )
 
     @staticmethod
@@ -268,36 +275,3 @@ async def _feed(stdin: asyncio.StreamWriter, data: bytes) -> None:
             await stdin.drain()
         stdin.close()
         await stdin.wait_closed()
-
-
-def _classify(exit_code: int, signum: int | None, usage: CgroupUsage, cpu_ms: int) -> KillReason:
-    if usage.oom_kills > 0:
-        return KillReason.OOM
-    if signum is None:
-        return KillReason.NONE
-    cpu_limit_ms = max(1, -(-cpu_ms // 1000)) * 1000
-    if signum == signal.SIGXCPU or (
-        signum == signal.SIGKILL and usage.cpu_time_ms >= cpu_limit_ms * 0.9
-    ):
-        return KillReason.CPU_TIME
-    return KillReason.SIGNALED
-
-
-def _detail(reason: KillReason, spec: RunSpec, signum: int | None) -> str:
-    limits = spec.limits
-    match reason:
-        case KillReason.TIMEOUT:
-            return f"wall time limit of {limits.wall_time_ms} ms reached"
-        case KillReason.CPU_TIME:
-            return f"cpu time limit of {limits.cpu_time_ms} ms reached"
-        case KillReason.OOM:
-            return f"memory limit of {limits.memory_bytes} bytes reached"
-        case KillReason.OUTPUT_LIMIT:
-            return f"output limit of {limits.output_bytes} bytes reached"
-        case KillReason.CANCELLED:
-            return "cancelled"
-        case KillReason.SIGNALED:
-            name = signal.Signals(signum).name if signum else "unknown"
-            return f"killed by signal {name}"
-        case _:
-            return ""

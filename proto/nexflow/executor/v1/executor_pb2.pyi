@@ -168,6 +168,26 @@ class ExecuteRequest(_message.Message):
         def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
         def WhichOneof(self, oneof_group: _Never) -> None: ...
 
+    @_typing.final
+    class ImageLabelsEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.str
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.str = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
     CALL_ID_FIELD_NUMBER: _builtins.int
     RUNTIME_FIELD_NUMBER: _builtins.int
     SKILL_DIR_FIELD_NUMBER: _builtins.int
@@ -180,6 +200,7 @@ class ExecuteRequest(_message.Message):
     NETWORK_HOSTS_FIELD_NUMBER: _builtins.int
     IMAGE_FIELD_NUMBER: _builtins.int
     BACKEND_FIELD_NUMBER: _builtins.int
+    IMAGE_LABELS_FIELD_NUMBER: _builtins.int
     call_id: _builtins.str
     """Unique id of this call, chosen by the control plane; used for Cancel, for
     sandbox names and in every log line. Required; 1-64 chars of [A-Za-z0-9_-].
@@ -199,11 +220,20 @@ class ExecuteRequest(_message.Message):
     call's input as one JSON object. Default: empty. Max: 1 MiB.
     """
     image: _builtins.str
-    """Container image reference for the Docker backend (ignored by nsjail).
-    Default: the runtime's nexflow/<runtime> image.
+    """Container image for the Docker backend: a reference (name:tag or
+    name@sha256:...) or an image ID (sha256:...). The executor resolves it to an
+    image ID once, runs the container by that ID (never by a tag that could be
+    moved meanwhile) and reports the ID in Started.image_id. Images are never
+    pulled: one that is not present is refused with FAILED_PRECONDITION. A
+    non-empty image with backend BACKEND_UNSPECIFIED selects Docker; with
+    BACKEND_NSJAIL it is refused with INVALID_ARGUMENT. Default: the executor's
+    image for the runtime (nexflow/<runtime>:bookworm).
     """
     backend: Global___Backend.ValueType
-    """Which backend to use. Default: BACKEND_UNSPECIFIED = the executor's default."""
+    """Which backend to use. Default: BACKEND_UNSPECIFIED = the executor's default
+    (or Docker when image is set). A backend this executor cannot use is refused
+    with FAILED_PRECONDITION.
+    """
     @_builtins.property
     def args(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """Extra command-line arguments after the entrypoint. Default: none."""
@@ -236,6 +266,15 @@ class ExecuteRequest(_message.Message):
         refused with FAILED_PRECONDITION rather than silently granted or ignored.
         """
 
+    @_builtins.property
+    def image_labels(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]:
+        """Labels the resolved image must carry with exactly these values, e.g.
+        io.nexflow.skill-digest for an image built from a skill's own Dockerfile: it
+        binds the image to the skill version it was built from. A missing or
+        different label is refused with FAILED_PRECONDITION. Docker only. Default:
+        none.
+        """
+
     def __init__(
         self,
         *,
@@ -251,10 +290,11 @@ class ExecuteRequest(_message.Message):
         network_hosts: _abc.Iterable[_builtins.str] | None = ...,
         image: _builtins.str = ...,
         backend: Global___Backend.ValueType = ...,
+        image_labels: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["limits", b"limits"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["args", b"args", "backend", b"backend", "call_id", b"call_id", "entrypoint", b"entrypoint", "env", b"env", "image", b"image", "limits", b"limits", "mounts", b"mounts", "network_hosts", b"network_hosts", "runtime", b"runtime", "skill_dir", b"skill_dir", "stdin", b"stdin"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["args", b"args", "backend", b"backend", "call_id", b"call_id", "entrypoint", b"entrypoint", "env", b"env", "image", b"image", "image_labels", b"image_labels", "limits", b"limits", "mounts", b"mounts", "network_hosts", b"network_hosts", "runtime", b"runtime", "skill_dir", b"skill_dir", "stdin", b"stdin"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -403,22 +443,30 @@ class Started(_message.Message):
     CALL_ID_FIELD_NUMBER: _builtins.int
     BACKEND_FIELD_NUMBER: _builtins.int
     STARTED_AT_UNIX_MS_FIELD_NUMBER: _builtins.int
+    IMAGE_ID_FIELD_NUMBER: _builtins.int
+    WARM_FIELD_NUMBER: _builtins.int
     call_id: _builtins.str
     """The request's call_id."""
     backend: Global___Backend.ValueType
     """The backend that runs the call (never BACKEND_UNSPECIFIED)."""
     started_at_unix_ms: _builtins.int
     """When the script started. Unit: milliseconds since the Unix epoch."""
+    image_id: _builtins.str
+    """Docker: the ID (sha256:...) of the image the container runs. nsjail: empty."""
+    warm: _builtins.bool
+    """Docker: true when a pre-started container from the warm pool ran the call."""
     def __init__(
         self,
         *,
         call_id: _builtins.str = ...,
         backend: Global___Backend.ValueType = ...,
         started_at_unix_ms: _builtins.int = ...,
+        image_id: _builtins.str = ...,
+        warm: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["backend", b"backend", "call_id", b"call_id", "started_at_unix_ms", b"started_at_unix_ms"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["backend", b"backend", "call_id", b"call_id", "image_id", b"image_id", "started_at_unix_ms", b"started_at_unix_ms", "warm", b"warm"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -549,3 +597,80 @@ class CancelResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___CancelResponse: _TypeAlias = CancelResponse  # noqa: Y015
+
+@_typing.final
+class DescribeRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DescribeRequest: _TypeAlias = DescribeRequest  # noqa: Y015
+
+@_typing.final
+class BackendInfo(_message.Message):
+    """One sandbox backend as this executor sees it."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    BACKEND_FIELD_NUMBER: _builtins.int
+    AVAILABLE_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    backend: Global___Backend.ValueType
+    available: _builtins.bool
+    """true when the backend passed its start-up checks and can run calls."""
+    reason: _builtins.str
+    """Why it is not available (empty when available)."""
+    def __init__(
+        self,
+        *,
+        backend: Global___Backend.ValueType = ...,
+        available: _builtins.bool = ...,
+        reason: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["available", b"available", "backend", b"backend", "reason", b"reason"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BackendInfo: _TypeAlias = BackendInfo  # noqa: Y015
+
+@_typing.final
+class DescribeResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DEFAULT_BACKEND_FIELD_NUMBER: _builtins.int
+    BACKENDS_FIELD_NUMBER: _builtins.int
+    POOL_READY_FIELD_NUMBER: _builtins.int
+    POOL_PROFILES_FIELD_NUMBER: _builtins.int
+    default_backend: Global___Backend.ValueType
+    """The backend used for requests with BACKEND_UNSPECIFIED and no image."""
+    pool_ready: _builtins.int
+    """Docker warm pool: containers ready to take a call, and profiles kept warm."""
+    pool_profiles: _builtins.int
+    @_builtins.property
+    def backends(self) -> _containers.RepeatedCompositeFieldContainer[Global___BackendInfo]:
+        """Every backend this executor knows, available or not."""
+
+    def __init__(
+        self,
+        *,
+        default_backend: Global___Backend.ValueType = ...,
+        backends: _abc.Iterable[Global___BackendInfo] | None = ...,
+        pool_ready: _builtins.int = ...,
+        pool_profiles: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["backends", b"backends", "default_backend", b"default_backend", "pool_profiles", b"pool_profiles", "pool_ready", b"pool_ready"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DescribeResponse: _TypeAlias = DescribeResponse  # noqa: Y015

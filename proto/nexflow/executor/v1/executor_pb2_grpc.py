@@ -46,6 +46,11 @@ class ExecutorStub:
                 request_serializer=nexflow_dot_executor_dot_v1_dot_executor__pb2.CancelRequest.SerializeToString,
                 response_deserializer=nexflow_dot_executor_dot_v1_dot_executor__pb2.CancelResponse.FromString,
                 _registered_method=True)
+        self.Describe = channel.unary_unary(
+                '/nexflow.executor.v1.Executor/Describe',
+                request_serializer=nexflow_dot_executor_dot_v1_dot_executor__pb2.DescribeRequest.SerializeToString,
+                response_deserializer=nexflow_dot_executor_dot_v1_dot_executor__pb2.DescribeResponse.FromString,
+                _registered_method=True)
 
 
 class ExecutorServicer:
@@ -74,6 +79,14 @@ class ExecutorServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Describe(self, request, context):
+        """Says which backends this executor can use, which one is its default, and the
+        state of the Docker warm pool. Cheap; the control plane's /health calls it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ExecutorServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -86,6 +99,11 @@ def add_ExecutorServicer_to_server(servicer, server):
                     servicer.Cancel,
                     request_deserializer=nexflow_dot_executor_dot_v1_dot_executor__pb2.CancelRequest.FromString,
                     response_serializer=nexflow_dot_executor_dot_v1_dot_executor__pb2.CancelResponse.SerializeToString,
+            ),
+            'Describe': grpc.unary_unary_rpc_method_handler(
+                    servicer.Describe,
+                    request_deserializer=nexflow_dot_executor_dot_v1_dot_executor__pb2.DescribeRequest.FromString,
+                    response_serializer=nexflow_dot_executor_dot_v1_dot_executor__pb2.DescribeResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -144,6 +162,33 @@ class Executor:
             '/nexflow.executor.v1.Executor/Cancel',
             nexflow_dot_executor_dot_v1_dot_executor__pb2.CancelRequest.SerializeToString,
             nexflow_dot_executor_dot_v1_dot_executor__pb2.CancelResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Describe(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/nexflow.executor.v1.Executor/Describe',
+            nexflow_dot_executor_dot_v1_dot_executor__pb2.DescribeRequest.SerializeToString,
+            nexflow_dot_executor_dot_v1_dot_executor__pb2.DescribeResponse.FromString,
             options,
             channel_credentials,
             insecure,

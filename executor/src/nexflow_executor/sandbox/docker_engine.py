@@ -1,0 +1,194 @@
+"""The Docker engine, as the Docker backend uses it: the `docker` SDK plus one raw stream.
+
+Lifecycle calls (create, start, kill, remove, inspect, list) go through the SDK's
+low-level `APIClient`, run in a worker thread so the event loop never blocks. The one
+thing done by hand is the *hijacked* stream of `POST /containers/{id}/attach`: the SDK
+reads the HTTP response headers through a buffered reader and then hands back the raw
+socket, so bytes the engine sent right behind the headers can be left in that buffer
+and lost, and it is blocking. Here the upgrade is spoken over an asyncio connection
+whose reader keeps every byte, stdin is half-closed with `write_eof()` (with
+`StdinOnce` the engine then closes the container's stdin), and the multiplexed frames
+are demultiplexed as they come.
+
+Every SDK or socket error is translated at this boundary into the executor's tree:
+`BackendUnavailable` when the engine does not answer, `PreconditionFailed` for a missing
+image, `SandboxError` for anything else.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import struct
+import urllib.parse
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import docker
+import docker.errors
+import requests.exceptions
+
+from nexflow_executor.errors import BackendUnavailable, PreconditionFailed, SandboxError
+from nexflow_executor.sandbox.base import Stream
+
+__all__ = ["AttachStream", "DockerEngine", "ImageInfo"]
+
+T = TypeVar("T")
+_FRAME = struct.Struct(">BxxxI")
+_STREAMS = {1: Stream.STDOUT, 2: Stream.STDERR}
+_HEADER_LIMIT = 64 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class ImageInfo:
+    """A resolved image: its ID and the labels it carries."""
+
+    id: str
+    labels: dict[str, str]
+
+
+class AttachStream:
+    """The hijacked attach connection of one container: write stdin, read demuxed frames."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._reader = reader
+        self._writer = writer
+
+    async def send_stdin(self, data: bytes) -> None:
+        """Write `data`, then half-close so the process sees end of input."""
+        try:
+            if data:
+                self._writer.write(data)
+                await self._writer.drain()
+            if self._writer.can_write_eof():
+                self._writer.write_eof()
+        except (ConnectionError, OSError):
+            pass  # the process exited (or was killed) before reading all of its input
+
+    async def frames(self) -> AsyncIterator[tuple[Stream, bytes]]:
+        """(stream, payload) pairs until the engine closes the stream."""
+        while True:
+            try:
+                header = await self._reader.readexactly(_FRAME.size)
+                kind, size = _FRAME.unpack(header)
+                payload = await self._reader.readexactly(size) if size else b""
+            except (asyncio.IncompleteReadError, ConnectionError, OSError):
+                return
+            stream = _STREAMS.get(kind)
+            if stream is not None and payload:
+                yield stream, payload
+
+    def close(self) -> None:
+        self._writer.close()
+
+
+class DockerEngine:
+    """An async face over one Docker engine."""
+
+    def __init__(self, url: str, timeout_s: float) -> None:
+        self.url = url
+        self._timeout_s = timeout_s
+        self._api: docker.APIClient | None = None
+        self._socket_path = _unix_path(url)
+        self._version = ""
+
+    def connect(self) -> str:
+        """Connect and negotiate the API version; return the engine's version string."""
+        try:
+            self._api = docker.APIClient(base_url=self.url, version="auto", timeout=self._timeout_s)
+            info = self._api.version()
+        except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
+            raise BackendUnavailable(f"Docker engine at {self.url} does not answer: {exc}") from exc
+        self._version = str(self._api.api_version)
+        return str(info.get("Version", "?"))
+
+    @property
+    def api(self) -> docker.APIClient:
+        if self._api is None:
+            raise BackendUnavailable("Docker engine not connected")
+        return self._api
+
+    async def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run one blocking SDK call in a thread, translating its errors."""
+        try:
+            return await asyncio.to_thread(fn, *args, **kwargs)
+        except docker.errors.ImageNotFound as exc:
+            raise PreconditionFailed(_explain(exc)) from exc
+        except docker.errors.APIError as exc:
+            raise SandboxError(f"Docker engine refused: {_explain(exc)}") from exc
+        except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
+            raise BackendUnavailable(f"Docker engine at {self.url} failed: {exc}") from exc
+
+    def image(self, reference: str) -> ImageInfo:
+        """Resolve `reference` to an image ID (blocking); PreconditionFailed if absent."""
+        try:
+            data = self.api.inspect_image(reference)
+        except docker.errors.ImageNotFound as exc:
+            raise PreconditionFailed(
+                f"image {reference!r} is not present on this host (images are never pulled "
+                "at call time; build it with `nexflow image build` or scripts/build-images.sh)"
+            ) from exc
+        except docker.errors.APIError as exc:
+            raise PreconditionFailed(f"image {reference!r}: {_explain(exc)}") from exc
+        except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
+            raise BackendUnavailable(f"Docker engine at {self.url} failed: {exc}") from exc
+        labels = (data.get("Config") or {}).get("Labels") or {}
+        return ImageInfo(id=str(data["Id"]), labels=dict(labels))
+
+    async def resolve_image(self, reference: str) -> ImageInfo:
+        return await asyncio.to_thread(self.image, reference)
+
+    async def attach(self, container_id: str) -> AttachStream:
+        """Attach to stdin, stdout and stderr of a created (not yet started) container."""
+        query = "stream=1&stdin=1&stdout=1&stderr=1"
+        request = (
+            f"POST /v{self._version}/containers/{container_id}/attach?{query} HTTP/1.1\r\n"
+            "Host: docker\r\n"
+            "Connection: Upgrade\r\n"
+            "Upgrade: tcp\r\n"
+            "Content-Length: 0\r\n\r\n"
+        ).encode()
+        try:
+            reader, writer = await asyncio.open_unix_connection(
+                self._socket_path, limit=_HEADER_LIMIT
+            )
+        except OSError as exc:
+            raise BackendUnavailable(f"Docker engine at {self.url}: {exc.strerror}") from exc
+        try:
+            writer.write(request)
+            await writer.drain()
+            head = await reader.readuntil(b"\r\n\r\n")
+        except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, OSError) as exc:
+            writer.close()
+            raise SandboxError(f"Docker engine closed the attach stream: {exc}") from exc
+        status_line = head.split(b"\r\n", 1)[0].decode(errors="replace")
+        parts = status_line.split(" ", 2)
+        if len(parts) < 2 or parts[1] not in {"101", "200"}:
+            detail = await _error_body(reader, head)
+            writer.close()
+            raise SandboxError(f"Docker engine refused to attach: {status_line} {detail}")
+        return AttachStream(reader, writer)
+
+
+def _unix_path(url: str) -> str:
+    parsed = urllib.parse.urlparse(url)
+    if parsed.scheme not in {"unix", "http+unix"}:
+        raise BackendUnavailable(f"Docker engine url {url!r}: only unix:// sockets are supported")
+    return parsed.path
+
+
+def _explain(exc: docker.errors.DockerException) -> str:
+    explanation = getattr(exc, "explanation", None)
+    return str(explanation or exc)[:500]
+
+
+async def _error_body(reader: asyncio.StreamReader, head: bytes) -> str:
+    for line in head.split(b"\r\n"):
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length" and value.strip().isdigit():
+            try:
+                body = await asyncio.wait_for(reader.readexactly(int(value.strip())), 2)
+            except (TimeoutError, asyncio.IncompleteReadError, OSError):
+                return ""
+            return body.decode(errors="replace").strip()[:300]
+    return ""
