@@ -1,0 +1,379 @@
+"""Docker-only attacks and guarantees: each test fails if the attack works or the guarantee breaks.
+
+The shared attack suite (isolation, limits, run) already runs on both backends; these are
+the cases only a container engine raises: its control socket, privileged modes, the host
+PID namespace, /proc/sys and /sys, setuid files, tmpfs size, image pinning, the warm pool's
+single use, and orphans left by a crashed executor.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import docker
+import grpc
+import pytest
+from nexflow.executor.v1 import executor_pb2 as pb
+from nexflow.executor.v1 import executor_pb2_grpc as pb_grpc
+from nexflow_executor.sandbox.container import LABEL_EXECUTOR, instance_id
+from nexflow_executor.settings import PoolSettings, Settings
+
+from executor.tests.executor_testkit import execute, make_dir, request, write_script
+
+pytestmark = [pytest.mark.docker, pytest.mark.parametrize("backend", ["docker"])]
+MiB = 1024 * 1024
+
+
+def _engine() -> docker.APIClient:
+    return docker.APIClient(version="auto")
+
+
+def _ours(settings: Settings) -> list[dict]:
+    return _engine().containers(
+        all=True, filters={"label": [f"{LABEL_EXECUTOR}={instance_id(settings)}"]}
+    )
+
+
+async def test_engine_socket_is_neither_inside_nor_mountable(stub, skill_dir):
+    """No Docker or containerd socket inside; granting one, or a parent of one, is refused."""
+    body = (
+        "import os, json\n"
+        "paths = ['/var/run/docker.sock', '/run/docker.sock', '/run/containerd']\n"
+        "print(json.dumps([os.path.exists(p) for p in paths]))\n"
+    )
+    entry = write_script(skill_dir, "sock.py", body)
+    out = await execute(stub, request(skill_dir, entry))
+    assert json.loads(out.stdout) == [False, False, False], out.stderr
+    for host in ("/var/run/docker.sock", "/run", "/var/lib/docker"):
+        req = request(skill_dir, entry)
+        req.mounts.add(host_path=host, sandbox_path="/x")
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            await execute(stub, req)
+        assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT, host
+
+
+async def test_container_is_created_confined(stub, skill_dir, settings):
+    """The live container: not privileged, all caps dropped, no-new-privileges, default
+    seccomp, read-only root, no network, non-root user, swap equal to memory, no log file."""
+    body = (
+        "import sys, time\n"
+        "status = dict(l.split(':', 1) for l in open('/proc/self/status') if ':' in l)\n"
+        "print(*(status[k].strip() for k in ('Seccomp', 'NoNewPrivs', 'CapEff', 'CapBnd')))\n"
+        "sys.stdout.flush(); time.sleep(3)\n"
+    )
+    entry = write_script(skill_dir, "confined.py", body)
+    limits = pb.Limits(memory_bytes=64 * MiB, pids=20)
+    task = asyncio.create_task(execute(stub, request(skill_dir, entry, limits=limits)))
+    found: list[dict] = []
+    for _ in range(100):
+        found = await asyncio.to_thread(_ours, settings)
+        if found:
+            break
+        await asyncio.sleep(0.05)
+    assert len(found) == 1
+    info = await asyncio.to_thread(_engine().inspect_container, found[0]["Id"])
+    out = await task
+    host = info["HostConfig"]
+    assert host["Privileged"] is False
+    assert host["CapDrop"] == ["ALL"] and not host["CapAdd"]
+    assert "no-new-privileges:true" in host["SecurityOpt"]
+    assert not any("unconfined" in opt for opt in host["SecurityOpt"])
+    assert host["ReadonlyRootfs"] is True
+    assert host["NetworkMode"] == "none"
+    assert host["PidMode"] == "" and host["UsernsMode"] == ""
+    assert host["Memory"] == host["MemorySwap"] == 64 * MiB
+    assert host["PidsLimit"] == 20 + 2  # docker-init and the launcher
+    assert host["LogConfig"]["Type"] == "none"
+    assert not host["Devices"]
+    assert info["Config"]["User"] == "65534:65534"
+    sources = [m["Source"] for m in info["Mounts"]]
+    assert not any("docker.sock" in s or s.startswith("/var/lib/docker") for s in sources)
+    seccomp, no_new_privs, cap_eff, cap_bnd = out.stdout.decode().split()
+    assert seccomp == "2" and no_new_privs == "1"  # 2 = filter mode: the default profile
+    assert int(cap_eff, 16) == 0 and int(cap_bnd, 16) == 0
+
+
+async def test_privileged_operations_fail(stub, skill_dir):
+    """mount, unshare(user ns), chroot, mknod and setuid(0) all fail inside."""
+    body = (
+        "import ctypes, os, json\n"
+        "libc = ctypes.CDLL(None, use_errno=True)\n"
+        "r = {}\n"
+        "r['mount'] = libc.mount(b'x', b'/tmp', b'tmpfs', 0, None)\n"
+        "r['unshare'] = libc.unshare(0x10000000)\n"
+        "r['chroot'] = libc.chroot(b'/tmp')\n"
+        "r['mknod'] = libc.mknod(b'/tmp/sda', 0o60600, os.makedev(8, 0))\n"
+        "r['setuid'] = libc.setuid(0)\n"
+        "print(json.dumps(r))\n"
+    )
+    entry = write_script(skill_dir, "priv.py", body)
+    out = await execute(stub, request(skill_dir, entry))
+    assert json.loads(out.stdout) == {
+        k: -1 for k in ("mount", "unshare", "chroot", "mknod", "setuid")
+    }
+
+
+async def test_host_pid_namespace_is_invisible(stub, skill_dir):
+    """Only the container's own few processes are in /proc; none of the host's (pytest)."""
+    body = (
+        "import os, json\n"
+        "pids = [p for p in os.listdir('/proc') if p.isdigit()]\n"
+        "cmds = []\n"
+        "for p in pids:\n"
+        "    try: raw = open(f'/proc/{p}/cmdline', 'rb').read()\n"
+        "    except OSError: continue\n"
+        "    cmds.append(raw.replace(b'\\0', b' ').decode())\n"
+        "print(json.dumps({'n': len(pids), 'cmds': cmds}))\n"
+    )
+    entry = write_script(skill_dir, "ps.py", body)
+    seen = json.loads((await execute(stub, request(skill_dir, entry))).stdout)
+    assert seen["n"] <= 4, seen  # docker-init, the launcher, env->python
+    assert not any("pytest" in c or "dockerd" in c for c in seen["cmds"]), seen
+    assert str(os.getpid()) not in seen["cmds"]
+
+
+async def test_proc_sys_and_sys_are_read_only(stub, skill_dir):
+    """Writes to /proc/sys and /sys fail, and both are mounted read-only."""
+    body = (
+        "import json\n"
+        "res = {}\n"
+        "for path in ('/proc/sys/kernel/hostname', '/proc/sys/vm/drop_caches',\n"
+        "             '/sys/kernel/mm/transparent_hugepage/enabled'):\n"
+        "    try:\n"
+        "        open(path, 'w').write('1'); res[path] = 'WROTE'\n"
+        "    except OSError as e:\n"
+        "        res[path] = e.errno\n"
+        "ro = {}\n"
+        "for line in open('/proc/self/mountinfo'):\n"
+        "    f = line.split()\n"
+        "    if f[4] in ('/sys', '/proc/sys'):\n"
+        "        ro[f[4]] = 'ro' in f[5].split(',')\n"
+        "print(json.dumps([res, ro]))\n"
+    )
+    entry = write_script(skill_dir, "sys.py", body)
+    res, ro = json.loads((await execute(stub, request(skill_dir, entry))).stdout)
+    assert "WROTE" not in res.values(), res
+    assert ro == {"/sys": True, "/proc/sys": True}
+
+
+async def test_setuid_binary_copied_in_gains_nothing(stub, skill_dir, base_dir):
+    """A setuid-root binary in a granted directory runs with the caller's uid, not root's."""
+    data = make_dir(base_dir, "suid")
+    shutil.copy("/usr/bin/id", data / "id")
+    os.chown(data / "id", 0, 0)
+    os.chmod(data / "id", 0o4755)
+    body = (
+        "import subprocess\n"
+        "print(subprocess.run(['/data/id', '-u'], capture_output=True, text=True).stdout.strip())\n"
+    )
+    entry = write_script(skill_dir, "suid.py", body)
+    req = request(skill_dir, entry)
+    req.mounts.add(host_path=str(data), sandbox_path="/data")
+    out = await execute(stub, req)
+    assert out.stdout.decode().strip() == "65534", out.stderr
+
+
+async def test_tmpfs_fill_stops_at_its_size_and_nothing_else_is_writable(stub, skill_dir):
+    """Filling /tmp stops with ENOSPC at tmpfs_bytes; /, /etc, /skill and /var/tmp are read-only."""
+    body = (
+        "import json, errno\n"
+        "total, err = 0, None\n"
+        "chunk = b'x' * (1024 * 1024)\n"
+        "try:\n"
+        "    with open('/tmp/fill', 'wb') as f:\n"
+        "        while total < 64 * 1024 * 1024:\n"
+        "            f.write(chunk); f.flush(); total += len(chunk)\n"
+        "except OSError as e:\n"
+        "    err = e.errno\n"
+        "others = {}\n"
+        "for p in ('/x', '/etc/x', '/skill/x', '/var/tmp/x'):\n"
+        "    try: open(p, 'w'); others[p] = 'WROTE'\n"
+        "    except OSError as e: others[p] = e.errno\n"
+        "print(json.dumps([total, err, others]))\n"
+    )
+    entry = write_script(skill_dir, "fill.py", body)
+    limits = pb.Limits(tmpfs_bytes=8 * MiB)
+    total, err, others = json.loads(
+        (await execute(stub, request(skill_dir, entry, limits=limits))).stdout
+    )
+    assert err == 28  # ENOSPC
+    assert total <= 8 * MiB
+    assert "WROTE" not in others.values(), others
+
+
+async def test_image_is_resolved_to_its_id_and_never_pulled(stub, skill_dir):
+    """A named image runs by its ID (reported in Started); a missing one is refused, as is
+    an image on the nsjail backend or an image without the required label."""
+    entry = write_script(skill_dir, "run.sh", "echo ok\n")
+    image_id = _engine().inspect_image("nexflow/bash:bookworm")["Id"]
+    out = await execute(
+        stub, request(skill_dir, entry, pb.RUNTIME_BASH, image="nexflow/bash:bookworm")
+    )
+    assert out.stdout == b"ok\n"
+    assert out.events[0].started.image_id == image_id
+    cases = [
+        ({"image": "nexflow/absent:nope"}, grpc.StatusCode.FAILED_PRECONDITION, "not present"),
+        (
+            {"image": "nexflow/bash:bookworm", "backend": pb.BACKEND_NSJAIL},
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "image",
+        ),
+        (
+            {"image": "nexflow/bash:bookworm", "image_labels": {"io.nexflow.skill-digest": "x"}},
+            grpc.StatusCode.FAILED_PRECONDITION,
+            "does not carry label",
+        ),
+    ]
+    for fields, code, text in cases:
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            await execute(stub, request(skill_dir, entry, pb.RUNTIME_BASH, **fields))
+        assert err.value.code() == code, fields
+        assert text in (err.value.details() or ""), err.value.details()
+
+
+# --- the warm pool --------------------------------------------------------------------------
+
+
+@pytest.fixture
+def pool_settings(settings: Settings) -> Settings:
+    pool = PoolSettings(size=1, idle_s=2.0)
+    return settings.model_copy(update={"docker": settings.docker.model_copy(update={"pool": pool})})
+
+
+async def _pool_ready(stub: pb_grpc.ExecutorStub, want: int, timeout_s: float = 20) -> int:
+    deadline = time.monotonic() + timeout_s
+    ready = -1
+    while time.monotonic() < deadline:
+        ready = (await stub.Describe(pb.DescribeRequest())).pool_ready
+        if ready == want:
+            return ready
+        await asyncio.sleep(0.05)
+    return ready
+
+
+@pytest.fixture
+async def pool_stub(pool_settings: Settings):
+    from nexflow_executor.backends import select_backends
+    from nexflow_executor.server import create_server
+
+    backends = select_backends(pool_settings)
+    await backends.start()
+    server, address = await create_server(pool_settings, backends)
+    channel = grpc.aio.insecure_channel(address)
+    try:
+        yield pb_grpc.ExecutorStub(channel)
+    finally:
+        await channel.close()
+        await server.stop(None)
+        await backends.close()
+
+
+async def test_warm_container_serves_one_call_and_keeps_nothing_of_the_last(
+    pool_stub, skill_dir, pool_settings
+):
+    """The second call of a profile runs warm, in a fresh container: the first call's file in
+    /tmp and its secret environment are not there, and the first container is gone."""
+    body = (
+        "import os, json, sys\n"
+        "seen = os.path.exists('/tmp/left-behind')\n"
+        "open('/tmp/left-behind', 'w').write(os.environ.get('TOKEN', ''))\n"
+        "init_env = open('/proc/1/environ', 'rb').read().decode(errors='replace')\n"
+        "token = os.environ.get('TOKEN')\n"
+        "print(json.dumps({'seen': seen, 'init_env': init_env, 'token': token}))\n"
+    )
+    entry = write_script(skill_dir, "single.py", body)
+    first = await execute(pool_stub, request(skill_dir, entry, env={"TOKEN": "first-secret"}))
+    assert first.events[0].started.warm is False
+    assert await _pool_ready(pool_stub, 1) == 1
+    before = {c["Id"] for c in _ours(pool_settings)}
+    second = await execute(pool_stub, request(skill_dir, entry, env={"TOKEN": "second-secret"}))
+    assert second.events[0].started.warm is True
+    seen = json.loads(second.stdout)
+    assert seen["seen"] is False
+    assert seen["token"] == "second-secret"
+    assert "secret" not in seen["init_env"]  # the call's env lives only in its own process
+    for _ in range(100):
+        if not before & {c["Id"] for c in _ours(pool_settings) if c["State"] == "running"}:
+            break
+        await asyncio.sleep(0.05)
+    running = {c["Id"] for c in _ours(pool_settings) if c["State"] == "running"}
+    assert not before & running  # the container that served the second call is gone
+
+
+async def test_idle_profiles_are_dropped_with_their_containers(pool_stub, skill_dir, pool_settings):
+    """After idle_s without calls, the profile's ready containers are removed."""
+    entry = write_script(skill_dir, "run.sh", "true\n")
+    await execute(pool_stub, request(skill_dir, entry, pb.RUNTIME_BASH))
+    assert await _pool_ready(pool_stub, 1) == 1
+    assert await _pool_ready(pool_stub, 0, timeout_s=10) == 0
+    for _ in range(100):
+        if not _ours(pool_settings):
+            break
+        await asyncio.sleep(0.1)
+    assert _ours(pool_settings) == []
+
+
+def test_orphans_of_a_killed_executor_are_reaped_at_restart(short_dir, skill_dir, backend):
+    """kill -9 the executor with warm containers up; its restart removes every one of them."""
+    env = {
+        **os.environ,
+        "NEXFLOW_EXECUTOR_SOCKET": str(short_dir / "x.sock"),
+        "NEXFLOW_EXECUTOR_STATE_DIR": str(short_dir / "xstate"),
+        "NEXFLOW_EXECUTOR_BACKEND": backend,
+        "NEXFLOW_EXECUTOR_DOCKER__POOL__SIZE": "2",
+    }
+    settings = Settings(socket=short_dir / "x.sock", state_dir=short_dir / "xstate")
+    entry = write_script(skill_dir, "run.sh", "true\n")
+    argv = [
+        sys.executable,
+        "-c",
+        "import sys; from nexflow_executor.main import main; sys.exit(main())",
+    ]
+
+    async def warm_up() -> None:
+        channel = grpc.aio.insecure_channel(f"unix:{short_dir / 'x.sock'}")
+        stub = pb_grpc.ExecutorStub(channel)
+        await execute(stub, request(skill_dir, entry, pb.RUNTIME_BASH))
+        assert await _pool_ready(stub, 2) == 2
+        await channel.close()
+
+    first = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        _wait_socket(short_dir / "x.sock")
+        asyncio.run(warm_up())
+    finally:
+        first.send_signal(signal.SIGKILL)
+        first.wait(10)
+    orphans = {c["Id"] for c in _ours(settings)}
+    assert len(orphans) >= 2
+    (short_dir / "x.sock").unlink(missing_ok=True)
+    second = subprocess.Popen(
+        argv,
+        env={**env, "NEXFLOW_EXECUTOR_DOCKER__POOL__SIZE": "0"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        _wait_socket(short_dir / "x.sock")
+        left = {c["Id"] for c in _ours(settings)}
+    finally:
+        second.send_signal(signal.SIGTERM)
+        second.wait(20)
+    assert not orphans & left
+
+
+def _wait_socket(path: Path, timeout_s: float = 30) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if path.exists():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"executor socket {path} never appeared")
