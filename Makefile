@@ -1,4 +1,4 @@
-# The verbs: setup run test lint bench proto. `make run` and `make test` work from a fresh clone.
+# The verbs: setup images run test lint bench proto. `make run` and `make test` work from a fresh clone.
 SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -6,17 +6,22 @@ HOME_DIR ?= $(HOME)/.nexflow
 PORT ?= 8080
 PYTEST_ARGS ?=
 
-.PHONY: setup run test lint fmt bench proto proto-check test-fast
+.PHONY: setup images run test lint fmt bench proto proto-check test-fast
 
 setup: $(VENV)/.setup-done
 $(VENV)/.setup-done: uv.lock pyproject.toml */pyproject.toml scripts/setup.sh
 	./scripts/setup.sh
 	@touch $@
 
-run: setup
+# The Docker engine (started if none answers) and the skill images (skipped when up to date).
+images: setup
+	./scripts/start-dockerd.sh
+	./scripts/build-images.sh
+
+run: setup images
 	$(VENV)/bin/nexflow up --home $(HOME_DIR) --port $(PORT)
 
-test: setup proto-check lint
+test: setup images proto-check lint
 	./scripts/test.sh $(PYTEST_ARGS)
 
 test-fast: setup

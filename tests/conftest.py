@@ -12,10 +12,19 @@ from tests.harness import REPO, Stack, start_stack
 __all__ = ["REPO", "Stack", "start_stack"]
 
 
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    """One stack shared by a test module (tests must not depend on each other's state)."""
-    s = start_stack(tmp_path_factory.mktemp("stack"))
+@pytest.fixture(
+    scope="module",
+    params=[
+        pytest.param("docker", marks=pytest.mark.docker),
+        pytest.param("nsjail", marks=pytest.mark.nsjail),
+    ],
+)
+def stack(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Stack]:
+    """One stack per sandbox backend shared by a test module (tests must not depend on each
+    other's state): every test that uses it runs on Docker and on nsjail."""
+    s = start_stack(tmp_path_factory.mktemp("stack"), "--sandbox", str(request.param))
     yield s
     s.stop()
 

@@ -34,11 +34,12 @@ from .executor_client import ExecutorClient
 from .inputs import input_sha256, resolve_paths, validate_input
 from .metrics import Metrics
 from .settings import Settings
-from .skills import Skill, SkillCatalog
+from .skills import SKILL_DIGEST_LABEL, Skill, SkillCatalog
 
 log = structlog.get_logger("nexflow.calls")
 
 _RUNTIMES = {"bash": pb.RUNTIME_BASH, "python": pb.RUNTIME_PYTHON, "node": pb.RUNTIME_NODE}
+_BACKENDS = {"": pb.BACKEND_UNSPECIFIED, "docker": pb.BACKEND_DOCKER, "nsjail": pb.BACKEND_NSJAIL}
 _KILL_NAMES = {v: k.removeprefix("KILL_REASON_").lower() for k, v in pb.KillReason.items()}
 
 
@@ -268,6 +269,8 @@ class CallService:
                         for m in request.mounts
                     ],
                     "limits": _grants_dict(decision.grants)["limits"],
+                    "backend": pb.Backend.Name(request.backend).removeprefix("BACKEND_").lower(),
+                    "image": request.image,
                 },
             ),
         )
@@ -338,6 +341,9 @@ class CallService:
                         "wall_time_ms": fin.wall_time_ms,
                         "cpu_time_ms": fin.cpu_time_ms,
                         "peak_memory_bytes": fin.peak_memory_bytes,
+                        "backend": result.backend,
+                        "image_id": execution.image_id,
+                        "warm": execution.warm,
                         "stdout": _cap(stdout, io_cap),
                         "stderr": _cap(stderr, io_cap),
                     },
@@ -391,6 +397,7 @@ class CallService:
                 ],
                 "network": [str(n) for n in skill.network],
                 "limits": limits,
+                "backend": "docker" if skill.needs_docker else skill.backend,
             },
             "call": {
                 "id": call_id,
@@ -421,7 +428,9 @@ class CallService:
             stdin=stdin,
             mounts=mounts,
             network_hosts=list(grants.network),
-            image=skill.image or "",
+            image=skill.image_ref or "",
+            image_labels={SKILL_DIGEST_LABEL: skill.digest} if skill.dockerfile else {},
+            backend=_BACKENDS[skill.backend or ("docker" if skill.needs_docker else "")],
             limits=pb.Limits(
                 wall_time_ms=lim.wall_time_ms,
                 cpu_time_ms=lim.cpu_time_ms,

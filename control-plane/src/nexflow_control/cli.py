@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from . import cli_audit, cli_skill
+from . import cli_audit, cli_image, cli_skill
 from .cli_client import DEFAULT_HOME
 
 app = typer.Typer(
@@ -18,6 +18,7 @@ app = typer.Typer(
 )
 app.add_typer(cli_skill.app, name="skill")
 app.add_typer(cli_audit.app, name="audit")
+app.add_typer(cli_image.app, name="image")
 
 
 @app.command()
@@ -30,13 +31,28 @@ def up(
     skills: Annotated[
         list[Path] | None, typer.Option("--skills", help="Extra skill folder (repeatable)")
     ] = None,
+    sandbox: Annotated[
+        str,
+        typer.Option(
+            "--sandbox",
+            envvar="NEXFLOW_SANDBOX__BACKEND",
+            help="Default sandbox backend: auto (Docker when available), docker or nsjail",
+        ),
+    ] = "auto",
 ) -> None:
     """Start the executor and the control plane in the foreground (Ctrl-C stops both)."""
     from .cli_up import run_up
-    from .settings import Settings
+    from .settings import SandboxSettings, Settings
 
+    if sandbox not in ("auto", "docker", "nsjail"):
+        typer.echo(f"--sandbox: {sandbox!r} is not one of auto, docker, nsjail", err=True)
+        raise typer.Exit(2)
     settings = Settings(
-        home=home.resolve(), port=port, host=host, skills_dirs=[p.resolve() for p in skills or []]
+        home=home.resolve(),
+        port=port,
+        host=host,
+        skills_dirs=[p.resolve() for p in skills or []],
+        sandbox=SandboxSettings(backend=sandbox),
     )
     raise typer.Exit(run_up(settings))
 

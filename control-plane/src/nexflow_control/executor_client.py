@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -23,11 +24,20 @@ class ExecutorRejected(NexflowError):
     status, code = 502, "executor_rejected"
 
 
+class ImageUnavailable(NexflowError):
+    """The skill's container image is not on the executor's host, or is not the one its
+    version was built into: build it with `nexflow image build`."""
+
+    status, code = 503, "image_unavailable"
+
+
 @dataclass
 class Execution:
     """Everything the executor reported about one call."""
 
     backend: str = ""
+    image_id: str = ""
+    warm: bool = False
     stdout: bytearray = field(default_factory=bytearray)
     stderr: bytearray = field(default_factory=bytearray)
     finished: pb.Finished | None = None
@@ -43,6 +53,8 @@ _REJECTIONS = {
 
 def _map_rpc_error(exc: grpc.aio.AioRpcError) -> NexflowError:
     details = exc.details() or exc.code().name
+    if exc.code() == grpc.StatusCode.FAILED_PRECONDITION and details.startswith("image "):
+        return ImageUnavailable(details)
     if exc.code() in _REJECTIONS:
         return ExecutorRejected(f"executor refused the call: {details}")
     return ExecutorUnavailable(f"executor unavailable: {details}")
@@ -72,6 +84,23 @@ class ExecutorClient:
             return False
         return bool(reply.status == health_pb2.HealthCheckResponse.SERVING)
 
+    async def describe(self) -> dict[str, Any] | None:
+        """The executor's backends and warm pool (its Describe RPC), or None if unreachable."""
+        try:
+            reply = await self._stub.Describe(pb.DescribeRequest(), timeout=self._connect_timeout_s)
+        except grpc.aio.AioRpcError:
+            return None
+
+        def name(value: int) -> str:
+            return str(pb.Backend.Name(value)).removeprefix("BACKEND_").lower()
+
+        return {
+            "backend": name(reply.default_backend),
+            "available": [name(b.backend) for b in reply.backends if b.available],
+            "unavailable": {name(b.backend): b.reason for b in reply.backends if not b.available},
+            "pool": {"ready": reply.pool_ready, "profiles": reply.pool_profiles},
+        }
+
     async def execute(self, request: pb.ExecuteRequest, *, output_cap: int) -> Execution:
         """Run one call and collect its stream; stdout/stderr kept up to `output_cap` bytes each."""
         result = Execution()
@@ -91,6 +120,8 @@ class ExecutorClient:
                         buf += event.output.data[:room]
                 elif kind == "started":
                     result.backend = pb.Backend.Name(event.started.backend)
+                    result.image_id = event.started.image_id
+                    result.warm = event.started.warm
                 elif kind == "finished":
                     result.finished = event.finished
         except grpc.aio.AioRpcError as exc:

@@ -29,6 +29,16 @@ class LimitSettings(BaseModel):
     """Largest stdout/stderr returned to the caller, in bytes (the executor caps it too)."""
 
 
+class SandboxSettings(BaseModel):
+    """What `nexflow up` asks of the executor it starts."""
+
+    backend: Literal["auto", "docker", "nsjail"] = "auto"
+    """Default sandbox backend; auto = Docker when the engine answers and the runtime
+    images are built, else nsjail. A skill may ask for another one if policy allows."""
+    build_skill_images: bool = True
+    """At `nexflow up`, build the images of skills that ship a Dockerfile if missing."""
+
+
 class Settings(BaseSettings):
     """Everything the control plane needs to start."""
 
@@ -53,6 +63,7 @@ class Settings(BaseSettings):
     workspace: Path | None = None
     """The directory file-* skills may touch; default: HOME/workspace."""
     limits: LimitSettings = Field(default_factory=LimitSettings)
+    sandbox: SandboxSettings = Field(default_factory=SandboxSettings)
 
     @model_validator(mode="after")
     def _refuse_weak_secrets_in_production(self) -> Settings:

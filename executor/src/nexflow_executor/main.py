@@ -30,7 +30,11 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--socket", type=Path, help="unix socket path (default ~/.nexflow/executor.sock)"
     )
-    parser.add_argument("--backend", choices=["nsjail"], help="sandbox backend (default nsjail)")
+    parser.add_argument(
+        "--backend",
+        choices=["auto", "docker", "nsjail"],
+        help="default sandbox backend (default auto: docker when the engine answers)",
+    )
     parser.add_argument(
         "--forbid",
         type=Path,

@@ -15,11 +15,14 @@ router = APIRouter(tags=["system"])
 
 @router.get("/health")
 async def health(svc: ServicesDep) -> Response:
-    """200 when the executor answers; 503 (same body) when it does not."""
+    """200 when the executor answers; 503 (same body) when it does not. `sandbox` names the
+    backend calls run on by default, the other usable ones, and the warm pool."""
     executor_ok = await svc.executor.healthy()
+    sandbox = await svc.executor.describe() if executor_ok else None
     body: dict[str, Any] = {
         "status": "ok" if executor_ok else "degraded",
         "executor": "serving" if executor_ok else "unreachable",
+        "sandbox": sandbox,
         "policy_revision": svc.engine.revision,
         "skills": len(svc.catalog.list()),
     }

@@ -14,6 +14,8 @@ from ._digest import skill_digest
 from ._lint import lint_command, lint_paths
 from ._loader import LoadResult, load_skill
 from ._model import (
+    SKILL_DIGEST_LABEL,
+    SKILL_IMAGE_REPO,
     Dialect,
     FilesystemRequest,
     NetworkRequest,
@@ -26,6 +28,8 @@ from ._model import (
 from ._sandbox import parse_host
 
 __all__ = [
+    "SKILL_DIGEST_LABEL",
+    "SKILL_IMAGE_REPO",
     "Code",
     "Diagnostic",
     "Dialect",

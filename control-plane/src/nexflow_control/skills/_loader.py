@@ -18,7 +18,15 @@ from ._document import read_document
 from ._markdown import scan_body
 from ._metadata import NEXFLOW_KEYS, OPENCLAW_KEYS, read_metadata
 from ._model import Dialect, Permission, Requirements, Skill, freeze_json
-from ._sandbox import read_filesystem, read_image, read_network, read_runtime, resolve_entrypoint
+from ._sandbox import (
+    read_backend,
+    read_dockerfile,
+    read_filesystem,
+    read_image,
+    read_network,
+    read_runtime,
+    resolve_entrypoint,
+)
 from ._schemas import read_schemas
 
 SKILL_FILE = "SKILL.md"
@@ -151,7 +159,7 @@ def load_skill(skill_dir: Path, source: str = "user") -> LoadResult:
     location = ck.string(fm, "location", "location")
     entrypoint = resolve_entrypoint(ck, skill_dir, location) if location is not None else None
     sandbox = ck.mapping(fm, "sandbox", "sandbox")
-    for extra in sorted(set(sandbox) - {"filesystem", "network"}):
+    for extra in sorted(set(sandbox) - {"filesystem", "network", "backend"}):
         ck.warn(f"sandbox.{extra}", Code.UNKNOWN_FIELD, f"unknown field {extra!r}")
     claw = meta.openclaw
     requirements = _read_requirements(ck, skill_dir)
@@ -174,6 +182,8 @@ def load_skill(skill_dir: Path, source: str = "user") -> LoadResult:
         "permissions": _read_permissions(ck),
         "runtime": read_runtime(ck, skill_dir, entrypoint),
         "image": read_image(ck),
+        "dockerfile": read_dockerfile(ck, skill_dir),
+        "backend": read_backend(ck, sandbox),
         "filesystem": read_filesystem(ck, sandbox),
         "network": read_network(ck, sandbox),
         "env_required": _read_env_required(ck),

@@ -15,6 +15,8 @@ from typing import Any, Literal
 
 PathAccess = Literal["read", "write"]
 WORKSPACE_VAR = "${workspace}"
+SKILL_IMAGE_REPO = "nexflow-skill"  # where images built from a skill's Dockerfile are tagged
+SKILL_DIGEST_LABEL = "io.nexflow.skill-digest"  # the skill version an image was built from
 
 
 class Permission(StrEnum):
@@ -97,6 +99,8 @@ class Skill:
     entrypoint: Path | None = None  # relative to ``dir``
     runtime: Runtime | None = None
     image: str | None = None
+    dockerfile: bool = False  # the folder ships its own Dockerfile (built by `nexflow image build`)
+    backend: str | None = None  # sandbox.backend: docker | nsjail; None = the executor's default
     permissions: frozenset[Permission] = frozenset()
     filesystem: tuple[FilesystemRequest, ...] = ()
     network: tuple[NetworkRequest, ...] = ()
@@ -124,6 +128,18 @@ class Skill:
     @property
     def publisher(self) -> str | None:
         return self.author
+
+    @property
+    def image_ref(self) -> str | None:
+        """The image a call runs in: `image:`, or for a Dockerfile the content-addressed tag
+        `nexflow-skill/<name>:<digest[:16]>` that `nexflow image build` gives it."""
+        if self.dockerfile:
+            return f"{SKILL_IMAGE_REPO}/{self.name}:{self.digest.partition(':')[2][:16]}"
+        return self.image
+
+    @property
+    def needs_docker(self) -> bool:
+        return self.backend == "docker" or self.image is not None or self.dockerfile
 
     @property
     def entrypoint_path(self) -> Path | None:
@@ -191,7 +207,9 @@ class Skill:
                 "compatibility": self.compatibility,
                 "homepage": self.homepage,
                 "entrypoint": self.entrypoint.as_posix() if self.entrypoint else None,
-                "image": self.image,
+                "image": self.image_ref,
+                "dockerfile": self.dockerfile,
+                "backend": self.backend,
                 "filesystem": [f.to_dict() for f in self.filesystem],
                 "network": [str(n) for n in self.network],
                 "timeout_sec": self.timeout_sec,

@@ -106,6 +106,31 @@ def read_image(ck: Checker) -> str | None:
     return image
 
 
+def read_dockerfile(ck: Checker, skill_dir: Path) -> bool:
+    """True when the folder ships a Dockerfile; it and `image:` exclude each other."""
+    if not (skill_dir / "Dockerfile").is_file():
+        return False
+    if ck.doc.frontmatter.get("image") is not None:
+        ck.add(
+            "image",
+            Code.BAD_IMAGE,
+            "the folder ships a Dockerfile, which defines the image: remove 'image' "
+            "(put the base image in the Dockerfile's FROM)",
+        )
+    return True
+
+
+def read_backend(ck: Checker, sandbox: dict[str, Any]) -> str | None:
+    """`sandbox.backend`: docker or nsjail; whether it is honoured is policy's call."""
+    backend = sandbox.get("backend")
+    if backend is None:
+        return None
+    if backend not in ("docker", "nsjail"):
+        ck.add("sandbox.backend", Code.BAD_VALUE, f"{str(backend)[:40]!r}: use docker or nsjail")
+        return None
+    return str(backend)
+
+
 def _check_path(ck: Checker, fld: str, path: str) -> bool:
     for name in _VARIABLE.findall(path):
         if f"${{{name}}}" != WORKSPACE_VAR:
