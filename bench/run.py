@@ -14,7 +14,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench import components, spine
+from bench import components, docker, spine
 
 
 def main() -> int:
@@ -25,6 +25,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="nexflow-bench-") as tmp:
         asyncio.run(components.run(Path(tmp), scale))
         asyncio.run(spine.run(Path(tmp), scale))
+        docker.run(Path(tmp), scale)
     return 0
 
 

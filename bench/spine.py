@@ -61,7 +61,7 @@ async def run(tmp: Path, scale: float) -> None:
     n_bare = max(20, int(200 * scale))
     bare = _bare_runs(n_bare)
     print(summary("bare subprocess python3 echo", bare))
-    stack = start_stack(tmp)
+    stack = start_stack(tmp / "spine", "--sandbox", "nsjail")
     try:
         await _http_runs(stack.url, stack.token, 2, 20)  # warm-up
         for clients, total in ((1, int(300 * scale) or 30), (8, int(800 * scale) or 80)):

@@ -67,6 +67,7 @@ _IDLE_COMMAND = ["/bin/sh", _LAUNCHER_IN_CONTAINER]
 _IN_IMAGE = {Runtime.PYTHON: "/usr/bin/python3", Runtime.NODE: "/usr/bin/node"}
 _EXTRA_PIDS = 2  # docker-init and the launcher count against the pids limit too
 _CONTAINER_PATH = "/usr/local/bin:/usr/bin:/bin"
+DEFER_S = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,6 +164,16 @@ class ContainerFactory:
         self._engine = engine
         self.instance = instance_id(settings)
         self._discarding: set[asyncio.Task[None]] = set()
+        # Set while no call runs. Background work (removing used containers, starting
+        # warm ones) waits for it, up to DEFER_S, so it does not compete with running
+        # calls for the CPU; under continuous load it proceeds anyway after the wait.
+        self.quiet = asyncio.Event()
+        self.quiet.set()
+
+    async def when_quiet(self) -> None:
+        """Wait until no call runs, at most DEFER_S."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.quiet.wait(), DEFER_S)
 
     def _host_config(self, profile: Profile, staged: RunSpec) -> dict[str, Any]:
         mounts = [
@@ -279,6 +290,7 @@ class ContainerFactory:
         task.add_done_callback(self._discarding.discard)
 
     async def _remove(self, container_id: str, cgroup: CallCgroup | None) -> None:
+        await self.when_quiet()
         try:
             await self._engine.call(
                 self._engine.api.remove_container, container_id, force=True, v=True

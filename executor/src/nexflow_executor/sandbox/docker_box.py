@@ -57,6 +57,7 @@ class DockerSandbox:
         self._factory = ContainerFactory(settings, self._engine)
         self._pool = WarmPool(self._factory, settings.docker.pool)
         self.missing_images: list[str] = []
+        self._active = 0
 
     @property
     def pool(self) -> WarmPool:
@@ -85,6 +86,18 @@ class DockerSandbox:
         await self._factory.drain()
 
     async def run(
+        self, spec: RunSpec, on_started: OnStarted, on_output: OnOutput, cancel: asyncio.Event
+    ) -> RunResult:
+        self._active += 1
+        self._factory.quiet.clear()
+        try:
+            return await self._run(spec, on_started, on_output, cancel)
+        finally:
+            self._active -= 1
+            if self._active == 0:
+                self._factory.quiet.set()
+
+    async def _run(
         self, spec: RunSpec, on_started: OnStarted, on_output: OnOutput, cancel: asyncio.Event
     ) -> RunResult:
         reference = spec.image or self._settings.docker.images[spec.runtime.value]

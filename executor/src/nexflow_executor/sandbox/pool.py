@@ -111,6 +111,7 @@ class WarmPool:
     async def _start_one(self, entry: _Entry) -> None:
         try:
             async with self._slots:
+                await self._factory.when_quiet()
                 if entry.profile.key not in self._entries:
                     return
                 container = await self._factory.start(entry.profile)

@@ -1,0 +1,133 @@
+"""The Docker backend: `echo` over HTTP cold (no pool) and warm (pool), beside plain Docker.
+
+Baselines measured in the same run, on the same image (nexflow/python:bookworm) and the
+same script with the same stdin: `docker run --rm -i` (what a naive runtime does per call)
+and `docker exec -i` into an already running container (the floor for any design that
+starts the container ahead). The Nexflow figures are end to end over HTTP: bearer
+token, schema, policy, three audit commits, gRPC, sandbox, result.
+
+Warm calls are paced: after each call the bench waits (untimed) until the pool has a
+ready container again, so every timed call is served warm; the sustained rate without
+pacing is reported separately with its share of warm calls.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+from pathlib import Path
+
+import httpx
+
+from bench.stats import pct, summary
+from tests.harness import REPO, Stack, start_stack
+
+IMAGE = "nexflow/python:bookworm"
+ECHO = REPO / "skills" / "echo"
+PAYLOAD = json.dumps({"data": 1}).encode()
+
+
+def _docker(*args: str, stdin: bytes | None = None) -> None:
+    subprocess.run(["docker", *args], input=stdin, capture_output=True, check=True)
+
+
+def _docker_run_rm(n: int) -> list[float]:
+    out = []
+    for _ in range(n):
+        t = time.perf_counter()
+        _docker(
+            "run", "--rm", "-i", "--network", "none", "-v", f"{ECHO}:/skill:ro",
+            IMAGE, "python3", "-I", "-S", "/skill/run.py", stdin=PAYLOAD,
+        )  # fmt: skip
+        out.append((time.perf_counter() - t) * 1000)
+    return out
+
+
+def _docker_exec(n: int) -> list[float]:
+    name = f"nexflow-bench-{os.getpid()}"
+    _docker(
+        "run", "-d", "--rm", "--name", name, "--network", "none", "-v", f"{ECHO}:/skill:ro",
+        "--entrypoint", "sleep", IMAGE, "infinity",
+    )  # fmt: skip
+    try:
+        out = []
+        for _ in range(n):
+            t = time.perf_counter()
+            _docker("exec", "-i", name, "python3", "-I", "-S", "/skill/run.py", stdin=PAYLOAD)
+            out.append((time.perf_counter() - t) * 1000)
+        return out
+    finally:
+        _docker("rm", "-f", name)
+
+
+def _pool_ready(stack: Stack) -> int:
+    sandbox = stack.client.get("/health").json()["sandbox"] or {}
+    return int(sandbox.get("pool", {}).get("ready", 0))
+
+
+def _calls(stack: Stack, n: int, *, paced: bool) -> tuple[list[float], int]:
+    """Latencies of n echo calls, and how many ran warm (from their audit events)."""
+    lat: list[float] = []
+    warm = 0
+    client = httpx.Client(base_url=stack.url, headers={"Authorization": f"Bearer {stack.token}"})
+    try:
+        for i in range(n):
+            if paced:
+                deadline = time.monotonic() + 10
+                while _pool_ready(stack) < 1 and time.monotonic() < deadline:
+                    time.sleep(0.01)
+            t = time.perf_counter()
+            reply = client.post("/api/v1/skills/echo", json={"input": {"data": i}})
+            lat.append((time.perf_counter() - t) * 1000)
+            reply.raise_for_status()
+            call_id = reply.json()["call_id"]
+            events = client.get("/api/v1/audit", params={"call_id": call_id}).json()["events"]
+            finished = next(e for e in events if e["action"] == "call.finished")
+            warm += bool(finished["payload"].get("warm"))
+    finally:
+        client.close()
+    return lat, warm
+
+
+def _stack(tmp: Path, name: str, pool_size: int) -> Stack:
+    old = os.environ.get("NEXFLOW_EXECUTOR_DOCKER__POOL__SIZE")
+    os.environ["NEXFLOW_EXECUTOR_DOCKER__POOL__SIZE"] = str(pool_size)
+    try:
+        return start_stack(tmp / name, "--sandbox", "docker")
+    finally:
+        if old is None:
+            os.environ.pop("NEXFLOW_EXECUTOR_DOCKER__POOL__SIZE", None)
+        else:
+            os.environ["NEXFLOW_EXECUTOR_DOCKER__POOL__SIZE"] = old
+
+
+def run(tmp: Path, scale: float) -> None:
+    print("== docker backend: echo over HTTP, cold and warm, vs plain docker run / exec ==")
+    n = max(10, int(60 * scale))
+    run_rm = _docker_run_rm(n)
+    print(summary("baseline: docker run --rm -i (same image)", run_rm))
+    exec_ = _docker_exec(n)
+    print(summary("baseline: docker exec -i into running container", exec_))
+    cold_stack = _stack(tmp, "cold", 0)
+    try:
+        _calls(cold_stack, 3, paced=False)  # warm-up: page cache, connections
+        cold, _ = _calls(cold_stack, n, paced=False)
+    finally:
+        cold_stack.stop()
+    print(summary("nexflow HTTP echo, docker cold (pool off)", cold))
+    warm_stack = _stack(tmp, "warm", 2)
+    try:
+        _calls(warm_stack, 3, paced=True)
+        warm, hits = _calls(warm_stack, n, paced=True)
+        burst, burst_hits = _calls(warm_stack, n, paced=False)
+    finally:
+        warm_stack.stop()
+    print(summary("nexflow HTTP echo, docker warm (pool, paced)", warm, f" warm {hits}/{n}"))
+    print(summary("nexflow HTTP echo, pool size 2, back to back", burst, f" warm {burst_hits}/{n}"))
+    print(
+        f"  cold p50 / docker run --rm p50: {pct(cold, 50) / pct(run_rm, 50):.2f}x   "
+        f"warm p50 / docker exec p50: {pct(warm, 50) / pct(exec_, 50):.2f}x   "
+        f"warm p50 target <= 50 ms: {'met' if pct(warm, 50) <= 50 else 'missed'}"
+    )
