@@ -104,15 +104,23 @@ class CallCgroup:
             except OSError as exc:
                 raise SandboxError(f"cannot create cgroup {d}: {exc.strerror}") from exc
 
-    def kill_tree(self) -> None:
-        """SIGKILL every process in this cgroup and below it (a container's, too), once."""
-        top = self._dirs["pids"]
-        with contextlib.suppress(OSError):
-            for procs in top.rglob("cgroup.procs"):
-                for pid in _read(procs).split():
-                    if pid.isdigit():
-                        with contextlib.suppress(ProcessLookupError):
-                            os.kill(int(pid), signal.SIGKILL)
+    def kill_tree(self, timeout_s: float = 2.0) -> bool:
+        """SIGKILL every process in this cgroup and below it (a container's, too) until
+        none is left; True once the tree is empty."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            left: list[int] = []
+            with contextlib.suppress(OSError):
+                for procs in self._dirs["pids"].rglob("cgroup.procs"):
+                    left += [int(p) for p in _read(procs).split() if p.isdigit()]
+            if not left:
+                return True
+            for pid in left:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.002)
 
     def remove_tree(self) -> None:
         """Remove this cgroup in every hierarchy, with whatever another manager created
