@@ -13,15 +13,12 @@ ones, never rename old ones. Each code always has the same severity
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
 
+from ..diagnostics import Diagnostic, Severity
 
-class Severity(StrEnum):
-    ERROR = "error"
-    WARNING = "warning"
+__all__ = ["PATH_CODES", "SEVERITY", "Code", "Diagnostic", "Severity", "diag"]
 
 
 class Code(StrEnum):
@@ -93,42 +90,6 @@ SEVERITY: dict[Code, Severity] = {
 PATH_CODES = frozenset({Code.PATH_MISSING, Code.NO_DOCKERFILE, Code.UNREADABLE})
 
 
-@dataclass(frozen=True, slots=True)
-class Diagnostic:
-    """One problem in one Dockerfile."""
-
-    file: Path
-    line: int
-    field: str
-    code: Code
-    message: str
-    severity: Severity = Severity.ERROR
-
-    @property
-    def is_error(self) -> bool:
-        return self.severity is Severity.ERROR
-
-    def format(self) -> str:
-        """``file:line: field: message [code]`` (warnings say so before the message)."""
-        field = self.field or "-"
-        prefix = "warning: " if self.severity is Severity.WARNING else ""
-        return f"{self.file}:{self.line}: {field}: {prefix}{self.message} [{self.code.value}]"
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "file": str(self.file),
-            "line": self.line,
-            "field": self.field,
-            "code": self.code.value,
-            "message": self.message,
-            "severity": self.severity.value,
-        }
-
-
 def diag(file: Path, line: int, field: str, code: Code, message: str) -> Diagnostic:
     """A diagnostic with the code's fixed severity."""
     return Diagnostic(file, line, field, code, message, SEVERITY[code])
-
-
-def has_errors(diagnostics: list[Diagnostic]) -> bool:
-    return any(d.is_error for d in diagnostics)

@@ -19,13 +19,13 @@ has no Dockerfile or cannot be read.
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TextIO
 
-from ._diagnostics import PATH_CODES, Code, Diagnostic, diag, has_errors
+from ..diagnostics import write_report
+from ._diagnostics import PATH_CODES, Code, Diagnostic, diag
 from ._dockerfile import Dockerfile, Instruction, read_dockerfile
 from ._secrets import HANDLING_HINT, credential_kind, is_secret_name, redact
 from ._shell import check_chmod_flag, check_run
@@ -233,25 +233,10 @@ def lint_paths(paths: list[Path]) -> list[Diagnostic]:
 def lint_command(paths: list[Path], as_json: bool, out: TextIO) -> int:
     """Print the lint result to ``out``; return 0 valid, 1 any error, 2 a path problem."""
     linted, diagnostics = lint_report(paths)
-    errors = sum(1 for d in diagnostics if d.is_error)
-    warnings = len(diagnostics) - errors
-    valid = not has_errors(diagnostics)
-    if as_json:
-        document: dict[str, Any] = {
-            "valid": valid,
-            "dockerfiles": [str(p) for p in linted],
-            "errors": errors,
-            "warnings": warnings,
-            "diagnostics": [d.to_dict() for d in diagnostics],
-        }
-        out.write(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
-    else:
-        for diagnostic in diagnostics:
-            out.write(diagnostic.format() + "\n")
-        verdict = "ok" if valid else "invalid"
-        out.write(
-            f"{verdict}: {len(linted)} Dockerfile(s), {errors} error(s), {warnings} warning(s)\n"
-        )
+    files = [str(p) for p in linted]
+    valid = write_report(
+        out, diagnostics, as_json=as_json, key="dockerfiles", items=files, noun="Dockerfile(s)"
+    )
     if any(d.code in PATH_CODES for d in diagnostics):
         return 2
     return 0 if valid else 1

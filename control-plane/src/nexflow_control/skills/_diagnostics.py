@@ -11,15 +11,11 @@ HTTP API; add new ones, never rename old ones.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import StrEnum
-from pathlib import Path
-from typing import Any
 
+from ..diagnostics import Diagnostic, Severity, has_errors
 
-class Severity(StrEnum):
-    ERROR = "error"
-    WARNING = "warning"
+__all__ = ["Code", "Diagnostic", "Severity", "has_errors"]
 
 
 class Code(StrEnum):
@@ -60,39 +56,3 @@ class Code(StrEnum):
     PERMISSION_NOT_DECLARED = "permission_not_declared"
     # catalog level
     DUPLICATE_NAME = "duplicate_name"
-
-
-@dataclass(frozen=True, slots=True)
-class Diagnostic:
-    """One problem in one SKILL.md (or one skill folder)."""
-
-    file: Path
-    line: int
-    field: str
-    code: Code
-    message: str
-    severity: Severity = Severity.ERROR
-
-    @property
-    def is_error(self) -> bool:
-        return self.severity is Severity.ERROR
-
-    def format(self) -> str:
-        """``file:line: field: message [code]`` (warnings say so before the message)."""
-        field = self.field or "-"
-        prefix = "warning: " if self.severity is Severity.WARNING else ""
-        return f"{self.file}:{self.line}: {field}: {prefix}{self.message} [{self.code.value}]"
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "file": str(self.file),
-            "line": self.line,
-            "field": self.field,
-            "code": self.code.value,
-            "message": self.message,
-            "severity": self.severity.value,
-        }
-
-
-def has_errors(diagnostics: list[Diagnostic]) -> bool:
-    return any(d.is_error for d in diagnostics)

@@ -8,12 +8,12 @@ no error was found (warnings allowed), 1 otherwise.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TextIO
 
+from ..diagnostics import write_report
 from ._catalog import skill_dirs
-from ._diagnostics import Code, Diagnostic, has_errors
+from ._diagnostics import Code, Diagnostic
 from ._loader import SKILL_FILE, load_skill
 
 
@@ -53,23 +53,7 @@ def lint_paths(paths: list[Path]) -> list[Diagnostic]:
 def lint_command(paths: list[Path], as_json: bool, out: TextIO) -> int:
     """Print the lint result to ``out``; return 0 when valid, 1 when any error."""
     names, diagnostics = lint_report(paths)
-    errors = sum(1 for d in diagnostics if d.is_error)
-    warnings = len(diagnostics) - errors
-    valid = not has_errors(diagnostics)
-    if as_json:
-        document: dict[str, Any] = {
-            "valid": valid,
-            "skills": names,
-            "errors": errors,
-            "warnings": warnings,
-            "diagnostics": [d.to_dict() for d in diagnostics],
-        }
-        out.write(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
-    else:
-        for diagnostic in diagnostics:
-            out.write(diagnostic.format() + "\n")
-        verdict = "ok" if valid else "invalid"
-        out.write(
-            f"{verdict}: {len(names)} valid skill(s), {errors} error(s), {warnings} warning(s)\n"
-        )
+    valid = write_report(
+        out, diagnostics, as_json=as_json, key="skills", items=names, noun="valid skill(s)"
+    )
     return 0 if valid else 1
