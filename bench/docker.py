@@ -62,9 +62,10 @@ def _docker_exec(n: int) -> list[float]:
         _docker("rm", "-f", name)
 
 
-def _pool_ready(stack: Stack) -> int:
-    sandbox = stack.client.get("/health").json()["sandbox"] or {}
-    return int(sandbox.get("pool", {}).get("ready", 0))
+def _pool(stack: Stack) -> tuple[int, int]:
+    """(ready containers, profiles kept warm) from /health."""
+    pool = (stack.client.get("/health").json()["sandbox"] or {}).get("pool", {})
+    return int(pool.get("ready", 0)), int(pool.get("profiles", 0))
 
 
 def _calls(stack: Stack, n: int, *, paced: bool) -> tuple[list[float], int]:
@@ -74,9 +75,12 @@ def _calls(stack: Stack, n: int, *, paced: bool) -> tuple[list[float], int]:
     client = httpx.Client(base_url=stack.url, headers={"Authorization": f"Bearer {stack.token}"})
     try:
         for i in range(n):
-            if paced:
+            if paced:  # once the profile is known, wait (untimed) for a ready container
                 deadline = time.monotonic() + 10
-                while _pool_ready(stack) < 1 and time.monotonic() < deadline:
+                while time.monotonic() < deadline:
+                    ready, profiles = _pool(stack)
+                    if ready >= 1 or profiles == 0:
+                        break
                     time.sleep(0.01)
             t = time.perf_counter()
             reply = client.post("/api/v1/skills/echo", json={"input": {"data": i}})

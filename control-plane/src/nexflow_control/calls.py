@@ -397,7 +397,7 @@ class CallService:
                 ],
                 "network": [str(n) for n in skill.network],
                 "limits": limits,
-                "backend": "docker" if skill.needs_docker else skill.backend,
+                "backend": skill.requested_backend,
             },
             "call": {
                 "id": call_id,
@@ -430,7 +430,7 @@ class CallService:
             network_hosts=list(grants.network),
             image=skill.image_ref or "",
             image_labels={SKILL_DIGEST_LABEL: skill.digest} if skill.dockerfile else {},
-            backend=_BACKENDS[skill.backend or ("docker" if skill.needs_docker else "")],
+            backend=_BACKENDS[skill.requested_backend or ""],
             limits=pb.Limits(
                 wall_time_ms=lim.wall_time_ms,
                 cpu_time_ms=lim.cpu_time_ms,

@@ -189,6 +189,12 @@ def load_skill(skill_dir: Path, source: str = "user") -> LoadResult:
         "env_required": _read_env_required(ck),
     }
     _check_permission_use(ck, fields)
+    if fields["backend"] == "nsjail" and (fields["image"] or fields["dockerfile"]):
+        ck.add(
+            "sandbox.backend",
+            Code.BAD_VALUE,
+            "nsjail runs no container image: drop 'backend: nsjail' or the image/Dockerfile",
+        )
     for extra in sorted(set(fm) - SPEC_FIELDS - NEXFLOW_FIELDS - TOLERATED_FIELDS):
         ck.warn(extra, Code.UNKNOWN_FIELD, f"unknown field {extra!r}")
     if name is None or description is None or has_errors(ck.diagnostics):

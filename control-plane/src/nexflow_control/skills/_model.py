@@ -138,8 +138,12 @@ class Skill:
         return self.image
 
     @property
-    def needs_docker(self) -> bool:
-        return self.backend == "docker" or self.image is not None or self.dockerfile
+    def requested_backend(self) -> str | None:
+        """The backend this skill asks for: `sandbox.backend`, else docker when it names an
+        image or ships a Dockerfile, else None (the executor's default). Policy decides."""
+        if self.backend is not None:
+            return self.backend
+        return "docker" if self.image is not None or self.dockerfile else None
 
     @property
     def entrypoint_path(self) -> Path | None:

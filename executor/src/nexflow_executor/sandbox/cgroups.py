@@ -95,7 +95,7 @@ class CallCgroup:
     def create_accounting(self) -> None:
         """Make the directories without limits: a parent that another manager (the Docker
         engine) creates its own limited cgroup under, kept to read hierarchical usage
-        after that child is gone."""
+        after that child is gone. `create()` is this plus the limits."""
         if self.version == 2:
             self._enable_v2_controllers()
         for d in self._unique:
@@ -103,24 +103,6 @@ class CallCgroup:
                 os.makedirs(d, mode=0o755, exist_ok=False)
             except OSError as exc:
                 raise SandboxError(f"cannot create cgroup {d}: {exc.strerror}") from exc
-
-    def kill_tree(self, timeout_s: float = 2.0) -> bool:
-        """SIGKILL every process in this cgroup and below it (a container's, too) until
-        none is left; True once the tree is empty."""
-        deadline = time.monotonic() + timeout_s
-        while True:
-            left: list[int] = []
-            with contextlib.suppress(OSError):
-                for procs in self._dirs["pids"].rglob("cgroup.procs"):
-                    left += [int(p) for p in _read(procs).split() if p.isdigit()]
-            if not left:
-                return True
-            for pid in left:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGKILL)
-            if time.monotonic() > deadline:
-                return False
-            time.sleep(0.002)
 
     def remove_tree(self) -> None:
         """Remove this cgroup in every hierarchy, with whatever another manager created
@@ -138,13 +120,7 @@ class CallCgroup:
 
     def create(self, memory_bytes: int, pids: int, cpu_millis: int) -> None:
         """Make the directories and write the limits."""
-        if self.version == 2:
-            self._enable_v2_controllers()
-        for d in self._unique:
-            try:
-                os.makedirs(d, mode=0o755, exist_ok=False)
-            except OSError as exc:
-                raise SandboxError(f"cannot create cgroup {d}: {exc.strerror}") from exc
+        self.create_accounting()
         mem, quota = self._dirs["memory"], cpu_millis * _CFS_PERIOD_US // 1000
         if self.version == 2:
             _write(mem / "memory.max", str(memory_bytes))
@@ -194,11 +170,15 @@ class CallCgroup:
         )
 
     def pids(self) -> list[int]:
-        text = _read(self._dirs["pids"] / "cgroup.procs")
-        return [int(p) for p in text.split() if p.isdigit()]
+        """Every process in this cgroup and in any cgroup below it (a container's)."""
+        found: list[int] = []
+        with contextlib.suppress(OSError):
+            for procs in self._dirs["pids"].rglob("cgroup.procs"):
+                found += [int(p) for p in _read(procs).split() if p.isdigit()]
+        return found
 
     def kill_all(self, timeout_s: float = 2.0) -> bool:
-        """SIGKILL every process left in the cgroup; True once it is empty."""
+        """SIGKILL every process left in the cgroup and below it; True once none is left."""
         deadline = time.monotonic() + timeout_s
         while True:
             left = self.pids()
@@ -212,7 +192,7 @@ class CallCgroup:
                     os.kill(pid, signal.SIGKILL)
             if time.monotonic() > deadline:
                 return False
-            time.sleep(0.005)
+            time.sleep(0.002)
 
     def remove(self) -> None:
         """Remove the directories; retries briefly while the kernel finishes exits."""

@@ -268,10 +268,11 @@ class ContainerFactory:
         return SandboxContainer(container_id, name, profile, cgroup, stream)
 
     async def kill(self, container: SandboxContainer) -> None:
-        """SIGKILL everything in the container now (the call's exec ends with it)."""
-        with contextlib.suppress(SandboxError):
-            await self._engine.call(self._engine.api.kill, container.id, "SIGKILL")
-        container.cgroup.kill_all(timeout_s=1.0)
+        """SIGKILL everything in the container now, through its cgroup (the container's own
+        cgroup is below the accounting one); ask the engine only if that did not empty it."""
+        if not container.cgroup.kill_all(timeout_s=1.0):
+            with contextlib.suppress(SandboxError):
+                await self._engine.call(self._engine.api.kill, container.id, "SIGKILL")
 
     def discard(self, container: SandboxContainer) -> None:
         """Kill and remove `container` (and its cgroups) in the background; never reused."""

@@ -23,7 +23,7 @@ import time
 
 import structlog
 
-from nexflow_executor.errors import BackendUnavailable, KillReason, PreconditionFailed
+from nexflow_executor.errors import KillReason, PreconditionFailed
 from nexflow_executor.sandbox.base import OnOutput, OnStarted, RunResult, RunSpec, Stream
 from nexflow_executor.sandbox.cgroups import CgroupUsage
 from nexflow_executor.sandbox.container import (
@@ -34,7 +34,7 @@ from nexflow_executor.sandbox.container import (
 )
 from nexflow_executor.sandbox.docker_engine import AttachStream, DockerEngine
 from nexflow_executor.sandbox.end_marker import EndMarker, new_nonce
-from nexflow_executor.sandbox.outcome import classify, describe
+from nexflow_executor.sandbox.outcome import classify, describe, watch
 from nexflow_executor.sandbox.output import OutputGate
 from nexflow_executor.sandbox.pool import WarmPool
 from nexflow_executor.settings import Settings
@@ -72,8 +72,6 @@ class DockerSandbox:
                 self._engine.image(reference)
             except PreconditionFailed:
                 self.missing_images.append(reference)
-            except BackendUnavailable:
-                raise
 
     async def start(self) -> None:
         reaped = await self._factory.reap()
@@ -143,7 +141,7 @@ class DockerSandbox:
         feeder = asyncio.create_task(stream.send_stdin(launch_header(spec, nonce) + spec.stdin))
         reason: KillReason | None = None
         try:
-            reason = await _watch(reader, gate, cancel, spec.limits.wall_time_ms / 1000)
+            reason = await watch(reader, gate, cancel, spec.limits.wall_time_ms / 1000)
             if reason is not None:
                 await self._factory.kill(container)
             await asyncio.wait({reader}, timeout=_DRAIN_TIMEOUT_S)
@@ -153,7 +151,7 @@ class DockerSandbox:
                 task.cancel()
         status = ends[Stream.STDOUT].status
         after = cgroup.usage()  # read while the container still exists
-        cgroup.kill_tree()  # nothing the script left behind outlives the call
+        cgroup.kill_all()  # nothing the script left behind outlives the call
         oom_killed = False
         if reason is not None:
             exit_code = 128 + signal.SIGKILL
@@ -206,24 +204,3 @@ async def _pump(stream: AttachStream, gate: OutputGate, ends: dict[Stream, EndMa
     for kind, end in ends.items():
         if not gate.truncated:
             await gate.offer(kind, end.flush())
-
-
-async def _watch(
-    reader: asyncio.Task[None], gate: OutputGate, cancel: asyncio.Event, wall_s: float
-) -> KillReason | None:
-    """Wait for the first of: output end, output cap, cancel, wall time. None = ended."""
-    waits: dict[asyncio.Future[object], KillReason | None] = {
-        reader: None,  # type: ignore[dict-item]
-        asyncio.ensure_future(gate.capped.wait()): KillReason.OUTPUT_LIMIT,
-        asyncio.ensure_future(cancel.wait()): KillReason.CANCELLED,
-    }
-    try:
-        done, _ = await asyncio.wait(waits, timeout=wall_s, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for task in waits:
-            if task is not reader:
-                task.cancel()
-    if not done:
-        return KillReason.TIMEOUT
-    first = min(done, key=lambda t: list(waits).index(t))
-    return waits[first]

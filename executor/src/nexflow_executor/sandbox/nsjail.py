@@ -28,7 +28,7 @@ from nexflow_executor.errors import BackendUnavailable, KillReason, SandboxError
 from nexflow_executor.sandbox.base import OnOutput, OnStarted, RunResult, RunSpec, Stream
 from nexflow_executor.sandbox.cgroups import CallCgroup, detect_version
 from nexflow_executor.sandbox.nsjail_config import build_command, build_config, render
-from nexflow_executor.sandbox.outcome import classify, describe
+from nexflow_executor.sandbox.outcome import classify, describe, watch
 from nexflow_executor.sandbox.output import LoaderNoiseFilter, OutputGate, pump
 from nexflow_executor.sandbox.staging import Staging
 from nexflow_executor.settings import Settings
@@ -200,7 +200,11 @@ class NsjailSandbox:
         feeder = asyncio.create_task(_feed(proc.stdin, spec.stdin))
         reason: KillReason | None = None
         try:
-            reason = await self._watch(proc, gate, cancel, spec.limits.wall_time_ms / 1000)
+            exited = asyncio.ensure_future(proc.wait())
+            try:
+                reason = await watch(exited, gate, cancel, spec.limits.wall_time_ms / 1000)
+            finally:
+                exited.cancel()
             if reason is not None:
                 await self._terminate(proc, cgroup)
             await proc.wait()
@@ -234,26 +238,6 @@ class NsjailSandbox:
             stderr_bytes=gate.sent[Stream.STDERR],
             detail=describe(reason, spec, log.signal),
         )
-
-    @staticmethod
-    async def _watch(
-        proc: asyncio.subprocess.Process, gate: OutputGate, cancel: asyncio.Event, wall_s: float
-    ) -> KillReason | None:
-        """Wait for the first of: exit, output cap, cancel, wall time. None = exited."""
-        waits = {
-            asyncio.create_task(proc.wait()): None,
-            asyncio.create_task(gate.capped.wait()): KillReason.OUTPUT_LIMIT,
-            asyncio.create_task(cancel.wait()): KillReason.CANCELLED,
-        }
-        try:
-            done, _ = await asyncio.wait(waits, timeout=wall_s, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for task in waits:
-                task.cancel()
-        if not done:
-            return KillReason.TIMEOUT
-        first = min(done, key=lambda t: list(waits).index(t))  # an exit wins a tie
-        return waits[first]
 
     async def _terminate(self, proc: asyncio.subprocess.Process, cgroup: CallCgroup) -> None:
         """SIGTERM nsjail (it SIGKILLs the jail), SIGKILL after the grace, then the cgroup."""

@@ -1,14 +1,40 @@
-"""How a run ended, shared by the backends: classify the end, and describe it for a human."""
+"""How a run ends, shared by the backends: watch for the end, classify it, describe it."""
 
 from __future__ import annotations
 
+import asyncio
 import signal
+from typing import Any
 
 from nexflow_executor.errors import KillReason
 from nexflow_executor.sandbox.base import RunSpec
 from nexflow_executor.sandbox.cgroups import CgroupUsage
+from nexflow_executor.sandbox.output import OutputGate
 
-__all__ = ["classify", "describe"]
+__all__ = ["classify", "describe", "watch"]
+
+
+async def watch(
+    ended: asyncio.Future[Any], gate: OutputGate, cancel: asyncio.Event, wall_s: float
+) -> KillReason | None:
+    """Wait for the first of: `ended` (the run ended by itself: None), the output cap,
+    a cancel, the wall time. An end wins a tie. `ended` is the caller's, never cancelled."""
+    others = {
+        asyncio.ensure_future(gate.capped.wait()): KillReason.OUTPUT_LIMIT,
+        asyncio.ensure_future(cancel.wait()): KillReason.CANCELLED,
+    }
+    try:
+        done, _ = await asyncio.wait(
+            {ended, *others}, timeout=wall_s, return_when=asyncio.FIRST_COMPLETED
+        )
+    finally:
+        for task in others:
+            task.cancel()
+    if ended in done:
+        return None
+    if not done:
+        return KillReason.TIMEOUT
+    return next(reason for task, reason in others.items() if task in done)
 
 
 def classify(signum: int | None, usage: CgroupUsage, cpu_ms: int) -> KillReason:

@@ -45,7 +45,7 @@ class WarmPool:
     def __init__(self, factory: ContainerFactory, settings: PoolSettings) -> None:
         self._factory = factory
         self._settings = settings
-        self._entries: OrderedDict[str, _Entry] = OrderedDict()
+        self._entries: OrderedDict[Profile, _Entry] = OrderedDict()  # equal profiles share one
         self._wake = asyncio.Event()
         self._slots = asyncio.Semaphore(settings.max_starting)
         self._task: asyncio.Task[None] | None = None
@@ -63,12 +63,11 @@ class WarmPool:
         """A ready container of `profile`, now the caller's alone; None if none is ready."""
         if not self.enabled:
             return None
-        key = profile.key
-        entry = self._entries.get(key)
+        entry = self._entries.get(profile)
         if entry is None:
-            entry = self._entries[key] = _Entry(profile)
+            entry = self._entries[profile] = _Entry(profile)
             self._evict_beyond_max()
-        self._entries.move_to_end(key)
+        self._entries.move_to_end(profile)
         entry.last_used = time.monotonic()
         entry.failures = 0
         container = entry.ready.popleft() if entry.ready else None
@@ -112,7 +111,7 @@ class WarmPool:
         try:
             async with self._slots:
                 await self._factory.when_quiet()
-                if entry.profile.key not in self._entries:
+                if entry.profile not in self._entries:
                     return
                 container = await self._factory.start(entry.profile)
         except ExecutorError as exc:
@@ -125,23 +124,23 @@ class WarmPool:
             return
         finally:
             entry.starting -= 1
-        if self._entries.get(entry.profile.key) is entry:
+        if self._entries.get(entry.profile) is entry:
             entry.ready.append(container)
         else:  # the profile was dropped while this container started
             self._factory.discard(container)
 
     def _expire(self) -> None:
         now = time.monotonic()
-        for key, entry in list(self._entries.items()):
+        for profile, entry in list(self._entries.items()):
             if now - entry.last_used > self._settings.idle_s:
-                self._drop(key)
+                self._drop(profile)
 
     def _evict_beyond_max(self) -> None:
         while len(self._entries) > self._settings.max_profiles:
             oldest = next(iter(self._entries))
             self._drop(oldest)
 
-    def _drop(self, key: str) -> None:
-        entry = self._entries.pop(key)
+    def _drop(self, profile: Profile) -> None:
+        entry = self._entries.pop(profile)
         while entry.ready:
             self._factory.discard(entry.ready.popleft())
