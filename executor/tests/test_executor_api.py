@@ -130,6 +130,28 @@ def test_main_logs_ready_and_stops_cleanly_on_sigterm(short_dir):
     assert ready and ready[0]["socket"] == str(short_dir / "m.sock")
 
 
+@pytest.mark.nsjail
+def test_a_second_executor_on_the_same_state_dir_is_refused(short_dir):
+    """A second executor on a live executor's state dir exits 2 (it would reap its calls)."""
+    first = _main(short_dir, "--backend", "nsjail")
+    try:
+        deadline = time.monotonic() + 20
+        while not (short_dir / "m.sock").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert (short_dir / "m.sock").exists()
+        second = _main(short_dir, "--backend", "nsjail", "--socket", str(short_dir / "n.sock"))
+        out, err = second.communicate(timeout=20)
+        assert second.returncode == 2
+        assert b"Traceback" not in out + err
+        refused = json.loads(out.splitlines()[-1])
+        assert refused["event"] == "executor.refused"
+        assert "in use by another running executor" in refused["reason"]
+        assert first.poll() is None  # the first one is untouched
+    finally:
+        first.send_signal(signal.SIGTERM)
+        first.communicate(timeout=20)
+
+
 def test_main_refuses_to_start_without_a_working_nsjail(short_dir):
     """With backend nsjail and an nsjail binary that cannot run, main exits 2, no traceback."""
     proc = _main(

@@ -31,6 +31,8 @@ def _executor_command(settings: Settings) -> list[str]:
     exe = Path(sys.executable).with_name("nexflow-executor")
     cmd = [str(exe) if exe.exists() else (shutil.which("nexflow-executor") or "nexflow-executor")]
     cmd += ["--socket", str(settings.resolved_executor_socket)]
+    # Its own state dir per home: it names the executor's containers, which start-up reaps.
+    cmd += ["--state-dir", str(settings.resolved_executor_socket.parent / "executor-state")]
     cmd += ["--backend", settings.sandbox.backend]
     # The executor must never mount the control plane's own state into a sandbox.
     for private in ("nexflow.db", "nexflow.db-wal", "nexflow.db-shm", "admin.token", "run"):

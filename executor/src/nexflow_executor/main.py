@@ -31,6 +31,11 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         "--socket", type=Path, help="unix socket path (default ~/.nexflow/executor.sock)"
     )
     parser.add_argument(
+        "--state-dir",
+        type=Path,
+        help="this executor's own state; names its containers (default ~/.nexflow/executor-state)",
+    )
+    parser.add_argument(
         "--backend",
         choices=["auto", "docker", "nsjail"],
         help="default sandbox backend (default auto: docker when the engine answers)",
@@ -51,6 +56,8 @@ def _settings(args: argparse.Namespace) -> Settings:
     overrides: dict[str, object] = {}
     if args.socket is not None:
         overrides["socket"] = args.socket.expanduser()
+    if args.state_dir is not None:
+        overrides["state_dir"] = args.state_dir.expanduser()
     if args.backend is not None:
         overrides["backend"] = args.backend
     if args.forbid:

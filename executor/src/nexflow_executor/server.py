@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import os
 import stat
 
@@ -17,7 +18,7 @@ from nexflow_executor.errors import PreconditionFailed
 from nexflow_executor.service import ExecutorService
 from nexflow_executor.settings import Settings
 
-__all__ = ["create_server", "serve"]
+__all__ = ["create_server", "lock_state_dir", "serve"]
 
 log = structlog.get_logger("nexflow_executor")
 SERVICE_NAME = executor_pb2.DESCRIPTOR.services_by_name["Executor"].full_name
@@ -57,8 +58,28 @@ async def create_server(settings: Settings, backends: Backends) -> tuple[grpc.ai
     return server, address
 
 
+def lock_state_dir(settings: Settings) -> int:
+    """Hold an exclusive lock on the state directory for the life of the process.
+
+    The state directory names this executor's containers and cgroups (their labels carry
+    its hash), and start-up removes whatever carries that name: a second executor on the
+    same state directory would reap the first one's running calls. So it is refused."""
+    settings.state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    fd = os.open(settings.state_dir / "executor.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise PreconditionFailed(
+            f"state_dir: {settings.state_dir} is in use by another running executor; "
+            "give each executor its own (--state-dir)"
+        ) from None
+    return fd
+
+
 async def serve(settings: Settings, stop: asyncio.Event, grace_s: float = 5.0) -> None:
     """Run until `stop` is set, then stop gracefully (running calls get `grace_s`)."""
+    lock_state_dir(settings)  # released when the process exits
     backends = select_backends(settings)
     await backends.start()
     try:
