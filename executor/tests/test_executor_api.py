@@ -64,13 +64,23 @@ async def test_bad_request_is_invalid_argument_naming_the_field(stub, skill_dir,
     assert events == []
 
 
-async def test_network_hosts_are_refused_until_the_proxy_exists(stub, skill_dir):
-    """A non-empty network_hosts is FAILED_PRECONDITION, never silently granted."""
+@pytest.mark.parametrize(
+    ("hosts", "field"),
+    [
+        (["example.com:99999"], "network_hosts[0]"),
+        (["ok.example:443", "*.com"], "network_hosts[1]"),
+        (["2130706433:80"], "network_hosts[0]"),
+        (["a b:80"], "network_hosts[0]"),
+        ([f"h{i}.example:443" for i in range(65)], "network_hosts"),
+    ],
+)
+async def test_malformed_network_hosts_are_invalid(stub, skill_dir, hosts, field):
+    """A malformed or excessive network grant is INVALID_ARGUMENT naming the entry."""
     entry = write_script(skill_dir, "run.py", "print(1)\n")
     with pytest.raises(grpc.aio.AioRpcError) as err:
-        await execute(stub, request(skill_dir, entry, network_hosts=["example.com:443"]))
-    assert err.value.code() == grpc.StatusCode.FAILED_PRECONDITION
-    assert "egress proxy" in (err.value.details() or "")
+        await execute(stub, request(skill_dir, entry, network_hosts=hosts))
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert (err.value.details() or "").startswith(field + ":")
 
 
 async def test_unwritable_rw_grant_is_a_failed_precondition(stub, skill_dir, base_dir):

@@ -1,4 +1,8 @@
-"""The gRPC servicer: `Execute` streams Started → Output* → Finished; `Cancel` by call_id.
+"""The gRPC servicer: `Execute` streams Started → (Output | Egress)* → Finished; `Cancel`.
+
+A call with network grants gets its own egress proxy (egress/), handed to the backend in
+`RunSpec.egress`; its connection records stream as `Egress` events, and it is closed —
+every connection ended, every record sent — before `Finished`.
 
 One canonical log line per call (`executor.call`): ids, backend, exit, kill reason,
 durations and byte counts, never stdin, env or output. Errors are translated by
@@ -8,6 +12,7 @@ durations and byte counts, never stdin, env or output. Errors are translated by
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 
 import grpc
@@ -16,6 +21,7 @@ from nexflow.executor.v1 import executor_pb2 as pb
 from nexflow.executor.v1 import executor_pb2_grpc as pb_grpc
 
 from nexflow_executor.backends import BACKEND_ENUM, Backends
+from nexflow_executor.egress import CallEgress, Egress, EgressRecord
 from nexflow_executor.errors import ExecutorError, KillReason, PreconditionFailed, to_grpc_status
 from nexflow_executor.sandbox.base import RunResult, RunSpec, Sandbox, Stream
 from nexflow_executor.settings import Settings
@@ -66,7 +72,25 @@ class _CallStream:
             output = pb.Output(stream=_STREAM_ENUM[stream], data=data)
             await self._context.write(pb.ExecuteEvent(output=output))
 
-    async def send_finished(self, result: RunResult) -> None:
+    async def send_egress(self, record: EgressRecord) -> None:
+        async with self._lock:
+            await self._write_started()
+            event = pb.Egress(
+                host=record.host,
+                port=record.port,
+                method=record.method,
+                address=record.address,
+                allowed=record.allowed,
+                reason=record.reason,
+                grant=record.grant,
+                bytes_up=record.bytes_up,
+                bytes_down=record.bytes_down,
+                started_at_unix_ms=record.started_at_unix_ms,
+                duration_ms=record.duration_ms,
+            )
+            await self._context.write(pb.ExecuteEvent(egress=event))
+
+    async def send_finished(self, result: RunResult, egress_dropped: int = 0) -> None:
         async with self._lock:
             await self._write_started()
             finished = pb.Finished(
@@ -79,6 +103,7 @@ class _CallStream:
                 stdout_bytes=result.stdout_bytes,
                 stderr_bytes=result.stderr_bytes,
                 detail=result.detail,
+                egress_dropped=egress_dropped,
             )
             await self._context.write(pb.ExecuteEvent(finished=finished))
 
@@ -90,6 +115,11 @@ class ExecutorService(pb_grpc.ExecutorServicer):  # type: ignore[misc]
         self._settings = settings
         self._backends = backends
         self._running: dict[str, asyncio.Event] = {}
+        self._egress = Egress(settings.egress)
+
+    def close(self) -> None:
+        """Release what the service holds between calls (the egress namespace thread)."""
+        self._egress.close()
 
     async def Execute(
         self,
@@ -114,10 +144,16 @@ class ExecutorService(pb_grpc.ExecutorServicer):  # type: ignore[misc]
             cancel = asyncio.Event()
             self._running[call_id] = cancel
             stream = _CallStream(context, call_id, backend.name)
+            egress: CallEgress | None = None
+            if spec.network:
+                egress = self._egress.for_call(spec.network, stream.send_egress)
+                spec = dataclasses.replace(spec, egress=egress)
             try:
-                await self._run(backend, spec, stream, cancel, context)
+                await self._run(backend, spec, stream, cancel, context, egress)
             finally:
                 self._running.pop(call_id, None)
+                if egress is not None:
+                    await egress.close()
 
     async def _run(
         self,
@@ -126,6 +162,7 @@ class ExecutorService(pb_grpc.ExecutorServicer):  # type: ignore[misc]
         stream: _CallStream,
         cancel: asyncio.Event,
         context: grpc.aio.ServicerContext[pb.ExecuteRequest, pb.ExecuteEvent],
+        egress: CallEgress | None,
     ) -> None:
         task = asyncio.create_task(
             backend.run(spec, stream.send_started, stream.send_output, cancel)
@@ -146,7 +183,8 @@ class ExecutorService(pb_grpc.ExecutorServicer):  # type: ignore[misc]
             log.exception("executor.call", outcome="internal_error")
             await context.abort(*to_grpc_status(RuntimeError()))
             return
-        await stream.send_finished(result)
+        dropped = await egress.close() if egress is not None else 0
+        await stream.send_finished(result, dropped)
         _log_result(task, disconnected=False)
 
     async def _refuse(

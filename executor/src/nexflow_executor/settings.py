@@ -11,12 +11,13 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = [
     "BACKENDS",
     "DockerSettings",
+    "EgressSettings",
     "LimitValues",
     "LimitsSettings",
     "NsjailSettings",
@@ -119,6 +120,43 @@ class DockerSettings(BaseModel):
     pool: PoolSettings = Field(default_factory=PoolSettings)
 
 
+class EgressSettings(BaseModel):
+    """The per-call egress proxy (egress/): how names resolve, where connections leave from."""
+
+    # Name servers the proxy asks ("ip", "ip:port", "[v6]:port"); empty: the host's resolver.
+    nameservers: list[str] = Field(default_factory=list)
+    # A network namespace (e.g. /run/netns/NAME) outbound connections and DNS queries leave
+    # from; None: the executor's own. Needs `nameservers` (the host's resolver would answer
+    # for the wrong namespace).
+    netns: Path | None = None
+    sandbox_port: int = Field(3128, ge=1, le=65535)  # where the proxy listens in a sandbox
+    # Trust anchors for TLS inside sandboxes with network grants: this directory is mounted
+    # read-only at /etc/ssl/certs, and SSL_CERT_FILE points at its ca-certificates.crt.
+    # None, or a directory that does not exist: nothing is mounted (images keep their own).
+    ca_dir: Path | None = Path("/etc/ssl/certs")
+    dns_timeout_s: float = Field(5.0, gt=0)
+    connect_timeout_s: float = Field(10.0, gt=0)
+    header_timeout_s: float = Field(10.0, gt=0)  # to send one request head after connecting
+    max_header_bytes: int = Field(64 * 1024, ge=1024)
+    max_connections: int = Field(32, ge=1)  # open at once per call; more are refused
+    max_records: int = Field(256, ge=1)  # itemised per call; more are only counted
+
+    @field_validator("nameservers")
+    @classmethod
+    def _parse_nameservers(cls, value: list[str]) -> list[str]:
+        from nexflow_executor.egress.resolver import parse_nameserver
+
+        for text in value:
+            parse_nameserver(text)
+        return value
+
+    @model_validator(mode="after")
+    def _netns_needs_nameservers(self) -> EgressSettings:
+        if self.netns is not None and not self.nameservers:
+            raise ValueError("egress.netns needs egress.nameservers")
+        return self
+
+
 class Settings(BaseSettings):
     """Everything the executor can be configured with."""
 
@@ -140,6 +178,7 @@ class Settings(BaseSettings):
     runtimes: RuntimePaths = Field(default_factory=RuntimePaths)
     nsjail: NsjailSettings = Field(default_factory=NsjailSettings)
     docker: DockerSettings = Field(default_factory=DockerSettings)
+    egress: EgressSettings = Field(default_factory=EgressSettings)
     # Host paths never mountable, nor any directory containing them: the control plane's
     # database, config, keys and tokens. The socket and state_dir are always added.
     forbidden_paths: list[Path] = Field(default_factory=list)

@@ -3,7 +3,7 @@
 Every host path is resolved with realpath first and checked after resolution, so a
 symlink cannot smuggle a forbidden path past the checks. Refusals:
 `InvalidRequest` (bad field), `PreconditionFailed` (well formed but not runnable
-here: unwritable grant, network requested). Which backend runs it is the service's choice.
+here: unwritable grant). Which backend runs it is the service's choice.
 """
 
 from __future__ import annotations
@@ -17,6 +17,8 @@ from pathlib import Path
 
 from nexflow.executor.v1 import executor_pb2 as pb
 
+from nexflow_executor.egress.call import proxy_env
+from nexflow_executor.egress.grants import HostGrant, parse_grant
 from nexflow_executor.errors import (
     InvalidRequest,
     PreconditionFailed,
@@ -27,6 +29,7 @@ from nexflow_executor.settings import Settings
 __all__ = ["MAX_STDIN_BYTES", "recheck_host_path", "validate_request"]
 
 MAX_STDIN_BYTES = 1024 * 1024
+MAX_NETWORK_HOSTS = 64
 # name[:tag][@sha256:digest], with an optional registry host[:port]/ prefix.
 _IMAGE = re.compile(
     r"^(?:[a-zA-Z0-9.-]+(?::\d{1,5})?/)?[a-z0-9]+(?:[._-][a-z0-9]+)*"
@@ -48,6 +51,7 @@ _RESERVED_TARGETS = (
 # Host trees never mountable whatever the settings say: /proc/<pid>/root is the host root.
 _NEVER_MOUNTABLE = (Path("/proc"), Path("/sys"), Path("/dev"))
 _WORKSPACE = "/workspace"
+_CERTS = "/etc/ssl/certs"
 _PATH = "/usr/local/bin:/usr/bin:/bin"
 
 
@@ -55,10 +59,7 @@ def validate_request(request: pb.ExecuteRequest, settings: Settings) -> RunSpec:
     """Check every field of `request` and resolve it into a `RunSpec`."""
     if not _CALL_ID.fullmatch(request.call_id):
         raise InvalidRequest("call_id", "required; 1-64 characters of [A-Za-z0-9_-]")
-    if request.network_hosts:
-        raise PreconditionFailed(
-            "network_hosts: egress proxy not available yet; network access cannot be granted"
-        )
+    network = _parse_network(request.network_hosts)
     image = _check_image(request)
     runtime = _RUNTIMES.get(request.runtime)
     if runtime is None:
@@ -78,6 +79,9 @@ def validate_request(request: pb.ExecuteRequest, settings: Settings) -> RunSpec:
             raise InvalidRequest(f"args[{i}]", "must not contain a NUL character")
     mounts = _resolve_mounts(request.mounts, forbidden, settings)
     env = _build_env(request.call_id, request.env, mounts)
+    if network:
+        env.update(proxy_env(settings.egress))
+        mounts = _with_trust_anchors(mounts, env, settings)
     return RunSpec(
         call_id=request.call_id,
         runtime=runtime,
@@ -90,7 +94,35 @@ def validate_request(request: pb.ExecuteRequest, settings: Settings) -> RunSpec:
         limits=_resolve_limits(request.limits, settings),
         image=image,
         image_labels=dict(request.image_labels),
+        network=network,
     )
+
+
+def _with_trust_anchors(
+    mounts: tuple[MountSpec, ...], env: dict[str, str], settings: Settings
+) -> tuple[MountSpec, ...]:
+    """Mount the configured CA directory at /etc/ssl/certs, for TLS through the proxy."""
+    ca_dir = settings.egress.ca_dir
+    if ca_dir is None or not ca_dir.is_dir() or any(m.sandbox_path == _CERTS for m in mounts):
+        return mounts
+    bundle = f"{_CERTS}/ca-certificates.crt"
+    env.update({"SSL_CERT_FILE": bundle, "SSL_CERT_DIR": _CERTS, "NODE_EXTRA_CA_CERTS": bundle})
+    anchors = MountSpec(
+        host_path=Path(os.path.realpath(ca_dir)), sandbox_path=_CERTS, writable=False
+    )
+    return tuple(sorted((*mounts, anchors), key=lambda s: s.sandbox_path.count("/")))
+
+
+def _parse_network(hosts: Iterable[str]) -> tuple[HostGrant, ...]:
+    grants: list[HostGrant] = []
+    for i, text in enumerate(hosts):
+        if i >= MAX_NETWORK_HOSTS:
+            raise InvalidRequest("network_hosts", f"more than {MAX_NETWORK_HOSTS} entries")
+        try:
+            grants.append(parse_grant(text))
+        except ValueError as exc:
+            raise InvalidRequest(f"network_hosts[{i}]", str(exc)) from exc
+    return tuple(grants)
 
 
 def _check_image(request: pb.ExecuteRequest) -> str:

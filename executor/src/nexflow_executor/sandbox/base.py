@@ -13,10 +13,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from nexflow_executor.egress.grants import HostGrant
 from nexflow_executor.errors import KillReason
 
 __all__ = [
     "SANDBOX_TMP",
+    "EgressAttach",
     "MountSpec",
     "OnOutput",
     "OnStarted",
@@ -69,6 +71,19 @@ class RunLimits:
     cpu_millis: int
 
 
+class EgressAttach(Protocol):
+    """The call's egress proxy, as a backend plugs it into the sandbox's network namespace
+    before the script starts (egress/call.py). Either method raises SandboxError."""
+
+    async def join_process(self, pid: int) -> None:
+        """Serve the proxy inside the network namespace of process `pid`."""
+        ...
+
+    async def new_namespace(self) -> int:
+        """A new namespace (lo up) with the proxy in it: an fd to start the sandbox in."""
+        ...
+
+
 @dataclass(frozen=True, slots=True)
 class RunSpec:
     """A validated, resolved request: exactly what one sandbox run does."""
@@ -84,6 +99,8 @@ class RunSpec:
     limits: RunLimits
     image: str = ""  # Docker only: the requested image reference ("" = the runtime's default)
     image_labels: Mapping[str, str] = field(default_factory=dict)  # Docker: labels it must carry
+    network: tuple[HostGrant, ...] = ()  # empty: no network at all
+    egress: EgressAttach | None = None  # set by the service exactly when `network` is not empty
 
 
 @dataclass(slots=True)

@@ -23,7 +23,7 @@ import time
 
 import structlog
 
-from nexflow_executor.errors import KillReason, PreconditionFailed
+from nexflow_executor.errors import KillReason, PreconditionFailed, SandboxError
 from nexflow_executor.sandbox.base import OnOutput, OnStarted, RunResult, RunSpec, Stream
 from nexflow_executor.sandbox.cgroups import CgroupUsage
 from nexflow_executor.sandbox.container import (
@@ -130,6 +130,8 @@ class DockerSandbox:
     ) -> RunResult:
         cgroup = container.cgroup
         stream = container.stream
+        if spec.egress is not None:  # the proxy's listener goes into the container's netns
+            await spec.egress.join_process(await self._pid(container))
         cgroup.reset_peak()
         before = cgroup.usage()
         begin = time.monotonic()
@@ -179,6 +181,15 @@ class DockerSandbox:
             stderr_bytes=gate.sent[Stream.STDERR],
             detail=describe(reason, spec, signum),
         )
+
+    async def _pid(self, container: SandboxContainer) -> int:
+        """The host pid of the container's init: its network namespace is the sandbox's."""
+        data = await self._engine.call(self._engine.api.inspect_container, container.id)
+        state = data.get("State") or {}
+        pid = int(state.get("Pid") or 0)
+        if not state.get("Running") or pid <= 0:
+            raise SandboxError("the sandbox container is not running; cannot attach egress")
+        return pid
 
     async def _exit_state(self, container: SandboxContainer) -> tuple[int, bool]:
         """The script's exit code (docker-init passes it on) and whether the kernel's OOM

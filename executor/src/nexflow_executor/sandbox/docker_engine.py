@@ -27,6 +27,8 @@ from typing import Any, TypeVar
 import docker
 import docker.errors
 import requests.exceptions
+from docker.constants import DEFAULT_DOCKER_API_VERSION, MINIMUM_DOCKER_API_VERSION
+from docker.utils import version_lt
 
 from nexflow_executor.errors import BackendUnavailable, PreconditionFailed, SandboxError
 from nexflow_executor.sandbox.base import Stream
@@ -94,11 +96,22 @@ class DockerEngine:
 
     def connect(self) -> str:
         """Connect and negotiate the API version; return the engine's version string."""
+        # Not version="auto": when the engine is down, the SDK's constructor raises with
+        # its session (and socket) still open. Probe with a client we can close instead.
+        probe = docker.APIClient(
+            base_url=self.url, version=MINIMUM_DOCKER_API_VERSION, timeout=self._timeout_s
+        )
         try:
-            self._api = docker.APIClient(base_url=self.url, version="auto", timeout=self._timeout_s)
-            info = self._api.version()
+            info = probe.version(api_version=False)
         except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
             raise BackendUnavailable(f"Docker engine at {self.url} does not answer: {exc}") from exc
+        finally:
+            probe.close()
+        server = str(info.get("ApiVersion", MINIMUM_DOCKER_API_VERSION))
+        version = (
+            server if version_lt(server, DEFAULT_DOCKER_API_VERSION) else DEFAULT_DOCKER_API_VERSION
+        )
+        self._api = docker.APIClient(base_url=self.url, version=version, timeout=self._timeout_s)
         self._version = str(self._api.api_version)
         return str(info.get("Version", "?"))
 

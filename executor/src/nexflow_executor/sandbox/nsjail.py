@@ -19,6 +19,7 @@ import fcntl
 import os
 import re
 import secrets
+import shutil
 import signal
 import subprocess
 import time
@@ -87,6 +88,7 @@ class NsjailSandbox:
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
         self._binary = _binary(settings)
+        self._nsenter = shutil.which("nsenter") or "/usr/bin/nsenter"
 
     def check(self) -> None:
         """Refuse to serve if nsjail, the cgroups or a runtime binary is unusable."""
@@ -102,6 +104,8 @@ class NsjailSandbox:
                 f"nsjail at {self._binary} cannot run (exit {done.returncode}): "
                 f"{' '.join(tail)}; on Debian install libnl-route-3-200"
             )
+        if not os.access(self._nsenter, os.X_OK):
+            raise BackendUnavailable("nsenter (util-linux) is needed to give sandboxes egress")
         detect_version(self._settings.nsjail.cgroup_root)
         for name, path in self._settings.runtimes:
             if not os.access(path, os.X_OK):
@@ -131,11 +135,17 @@ class NsjailSandbox:
     async def _spawn(
         self, spec: RunSpec, cgroup: CallCgroup
     ) -> tuple[asyncio.subprocess.Process, int]:
+        # With network grants, nsjail starts inside the call's egress namespace (only lo
+        # and the proxy) via nsenter, and keeps it; without, it makes an empty one.
+        netns_fd = await spec.egress.new_namespace() if spec.egress is not None else -1
+        enter = [self._nsenter, f"--net=/proc/self/fd/{netns_fd}", "--"] if netns_fd >= 0 else []
         cfg_r, cfg_w = os.pipe()
         log_r, log_w = os.pipe()
         try:
-            text = render(build_config(spec, self._settings, log_fd=log_w)).encode()
+            config = build_config(spec, self._settings, log_fd=log_w, in_egress_netns=bool(enter))
+            text = render(config).encode()
             argv = [
+                *enter,
                 self._binary,
                 "--config",
                 f"/dev/fd/{cfg_r}",
@@ -147,7 +157,7 @@ class NsjailSandbox:
                 stdin=asyncio.subprocess.PIPE,
                 stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.PIPE,
-                pass_fds=(cfg_r, log_w),
+                pass_fds=(cfg_r, log_w) if netns_fd < 0 else (cfg_r, log_w, netns_fd),
                 env={},  # nsjail itself gets nothing: the jail's environment is in the config
                 start_new_session=True,
             )

@@ -57,8 +57,14 @@ def _system_mounts(settings: Settings) -> list[MountPt]:
     return mounts
 
 
-def build_config(spec: RunSpec, settings: Settings, log_fd: int) -> NsJailConfig:
-    """The nsjail configuration for `spec`; nsjail logs to `log_fd`, not to the skill's stderr."""
+def build_config(
+    spec: RunSpec, settings: Settings, log_fd: int, *, in_egress_netns: bool = False
+) -> NsJailConfig:
+    """The nsjail configuration for `spec`; nsjail logs to `log_fd`, not to the skill's stderr.
+
+    `in_egress_netns`: nsjail is being started inside the call's egress namespace (made by
+    egress/netns.py, holding only lo and the proxy's listener) and must stay in it.
+    """
     limits = spec.limits
     mounts = [
         # Read-only, tiny root: nothing of the host is visible unless mounted below.
@@ -114,7 +120,10 @@ def build_config(spec: RunSpec, settings: Settings, log_fd: int) -> NsJailConfig
         rlimit_fsize_type=RLimitType.INF,  # /tmp is size-capped by its tmpfs
         rlimit_nofile=1024,
         rlimit_nproc_type=RLimitType.HARD,  # per-uid, shared between calls: the pids cgroup limits
-        clone_newnet=True,  # empty network namespace: only lo, nothing reachable
+        # A new, empty network namespace (only lo); or, with egress, the one nsjail was
+        # started in, which the executor made for this call. Never the host's: nsjail is
+        # only ever started in one of those two ways (nsjail.py).
+        clone_newnet=not in_egress_netns,
         clone_newuser=True,
         clone_newns=True,
         clone_newpid=True,

@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"nexflow/executor/v1/executor.proto\x12\x13nexflow.executor.v1\"\xa9\x04\n\x0e\x45xecuteRequest\x12\x0f\n\x07\x63\x61ll_id\x18\x01 \x01(\t\x12-\n\x07runtime\x18\x02 \x01(\x0e\x32\x1c.nexflow.executor.v1.Runtime\x12\x11\n\tskill_dir\x18\x03 \x01(\t\x12\x12\n\nentrypoint\x18\x04 \x01(\t\x12\x0c\n\x04\x61rgs\x18\x05 \x03(\t\x12\r\n\x05stdin\x18\x06 \x01(\x0c\x12\x39\n\x03\x65nv\x18\x07 \x03(\x0b\x32,.nexflow.executor.v1.ExecuteRequest.EnvEntry\x12*\n\x06mounts\x18\x08 \x03(\x0b\x32\x1a.nexflow.executor.v1.Mount\x12+\n\x06limits\x18\t \x01(\x0b\x32\x1b.nexflow.executor.v1.Limits\x12\x15\n\rnetwork_hosts\x18\n \x03(\t\x12\r\n\x05image\x18\x0b \x01(\t\x12-\n\x07\x62\x61\x63kend\x18\x0c \x01(\x0e\x32\x1c.nexflow.executor.v1.Backend\x12J\n\x0cimage_labels\x18\r \x03(\x0b\x32\x34.nexflow.executor.v1.ExecuteRequest.ImageLabelsEntry\x1a*\n\x08\x45nvEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x1a\x32\n\x10ImageLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"B\n\x05Mount\x12\x11\n\thost_path\x18\x01 \x01(\t\x12\x14\n\x0csandbox_path\x18\x02 \x01(\t\x12\x10\n\x08writable\x18\x03 \x01(\x08\"\x96\x01\n\x06Limits\x12\x14\n\x0cwall_time_ms\x18\x01 \x01(\r\x12\x13\n\x0b\x63pu_time_ms\x18\x02 \x01(\r\x12\x14\n\x0cmemory_bytes\x18\x03 \x01(\x04\x12\x0c\n\x04pids\x18\x04 \x01(\r\x12\x14\n\x0coutput_bytes\x18\x05 \x01(\x04\x12\x13\n\x0btmpfs_bytes\x18\x06 \x01(\x04\x12\x12\n\ncpu_millis\x18\x07 \x01(\r\"\xaa\x01\n\x0c\x45xecuteEvent\x12/\n\x07started\x18\x01 \x01(\x0b\x32\x1c.nexflow.executor.v1.StartedH\x00\x12-\n\x06output\x18\x02 \x01(\x0b\x32\x1b.nexflow.executor.v1.OutputH\x00\x12\x31\n\x08\x66inished\x18\x03 \x01(\x0b\x32\x1d.nexflow.executor.v1.FinishedH\x00\x42\x07\n\x05\x65vent\"\x85\x01\n\x07Started\x12\x0f\n\x07\x63\x61ll_id\x18\x01 \x01(\t\x12-\n\x07\x62\x61\x63kend\x18\x02 \x01(\x0e\x32\x1c.nexflow.executor.v1.Backend\x12\x1a\n\x12started_at_unix_ms\x18\x03 \x01(\x03\x12\x10\n\x08image_id\x18\x04 \x01(\t\x12\x0c\n\x04warm\x18\x05 \x01(\x08\"C\n\x06Output\x12+\n\x06stream\x18\x01 \x01(\x0e\x32\x1b.nexflow.executor.v1.Stream\x12\x0c\n\x04\x64\x61ta\x18\x02 \x01(\x0c\"\xe8\x01\n\x08\x46inished\x12\x11\n\texit_code\x18\x01 \x01(\x05\x12\x34\n\x0bkill_reason\x18\x02 \x01(\x0e\x32\x1f.nexflow.executor.v1.KillReason\x12\x14\n\x0cwall_time_ms\x18\x03 \x01(\x04\x12\x13\n\x0b\x63pu_time_ms\x18\x04 \x01(\x04\x12\x19\n\x11peak_memory_bytes\x18\x05 \x01(\x04\x12\x11\n\ttruncated\x18\x06 \x01(\x08\x12\x14\n\x0cstdout_bytes\x18\x07 \x01(\x04\x12\x14\n\x0cstderr_bytes\x18\x08 \x01(\x04\x12\x0e\n\x06\x64\x65tail\x18\t \x01(\t\" \n\rCancelRequest\x12\x0f\n\x07\x63\x61ll_id\x18\x01 \x01(\t\"\x1f\n\x0e\x43\x61ncelResponse\x12\r\n\x05\x66ound\x18\x01 \x01(\x08\"\x11\n\x0f\x44\x65scribeRequest\"_\n\x0b\x42\x61\x63kendInfo\x12-\n\x07\x62\x61\x63kend\x18\x01 \x01(\x0e\x32\x1c.nexflow.executor.v1.Backend\x12\x11\n\tavailable\x18\x02 \x01(\x08\x12\x0e\n\x06reason\x18\x03 \x01(\t\"\xa8\x01\n\x10\x44\x65scribeResponse\x12\x35\n\x0f\x64\x65\x66\x61ult_backend\x18\x01 \x01(\x0e\x32\x1c.nexflow.executor.v1.Backend\x12\x32\n\x08\x62\x61\x63kends\x18\x02 \x03(\x0b\x32 .nexflow.executor.v1.BackendInfo\x12\x12\n\npool_ready\x18\x03 \x01(\r\x12\x15\n\rpool_profiles\x18\x04 \x01(\r*Z\n\x07Runtime\x12\x17\n\x13RUNTIME_UNSPECIFIED\x10\x00\x12\x10\n\x0cRUNTIME_BASH\x10\x01\x12\x12\n\x0eRUNTIME_PYTHON\x10\x02\x12\x10\n\x0cRUNTIME_NODE\x10\x03*J\n\x07\x42\x61\x63kend\x12\x17\n\x13\x42\x41\x43KEND_UNSPECIFIED\x10\x00\x12\x12\n\x0e\x42\x41\x43KEND_NSJAIL\x10\x01\x12\x12\n\x0e\x42\x41\x43KEND_DOCKER\x10\x02*F\n\x06Stream\x12\x16\n\x12STREAM_UNSPECIFIED\x10\x00\x12\x11\n\rSTREAM_STDOUT\x10\x01\x12\x11\n\rSTREAM_STDERR\x10\x02*\xda\x01\n\nKillReason\x12\x1b\n\x17KILL_REASON_UNSPECIFIED\x10\x00\x12\x14\n\x10KILL_REASON_NONE\x10\x01\x12\x17\n\x13KILL_REASON_TIMEOUT\x10\x02\x12\x18\n\x14KILL_REASON_CPU_TIME\x10\x03\x12\x13\n\x0fKILL_REASON_OOM\x10\x04\x12\x1c\n\x18KILL_REASON_OUTPUT_LIMIT\x10\x05\x12\x19\n\x15KILL_REASON_CANCELLED\x10\x06\x12\x18\n\x14KILL_REASON_SIGNALED\x10\x07\x32\x8b\x02\n\x08\x45xecutor\x12S\n\x07\x45xecute\x12#.nexflow.executor.v1.ExecuteRequest\x1a!.nexflow.executor.v1.ExecuteEvent0\x01\x12Q\n\x06\x43\x61ncel\x12\".nexflow.executor.v1.CancelRequest\x1a#.nexflow.executor.v1.CancelResponse\x12W\n\x08\x44\x65scribe\x12$.nexflow.executor.v1.DescribeRequest\x1a%.nexflow.executor.v1.DescribeResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"nexflow/executor/v1/executor.proto\x12\x13nexflow.executor.v1\"\xa9\x04\n\x0e\x45xecuteRequest\x12\x0f\n\x07\x63\x61ll_id\x18\x01 \x01(\t\x12-\n\x07runtime\x18\x02 \x01(\x0e\x32\x1c.nexflow.executor.v1.Runtime\x12\x11\n\tskill_dir\x18\x03 \x01(\t\x12\x12\n\nentrypoint\x18\x04 \x01(\t\x12\x0c\n\x04\x61rgs\x18\x05 \x03(\t\x12\r\n\x05stdin\x18\x06 \x01(\x0c\x12\x39\n\x03\x65nv\x18\x07 \x03(\x0b\x32,.nexflow.executor.v1.ExecuteRequest.EnvEntry\x12*\n\x06mounts\x18\x08 \x03(\x0b\x32\x1a.nexflow.executor.v1.Mount\x12+\n\x06limits\x18\t \x01(\x0b\x32\x1b.nexflow.executor.v1.Limits\x12\x15\n\rnetwork_hosts\x18\n \x03(\t\x12\r\n\x05image\x18\x0b \x01(\t\x12-\n\x07\x62\x61\x63kend\x18\x0c \x01(\x0e\x32\x1c.nexflow.executor.v1.Backend\x12J\n\x0cimage_labels\x18\r \x03(\x0b\x32\x34.nexflow.executor.v1.ExecuteRequest.ImageLabelsEntry\x1a*\n\x08\x45nvEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x1a\x32\n\x10ImageLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"B\n\x05Mount\x12\x11\n\thost_path\x18\x01 \x01(\t\x12\x14\n\x0csandbox_path\x18\x02 \x01(\t\x12\x10\n\x08writable\x18\x03 \x01(\x08\"\x96\x01\n\x06Limits\x12\x14\n\x0cwall_time_ms\x18\x01 \x01(\r\x12\x13\n\x0b\x63pu_time_ms\x18\x02 \x01(\r\x12\x14\n\x0cmemory_bytes\x18\x03 \x01(\x04\x12\x0c\n\x04pids\x18\x04 \x01(\r\x12\x14\n\x0coutput_bytes\x18\x05 \x01(\x04\x12\x13\n\x0btmpfs_bytes\x18\x06 \x01(\x04\x12\x12\n\ncpu_millis\x18\x07 \x01(\r\"\xd9\x01\n\x0c\x45xecuteEvent\x12/\n\x07started\x18\x01 \x01(\x0b\x32\x1c.nexflow.executor.v1.StartedH\x00\x12-\n\x06output\x18\x02 \x01(\x0b\x32\x1b.nexflow.executor.v1.OutputH\x00\x12\x31\n\x08\x66inished\x18\x03 \x01(\x0b\x32\x1d.nexflow.executor.v1.FinishedH\x00\x12-\n\x06\x65gress\x18\x04 \x01(\x0b\x32\x1b.nexflow.executor.v1.EgressH\x00\x42\x07\n\x05\x65vent\"\x85\x01\n\x07Started\x12\x0f\n\x07\x63\x61ll_id\x18\x01 \x01(\t\x12-\n\x07\x62\x61\x63kend\x18\x02 \x01(\x0e\x32\x1c.nexflow.executor.v1.Backend\x12\x1a\n\x12started_at_unix_ms\x18\x03 \x01(\x03\x12\x10\n\x08image_id\x18\x04 \x01(\t\x12\x0c\n\x04warm\x18\x05 \x01(\x08\"\xcc\x01\n\x06\x45gress\x12\x0c\n\x04host\x18\x01 \x01(\t\x12\x0c\n\x04port\x18\x02 \x01(\r\x12\x0e\n\x06method\x18\x03 \x01(\t\x12\x0f\n\x07\x61\x64\x64ress\x18\x04 \x01(\t\x12\x0f\n\x07\x61llowed\x18\x05 \x01(\x08\x12\x0e\n\x06reason\x18\x06 \x01(\t\x12\r\n\x05grant\x18\x07 \x01(\t\x12\x10\n\x08\x62ytes_up\x18\x08 \x01(\x04\x12\x12\n\nbytes_down\x18\t \x01(\x04\x12\x1a\n\x12started_at_unix_ms\x18\n \x01(\x03\x12\x13\n\x0b\x64uration_ms\x18\x0b \x01(\x04\"C\n\x06Output\x12+\n\x06stream\x18\x01 \x01(\x0e\x32\x1b.nexflow.executor.v1.Stream\x12\x0c\n\x04\x64\x61ta\x18\x02 \x01(\x0c\"\x80\x02\n\x08\x46inished\x12\x11\n\texit_code\x18\x01 \x01(\x05\x12\x34\n\x0bkill_reason\x18\x02 \x01(\x0e\x32\x1f.nexflow.executor.v1.KillReason\x12\x14\n\x0cwall_time_ms\x18\x03 \x01(\x04\x12\x13\n\x0b\x63pu_time_ms\x18\x04 \x01(\x04\x12\x19\n\x11peak_memory_bytes\x18\x05 \x01(\x04\x12\x11\n\ttruncated\x18\x06 \x01(\x08\x12\x14\n\x0cstdout_bytes\x18\x07 \x01(\x04\x12\x14\n\x0cstderr_bytes\x18\x08 \x01(\x04\x12\x0e\n\x06\x64\x65tail\x18\t \x01(\t\x12\x16\n\x0e\x65gress_dropped\x18\n \x01(\r\" \n\rCancelRequest\x12\x0f\n\x07\x63\x61ll_id\x18\x01 \x01(\t\"\x1f\n\x0e\x43\x61ncelResponse\x12\r\n\x05\x66ound\x18\x01 \x01(\x08\"\x11\n\x0f\x44\x65scribeRequest\"_\n\x0b\x42\x61\x63kendInfo\x12-\n\x07\x62\x61\x63kend\x18\x01 \x01(\x0e\x32\x1c.nexflow.executor.v1.Backend\x12\x11\n\tavailable\x18\x02 \x01(\x08\x12\x0e\n\x06reason\x18\x03 \x01(\t\"\xa8\x01\n\x10\x44\x65scribeResponse\x12\x35\n\x0f\x64\x65\x66\x61ult_backend\x18\x01 \x01(\x0e\x32\x1c.nexflow.executor.v1.Backend\x12\x32\n\x08\x62\x61\x63kends\x18\x02 \x03(\x0b\x32 .nexflow.executor.v1.BackendInfo\x12\x12\n\npool_ready\x18\x03 \x01(\r\x12\x15\n\rpool_profiles\x18\x04 \x01(\r*Z\n\x07Runtime\x12\x17\n\x13RUNTIME_UNSPECIFIED\x10\x00\x12\x10\n\x0cRUNTIME_BASH\x10\x01\x12\x12\n\x0eRUNTIME_PYTHON\x10\x02\x12\x10\n\x0cRUNTIME_NODE\x10\x03*J\n\x07\x42\x61\x63kend\x12\x17\n\x13\x42\x41\x43KEND_UNSPECIFIED\x10\x00\x12\x12\n\x0e\x42\x41\x43KEND_NSJAIL\x10\x01\x12\x12\n\x0e\x42\x41\x43KEND_DOCKER\x10\x02*F\n\x06Stream\x12\x16\n\x12STREAM_UNSPECIFIED\x10\x00\x12\x11\n\rSTREAM_STDOUT\x10\x01\x12\x11\n\rSTREAM_STDERR\x10\x02*\xda\x01\n\nKillReason\x12\x1b\n\x17KILL_REASON_UNSPECIFIED\x10\x00\x12\x14\n\x10KILL_REASON_NONE\x10\x01\x12\x17\n\x13KILL_REASON_TIMEOUT\x10\x02\x12\x18\n\x14KILL_REASON_CPU_TIME\x10\x03\x12\x13\n\x0fKILL_REASON_OOM\x10\x04\x12\x1c\n\x18KILL_REASON_OUTPUT_LIMIT\x10\x05\x12\x19\n\x15KILL_REASON_CANCELLED\x10\x06\x12\x18\n\x14KILL_REASON_SIGNALED\x10\x07\x32\x8b\x02\n\x08\x45xecutor\x12S\n\x07\x45xecute\x12#.nexflow.executor.v1.ExecuteRequest\x1a!.nexflow.executor.v1.ExecuteEvent0\x01\x12Q\n\x06\x43\x61ncel\x12\".nexflow.executor.v1.CancelRequest\x1a#.nexflow.executor.v1.CancelResponse\x12W\n\x08\x44\x65scribe\x12$.nexflow.executor.v1.DescribeRequest\x1a%.nexflow.executor.v1.DescribeResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,14 +35,14 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_EXECUTEREQUEST_ENVENTRY']._serialized_options = b'8\001'
   _globals['_EXECUTEREQUEST_IMAGELABELSENTRY']._loaded_options = None
   _globals['_EXECUTEREQUEST_IMAGELABELSENTRY']._serialized_options = b'8\001'
-  _globals['_RUNTIME']._serialized_start=1803
-  _globals['_RUNTIME']._serialized_end=1893
-  _globals['_BACKEND']._serialized_start=1895
-  _globals['_BACKEND']._serialized_end=1969
-  _globals['_STREAM']._serialized_start=1971
-  _globals['_STREAM']._serialized_end=2041
-  _globals['_KILLREASON']._serialized_start=2044
-  _globals['_KILLREASON']._serialized_end=2262
+  _globals['_RUNTIME']._serialized_start=2081
+  _globals['_RUNTIME']._serialized_end=2171
+  _globals['_BACKEND']._serialized_start=2173
+  _globals['_BACKEND']._serialized_end=2247
+  _globals['_STREAM']._serialized_start=2249
+  _globals['_STREAM']._serialized_end=2319
+  _globals['_KILLREASON']._serialized_start=2322
+  _globals['_KILLREASON']._serialized_end=2540
   _globals['_EXECUTEREQUEST']._serialized_start=60
   _globals['_EXECUTEREQUEST']._serialized_end=613
   _globals['_EXECUTEREQUEST_ENVENTRY']._serialized_start=519
@@ -54,23 +54,25 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_LIMITS']._serialized_start=684
   _globals['_LIMITS']._serialized_end=834
   _globals['_EXECUTEEVENT']._serialized_start=837
-  _globals['_EXECUTEEVENT']._serialized_end=1007
-  _globals['_STARTED']._serialized_start=1010
-  _globals['_STARTED']._serialized_end=1143
-  _globals['_OUTPUT']._serialized_start=1145
-  _globals['_OUTPUT']._serialized_end=1212
-  _globals['_FINISHED']._serialized_start=1215
-  _globals['_FINISHED']._serialized_end=1447
-  _globals['_CANCELREQUEST']._serialized_start=1449
-  _globals['_CANCELREQUEST']._serialized_end=1481
-  _globals['_CANCELRESPONSE']._serialized_start=1483
-  _globals['_CANCELRESPONSE']._serialized_end=1514
-  _globals['_DESCRIBEREQUEST']._serialized_start=1516
-  _globals['_DESCRIBEREQUEST']._serialized_end=1533
-  _globals['_BACKENDINFO']._serialized_start=1535
-  _globals['_BACKENDINFO']._serialized_end=1630
-  _globals['_DESCRIBERESPONSE']._serialized_start=1633
-  _globals['_DESCRIBERESPONSE']._serialized_end=1801
-  _globals['_EXECUTOR']._serialized_start=2265
-  _globals['_EXECUTOR']._serialized_end=2532
+  _globals['_EXECUTEEVENT']._serialized_end=1054
+  _globals['_STARTED']._serialized_start=1057
+  _globals['_STARTED']._serialized_end=1190
+  _globals['_EGRESS']._serialized_start=1193
+  _globals['_EGRESS']._serialized_end=1397
+  _globals['_OUTPUT']._serialized_start=1399
+  _globals['_OUTPUT']._serialized_end=1466
+  _globals['_FINISHED']._serialized_start=1469
+  _globals['_FINISHED']._serialized_end=1725
+  _globals['_CANCELREQUEST']._serialized_start=1727
+  _globals['_CANCELREQUEST']._serialized_end=1759
+  _globals['_CANCELRESPONSE']._serialized_start=1761
+  _globals['_CANCELRESPONSE']._serialized_end=1792
+  _globals['_DESCRIBEREQUEST']._serialized_start=1794
+  _globals['_DESCRIBEREQUEST']._serialized_end=1811
+  _globals['_BACKENDINFO']._serialized_start=1813
+  _globals['_BACKENDINFO']._serialized_end=1908
+  _globals['_DESCRIBERESPONSE']._serialized_start=1911
+  _globals['_DESCRIBERESPONSE']._serialized_end=2079
+  _globals['_EXECUTOR']._serialized_start=2543
+  _globals['_EXECUTOR']._serialized_end=2810
 # @@protoc_insertion_point(module_scope)

@@ -260,10 +260,15 @@ class ExecuteRequest(_message.Message):
 
     @_builtins.property
     def network_hosts(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
-        """host[:port] pairs the call may reach through the egress proxy. Default:
-        empty, and with an empty list the sandbox has no network at all (an empty
-        network namespace). Until the egress proxy exists a non-empty list is
-        refused with FAILED_PRECONDITION rather than silently granted or ignored.
+        """The hosts the call may reach, through its own egress proxy and nothing else.
+        Each entry: "host:port"; "host" (ports 80 and 443); "host:*" (any port);
+        "*.domain[:port]" (any name below domain, never domain itself); an address
+        literal "a.b.c.d[:port]" or "[v6]:port", the only way to reach a loopback,
+        private, link-local, unique-local or multicast address. Default: empty, and
+        then the sandbox has no network at all (a network namespace with only lo).
+        Otherwise the proxy listens on 127.0.0.1:3128 inside the sandbox and
+        HTTP_PROXY / HTTPS_PROXY point there; nothing else is routed. At most 64
+        entries; a malformed one is refused with INVALID_ARGUMENT.
         """
 
     @_builtins.property
@@ -411,24 +416,28 @@ class ExecuteEvent(_message.Message):
     STARTED_FIELD_NUMBER: _builtins.int
     OUTPUT_FIELD_NUMBER: _builtins.int
     FINISHED_FIELD_NUMBER: _builtins.int
+    EGRESS_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def started(self) -> Global___Started: ...
     @_builtins.property
     def output(self) -> Global___Output: ...
     @_builtins.property
     def finished(self) -> Global___Finished: ...
+    @_builtins.property
+    def egress(self) -> Global___Egress: ...
     def __init__(
         self,
         *,
         started: Global___Started | None = ...,
         output: Global___Output | None = ...,
         finished: Global___Finished | None = ...,
+        egress: Global___Egress | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["event", b"event", "finished", b"finished", "output", b"output", "started", b"started"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["egress", b"egress", "event", b"event", "finished", b"finished", "output", b"output", "started", b"started"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["event", b"event", "finished", b"finished", "output", b"output", "started", b"started"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["egress", b"egress", "event", b"event", "finished", b"finished", "output", b"output", "started", b"started"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_event: _TypeAlias = _typing.Literal["started", "output", "finished"]  # noqa: Y015
+    _WhichOneofReturnType_event: _TypeAlias = _typing.Literal["started", "output", "finished", "egress"]  # noqa: Y015
     _WhichOneofArgType_event: _TypeAlias = _typing.Literal["event", b"event"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_event) -> _WhichOneofReturnType_event | None: ...
 
@@ -473,6 +482,77 @@ class Started(_message.Message):
 Global___Started: _TypeAlias = Started  # noqa: Y015
 
 @_typing.final
+class Egress(_message.Message):
+    """One connection attempt through the call's egress proxy, allowed or refused,
+    sent when the connection has ended (or was refused). Sent between Started and
+    Finished; at most egress.max_records per call (setting, default 256), after
+    which attempts are only counted in Finished.egress_dropped.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    HOST_FIELD_NUMBER: _builtins.int
+    PORT_FIELD_NUMBER: _builtins.int
+    METHOD_FIELD_NUMBER: _builtins.int
+    ADDRESS_FIELD_NUMBER: _builtins.int
+    ALLOWED_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    GRANT_FIELD_NUMBER: _builtins.int
+    BYTES_UP_FIELD_NUMBER: _builtins.int
+    BYTES_DOWN_FIELD_NUMBER: _builtins.int
+    STARTED_AT_UNIX_MS_FIELD_NUMBER: _builtins.int
+    DURATION_MS_FIELD_NUMBER: _builtins.int
+    host: _builtins.str
+    """The host as requested (lower case, punycode for IDN), or an address literal.
+    Empty when the request could not be parsed (reason "bad_request").
+    """
+    port: _builtins.int
+    method: _builtins.str
+    """"CONNECT" for a TLS tunnel, else the HTTP method of a plain request."""
+    address: _builtins.str
+    """The address connected to, or the resolved address that was refused."""
+    allowed: _builtins.bool
+    reason: _builtins.str
+    """"granted" when allowed; else one of: host_not_granted, address_loopback,
+    address_private, address_link_local, address_unique_local,
+    address_multicast, address_shared, address_reserved, address_unspecified,
+    dns_failed, connect_failed, bad_request, too_many_connections, proxy_error.
+    """
+    grant: _builtins.str
+    """The grant (as sent in network_hosts) that admitted the host, if any."""
+    bytes_up: _builtins.int
+    """Bytes relayed sandbox → destination (including a forwarded request head)
+    and destination → sandbox. Unit: bytes.
+    """
+    bytes_down: _builtins.int
+    started_at_unix_ms: _builtins.int
+    """When the sandbox connected to the proxy. Unit: ms since the Unix epoch."""
+    duration_ms: _builtins.int
+    """How long the connection lasted. Unit: milliseconds."""
+    def __init__(
+        self,
+        *,
+        host: _builtins.str = ...,
+        port: _builtins.int = ...,
+        method: _builtins.str = ...,
+        address: _builtins.str = ...,
+        allowed: _builtins.bool = ...,
+        reason: _builtins.str = ...,
+        grant: _builtins.str = ...,
+        bytes_up: _builtins.int = ...,
+        bytes_down: _builtins.int = ...,
+        started_at_unix_ms: _builtins.int = ...,
+        duration_ms: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["address", b"address", "allowed", b"allowed", "bytes_down", b"bytes_down", "bytes_up", b"bytes_up", "duration_ms", b"duration_ms", "grant", b"grant", "host", b"host", "method", b"method", "port", b"port", "reason", b"reason", "started_at_unix_ms", b"started_at_unix_ms"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Egress: _TypeAlias = Egress  # noqa: Y015
+
+@_typing.final
 class Output(_message.Message):
     """A chunk of the script's output, forwarded as it is read. Chunks are at most
     64 KiB; their concatenation per stream is exactly what the script wrote, up to
@@ -514,6 +594,7 @@ class Finished(_message.Message):
     STDOUT_BYTES_FIELD_NUMBER: _builtins.int
     STDERR_BYTES_FIELD_NUMBER: _builtins.int
     DETAIL_FIELD_NUMBER: _builtins.int
+    EGRESS_DROPPED_FIELD_NUMBER: _builtins.int
     exit_code: _builtins.int
     """The script's exit code, or 128 + signal number if it was killed by a signal."""
     kill_reason: Global___KillReason.ValueType
@@ -537,6 +618,8 @@ class Finished(_message.Message):
     """A short human-readable explanation when kill_reason is not NONE, e.g.
     "wall time limit of 2000 ms reached". Never contains output or secrets.
     """
+    egress_dropped: _builtins.int
+    """Egress attempts beyond egress.max_records that were counted, not itemised."""
     def __init__(
         self,
         *,
@@ -549,10 +632,11 @@ class Finished(_message.Message):
         stdout_bytes: _builtins.int = ...,
         stderr_bytes: _builtins.int = ...,
         detail: _builtins.str = ...,
+        egress_dropped: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["cpu_time_ms", b"cpu_time_ms", "detail", b"detail", "exit_code", b"exit_code", "kill_reason", b"kill_reason", "peak_memory_bytes", b"peak_memory_bytes", "stderr_bytes", b"stderr_bytes", "stdout_bytes", b"stdout_bytes", "truncated", b"truncated", "wall_time_ms", b"wall_time_ms"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cpu_time_ms", b"cpu_time_ms", "detail", b"detail", "egress_dropped", b"egress_dropped", "exit_code", b"exit_code", "kill_reason", b"kill_reason", "peak_memory_bytes", b"peak_memory_bytes", "stderr_bytes", b"stderr_bytes", "stdout_bytes", b"stdout_bytes", "truncated", b"truncated", "wall_time_ms", b"wall_time_ms"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
