@@ -65,7 +65,7 @@ class Stack:
         return int(self.proc.returncode)
 
 
-def start_stack(tmp: Path, *extra: str) -> Stack:
+def start_stack(tmp: Path, *extra: str, env: dict[str, str] | None = None) -> Stack:
     home = tmp / "home"
     home.mkdir(parents=True)
     port = free_port()
@@ -75,7 +75,7 @@ def start_stack(tmp: Path, *extra: str) -> Stack:
             [str(NEXFLOW), "up", "--home", str(home), "--port", str(port), *extra],
             stdout=out,
             stderr=subprocess.STDOUT,
-            env={**os.environ, "NEXFLOW_ADMIN_TOKEN": ""},
+            env={**os.environ, "NEXFLOW_ADMIN_TOKEN": "", **(env or {})},
         )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60

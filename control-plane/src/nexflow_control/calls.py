@@ -31,7 +31,14 @@ from .errors import (
     PolicyUnavailable,
 )
 from .executor_client import ExecutorClient
-from .inputs import input_sha256, resolve_paths, validate_input
+from .inputs import (
+    HostAccess,
+    PathAccess,
+    input_sha256,
+    resolve_hosts,
+    resolve_paths,
+    validate_input,
+)
 from .metrics import Metrics
 from .settings import Settings
 from .skills import SKILL_DIGEST_LABEL, Skill, SkillCatalog
@@ -182,12 +189,13 @@ class CallService:
             if not skill.executable:
                 raise NotExecutable(f"skill {name!r} has instructions only; nothing to execute")
             paths = resolve_paths(list(skill.path_inputs), raw_input, self.workspace)
+            hosts = resolve_hosts(skill.network_inputs, raw_input)
         except NexflowError as exc:
             raise await self._refuse(call_id, principal, skill.name, exc) from None
 
         # Hashed once: the policy input and the audit event both carry it.
         input_digest = input_sha256(raw_input)
-        policy_input = self._policy_input(call_id, principal, skill, input_digest, paths)
+        policy_input = self._policy_input(call_id, principal, skill, input_digest, paths, hosts)
         try:
             decision = await self.engine.decide(policy_input)
         except policy_mod.PolicyUnavailable as exc:
@@ -325,8 +333,11 @@ class CallService:
             backend=execution.backend.removeprefix("BACKEND_").lower(),
         )
         io_cap = self.settings.limits.audit_io_bytes
+        egress = [self._egress_event(call_id, principal, skill.name, e) for e in execution.egress]
+        allowed = sum(1 for e in execution.egress if e.allowed)
         try:
             await self._append(
+                *egress,
                 self._event(
                     "call.finished",
                     call_id,
@@ -346,8 +357,13 @@ class CallService:
                         "warm": execution.warm,
                         "stdout": _cap(stdout, io_cap),
                         "stderr": _cap(stderr, io_cap),
+                        "egress": {
+                            "allowed": allowed,
+                            "refused": len(execution.egress) - allowed,
+                            "dropped": fin.egress_dropped,
+                        },
                     },
-                )
+                ),
             )
         except AuditUnavailable:
             # The call already ran; the caller gets its result, flagged, and the
@@ -366,13 +382,38 @@ class CallService:
         )
         return result
 
+    def _egress_event(
+        self, call_id: str, principal: Principal, skill: str, egress: pb.Egress
+    ) -> audit_mod.AuditEvent:
+        """One connection attempt the call's egress proxy saw, allowed or refused."""
+        return self._event(
+            "call.egress",
+            call_id,
+            principal,
+            skill,
+            decision="allow" if egress.allowed else "deny",
+            reason_codes=[egress.reason],
+            payload={
+                "host": egress.host,
+                "port": egress.port,
+                "method": egress.method,
+                "address": egress.address,
+                "grant": egress.grant,
+                "bytes_up": egress.bytes_up,
+                "bytes_down": egress.bytes_down,
+                "started_at_unix_ms": egress.started_at_unix_ms,
+                "duration_ms": egress.duration_ms,
+            },
+        )
+
     def _policy_input(
         self,
         call_id: str,
         principal: Principal,
         skill: Skill,
         input_digest: str,
-        paths: list[Any],
+        paths: list[PathAccess],
+        hosts: list[HostAccess],
     ) -> dict[str, Any]:
         ws = str(self.workspace)
         limits: dict[str, int] = {}
@@ -403,6 +444,7 @@ class CallService:
                 "id": call_id,
                 "input_sha256": input_digest,
                 "paths": [p.to_policy() for p in paths],
+                "hosts": [h.to_policy() for h in hosts],
             },
             "context": {
                 "workspace": ws,

@@ -40,6 +40,7 @@ class Execution:
     warm: bool = False
     stdout: bytearray = field(default_factory=bytearray)
     stderr: bytearray = field(default_factory=bytearray)
+    egress: list[pb.Egress] = field(default_factory=list)  # connection attempts, in order
     finished: pb.Finished | None = None
 
 
@@ -122,6 +123,8 @@ class ExecutorClient:
                     result.backend = pb.Backend.Name(event.started.backend)
                     result.image_id = event.started.image_id
                     result.warm = event.started.warm
+                elif kind == "egress":
+                    result.egress.append(event.egress)
                 elif kind == "finished":
                     result.finished = event.finished
         except grpc.aio.AioRpcError as exc:

@@ -8,6 +8,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
@@ -91,4 +92,49 @@ def resolve_paths(
         else:
             candidate = workspace / raw  # an absolute `raw` replaces the workspace prefix
         out.append(PathAccess(field, raw, os.path.realpath(candidate), access))
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class HostAccess:
+    """The host and port of one input value a skill declared as a URL it will fetch."""
+
+    field: str
+    host: str  # lower case, punycode for IDN; an IPv6 address without brackets
+    port: int
+
+    def to_policy(self) -> dict[str, str | int]:
+        return {"field": self.field, "host": self.host, "port": self.port}
+
+
+_WEB_PORTS = {"http": 80, "https": 443}
+
+
+def resolve_hosts(url_inputs: list[str], value: dict[str, Any]) -> list[HostAccess]:
+    """The endpoint each declared URL input asks for; InvalidInput naming the field if the
+    value is not an http(s) URL with a host. Credentials in the URL are refused: they would
+    be stored in the audit log with the input, and belong in a header."""
+    out: list[HostAccess] = []
+    for field in url_inputs:
+        raw = value.get(field)
+        if not isinstance(raw, str):
+            continue
+        where = f"input.{field}"
+        try:
+            url = urlsplit(raw)
+            port = url.port
+        except ValueError as exc:
+            raise InvalidInput(f"{where}: not a valid URL ({exc})", field=where) from None
+        if url.scheme not in _WEB_PORTS:
+            raise InvalidInput(f"{where}: only http:// and https:// URLs", field=where)
+        if "@" in url.netloc:
+            raise InvalidInput(f"{where}: no credentials in the URL; use a header", field=where)
+        host = (url.hostname or "").rstrip(".")
+        if not host:
+            raise InvalidInput(f"{where}: the URL has no host", field=where)
+        try:
+            host = host.encode("idna").decode("ascii").lower() if ":" not in host else host
+        except UnicodeError:
+            raise InvalidInput(f"{where}: {host!r} is not a valid host name", field=where) from None
+        out.append(HostAccess(field, host, port or _WEB_PORTS[url.scheme]))
     return out

@@ -23,6 +23,8 @@ user_input := call_input(["user"], [])
 
 with_skill(base, patch) := object.union(base, {"skill": object.union(base.skill, patch)})
 
+with_call_hosts(base, hosts) := object.union(base, {"call": object.union(base.call, {"hosts": hosts})})
+
 with_call_paths(base, paths) := object.union(base, {"call": object.union(base.call, {"paths": paths})})
 
 codes(decision) := {r.code | some r in decision.reasons}

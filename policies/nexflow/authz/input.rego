@@ -6,7 +6,9 @@ package nexflow.authz
 
 _skill_name_pattern := `^[a-z0-9]([a-z0-9-]{0,62}[a-z0-9])?$`
 
-_host_port_pattern := `^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?:[0-9]{1,5}$`
+_endpoint_pattern := `^((\*\.)?[A-Za-z0-9_]([A-Za-z0-9_.-]{0,251}[A-Za-z0-9_])?|\[[0-9A-Fa-f:.]+\])(:[0-9]{1,5})?$`
+
+_call_host_pattern := `^([A-Za-z0-9_]([A-Za-z0-9_.-]{0,251}[A-Za-z0-9_])?|[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*)$`
 
 _modes := {"ro", "rw"}
 
@@ -55,12 +57,12 @@ _shape_errors contains sprintf("input.skill.%s must be an array of strings", [fi
 	not _string_array(object.get(_section("skill"), field, []))
 }
 
-_shape_errors contains sprintf("input.skill.network entry %s must be host:port", [entry]) if {
+_shape_errors contains sprintf("input.skill.network entry %s must be host[:port]", [entry]) if {
 	entries := object.get(_section("skill"), "network", [])
 	is_array(entries)
 	some entry in entries
 	is_string(entry)
-	not regex.match(_host_port_pattern, entry)
+	not regex.match(_endpoint_pattern, entry)
 }
 
 _shape_errors contains "input.skill.filesystem must be an array of {path, mode}" if {
@@ -92,6 +94,10 @@ _shape_errors contains "input.call.id must be a non-empty string" if {
 
 _shape_errors contains "input.call.paths must be an array of {field, resolved, access}" if {
 	not _call_paths(object.get(_section("call"), "paths", []))
+}
+
+_shape_errors contains "input.call.hosts must be an array of {field, host, port}" if {
+	not _call_hosts(object.get(_section("call"), "hosts", []))
 }
 
 _shape_errors contains "input.context.workspace must be a normalized absolute path" if {
@@ -170,6 +176,25 @@ _call_path(entry) if {
 	is_string(entry.field)
 	_normalized_abs(entry.resolved)
 	entry.access in _accesses
+}
+
+_call_hosts(value) if {
+	is_array(value)
+	not _has_bad_call_host(value)
+}
+
+_has_bad_call_host(value) if {
+	some entry in value
+	not _call_host(entry)
+}
+
+_call_host(entry) if {
+	is_object(entry)
+	is_string(entry.field)
+	is_string(entry.host)
+	regex.match(_call_host_pattern, entry.host)
+	_positive_integer(entry.port)
+	entry.port <= 65535
 }
 
 # An absolute path with no empty, "." or ".." segment and no trailing slash, so that

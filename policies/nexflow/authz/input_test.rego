@@ -30,7 +30,26 @@ test_permissions_with_number_is_malformed if malformed(with_skill(user_input, {"
 
 test_tags_not_array_is_malformed if malformed(with_skill(user_input, {"tags": "files"}))
 
-test_network_without_port_is_malformed if malformed(with_skill(user_input, {"network": ["example.com"]}))
+test_network_with_space_is_malformed if malformed(with_skill(user_input, {"network": ["exa mple.com:443"]}))
+
+test_network_with_bad_port_is_malformed if malformed(with_skill(user_input, {"network": ["example.com:http"]}))
+
+test_network_forms_are_well_formed if {
+	entries := ["example.com", "example.com:443", "*.example.com", "*.example.com:8443", "[fd00::1]:443"]
+	not malformed(with_skill(user_input, {"network": entries}))
+}
+
+test_call_hosts_not_array_is_malformed if malformed(with_call_hosts(user_input, "api.test"))
+
+test_call_host_without_port_is_malformed if malformed(with_call_hosts(user_input, [{"field": "url", "host": "api.test"}]))
+
+test_call_host_port_out_of_range_is_malformed if {
+	malformed(with_call_hosts(user_input, [{"field": "url", "host": "api.test", "port": 70000}]))
+}
+
+test_call_host_with_wildcard_is_malformed if {
+	malformed(with_call_hosts(user_input, [{"field": "url", "host": "*.api.test", "port": 443}]))
+}
 
 test_network_not_array_is_malformed if malformed(with_skill(user_input, {"network": "example.com:443"}))
 

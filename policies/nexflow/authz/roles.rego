@@ -41,6 +41,8 @@ _requested_permissions contains "filesystem" if count(object.get(input.skill, "f
 
 _requested_permissions contains "network" if count(object.get(input.skill, "network", [])) > 0
 
+_requested_permissions contains "network" if count(object.get(input.call, "hosts", [])) > 0
+
 # METADATA
 # description: The principal holds no role the configuration knows.
 # custom:

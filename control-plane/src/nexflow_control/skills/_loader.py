@@ -27,7 +27,7 @@ from ._sandbox import (
     read_runtime,
     resolve_entrypoint,
 )
-from ._schemas import read_schemas
+from ._schemas import NETWORK_MARK, read_schemas
 
 SKILL_FILE = "SKILL.md"
 NAME_RE = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
@@ -195,6 +195,14 @@ def load_skill(skill_dir: Path, source: str = "user") -> LoadResult:
             Code.BAD_VALUE,
             "nsjail runs no container image: drop 'backend: nsjail' or the image/Dockerfile",
         )
+    props = (input_schema or {}).get("properties")
+    url_inputs = [
+        k for k, v in (props if isinstance(props, dict) else {}).items()
+        if isinstance(v, dict) and NETWORK_MARK in v
+    ]  # fmt: skip
+    if url_inputs and Permission.NETWORK not in fields["permissions"]:
+        where = f"input_schema.properties.{url_inputs[0]}.{NETWORK_MARK}"
+        ck.warn(where, Code.PERMISSION_NOT_DECLARED, "'network' not declared")
     for extra in sorted(set(fm) - SPEC_FIELDS - NEXFLOW_FIELDS - TOLERATED_FIELDS):
         ck.warn(extra, Code.UNKNOWN_FIELD, f"unknown field {extra!r}")
     if name is None or description is None or has_errors(ck.diagnostics):

@@ -185,6 +185,18 @@ class Skill:
                 out.append((key, "write"))
         return out
 
+    @property
+    def network_inputs(self) -> list[str]:
+        """Top-level input properties marked ``x-nexflow-network: url``, sorted by name."""
+        props = (self.input_schema or {}).get("properties")
+        if not isinstance(props, dict):
+            return []
+        return [
+            key
+            for key in sorted(props)
+            if isinstance(props[key], dict) and props[key].get("x-nexflow-network") == "url"
+        ]
+
     def to_summary(self) -> dict[str, Any]:
         """Short JSON view for ``GET /api/v1/skills``."""
         return {
@@ -231,6 +243,7 @@ class Skill:
                 "input_schema": self.input_schema,
                 "output_schema": self.output_schema,
                 "path_inputs": [[name, access] for name, access in self.path_inputs],
+                "network_inputs": self.network_inputs,
                 "metadata": self.metadata,
                 "instructions": self.body,
             }

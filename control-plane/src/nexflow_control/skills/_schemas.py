@@ -1,8 +1,9 @@
 """Input and output JSON Schemas: from the frontmatter or from the body.
 
 Both are checked against the Draft 2020-12 meta-schema. The input schema must
-have ``type: object`` at the top, and ``x-nexflow-path`` (``read``/``write``) may
-only mark top-level string properties.
+have ``type: object`` at the top; ``x-nexflow-path`` (``read``/``write``) and
+``x-nexflow-network`` (``url``: the call asks for that URL's host and port) may only mark
+top-level string properties.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from ._json5 import loads_json5
 from ._markdown import BodySchemas, FencedBlock
 
 PATH_MARK = "x-nexflow-path"
+NETWORK_MARK = "x-nexflow-network"
+_MARKS = {PATH_MARK: ("read", "write"), NETWORK_MARK: ("url",)}
 
 
 def _meta_errors(schema: Any) -> str | None:
@@ -37,16 +40,17 @@ def _path_marks(ck: Checker, fld: str, schema: dict[str, Any], line: int | None)
         return True
     ok = True
     for key, prop in props.items():
-        if not isinstance(prop, dict) or PATH_MARK not in prop:
-            continue
-        mark = prop[PATH_MARK]
-        where = f"{fld}.properties.{key}.{PATH_MARK}"
-        if mark not in ("read", "write"):
-            ck.add(where, Code.INVALID_SCHEMA, f"{PATH_MARK} must be 'read' or 'write'", line=line)
-            ok = False
-        elif prop.get("type") != "string":
-            ck.add(where, Code.INVALID_SCHEMA, f"{PATH_MARK} needs 'type: string'", line=line)
-            ok = False
+        for mark, allowed in _MARKS.items():
+            if not isinstance(prop, dict) or mark not in prop:
+                continue
+            where = f"{fld}.properties.{key}.{mark}"
+            if prop[mark] not in allowed:
+                choices = " or ".join(repr(a) for a in allowed)
+                ck.add(where, Code.INVALID_SCHEMA, f"{mark} must be {choices}", line=line)
+                ok = False
+            elif prop.get("type") != "string":
+                ck.add(where, Code.INVALID_SCHEMA, f"{mark} needs 'type: string'", line=line)
+                ok = False
     return ok
 
 
