@@ -311,3 +311,43 @@ async def test_proxy_variables_are_set_inside(stub, skill_dir, lab):
         [["env", "HTTP_PROXY"], ["env", "HTTPS_PROXY"], ["env", "NO_PROXY"]],
     )
     assert results == ["http://127.0.0.1:3128", "http://127.0.0.1:3128", ""]
+
+
+@pytest.mark.parametrize("backend", [pytest.param("docker", marks=pytest.mark.docker)])
+async def test_warm_container_gets_its_own_proxy(settings, skill_dir, lab, backend):
+    """A pre-started container is attached to the call's proxy when it is taken."""
+    import grpc
+    from nexflow.executor.v1 import executor_pb2_grpc as pb_grpc
+    from nexflow_executor.backends import select_backends
+    from nexflow_executor.server import create_server
+
+    warm = settings.model_copy(
+        update={
+            "docker": settings.docker.model_copy(
+                update={"pool": settings.docker.pool.model_copy(update={"size": 1})}
+            )
+        }
+    )
+    backends = select_backends(warm)
+    await backends.start()
+    server, address = await create_server(warm, backends)
+    channel = grpc.aio.insecure_channel(address)
+    try:
+        stub = pb_grpc.ExecutorStub(channel)
+        flags = []
+        for grants, expected in ((["api.test:80"], "api"), (["other.test:80"], "other")):
+            for _ in range(50):  # the pool fills in the background after the first call
+                results, outcome = await probe(
+                    stub, skill_dir, grants, [["fetch", f"http://{expected}.test/"]]
+                )
+                started = outcome.events[0].started
+                if started.warm or expected == "api":
+                    break
+                await asyncio.sleep(0.2)
+            assert body(results[0])["server"] == expected
+            flags.append(started.warm)
+        assert flags[-1] is True, "the second call should have run in a warm container"
+    finally:
+        await channel.close()
+        await server.stop(None)
+        await backends.close()
