@@ -181,6 +181,8 @@ class NetLab:
                 proc.send_signal(signal.SIGKILL)
             with contextlib.suppress(Exception):
                 proc.wait(5)
+            if proc.stdout is not None:
+                proc.stdout.close()
         for netns in [*self.hosts.values(), self.world]:
             subprocess.run(["ip", "netns", "del", netns], capture_output=True, check=False)
 
