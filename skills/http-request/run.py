@@ -30,6 +30,8 @@ def read_input():
         fail("bad_input", f"input is not JSON: {exc}")
     if not isinstance(data, dict) or not isinstance(data.get("url"), str):
         fail("bad_input", "input must be an object with a 'url' string")
+    if not data["url"].lower().startswith(("http://", "https://")):
+        fail("bad_input", "'url' must be an http:// or https:// URL")
     method = data.get("method", "GET")
     if method not in METHODS:
         fail("bad_input", f"'method' must be one of {', '.join(METHODS)}")
@@ -84,7 +86,7 @@ def main():
     args = read_input()
     redirects = _Redirects(args["follow"])
     opener = urllib.request.build_opener(redirects)
-    request = urllib.request.Request(
+    request = urllib.request.Request(  # noqa: S310 - the scheme is checked in read_input
         args["url"], data=args["body"], headers=args["headers"], method=args["method"]
     )
     try:
@@ -95,16 +97,23 @@ def main():
         reason = exc.reason
         text = str(reason)
         if "Tunnel connection failed" in text:  # CONNECT refused by the proxy
-            fail("egress_refused", f"the egress proxy refused the connection: {text}",
-                 url=redirects.seen[-1] if redirects.seen else args["url"])
+            fail(
+                "egress_refused",
+                f"the egress proxy refused the connection: {text}",
+                url=redirects.seen[-1] if redirects.seen else args["url"],
+            )
         fail("request_failed", f"{type(reason).__name__}: {text}")
     except (TimeoutError, OSError) as exc:
         fail("request_failed", f"{type(exc).__name__}: {exc}")
     with response:
         egress = response.headers.get("X-Nexflow-Egress")
         if egress:
-            fail("egress_refused", f"the egress proxy refused {response.url}: {egress}",
-                 url=response.url, reason=egress)
+            fail(
+                "egress_refused",
+                f"the egress proxy refused {response.url}: {egress}",
+                url=response.url,
+                reason=egress,
+            )
         data = response.read(args["max_body"] + 1)
         truncated = len(data) > args["max_body"]
         data = data[: args["max_body"]]
