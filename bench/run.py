@@ -14,7 +14,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench import components, docker, spine
+from bench import components, docker, policy, spine
 
 
 def main() -> int:
@@ -24,6 +24,7 @@ def main() -> int:
     scale = 0.2 if args.quick else 1.0
     with tempfile.TemporaryDirectory(prefix="nexflow-bench-") as tmp:
         asyncio.run(components.run(Path(tmp), scale))
+        asyncio.run(policy.run(Path(tmp), scale))
         asyncio.run(spine.run(Path(tmp), scale))
         docker.run(Path(tmp), scale)
     return 0

@@ -16,12 +16,19 @@ from .api.errors import install_error_handlers
 from .api.routes_audit import router as audit_router
 from .api.routes_skills import router as skills_router
 from .api.routes_system import router as system_router
-from .audit import AuditEvent, AuditLog
+from .audit import Action, AuditEvent, AuditLog, AuditUnavailable
 from .auth import Principal, TokenAuthenticator, load_or_create_admin_token
 from .calls import CallService
 from .executor_client import ExecutorClient
 from .metrics import Metrics
-from .policy import EmbeddedEngine
+from .policy import (
+    EmbeddedEngine,
+    OpaServerEngine,
+    PolicyEngine,
+    PolicyError,
+    PolicyWatcher,
+    ReloadResult,
+)
 from .settings import Settings
 from .skills import SkillCatalog
 
@@ -47,18 +54,68 @@ def prepare_home(settings: Settings) -> None:
             os.close(os.open(db, os.O_CREAT | os.O_WRONLY, 0o600))
 
 
+async def open_engine(settings: Settings) -> PolicyEngine:
+    """The OPA server engine when ``policy.opa_url`` is set, else the embedded one."""
+    if settings.policy.opa_url:
+        return await OpaServerEngine.connect(
+            settings.policy.opa_url,
+            settings.policy_dir,
+            timeout_ms=settings.policy.opa_timeout_ms,
+            token=settings.policy.opa_token,
+        )
+    return EmbeddedEngine(settings.policy_dir)
+
+
+def _engine_facts(settings: Settings) -> dict[str, str]:
+    facts = {"policy_dir": str(settings.policy_dir), "engine": "embedded"}
+    if settings.policy.opa_url:
+        facts.update(engine="opa", opa_url=settings.policy.opa_url)
+    return facts
+
+
+def policy_watcher(settings: Settings, engine: PolicyEngine, audit: AuditLog) -> PolicyWatcher:
+    """A watcher that reloads ``engine`` on change and audits every attempt."""
+
+    async def record(result: ReloadResult, attempted: str | None) -> None:
+        if result.ok and not result.changed:
+            return
+        action = Action.POLICY_RELOADED if result.ok else Action.POLICY_RELOAD_FAILED
+        payload = {
+            **_engine_facts(settings),
+            "previous_revision": result.previous_revision,
+            "attempted_revision": attempted,
+            "error": result.error,
+        }
+        if result.ok:
+            log.info("policy.reloaded", revision=result.revision, previous=result.previous_revision)
+        else:
+            log.warning("policy.reload_failed", attempted=attempted, error=result.error)
+        try:
+            await audit.append(
+                AuditEvent(action=action, policy_revision=result.revision, payload=payload)
+            )
+        except AuditUnavailable:
+            log.error("audit.write_failed", stage=str(action))
+
+    return PolicyWatcher(engine, settings.policy_dir, settings.policy.reload_interval_s, record)
+
+
 async def build_services(settings: Settings) -> Services:
     prepare_home(settings)
     token = load_or_create_admin_token(settings.token_file, settings.admin_token)
     auth = TokenAuthenticator({token: Principal("admin", ("admin",))})
     catalog = SkillCatalog.load(skill_sources(settings))
-    engine = EmbeddedEngine(settings.policy_dir)
-    audit = await AuditLog.open(settings.resolved_database_url)
+    engine = await open_engine(settings)
+    try:
+        audit = await AuditLog.open(settings.resolved_database_url)
+    except BaseException:
+        await engine.close()
+        raise
     await audit.append(
         AuditEvent(
-            action="policy.loaded",
+            action=Action.POLICY_LOADED,
             policy_revision=engine.revision,
-            payload={"policy_dir": str(settings.policy_dir)},
+            payload=_engine_facts(settings),
         )
     )
     executor = ExecutorClient(
@@ -74,8 +131,14 @@ async def build_services(settings: Settings) -> Services:
 def create_app(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        services = await build_services(settings)
+        try:
+            services = await build_services(settings)
+        except (PolicyError, AuditUnavailable) as exc:
+            log.error("control_plane.start_failed", reason=str(exc))
+            raise
         app.state.services = services
+        watcher = policy_watcher(settings, services.engine, services.audit)
+        watcher.start()
         log.info(
             "control_plane.ready",
             skills=len(services.catalog.list()),
@@ -84,7 +147,9 @@ def create_app(settings: Settings) -> FastAPI:
         try:
             yield
         finally:
+            await watcher.stop()
             await services.executor.close()
+            await services.engine.close()
             await services.audit.close()
 
     app = FastAPI(

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from . import cli_audit, cli_image, cli_skill
+from . import cli_audit, cli_image, cli_policy, cli_skill
 from .cli_client import DEFAULT_HOME
 
 app = typer.Typer(
@@ -19,6 +19,7 @@ app = typer.Typer(
 app.add_typer(cli_skill.app, name="skill")
 app.add_typer(cli_audit.app, name="audit")
 app.add_typer(cli_image.app, name="image")
+app.add_typer(cli_policy.app, name="policy")
 
 
 @app.command()
@@ -39,6 +40,13 @@ def up(
             help="Default sandbox backend: auto (Docker when available), docker or nsjail",
         ),
     ] = "auto",
+    opa: Annotated[
+        bool,
+        typer.Option(
+            "--opa",
+            help="Decide with a local OPA server (opa run --server) instead of the embedded engine",
+        ),
+    ] = False,
 ) -> None:
     """Start the executor and the control plane in the foreground (Ctrl-C stops both)."""
     from .cli_up import run_up
@@ -54,7 +62,7 @@ def up(
         skills_dirs=[p.resolve() for p in skills or []],
         sandbox=SandboxSettings(backend=sandbox),
     )
-    raise typer.Exit(run_up(settings))
+    raise typer.Exit(run_up(settings, opa=opa))
 
 
 def main() -> None:

@@ -3,6 +3,10 @@
 The executor runs as its own process (it is the privileged side); the control plane
 runs in this one. Ctrl-C or SIGTERM stops the control plane gracefully, then the
 executor; if the executor dies, the control plane is stopped too and `up` exits 1.
+
+With `--opa` a private OPA server (`policy.LocalOpaServer`) starts first and the control
+plane decides with it (`policy.opa_url`); it is stopped last, dies with this process
+(parent-death signal) and, like the executor, stops the stack if it exits on its own.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import uvicorn
 from .app import create_app, prepare_home
 from .executor_client import ExecutorClient
 from .logs import configure_logging
+from .policy import LocalOpaServer, OpaNotFound, OpaStartError
 from .settings import Settings
 
 log = structlog.get_logger("nexflow.up")
@@ -85,7 +90,25 @@ def give_workspace_to_sandbox(settings: Settings) -> None:
         ws.chmod(0o755)
 
 
-async def serve_stack(settings: Settings) -> int:
+def _with_local_opa(settings: Settings, opa: LocalOpaServer) -> Settings:
+    policy = settings.policy.model_copy(update={"opa_url": opa.url, "opa_token": opa.token})
+    return settings.model_copy(update={"policy": policy})
+
+
+async def _watch_opa(opa: LocalOpaServer | None, server: uvicorn.Server) -> bool:
+    """Stop the stack if the OPA server exits on its own; True when it did."""
+    if opa is None:
+        return False
+    while opa.running:  # noqa: ASYNC110 - a Popen child offers nothing to await
+        await asyncio.sleep(0.5)
+    if server.should_exit:
+        return False
+    log.error("opa.exited", status=opa.returncode)
+    server.should_exit = True
+    return True
+
+
+async def serve_stack(settings: Settings, opa: LocalOpaServer | None = None) -> int:
     prepare_home(settings)
     give_workspace_to_sandbox(settings)
     settings.resolved_executor_socket.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -109,6 +132,7 @@ async def serve_stack(settings: Settings) -> int:
                 server.should_exit = True
 
         watcher = asyncio.create_task(watch_executor())
+        opa_watcher = asyncio.create_task(_watch_opa(opa, server))
         log.info(
             "nexflow.up",
             url=f"http://{settings.host}:{settings.port}",
@@ -117,22 +141,35 @@ async def serve_stack(settings: Settings) -> int:
         )
         await server.serve()
         executor_died = watcher.done()
-        watcher.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await watcher
-        if executor_died or not server.started:
+        opa_died = opa_watcher.done() and opa_watcher.result()
+        for task in (watcher, opa_watcher):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if executor_died or opa_died or not server.started:
             return 1
         return 0
     finally:
         await _stop(proc)
 
 
-def run_up(settings: Settings) -> int:
+def run_up(settings: Settings, *, opa: bool = False) -> int:
     configure_logging()
+    local_opa = LocalOpaServer() if opa else None
     try:
-        return asyncio.run(serve_stack(settings))
+        if local_opa is not None:
+            local_opa.start()
+            settings = _with_local_opa(settings, local_opa)
+            log.info("opa.started", url=local_opa.url, pid=local_opa.pid)
+        return asyncio.run(serve_stack(settings, local_opa))
+    except (OpaNotFound, OpaStartError) as exc:
+        log.error("nexflow.up_failed", reason=str(exc))
+        return 1
     except SystemExit as exc:
         log.error("nexflow.up_failed", reason=str(exc.code))
         return 1
     except KeyboardInterrupt:
         return 0
+    finally:
+        if local_opa is not None:
+            local_opa.stop()

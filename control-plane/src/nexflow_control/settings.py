@@ -39,6 +39,20 @@ class SandboxSettings(BaseModel):
     """At `nexflow up`, build the images of skills that ship a Dockerfile if missing."""
 
 
+class PolicySettings(BaseModel):
+    """Which policy engine decides, and how policy changes are picked up."""
+
+    opa_url: str | None = None
+    """Base URL of an OPA server (``http://host:port``); unset = the embedded engine.
+    The control plane uploads its policy directory to that server (see ``policy._opa``)."""
+    opa_token: str | None = None
+    """Bearer token for the OPA server, when it requires one."""
+    opa_timeout_ms: int = Field(default=1000, gt=0)
+    """How long one decision may take on the OPA server before the call fails closed, in ms."""
+    reload_interval_s: float = Field(default=1.0, ge=0)
+    """How often the policy directory is checked for changes, in seconds; 0 = never."""
+
+
 class Settings(BaseSettings):
     """Everything the control plane needs to start."""
 
@@ -57,6 +71,7 @@ class Settings(BaseSettings):
     executor_timeout_s: float = 5.0
     """How long to wait for the executor to accept a call before failing closed."""
     policy_dir: Path = REPO_ROOT / "policies"
+    policy: PolicySettings = Field(default_factory=PolicySettings)
     skills_dirs: list[Path] = Field(default_factory=list)
     """Extra skill folders, loaded after the built-in ones and HOME/skills."""
     builtin_skills_dir: Path = REPO_ROOT / "skills"

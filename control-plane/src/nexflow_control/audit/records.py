@@ -31,6 +31,8 @@ class Action(StrEnum):
     CALL_FAILED = "call.failed"
     AUTH_FAILED = "auth.failed"
     POLICY_LOADED = "policy.loaded"
+    POLICY_RELOADED = "policy.reloaded"
+    POLICY_RELOAD_FAILED = "policy.reload_failed"
 
 
 _ACTION_RE = re.compile(r"[a-z][a-z0-9_]*(?:\.[a-z][a-z0-9_]*)*")

@@ -1,4 +1,4 @@
-"""Policy decisions for skill calls: the engine protocol, the embedded engine, the decision."""
+"""Policy decisions for skill calls: the engine protocol, the embedded and OPA server engines."""
 
 from ._bench import bench_decisions
 from ._decision import (
@@ -15,7 +15,11 @@ from ._decision import (
 from ._embedded import EmbeddedEngine
 from ._engine import ENTRYPOINT, PolicyEngine, ReloadResult
 from ._errors import PolicyError, PolicyLoadError, PolicyUnavailable
-from ._source import PolicySource, read_policy_dir
+from ._input import encode_input
+from ._opa import OpaServerEngine
+from ._opa_process import LocalOpaServer, OpaNotFound, OpaStartError, find_opa_binary
+from ._source import PolicySource, policy_revision, read_policy_dir
+from ._watch import PolicyWatcher
 
 __all__ = [
     "ENTRYPOINT",
@@ -27,14 +31,22 @@ __all__ = [
     "FilesystemGrant",
     "Grants",
     "Limits",
+    "LocalOpaServer",
+    "OpaNotFound",
+    "OpaServerEngine",
+    "OpaStartError",
     "PolicyEngine",
     "PolicyError",
     "PolicyLoadError",
     "PolicySource",
     "PolicyUnavailable",
+    "PolicyWatcher",
     "Reason",
     "ReloadResult",
     "bench_decisions",
+    "encode_input",
+    "find_opa_binary",
     "parse_decision",
+    "policy_revision",
     "read_policy_dir",
 ]

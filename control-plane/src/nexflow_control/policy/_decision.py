@@ -15,6 +15,14 @@ MALFORMED_INPUT = "malformed_input"
 
 Mode = Literal["ro", "rw"]
 _LIMIT_FIELDS = ("wall_time_ms", "cpu_time_ms", "memory_bytes", "pids", "output_bytes")
+# The widths of the executor's Limits fields (executor.proto): a larger grant is a bug.
+_LIMIT_MAX = {
+    "wall_time_ms": 2**32 - 1,
+    "cpu_time_ms": 2**32 - 1,
+    "memory_bytes": 2**63 - 1,
+    "pids": 2**32 - 1,
+    "output_bytes": 2**63 - 1,
+}
 
 
 class DecisionFormatError(ValueError):
@@ -114,15 +122,23 @@ def _filesystem_grant(value: Any) -> FilesystemGrant:
     return FilesystemGrant(path, cast(Mode, mode))
 
 
+def _limit(obj: Mapping[str, Any], name: str) -> int:
+    """A positive int that fits the executor's field; an integral float counts as its int
+    (rego-cpp keeps the 64.0 of an input where OPA answers 64)."""
+    value = obj[name]
+    if type(value) is float and value.is_integer():
+        value = int(value)
+    ok = type(value) is int and 0 < value <= _LIMIT_MAX[name]
+    _expect(ok, f"grants.limits.{name} is not a positive int up to {_LIMIT_MAX[name]}")
+    return cast(int, value)
+
+
 def _limits(value: Any) -> Limits | None:
     _expect(isinstance(value, dict), "grants.limits is not an object")
     if not value:
         return None
     obj = _object(value, _LIMIT_FIELDS, "grants.limits")
-    for name in _LIMIT_FIELDS:
-        item = obj[name]
-        _expect(type(item) is int and item > 0, f"grants.limits.{name} is not a positive int")
-    return Limits(**{name: int(obj[name]) for name in _LIMIT_FIELDS})
+    return Limits(**{name: _limit(obj, name) for name in _LIMIT_FIELDS})
 
 
 def _grants(value: Any) -> Grants:

@@ -25,6 +25,7 @@ from regopy import rego_shared
 from ._decision import MALFORMED_INPUT, POLICY_UNDEFINED, Decision, decision_or_undefined
 from ._engine import ENTRYPOINT, ReloadResult
 from ._errors import PolicyLoadError, PolicyUnavailable
+from ._input import encode_input
 from ._source import PolicySource, read_policy_dir
 
 
@@ -54,16 +55,6 @@ def _compile(source: PolicySource) -> _Compiled:
 
 def _load(directory: Path) -> _Compiled:
     return _compile(read_policy_dir(directory))
-
-
-def _encode_input(value: Any) -> str | None:
-    """The input as JSON text, or None when it is not a JSON object of plain values."""
-    if not isinstance(value, dict):
-        return None
-    try:
-        return json.dumps(value, allow_nan=False, ensure_ascii=False)
-    except (TypeError, ValueError, RecursionError):
-        return None
 
 
 def _evaluate(active: _Compiled, input_text: str) -> tuple[bool, str]:
@@ -119,7 +110,7 @@ class EmbeddedEngine:
     def decide_sync(self, input: dict[str, Any]) -> Decision:
         """``decide`` for synchronous callers (benchmarks, CLI)."""
         active = self._active
-        text = _encode_input(input)
+        text = encode_input(input)
         if text is None:
             return Decision.deny(MALFORMED_INPUT, "the input is not a JSON object", active.revision)
         try:
@@ -148,3 +139,6 @@ class EmbeddedEngine:
             return ReloadResult(False, previous, previous, str(exc))
         self._active = compiled
         return ReloadResult(True, compiled.revision, previous)
+
+    async def close(self) -> None:
+        """Nothing to release: the bundle lives in this process."""

@@ -1,4 +1,4 @@
-"""The interface every policy engine offers (embedded regopy today, an OPA server later)."""
+"""The interface every policy engine offers: embedded regopy, or an OPA server."""
 
 from __future__ import annotations
 
@@ -45,4 +45,8 @@ class PolicyEngine(Protocol):
 
     async def reload(self) -> ReloadResult:
         """Load the policy again; keep the active bundle if the new one does not compile."""
+        ...
+
+    async def close(self) -> None:
+        """Release what the engine holds (connections); it decides nothing afterwards."""
         ...

@@ -51,23 +51,45 @@ def _mount(data: dict[str, Any], folder: tuple[str, ...], value: Any, name: str)
         node[key] = item
 
 
-def read_policy_dir(directory: Path) -> PolicySource:
-    """Read every policy module and data file under ``directory``; raise PolicyLoadError."""
+def _policy_files(directory: Path) -> list[tuple[Path, str, bytes]]:
+    """(relative path, posix name, bytes) of every policy file, sorted; raises OSError."""
     if not directory.is_dir():
         raise PolicyLoadError(f"policy directory {directory} does not exist")
+    found = []
+    for path in sorted(p for p in directory.rglob("*") if p.is_file()):
+        relative = path.relative_to(directory)
+        if _is_policy_file(relative):
+            found.append((relative, relative.as_posix(), path.read_bytes()))
+    return found
+
+
+def _digest(files: list[tuple[Path, str, bytes]]) -> str:
     digest = hashlib.sha256()
+    for _, name, raw in files:
+        digest.update(f"{len(name)}:{name}:{len(raw)}:".encode())
+        digest.update(raw)
+    return f"sha256:{digest.hexdigest()}"
+
+
+def policy_revision(directory: Path) -> str:
+    """The revision ``read_policy_dir`` would give, without parsing anything.
+
+    Cheap enough to poll every second (it reads the policy files, a few kilobytes);
+    raises PolicyLoadError when the directory cannot be read.
+    """
+    try:
+        return _digest(_policy_files(directory))
+    except OSError as exc:
+        raise PolicyLoadError(f"cannot read policy directory {directory}: {exc}") from exc
+
+
+def read_policy_dir(directory: Path) -> PolicySource:
+    """Read every policy module and data file under ``directory``; raise PolicyLoadError."""
     modules: dict[str, str] = {}
     data: dict[str, Any] = {}
     try:
-        files = sorted(p for p in directory.rglob("*") if p.is_file())
-        for path in files:
-            relative = path.relative_to(directory)
-            if not _is_policy_file(relative):
-                continue
-            raw = path.read_bytes()
-            name = relative.as_posix()
-            digest.update(f"{len(name)}:{name}:{len(raw)}:".encode())
-            digest.update(raw)
+        files = _policy_files(directory)
+        for relative, name, raw in files:
             text = raw.decode("utf-8")
             if relative.name == DATA_FILE:
                 _mount(data, relative.parent.parts, json.loads(text), name)
@@ -77,4 +99,4 @@ def read_policy_dir(directory: Path) -> PolicySource:
         raise PolicyLoadError(f"cannot read policy directory {directory}: {exc}") from exc
     if not modules:
         raise PolicyLoadError(f"policy directory {directory} has no .rego module")
-    return PolicySource(modules, data, f"sha256:{digest.hexdigest()}")
+    return PolicySource(modules, data, _digest(files))

@@ -1,0 +1,304 @@
+"""The generated half of the engine conformance corpus (the other half: ``cases/*.json``).
+
+Deterministic, no randomness: every case is a named combination built from the policy
+configuration the policy directory holds *now* (``data.json``: roles, permission
+classes, approval classes, limit names and ceilings, network allowlist), so the corpus
+follows the model as it changes: a new role or limit adds cases by itself.
+
+    generate(policy_dir) -> {case name: policy input}
+
+``network_cases()`` are meant for ``with_allowlist(...)``, a copy of the policy whose
+network allowlist is not empty (the shipped one is), so that grants are compared too.
+
+Dimensions: every role (plus an unknown one, none, all at once), every role with every
+permission class, approval on and off, filesystem requests and call paths inside and
+outside the roots (sibling prefixes, ``..``, ``/``), network hosts (allowlisted or not,
+malformed), every limit below, at and above its ceiling, sandbox backends, and edge
+cases: empty lists, unicode names, missing sections and fields, wrong types, nulls,
+huge inputs (thousands of entries, long strings, deep nesting).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+WORKSPACE = "/home/me/workspace"
+
+
+def base(roles: list[str] | None = None, permissions: list[str] | None = None) -> dict[str, Any]:
+    """A well-formed input: principal ``alice`` calling ``file-read``."""
+    return {
+        "principal": {
+            "id": "alice",
+            "roles": ["user"] if roles is None else roles,
+            "channel": "http",
+        },
+        "skill": {
+            "name": "file-read",
+            "version": "1.0.0",
+            "digest": "sha256:" + "0" * 64,
+            "publisher": "nexflow",
+            "source": "builtin",
+            "permissions": permissions or [],
+            "runtime": "python",
+            "tags": ["files"],
+            "filesystem": [],
+            "network": [],
+            "limits": {},
+        },
+        "call": {"id": "c_1", "input_sha256": "0" * 64, "paths": []},
+        "context": {"workspace": WORKSPACE, "time": "2026-11-21T10:00:00Z", "approved": False},
+    }
+
+
+def _with(item: dict[str, Any], section: str, **fields: Any) -> dict[str, Any]:
+    out = copy.deepcopy(item)
+    out[section].update(fields)
+    return out
+
+
+def _roles(cfg: dict[str, Any], cases: dict[str, Any]) -> list[str]:
+    roles = sorted(cfg.get("roles", {}))
+    classes = list(cfg.get("permission_classes", []))
+    for role in [*roles, "ghost"]:
+        cases[f"role/{role}"] = base([role])
+        cases[f"role/{role}/all-classes"] = base([role], classes)
+        for permission in classes:
+            cases[f"role/{role}/{permission}"] = base([role], [permission])
+            for approved in (False, True):
+                item = _with(base([role], [permission]), "context", approved=approved)
+                cases[f"approval/{role}/{permission}/approved={approved}"] = item
+    cases["role/none"] = base([])
+    cases["role/all"] = base(roles, classes)
+    cases["role/unknown-and-known"] = base(["ghost", *roles[:1]])
+    return roles
+
+
+def _filesystem(cases: dict[str, Any]) -> None:
+    requests = {
+        "workspace-rw": (WORKSPACE, "rw"),
+        "workspace-ro": (WORKSPACE, "ro"),
+        "inside-rw": (WORKSPACE + "/notes", "rw"),
+        "outside-etc": ("/etc", "ro"),
+        "sibling-prefix": (WORKSPACE + "-evil", "ro"),
+        "root": ("/", "ro"),
+        "dotdot": (WORKSPACE + "/../secret", "ro"),
+        "relative": ("notes", "ro"),
+        "bad-mode": (WORKSPACE, "rwx"),
+    }
+    for role in ("user", "admin", "viewer"):
+        for label, (path, mode) in requests.items():
+            cases[f"fs/{role}/{label}"] = _with(
+                base([role], ["filesystem"]), "skill", filesystem=[{"path": path, "mode": mode}]
+            )
+    granted = _with(
+        base(["user"], ["filesystem"]), "skill", filesystem=[{"path": WORKSPACE, "mode": "ro"}]
+    )
+    paths = {
+        "read-inside": (WORKSPACE + "/a.txt", "read"),
+        "write-in-ro": (WORKSPACE + "/a.txt", "write"),
+        "read-outside": ("/etc/shadow", "read"),
+        "read-sibling": (WORKSPACE + "-evil/a", "read"),
+        "dotdot": (WORKSPACE + "/../../etc/shadow", "read"),
+        "bad-access": (WORKSPACE + "/a", "exec"),
+    }
+    for label, (resolved, access) in paths.items():
+        entry = {"field": "path", "value": "a", "resolved": resolved, "access": access}
+        cases[f"paths/{label}"] = _with(granted, "call", paths=[entry])
+
+
+def _network(cfg: dict[str, Any], cases: dict[str, Any]) -> None:
+    allowed = [h.replace(":*", ":443") for h in cfg.get("network", {}).get("allowed_hosts", [])]
+    hosts = ["api.github.com:443", "EXAMPLE.com:80", "localhost:8080", *allowed[:3]]
+    for role in ("operator", "user", "admin"):
+        for host in hosts:
+            cases[f"net/{role}/{host}"] = _with(base([role], ["network"]), "skill", network=[host])
+    for label, host in {
+        "no-port": "example.com",
+        "space": "bad host:80",
+        "port-6": "x:123456",
+    }.items():
+        cases[f"net/malformed/{label}"] = _with(base(["operator"]), "skill", network=[host])
+
+
+ALLOWLIST = ["api.github.com:443", "*.example.com", "localhost:*", "[fd00::1]:8080", "pypi.org"]
+"""The allowlist of the ``with_allowlist`` policy copy (the shipped one is empty)."""
+
+
+def with_allowlist(policy_dir: Path, target: Path) -> Path:
+    """A copy of ``policy_dir`` whose network allowlist is ``ALLOWLIST``, in ``target``."""
+    shutil.copytree(policy_dir, target)
+    data = json.loads((target / "data.json").read_text())
+    data["nexflow"]["config"]["network"]["allowed_hosts"] = ALLOWLIST
+    (target / "data.json").write_text(json.dumps(data))
+    return target
+
+
+def network_cases() -> dict[str, Any]:
+    """Endpoint forms on both sides of the allowlist, as skill.network and call.hosts."""
+    cases: dict[str, Any] = {}
+    requests = [
+        "api.github.com:443",
+        "API.GITHUB.COM:443",
+        "api.github.com:80",
+        "api.github.com",
+        "www.example.com:443",
+        "a.b.example.com",
+        "example.com:443",
+        "evil-example.com:443",
+        "localhost:1",
+        "localhost:65535",
+        "[fd00::1]:8080",
+        "[fd00::1]:80",
+        "pypi.org",
+        "pypi.org:443",
+        "pypi.org:8443",
+        "10.0.0.1:80",
+        "*.example.com",
+        "host:*",
+    ]
+    for role in ("operator", "user"):
+        for host in requests:
+            cases[f"allowlist/{role}/skill/{host}"] = _with(
+                base([role], ["network"]), "skill", network=[host]
+            )
+    calls = {
+        "github": ("api.github.com", 443),
+        "sub": ("x.example.com", 8443),
+        "not-listed": ("evil.test", 443),
+        "port-0": ("pypi.org", 0),
+        "port-high": ("pypi.org", 70000),
+        "port-string": ("pypi.org", "443"),
+        "bad-host": ("not a host", 443),
+    }
+    for label, (host, port) in calls.items():
+        entry = {"field": "url", "host": host, "port": port}
+        for role in ("operator", "user"):
+            cases[f"allowlist/{role}/call/{label}"] = _with(
+                base([role], ["network"]), "call", hosts=[entry]
+            )
+    cases["allowlist/both"] = _with(
+        _with(base(["operator"], ["network"]), "skill", network=["pypi.org:443"]),
+        "call",
+        hosts=[{"field": "url", "host": "api.github.com", "port": 443}],
+    )
+    return cases
+
+
+def _limits(cfg: dict[str, Any], cases: dict[str, Any]) -> None:
+    ceilings = cfg.get("limits", {}).get("ceilings", {})
+    for name, ceiling in sorted(ceilings.items()):
+        for label, value in {"below": ceiling - 1, "at": ceiling, "above": ceiling + 1}.items():
+            cases[f"limits/{name}/{label}"] = _with(base(), "skill", limits={name: value})
+    weird = {
+        "zero": 0,
+        "negative": -5,
+        "fraction": 1.5,
+        "string": "10",
+        "null": None,
+        "huge": 2**62,
+        "bigger-than-int64": 10**30,
+        "float-int": 64.0,
+    }
+    for label, value in weird.items():
+        cases[f"limits/pids/{label}"] = _with(base(), "skill", limits={"pids": value})
+    cases["limits/unknown-name"] = _with(base(), "skill", limits={"gpus": 1})
+    for backend in ("docker", "nsjail", "firecracker", "", None):
+        cases[f"backend/{backend}"] = _with(base(), "skill", backend=backend)
+
+
+def _edges(cases: dict[str, Any]) -> None:
+    cases["edge/empty-lists"] = _with(
+        base(["user"]), "skill", permissions=[], tags=[], filesystem=[], network=[]
+    )
+    cases["edge/unicode-principal"] = _with(base(["user"]), "principal", id="ユーザー✓")
+    cases["edge/unicode-role"] = base(["管理者"])
+    cases["edge/unicode-skill"] = _with(base(["admin"]), "skill", name="fïle-read")
+    cases["edge/emoji-path"] = _with(
+        base(["user"], ["filesystem"]),
+        "skill",
+        filesystem=[{"path": WORKSPACE + "/📁", "mode": "ro"}],
+    )
+    for section in ("principal", "skill", "call", "context"):
+        item = base(["admin"])
+        del item[section]
+        cases[f"missing/{section}"] = item
+        cases[f"null/{section}"] = {**base(["admin"]), section: None}
+        cases[f"wrong-type/{section}"] = {**base(["admin"]), section: [section]}
+    for section, fields in {
+        "principal": ("id", "roles"),
+        "skill": ("name", "version", "digest", "permissions"),
+        "call": ("id", "paths"),
+        "context": ("workspace", "approved"),
+    }.items():
+        for name in fields:
+            item = base(["admin"])
+            del item[section][name]
+            cases[f"missing/{section}.{name}"] = item
+            cases[f"null/{section}.{name}"] = _with(base(["admin"]), section, **{name: None})
+            cases[f"wrong-type/{section}.{name}"] = _with(base(["admin"]), section, **{name: 42})
+    cases["edge/empty-object"] = {}
+    cases["edge/extra-fields"] = {**base(), "extra": {"nested": [1, 2, {"x": None}]}}
+    cases["edge/workspace-root"] = _with(base(["user"]), "context", workspace="/")
+    cases["edge/workspace-trailing-slash"] = _with(
+        base(["user"]), "context", workspace=WORKSPACE + "/"
+    )
+
+
+def _huge(cases: dict[str, Any]) -> None:
+    many = 2000
+    # rego-cpp (the embedded engine) is quadratic in the network and filesystem lists:
+    # 1000 entries take ~2.5 s there (~0.07 s on OPA), 2000 take ~11 s.
+    requests = 1000
+    cases["huge/roles"] = base([f"role-{i}" for i in range(many)] + ["user"])
+    cases["huge/permissions"] = base(["admin"], ["filesystem"] * many)
+    cases["huge/network"] = _with(
+        base(["operator"], ["network"]),
+        "skill",
+        network=[f"h{i}.example.com:{i % 65535 + 1}" for i in range(requests)],
+    )
+    cases["huge/filesystem"] = _with(
+        base(["user"], ["filesystem"]),
+        "skill",
+        filesystem=[{"path": f"{WORKSPACE}/d{i}", "mode": "ro"} for i in range(requests)],
+    )
+    entries = [
+        {"field": f"f{i}", "value": "v", "resolved": f"{WORKSPACE}/f{i}", "access": "read"}
+        for i in range(many)
+    ]
+    cases["huge/paths"] = _with(
+        _with(
+            base(["user"], ["filesystem"]), "skill", filesystem=[{"path": WORKSPACE, "mode": "rw"}]
+        ),
+        "call",
+        paths=entries,
+    )
+    cases["huge/long-principal-id"] = _with(base(["user"]), "principal", id="p" * 200_000)
+    cases["huge/long-skill-name"] = _with(base(["user"]), "skill", name="s" * 50_000)
+    cases["huge/long-path"] = _with(
+        base(["user"], ["filesystem"]),
+        "skill",
+        filesystem=[{"path": WORKSPACE + "/x" * 20_000, "mode": "ro"}],
+    )
+    deep: Any = "bottom"
+    for _ in range(200):
+        deep = {"d": [deep]}
+    cases["huge/deep-nesting"] = {**base(["user"]), "extra": deep}
+
+
+def generate(policy_dir: Path) -> dict[str, Any]:
+    """Every generated case, by name, from the configuration in ``policy_dir/data.json``."""
+    data = json.loads((policy_dir / "data.json").read_text())
+    cfg: dict[str, Any] = data.get("nexflow", {}).get("config", {})
+    cases: dict[str, Any] = {}
+    _roles(cfg, cases)
+    _filesystem(cases)
+    _network(cfg, cases)
+    _limits(cfg, cases)
+    _edges(cases)
+    _huge(cases)
+    return cases
