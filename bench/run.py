@@ -14,7 +14,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench import components, docker, policy, spine
+from bench import components, docker, egress, policy, spine
 
 
 def main() -> int:
@@ -26,6 +26,7 @@ def main() -> int:
         asyncio.run(components.run(Path(tmp), scale))
         asyncio.run(policy.run(Path(tmp), scale))
         asyncio.run(spine.run(Path(tmp), scale))
+        asyncio.run(egress.run(Path(tmp), scale))
         docker.run(Path(tmp), scale)
     return 0
 

@@ -62,8 +62,9 @@ async def open_engine(settings: Settings) -> PolicyEngine:
             settings.policy_dir,
             timeout_ms=settings.policy.opa_timeout_ms,
             token=settings.policy.opa_token,
+            overlay=settings.policy.overlay(),
         )
-    return EmbeddedEngine(settings.policy_dir)
+    return EmbeddedEngine(settings.policy_dir, settings.policy.overlay())
 
 
 def _engine_facts(settings: Settings) -> dict[str, str]:
@@ -97,7 +98,13 @@ def policy_watcher(settings: Settings, engine: PolicyEngine, audit: AuditLog) ->
         except AuditUnavailable:
             log.error("audit.write_failed", stage=str(action))
 
-    return PolicyWatcher(engine, settings.policy_dir, settings.policy.reload_interval_s, record)
+    return PolicyWatcher(
+        engine,
+        settings.policy_dir,
+        settings.policy.reload_interval_s,
+        record,
+        settings.policy.overlay(),
+    )
 
 
 async def build_services(settings: Settings) -> Services:

@@ -47,10 +47,20 @@ def up(
             help="Decide with a local OPA server (opa run --server) instead of the embedded engine",
         ),
     ] = False,
+    allow_host: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--allow-host",
+            help="Add HOST[:PORT] (or HOST:*, *.DOMAIN) to the policy's network allowlist "
+            "for this run (repeatable)",
+        ),
+    ] = None,
 ) -> None:
     """Start the executor and the control plane in the foreground (Ctrl-C stops both)."""
+    from pydantic import ValidationError
+
     from .cli_up import run_up
-    from .settings import SandboxSettings, Settings
+    from .settings import PolicySettings, SandboxSettings, Settings
 
     if sandbox not in ("auto", "docker", "nsjail"):
         typer.echo(f"--sandbox: {sandbox!r} is not one of auto, docker, nsjail", err=True)
@@ -62,6 +72,14 @@ def up(
         skills_dirs=[p.resolve() for p in skills or []],
         sandbox=SandboxSettings(backend=sandbox),
     )
+    if allow_host:
+        current = settings.policy.model_dump()
+        current["allow_hosts"] = [*current["allow_hosts"], *allow_host]
+        try:
+            settings.policy = PolicySettings.model_validate(current)
+        except ValidationError as exc:
+            typer.echo(f"--allow-host: {exc.errors()[0]['msg']}", err=True)
+            raise typer.Exit(2) from None
     raise typer.Exit(run_up(settings, opa=opa))
 
 

@@ -6,10 +6,11 @@ Nested groups use `__` in variable names, e.g. `NEXFLOW_LIMITS__MAX_INPUT_BYTES=
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
@@ -39,6 +40,12 @@ class SandboxSettings(BaseModel):
     """At `nexflow up`, build the images of skills that ship a Dockerfile if missing."""
 
 
+_LABEL = r"[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?"
+ALLOW_HOST = re.compile(
+    rf"^(?:(?:\*\.)?{_LABEL}(?:\.{_LABEL})*|\[[0-9A-Fa-f:.]+\])(?::(?:[0-9]{{1,5}}|\*))?$"
+)
+
+
 class PolicySettings(BaseModel):
     """Which policy engine decides, and how policy changes are picked up."""
 
@@ -51,6 +58,25 @@ class PolicySettings(BaseModel):
     """How long one decision may take on the OPA server before the call fails closed, in ms."""
     reload_interval_s: float = Field(default=1.0, ge=0)
     """How often the policy directory is checked for changes, in seconds; 0 = never."""
+    allow_hosts: list[str] = Field(default_factory=list)
+    """Hosts added to ``network.allowed_hosts`` for this run (``nexflow up --allow-host``):
+    ``HOST``, ``HOST:PORT``, ``HOST:*``, ``*.DOMAIN[:PORT]``, ``[V6]:PORT``."""
+
+    @field_validator("allow_hosts")
+    @classmethod
+    def _check_hosts(cls, value: list[str]) -> list[str]:
+        for host in value:
+            if not ALLOW_HOST.match(host):
+                raise ValueError(
+                    f"{host!r} is not HOST, HOST:PORT, HOST:*, *.DOMAIN[:PORT] or [V6]:PORT"
+                )
+        return [h.lower() for h in value]
+
+    def overlay(self) -> dict[str, Any] | None:
+        """The policy data laid over ``policies/`` (see ``allow_hosts``), or None."""
+        if not self.allow_hosts:
+            return None
+        return {"nexflow": {"config": {"network": {"allowed_hosts": list(self.allow_hosts)}}}}
 
 
 class Settings(BaseSettings):

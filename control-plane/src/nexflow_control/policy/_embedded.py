@@ -26,7 +26,7 @@ from ._decision import MALFORMED_INPUT, POLICY_UNDEFINED, Decision, decision_or_
 from ._engine import ENTRYPOINT, ReloadResult
 from ._errors import PolicyLoadError, PolicyUnavailable
 from ._input import encode_input
-from ._source import PolicySource, read_policy_dir
+from ._source import Overlay, PolicySource, read_policy_dir
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,8 +53,8 @@ def _compile(source: PolicySource) -> _Compiled:
     return _Compiled(bundle, regopy.Interpreter(), source.revision)
 
 
-def _load(directory: Path) -> _Compiled:
-    return _compile(read_policy_dir(directory))
+def _load(directory: Path, overlay: Overlay | None = None) -> _Compiled:
+    return _compile(read_policy_dir(directory, overlay))
 
 
 def _evaluate(active: _Compiled, input_text: str) -> tuple[bool, str]:
@@ -87,10 +87,12 @@ def _first_value(output_text: str) -> Any:
 class EmbeddedEngine:
     """Evaluates the policies of one directory in-process; see the module docstring."""
 
-    def __init__(self, policy_dir: Path) -> None:
-        """Compile ``policy_dir`` now; raise PolicyLoadError when it cannot be used."""
+    def __init__(self, policy_dir: Path, overlay: Overlay | None = None) -> None:
+        """Compile ``policy_dir`` (with ``overlay`` over its data) now; raise
+        PolicyLoadError when it cannot be used."""
         self._dir = policy_dir
-        self._active = _load(policy_dir)
+        self._overlay = overlay
+        self._active = _load(policy_dir, overlay)
         self._lock = threading.Lock()
 
     @property
@@ -134,7 +136,7 @@ class EmbeddedEngine:
         """Recompile the directory; on failure keep the active bundle and report why."""
         previous = self._active.revision
         try:
-            compiled = await asyncio.to_thread(_load, self._dir)
+            compiled = await asyncio.to_thread(_load, self._dir, self._overlay)
         except PolicyLoadError as exc:
             return ReloadResult(False, previous, previous, str(exc))
         self._active = compiled

@@ -37,7 +37,7 @@ from ._engine import ENTRYPOINT, ReloadResult
 from ._errors import PolicyLoadError, PolicyUnavailable
 from ._input import encode_input
 from ._opa_upload import OpaUploader, Uploaded
-from ._source import PolicySource, read_policy_dir
+from ._source import Overlay, PolicySource, read_policy_dir
 
 _PACKAGE, _RULE = ENTRYPOINT.rsplit("/", 1)
 UPLOAD_TIMEOUT_S = 30.0
@@ -99,9 +99,16 @@ class OpaServerEngine:
     """Decides with an OPA server; build it with ``await OpaServerEngine.connect(...)``."""
 
     def __init__(
-        self, url: str, policy_dir: Path, *, timeout_ms: int, token: str | None = None
+        self,
+        url: str,
+        policy_dir: Path,
+        *,
+        timeout_ms: int,
+        token: str | None = None,
+        overlay: Overlay | None = None,
     ) -> None:
         """Prepare the clients; ``connect`` opens them and uploads the policy."""
+        self._overlay = overlay
         if timeout_ms <= 0:
             raise PolicyLoadError("policy.opa_timeout_ms must be positive")
         self._url = url.rstrip("/")
@@ -118,18 +125,24 @@ class OpaServerEngine:
 
     @classmethod
     async def connect(
-        cls, url: str, policy_dir: Path, *, timeout_ms: int = 1000, token: str | None = None
+        cls,
+        url: str,
+        policy_dir: Path,
+        *,
+        timeout_ms: int = 1000,
+        token: str | None = None,
+        overlay: Overlay | None = None,
     ) -> OpaServerEngine:
         """Upload ``policy_dir`` to the server at ``url``.
 
         Raises PolicyLoadError when the policy cannot be read or the server refuses it,
         PolicyUnavailable when the server cannot be reached.
         """
-        engine = cls(url, policy_dir, timeout_ms=timeout_ms, token=token)
+        engine = cls(url, policy_dir, timeout_ms=timeout_ms, token=token, overlay=overlay)
         try:
             await engine._stack.enter_async_context(engine._query)
             await engine._stack.enter_async_context(engine._admin)
-            source = await asyncio.to_thread(read_policy_dir, policy_dir)
+            source = await asyncio.to_thread(read_policy_dir, policy_dir, overlay)
             async with engine._gate.writing():
                 engine._active = await engine._uploader.apply(source, None)
                 engine._source = source
@@ -235,7 +248,7 @@ class OpaServerEngine:
         """Read the directory and upload it; on failure the server keeps the old policy."""
         previous = self.revision
         try:
-            source = await asyncio.to_thread(read_policy_dir, self._dir)
+            source = await asyncio.to_thread(read_policy_dir, self._dir, self._overlay)
         except PolicyLoadError as exc:
             return ReloadResult(False, previous, previous, str(exc))
         async with self._gate.writing():

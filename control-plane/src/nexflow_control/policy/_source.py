@@ -63,6 +63,31 @@ def _policy_files(directory: Path) -> list[tuple[Path, str, bytes]]:
     return found
 
 
+Overlay = dict[str, Any]
+"""Data laid over the directory's data (``nexflow up --allow-host``): objects merge,
+lists are extended (without duplicates), other values replace. Part of the revision."""
+
+
+def _with_overlay(
+    files: list[tuple[Path, str, bytes]], overlay: Overlay | None
+) -> list[tuple[Path, str, bytes]]:
+    if not overlay:
+        return files
+    raw = json.dumps(overlay, sort_keys=True, separators=(",", ":")).encode()
+    return [*files, (Path("<overlay>"), "<overlay>", raw)]
+
+
+def _merge(base: dict[str, Any], overlay: dict[str, Any]) -> None:
+    for key, value in overlay.items():
+        current = base.get(key)
+        if isinstance(current, dict) and isinstance(value, dict):
+            _merge(current, value)
+        elif isinstance(current, list) and isinstance(value, list):
+            current.extend(v for v in value if v not in current)
+        else:
+            base[key] = value
+
+
 def _digest(files: list[tuple[Path, str, bytes]]) -> str:
     digest = hashlib.sha256()
     for _, name, raw in files:
@@ -71,20 +96,21 @@ def _digest(files: list[tuple[Path, str, bytes]]) -> str:
     return f"sha256:{digest.hexdigest()}"
 
 
-def policy_revision(directory: Path) -> str:
+def policy_revision(directory: Path, overlay: Overlay | None = None) -> str:
     """The revision ``read_policy_dir`` would give, without parsing anything.
 
     Cheap enough to poll every second (it reads the policy files, a few kilobytes);
     raises PolicyLoadError when the directory cannot be read.
     """
     try:
-        return _digest(_policy_files(directory))
+        return _digest(_with_overlay(_policy_files(directory), overlay))
     except OSError as exc:
         raise PolicyLoadError(f"cannot read policy directory {directory}: {exc}") from exc
 
 
-def read_policy_dir(directory: Path) -> PolicySource:
-    """Read every policy module and data file under ``directory``; raise PolicyLoadError."""
+def read_policy_dir(directory: Path, overlay: Overlay | None = None) -> PolicySource:
+    """Read every policy module and data file under ``directory`` (and lay ``overlay`` over
+    the data); raise PolicyLoadError."""
     modules: dict[str, str] = {}
     data: dict[str, Any] = {}
     try:
@@ -99,4 +125,6 @@ def read_policy_dir(directory: Path) -> PolicySource:
         raise PolicyLoadError(f"cannot read policy directory {directory}: {exc}") from exc
     if not modules:
         raise PolicyLoadError(f"policy directory {directory} has no .rego module")
-    return PolicySource(modules, data, _digest(files))
+    if overlay:
+        _merge(data, json.loads(json.dumps(overlay)))  # a copy: the caller's stays as it is
+    return PolicySource(modules, data, _digest(_with_overlay(files, overlay)))

@@ -19,7 +19,7 @@ import structlog
 
 from ._engine import PolicyEngine, ReloadResult
 from ._errors import PolicyLoadError
-from ._source import policy_revision
+from ._source import Overlay, policy_revision
 
 log = structlog.get_logger("nexflow.policy")
 
@@ -36,10 +36,17 @@ class PolicyWatcher:
     """Reloads ``engine`` when the files under ``directory`` change; ``start``/``stop`` it."""
 
     def __init__(
-        self, engine: PolicyEngine, directory: Path, interval_s: float, on_reload: OnReload
+        self,
+        engine: PolicyEngine,
+        directory: Path,
+        interval_s: float,
+        on_reload: OnReload,
+        overlay: Overlay | None = None,
     ) -> None:
-        """Watch ``directory`` every ``interval_s`` seconds; report through ``on_reload``."""
+        """Watch ``directory`` every ``interval_s`` seconds; report through ``on_reload``.
+        ``overlay`` is the one the engine was built with (it is part of the revision)."""
         self._engine = engine
+        self._overlay = overlay
         self._dir = directory
         self._interval_s = interval_s
         self._on_reload = on_reload
@@ -48,7 +55,7 @@ class PolicyWatcher:
 
     async def _revision(self) -> str:
         try:
-            return await asyncio.to_thread(policy_revision, self._dir)
+            return await asyncio.to_thread(policy_revision, self._dir, self._overlay)
         except PolicyLoadError as exc:
             return f"{_UNREADABLE}{exc}"  # reload() reports why; changes when the cause does
 
