@@ -228,3 +228,4 @@ async def test_records_beyond_the_cap_are_counted(proxied) -> None:
         await _ask(port, b"GET http://not-granted.test/ HTTP/1.1\r\n\r\n")
     await asyncio.sleep(0.05)
     assert (len(records), proxy.dropped) == (3, 2)
+    assert [r.seq for r in records] == [1, 2, 3]  # numbered in connection order

@@ -82,7 +82,9 @@ def story(stack: Stack, call_id: str) -> dict[str, Any]:
 
 
 def egress_events(stack: Stack, call_id: str) -> list[dict[str, Any]]:
-    return [e for e in story(stack, call_id)["events"] if e["action"] == "call.egress"]
+    """The call's egress events in connection order (they are recorded as each ends)."""
+    events = [e for e in story(stack, call_id)["events"] if e["action"] == "call.egress"]
+    return sorted(events, key=lambda e: e["payload"]["seq"])
 
 
 def test_get_over_http_reaches_the_allowed_host(net_stack: Stack, lab: Lab) -> None:

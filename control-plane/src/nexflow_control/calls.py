@@ -403,6 +403,7 @@ class CallService:
                 "bytes_down": egress.bytes_down,
                 "started_at_unix_ms": egress.started_at_unix_ms,
                 "duration_ms": egress.duration_ms,
+                "seq": egress.seq,
             },
         )
 

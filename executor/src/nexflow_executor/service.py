@@ -87,6 +87,7 @@ class _CallStream:
                 bytes_down=record.bytes_down,
                 started_at_unix_ms=record.started_at_unix_ms,
                 duration_ms=record.duration_ms,
+                seq=record.seq,
             )
             await self._context.write(pb.ExecuteEvent(egress=event))
 

@@ -50,6 +50,7 @@ class EgressRecord:
     bytes_down: int = 0  # destination → sandbox
     started_at_unix_ms: int = 0
     duration_ms: int = 0
+    seq: int = 0  # the attempt's number within the call, in connection order
 
 
 class _Refused(Exception):
@@ -79,6 +80,7 @@ class CallProxy:
         self._closing = False
         self.recorded = 0
         self.dropped = 0
+        self._accepted = 0
 
     async def serve(self, listener: socket.socket) -> None:
         """Accept connections on `listener` (the proxy now owns it)."""
@@ -108,7 +110,10 @@ class CallProxy:
             writer.close()
             return
         self._handlers.add(task)
-        record = EgressRecord("", "", 0, started_at_unix_ms=time.time_ns() // 1_000_000)
+        self._accepted += 1
+        record = EgressRecord(
+            "", "", 0, started_at_unix_ms=time.time_ns() // 1_000_000, seq=self._accepted
+        )
         begin = time.monotonic()
         try:
             over_limit = len(self._handlers) > self._settings.max_connections

@@ -502,6 +502,7 @@ class Egress(_message.Message):
     BYTES_DOWN_FIELD_NUMBER: _builtins.int
     STARTED_AT_UNIX_MS_FIELD_NUMBER: _builtins.int
     DURATION_MS_FIELD_NUMBER: _builtins.int
+    SEQ_FIELD_NUMBER: _builtins.int
     host: _builtins.str
     """The host as requested (lower case, punycode for IDN), or an address literal.
     Empty when the request could not be parsed (reason "bad_request").
@@ -529,6 +530,11 @@ class Egress(_message.Message):
     """When the sandbox connected to the proxy. Unit: ms since the Unix epoch."""
     duration_ms: _builtins.int
     """How long the connection lasted. Unit: milliseconds."""
+    seq: _builtins.int
+    """The attempt's number within the call, from 1, in the order the sandbox
+    connected. Events are sent as connections end, so they may arrive out of
+    this order (a refused follow-up before the request that caused it).
+    """
     def __init__(
         self,
         *,
@@ -543,10 +549,11 @@ class Egress(_message.Message):
         bytes_down: _builtins.int = ...,
         started_at_unix_ms: _builtins.int = ...,
         duration_ms: _builtins.int = ...,
+        seq: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["address", b"address", "allowed", b"allowed", "bytes_down", b"bytes_down", "bytes_up", b"bytes_up", "duration_ms", b"duration_ms", "grant", b"grant", "host", b"host", "method", b"method", "port", b"port", "reason", b"reason", "started_at_unix_ms", b"started_at_unix_ms"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["address", b"address", "allowed", b"allowed", "bytes_down", b"bytes_down", "bytes_up", b"bytes_up", "duration_ms", b"duration_ms", "grant", b"grant", "host", b"host", "method", b"method", "port", b"port", "reason", b"reason", "seq", b"seq", "started_at_unix_ms", b"started_at_unix_ms"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
