@@ -2,8 +2,9 @@
 
 The OPA server is a real `opa run --server` on loopback (LocalOpaServer), reached by the
 OPA server engine exactly as the control plane reaches it (opa-python-client, aiohttp).
-Its baseline is the floor of any server engine: one HTTP round trip to the same server
-(`GET /health`) on the same kind of session. Targets, reported, never gated:
+Baselines: for the embedded engine, a one-rule policy on the same engine; for the server,
+the floor of any server engine, one HTTP round trip to the same server (`GET /health`)
+on the same kind of session. Targets, reported, never gated:
 embedded p99 <= 1 ms, OPA server p99 <= 3 ms.
 """
 
@@ -18,38 +19,35 @@ import aiohttp
 from nexflow_control.policy import EmbeddedEngine, LocalOpaServer, OpaServerEngine, bench_decisions
 
 from tests.harness import REPO
+from tests.policy_input import WORKSPACE, policy_input
 
 EMBEDDED_TARGET_MS = 1.0
 SERVER_TARGET_MS = 3.0
 
 
 def _input(roles: list[str], permissions: list[str], **skill: Any) -> dict[str, Any]:
-    ws = "/srv/ws"
-    return {
-        "principal": {"id": "bench", "roles": roles, "channel": "http"},
-        "skill": {
-            "name": "file-read",
-            "version": "1.0.0",
-            "digest": "sha256:" + "0" * 64,
-            "publisher": "nexflow",
-            "source": "builtin",
-            "permissions": permissions,
-            "runtime": "python",
-            "tags": ["files"],
-            "filesystem": [{"path": ws, "mode": "ro"}] if "filesystem" in permissions else [],
-            "network": [],
-            "limits": {},
-            **skill,
-        },
-        "call": {
-            "id": "c_bench",
-            "input_sha256": "0" * 64,
-            "paths": [{"field": "path", "value": "a", "resolved": f"{ws}/a", "access": "read"}]
-            if "filesystem" in permissions
-            else [],
-        },
-        "context": {"workspace": ws, "time": "2026-11-21T00:00:00Z", "approved": False},
-    }
+    """A policy input; with "filesystem", the workspace is requested and read from."""
+    value = policy_input(roles, permissions, principal="bench", **skill)
+    if "filesystem" in permissions:
+        value["skill"]["filesystem"] = [{"path": WORKSPACE, "mode": "ro"}]
+        value["call"]["paths"] = [
+            {"field": "path", "value": "a", "resolved": f"{WORKSPACE}/a", "access": "read"}
+        ]
+    return value
+
+
+def _trivial_policy(tmp: Path) -> Path:
+    """A policy that answers the decision shape with no logic: the engine's own floor."""
+    root = tmp / "trivial-policy"
+    (root / "nexflow" / "authz").mkdir(parents=True, exist_ok=True)
+    (root / "data.json").write_text("{}")
+    (root / "nexflow" / "authz" / "decision.rego").write_text(
+        "package nexflow.authz\n\n"
+        'decision := {"allow": true, "require_approval": false, "reasons": [],'
+        ' "grants": {"filesystem": [], "network": [], "limits": {"wall_time_ms": 1,'
+        ' "cpu_time_ms": 1, "memory_bytes": 1, "pids": 1, "output_bytes": 1}}}\n'
+    )
+    return root
 
 
 INPUTS = [
@@ -85,6 +83,8 @@ async def run(tmp: Path, scale: float) -> None:
     embedded = EmbeddedEngine(policies)
     await bench_decisions(embedded, INPUTS, 100)  # warm-up
     e50, e99 = await bench_decisions(embedded, INPUTS, n)
+    floor = EmbeddedEngine(_trivial_policy(tmp))
+    f50, f99 = await bench_decisions(floor, INPUTS, n)
     with LocalOpaServer() as server:
         engine = await OpaServerEngine.connect(server.url, policies, token=server.token)
         try:
@@ -103,6 +103,7 @@ async def run(tmp: Path, scale: float) -> None:
         f"  OPA server engine (REST, loopback)     p50 {s50:7.3f} ms   p99 {s99:7.3f} ms   "
         + _verdict(s99, SERVER_TARGET_MS)
     )
+    print(f"  baseline: one-rule policy, embedded    p50 {f50:7.3f} ms   p99 {f99:7.3f} ms")
     print(f"  baseline: GET /health, same server     p50 {h50:7.3f} ms   p99 {h99:7.3f} ms")
     print(f"  ratio server/embedded at p50: {s50 / e50:.1f}x   at p99: {s99 / e99:.1f}x")
     print(

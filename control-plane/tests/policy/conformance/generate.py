@@ -26,33 +26,12 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-WORKSPACE = "/home/me/workspace"
+from tests.policy_input import WORKSPACE, policy_input
 
 
 def base(roles: list[str] | None = None, permissions: list[str] | None = None) -> dict[str, Any]:
     """A well-formed input: principal ``alice`` calling ``file-read``."""
-    return {
-        "principal": {
-            "id": "alice",
-            "roles": ["user"] if roles is None else roles,
-            "channel": "http",
-        },
-        "skill": {
-            "name": "file-read",
-            "version": "1.0.0",
-            "digest": "sha256:" + "0" * 64,
-            "publisher": "nexflow",
-            "source": "builtin",
-            "permissions": permissions or [],
-            "runtime": "python",
-            "tags": ["files"],
-            "filesystem": [],
-            "network": [],
-            "limits": {},
-        },
-        "call": {"id": "c_1", "input_sha256": "0" * 64, "paths": []},
-        "context": {"workspace": WORKSPACE, "time": "2026-11-21T10:00:00Z", "approved": False},
-    }
+    return policy_input(roles, permissions)
 
 
 def _with(item: dict[str, Any], section: str, **fields: Any) -> dict[str, Any]:
