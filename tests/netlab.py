@@ -30,8 +30,12 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 PUBLIC_NET = "11.22.33"
+API, OTHER, WILD = f"{PUBLIC_NET}.10", f"{PUBLIC_NET}.20", f"{PUBLIC_NET}.30"
+METADATA, INTRANET = "169.254.169.254", "10.77.0.5"
+HOST_SERVICE_PORT = 8081
 WORLD_ADDRESSES = (f"{PUBLIC_NET}.1/24", "169.254.0.1/16", "10.77.0.1/24")
 DNS_ADDRESS = f"{PUBLIC_NET}.53"
 SERVER_SCRIPT = Path(__file__).with_name("netlab_server.py")
@@ -256,3 +260,44 @@ class NetLab:
 
     def dns_queries(self) -> str:
         return self.dns_log.read_text() if self.dns_log and self.dns_log.exists() else ""
+
+
+class World:
+    """The egress tests' internet, built in a NetLab: its servers by name.
+
+    api.test (HTTP and HTTPS), other.test, *.wild.test and wild.test on public addresses;
+    meta.test on the metadata address, intranet.test on a private one, loop.test on
+    loopback, where the world's own "host service" listens.
+    """
+
+    def __init__(self, net: NetLab) -> None:
+        self.net = net
+        net.add_host("api", f"{API}/24")
+        net.add_host("other", f"{OTHER}/24")
+        net.add_host("wild", f"{WILD}/24")
+        net.add_host("meta", f"{METADATA}/16")
+        net.add_host("intranet", f"{INTRANET}/24")
+        self.ca = net.make_ca(["api.test", "other.test"], [API])
+        self.api = net.serve("api", API, 80)
+        self.api_tls = net.serve("api", API, 443, tls=True)
+        self.other = net.serve("other", OTHER, 80)
+        self.wild = net.serve("wild", WILD, 80)
+        self.meta = net.serve("meta", METADATA, 80)
+        self.intranet = net.serve("intranet", INTRANET, 80)
+        self.host_service = net.serve("world", "127.0.0.1", HOST_SERVICE_PORT)
+        records = {
+            "api.test": API,
+            "other.test": OTHER,
+            "meta.test": METADATA,
+            "loop.test": "127.0.0.1",
+            "intranet.test": INTRANET,
+        }
+        net.start_dns(records, {"wild.test": WILD})
+
+    def executor_egress(self) -> dict[str, Any]:
+        """Executor `egress` settings that connect out from this world."""
+        return {
+            "netns": str(self.net.world_path),
+            "nameservers": [DNS_ADDRESS],
+            "ca_dir": str(self.ca.ca_dir),
+        }

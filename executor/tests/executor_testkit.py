@@ -7,6 +7,7 @@ sandbox uid 65534; the control plane's stand-in home is passed as forbidden.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
@@ -94,8 +95,9 @@ def settings(short_dir: Path, home: Home, backend: str) -> Settings:
     )
 
 
-@pytest.fixture
-async def stub(settings: Settings) -> AsyncIterator[pb_grpc.ExecutorStub]:
+@contextlib.asynccontextmanager
+async def serving(settings: Settings) -> AsyncIterator[pb_grpc.ExecutorStub]:
+    """A real executor for `settings` (backends started, server on its socket), and a stub."""
     backends = select_backends(settings)
     await backends.start()
     server, address = await create_server(settings, backends)
@@ -106,6 +108,12 @@ async def stub(settings: Settings) -> AsyncIterator[pb_grpc.ExecutorStub]:
         await channel.close()
         await server.stop(None)
         await backends.close()
+
+
+@pytest.fixture
+async def stub(settings: Settings) -> AsyncIterator[pb_grpc.ExecutorStub]:
+    async with serving(settings) as stub:
+        yield stub
 
 
 @pytest.fixture

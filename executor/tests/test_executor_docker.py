@@ -26,7 +26,7 @@ from nexflow.executor.v1 import executor_pb2_grpc as pb_grpc
 from nexflow_executor.sandbox.container import LABEL_EXECUTOR, instance_id
 from nexflow_executor.settings import PoolSettings, Settings
 
-from executor.tests.executor_testkit import execute, make_dir, request, write_script
+from executor.tests.executor_testkit import execute, make_dir, request, serving, write_script
 
 pytestmark = [pytest.mark.docker, pytest.mark.parametrize("backend", ["docker"])]
 MiB = 1024 * 1024
@@ -262,19 +262,8 @@ async def _pool_ready(stub: pb_grpc.ExecutorStub, want: int, timeout_s: float = 
 
 @pytest.fixture
 async def pool_stub(pool_settings: Settings):
-    from nexflow_executor.backends import select_backends
-    from nexflow_executor.server import create_server
-
-    backends = select_backends(pool_settings)
-    await backends.start()
-    server, address = await create_server(pool_settings, backends)
-    channel = grpc.aio.insecure_channel(address)
-    try:
-        yield pb_grpc.ExecutorStub(channel)
-    finally:
-        await channel.close()
-        await server.stop(None)
-        await backends.close()
+    async with serving(pool_settings) as stub:
+        yield stub
 
 
 async def test_warm_container_serves_one_call_and_keeps_nothing_of_the_last(

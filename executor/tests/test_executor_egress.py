@@ -17,9 +17,9 @@ from typing import Any
 
 import pytest
 from nexflow.executor.v1 import executor_pb2 as pb
-from nexflow_executor.settings import Settings
+from nexflow_executor.settings import EgressSettings, Settings
 
-from executor.tests.executor_testkit import Home, Outcome, execute, request
+from executor.tests.executor_testkit import Outcome, execute, request, serving
 from tests import netlab
 
 pytestmark = [
@@ -28,63 +28,20 @@ pytestmark = [
 ]
 
 PROBE = Path(__file__).with_name("egress_probe.py")
-API, OTHER, WILD = f"{netlab.PUBLIC_NET}.10", f"{netlab.PUBLIC_NET}.20", f"{netlab.PUBLIC_NET}.30"
-METADATA, INTRANET = "169.254.169.254", "10.77.0.5"
-HOST_SERVICE_PORT = 8081
-
-
-class Lab:
-    """The lab with its servers, by name."""
-
-    def __init__(self, lab: netlab.NetLab) -> None:
-        self.net = lab
-        lab.add_host("api", f"{API}/24")
-        lab.add_host("other", f"{OTHER}/24")
-        lab.add_host("wild", f"{WILD}/24")
-        lab.add_host("meta", f"{METADATA}/16")
-        lab.add_host("intranet", f"{INTRANET}/24")
-        lab.make_ca(["api.test", "other.test"], [API])
-        self.api = lab.serve("api", API, 80)
-        self.api_tls = lab.serve("api", API, 443, tls=True)
-        self.other = lab.serve("other", OTHER, 80)
-        self.wild = lab.serve("wild", WILD, 80)
-        self.meta = lab.serve("meta", METADATA, 80)
-        self.intranet = lab.serve("intranet", INTRANET, 80)
-        self.host_service = lab.serve("world", "127.0.0.1", HOST_SERVICE_PORT)
-        lab.start_dns(
-            {
-                "api.test": API,
-                "other.test": OTHER,
-                "meta.test": METADATA,
-                "loop.test": "127.0.0.1",
-                "intranet.test": INTRANET,
-            },
-            {"wild.test": WILD},
-        )
+API, OTHER, METADATA, INTRANET = netlab.API, netlab.OTHER, netlab.METADATA, netlab.INTRANET
+HOST_SERVICE_PORT = netlab.HOST_SERVICE_PORT
 
 
 @pytest.fixture(scope="module")
-def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[netlab.World]:
     with netlab.NetLab(tmp_path_factory.mktemp("netlab")) as net:
-        yield Lab(net)
+        yield netlab.World(net)
 
 
 @pytest.fixture
-def settings(short_dir: Path, home: Home, backend: str, lab: Lab) -> Settings:
+def settings(settings: Settings, lab: netlab.World) -> Settings:
     """The kit's settings, with the proxy connecting out from the lab's world."""
-    assert lab.net.ca is not None
-    return Settings(
-        socket=short_dir / "run" / "executor.sock",
-        state_dir=short_dir / "state",
-        forbidden_paths=[home.path],
-        backend=backend,
-        docker={"pool": {"size": 0}},
-        egress={
-            "netns": lab.net.world_path,
-            "nameservers": [netlab.DNS_ADDRESS],
-            "ca_dir": lab.net.ca.ca_dir,
-        },
-    )
+    return settings.model_copy(update={"egress": EgressSettings(**lab.executor_egress())})
 
 
 async def probe(
@@ -319,24 +276,9 @@ async def test_proxy_variables_are_set_inside(stub, skill_dir, lab):
 @pytest.mark.parametrize("backend", [pytest.param("docker", marks=pytest.mark.docker)])
 async def test_warm_container_gets_its_own_proxy(settings, skill_dir, lab, backend):
     """A pre-started container is attached to the call's proxy when it is taken."""
-    import grpc
-    from nexflow.executor.v1 import executor_pb2_grpc as pb_grpc
-    from nexflow_executor.backends import select_backends
-    from nexflow_executor.server import create_server
-
-    warm = settings.model_copy(
-        update={
-            "docker": settings.docker.model_copy(
-                update={"pool": settings.docker.pool.model_copy(update={"size": 1})}
-            )
-        }
-    )
-    backends = select_backends(warm)
-    await backends.start()
-    server, address = await create_server(warm, backends)
-    channel = grpc.aio.insecure_channel(address)
-    try:
-        stub = pb_grpc.ExecutorStub(channel)
+    pool = settings.docker.pool.model_copy(update={"size": 1})
+    warm = settings.model_copy(update={"docker": settings.docker.model_copy(update={"pool": pool})})
+    async with serving(warm) as stub:
         flags = []
         for grants, expected in ((["api.test:80"], "api"), (["other.test:80"], "other")):
             for _ in range(50):  # the pool fills in the background after the first call
@@ -350,7 +292,3 @@ async def test_warm_container_gets_its_own_proxy(settings, skill_dir, lab, backe
             assert body(results[0])["server"] == expected
             flags.append(started.warm)
         assert flags[-1] is True, "the second call should have run in a warm container"
-    finally:
-        await channel.close()
-        await server.stop(None)
-        await backends.close()

@@ -22,28 +22,13 @@ pytestmark = [
     pytest.mark.xdist_group("egress-e2e"),
 ]
 
-API, OTHER = f"{netlab.PUBLIC_NET}.10", f"{netlab.PUBLIC_NET}.20"
-METADATA = "169.254.169.254"
-
-
-class Lab:
-    def __init__(self, net: netlab.NetLab) -> None:
-        self.net = net
-        net.add_host("api", f"{API}/24")
-        net.add_host("other", f"{OTHER}/24")
-        net.add_host("meta", f"{METADATA}/16")
-        net.make_ca(["api.test"], [API])
-        self.api = net.serve("api", API, 80)
-        self.api_tls = net.serve("api", API, 443, tls=True)
-        self.other = net.serve("other", OTHER, 80)
-        self.meta = net.serve("meta", METADATA, 80)
-        net.start_dns({"api.test": API, "other.test": OTHER, "meta.test": METADATA}, {})
+API, METADATA = netlab.API, netlab.METADATA
 
 
 @pytest.fixture(scope="module")
-def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[netlab.World]:
     with netlab.NetLab(tmp_path_factory.mktemp("netlab-e2e")) as net:
-        yield Lab(net)
+        yield netlab.World(net)
 
 
 @pytest.fixture(
@@ -54,13 +39,13 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     ],
 )
 def net_stack(
-    request: pytest.FixtureRequest, lab: Lab, tmp_path_factory: pytest.TempPathFactory
+    request: pytest.FixtureRequest, lab: netlab.World, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Stack]:
-    assert lab.net.ca is not None
+    egress = lab.executor_egress()
     env = {
-        "NEXFLOW_EXECUTOR_EGRESS__NETNS": str(lab.net.world_path),
-        "NEXFLOW_EXECUTOR_EGRESS__NAMESERVERS": json.dumps([netlab.DNS_ADDRESS]),
-        "NEXFLOW_EXECUTOR_EGRESS__CA_DIR": str(lab.net.ca.ca_dir),
+        "NEXFLOW_EXECUTOR_EGRESS__NETNS": egress["netns"],
+        "NEXFLOW_EXECUTOR_EGRESS__NAMESERVERS": json.dumps(egress["nameservers"]),
+        "NEXFLOW_EXECUTOR_EGRESS__CA_DIR": egress["ca_dir"],
         "NEXFLOW_EXECUTOR_DOCKER__POOL__SIZE": "0",
     }
     stack = start_stack(
@@ -87,7 +72,7 @@ def egress_events(stack: Stack, call_id: str) -> list[dict[str, Any]]:
     return sorted(events, key=lambda e: e["payload"]["seq"])
 
 
-def test_get_over_http_reaches_the_allowed_host(net_stack: Stack, lab: Lab) -> None:
+def test_get_over_http_reaches_the_allowed_host(net_stack: Stack, lab: netlab.World) -> None:
     """GET http://api.test works; the call's story carries the allowed egress event."""
     reply = net_stack.call("http-request", {"url": "http://api.test/hello"})
     assert reply.status_code == 200, reply.text
@@ -109,7 +94,7 @@ def test_get_over_http_reaches_the_allowed_host(net_stack: Stack, lab: Lab) -> N
     ]
 
 
-def test_post_over_https_goes_through_connect(net_stack: Stack, lab: Lab) -> None:
+def test_post_over_https_goes_through_connect(net_stack: Stack, lab: netlab.World) -> None:
     """POST https://api.test with headers and a body: CONNECT tunnel, verified TLS."""
     value = {
         "url": "https://api.test/submit",
@@ -129,7 +114,9 @@ def test_post_over_https_goes_through_connect(net_stack: Stack, lab: Lab) -> Non
     assert event["payload"]["method"] == "CONNECT" and event["payload"]["port"] == 443
 
 
-def test_host_not_on_the_allowlist_is_denied_before_running(net_stack: Stack, lab: Lab) -> None:
+def test_host_not_on_the_allowlist_is_denied_before_running(
+    net_stack: Stack, lab: netlab.World
+) -> None:
     """A URL on another host is denied by policy with network_not_allowed; nothing runs."""
     before = len(lab.other.hits())
     reply = net_stack.call("http-request", {"url": "http://other.test/"})
@@ -141,7 +128,9 @@ def test_host_not_on_the_allowlist_is_denied_before_running(net_stack: Stack, la
     assert len(lab.other.hits()) == before
 
 
-def test_redirect_to_another_host_is_refused_and_audited(net_stack: Stack, lab: Lab) -> None:
+def test_redirect_to_another_host_is_refused_and_audited(
+    net_stack: Stack, lab: netlab.World
+) -> None:
     """api.test redirecting to other.test: the skill reports egress_refused, other.test sees
     nothing, and the refused attempt is in the call's audit trail."""
     before = len(lab.other.hits())
@@ -159,7 +148,7 @@ def test_redirect_to_another_host_is_refused_and_audited(net_stack: Stack, lab: 
     assert events[1]["reason_codes"] == ["host_not_granted"]
 
 
-def test_allowed_name_resolving_to_metadata_is_refused(net_stack: Stack, lab: Lab) -> None:
+def test_allowed_name_resolving_to_metadata_is_refused(net_stack: Stack, lab: netlab.World) -> None:
     """Even an allowlisted name is refused when it resolves to 169.254.169.254."""
     before = len(lab.meta.hits())
     reply = net_stack.call("http-request", {"url": "http://meta.test/latest/meta-data/"})
