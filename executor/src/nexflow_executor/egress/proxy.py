@@ -26,7 +26,12 @@ import structlog
 from nexflow_executor.egress.addresses import refusal
 from nexflow_executor.egress.grants import HostGrant, IPAddress
 from nexflow_executor.egress.http import BadRequest, ProxyRequest, parse_head, refusal_response
-from nexflow_executor.egress.resolver import ResolveError, Resolver, SocketFactory
+from nexflow_executor.egress.resolver import (
+    ResolveError,
+    Resolver,
+    SocketFactory,
+    connected_socket,
+)
 from nexflow_executor.settings import EgressSettings
 
 __all__ = ["CallProxy", "EgressRecord"]
@@ -244,13 +249,7 @@ class CallProxy:
     ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
         if self._sockets is None:
             return await asyncio.open_connection(str(address), port, limit=_CHUNK)
-        family = socket.AF_INET if address.version == 4 else socket.AF_INET6
-        sock = await self._sockets(family, socket.SOCK_STREAM)
-        try:
-            await asyncio.get_running_loop().sock_connect(sock, (str(address), port))
-        except BaseException:
-            sock.close()
-            raise
+        sock = await connected_socket(self._sockets, address, port, socket.SOCK_STREAM)
         return await asyncio.open_connection(sock=sock, limit=_CHUNK)
 
     async def _relay(

@@ -25,7 +25,14 @@ import dns.rdatatype
 
 from nexflow_executor.egress.grants import IPAddress
 
-__all__ = ["DnsResolver", "ResolveError", "Resolver", "SocketFactory", "SystemResolver"]
+__all__ = [
+    "DnsResolver",
+    "ResolveError",
+    "Resolver",
+    "SocketFactory",
+    "SystemResolver",
+    "connected_socket",
+]
 
 SocketFactory = Callable[[int, int], Awaitable[socket.socket]]
 _MAX_UDP = 65535
@@ -141,10 +148,8 @@ class DnsResolver:
     async def _udp(
         self, server: tuple[IPAddress, int], query: dns.message.Message
     ) -> dns.message.Message:
-        family = socket.AF_INET if server[0].version == 4 else socket.AF_INET6
         loop = asyncio.get_running_loop()
-        with await self._sockets(family, socket.SOCK_DGRAM) as sock:
-            await loop.sock_connect(sock, (str(server[0]), server[1]))
+        with await connected_socket(self._sockets, *server, socket.SOCK_DGRAM) as sock:
             await loop.sock_sendall(sock, query.to_wire())
             while True:  # ignore stray datagrams that are not the answer to this query
                 wire = await loop.sock_recv(sock, _MAX_UDP)
@@ -158,10 +163,8 @@ class DnsResolver:
     async def _tcp(
         self, server: tuple[IPAddress, int], query: dns.message.Message
     ) -> dns.message.Message:
-        family = socket.AF_INET if server[0].version == 4 else socket.AF_INET6
         loop = asyncio.get_running_loop()
-        with await self._sockets(family, socket.SOCK_STREAM) as sock:
-            await loop.sock_connect(sock, (str(server[0]), server[1]))
+        with await connected_socket(self._sockets, *server, socket.SOCK_STREAM) as sock:
             wire = query.to_wire()
             await loop.sock_sendall(sock, struct.pack("!H", len(wire)) + wire)
             size = struct.unpack("!H", await _recv_exactly(loop, sock, 2))[0]
@@ -169,6 +172,20 @@ class DnsResolver:
         if not query.is_response(response):
             raise OSError("the TCP answer does not match the query")
         return response
+
+
+async def connected_socket(
+    sockets: SocketFactory, address: IPAddress, port: int, kind: int
+) -> socket.socket:
+    """A socket from `sockets` (so in its namespace), connected to `address`:`port`."""
+    family = socket.AF_INET if address.version == 4 else socket.AF_INET6
+    sock = await sockets(family, kind)
+    try:
+        await asyncio.get_running_loop().sock_connect(sock, (str(address), port))
+    except BaseException:
+        sock.close()
+        raise
+    return sock
 
 
 async def _recv_exactly(loop: asyncio.AbstractEventLoop, sock: socket.socket, size: int) -> bytes:

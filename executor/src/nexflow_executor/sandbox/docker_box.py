@@ -183,7 +183,12 @@ class DockerSandbox:
         )
 
     async def _pid(self, container: SandboxContainer) -> int:
-        """The host pid of the container's init: its network namespace is the sandbox's."""
+        """A host pid inside the container: its network namespace is the sandbox's. Read
+        from the container's accounting cgroup (no engine round trip on the call's path);
+        the engine is asked only if that finds nothing."""
+        pids = container.cgroup.pids()
+        if pids:
+            return pids[0]  # before the header, only docker-init and the launcher run here
         data = await self._engine.call(self._engine.api.inspect_container, container.id)
         state = data.get("State") or {}
         pid = int(state.get("Pid") or 0)
