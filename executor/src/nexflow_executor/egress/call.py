@@ -92,10 +92,6 @@ class Egress:
             else SystemResolver(settings.dns_timeout_s)
         )
 
-    @property
-    def settings(self) -> EgressSettings:
-        return self._settings
-
     def for_call(
         self, grants: Sequence[HostGrant], on_record: Callable[[EgressRecord], Awaitable[None]]
     ) -> CallEgress:

@@ -141,7 +141,6 @@ class EgressNamespace:
 
     def __init__(self, path: Path) -> None:
         fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)  # fails early on a wrong path
-        self._path = path
         self._pool = concurrent.futures.ThreadPoolExecutor(
             max_workers=1,
             thread_name_prefix="nexflow-egress-netns",
@@ -153,10 +152,6 @@ class EgressNamespace:
         except Exception as exc:
             self._pool.shutdown(wait=False)
             raise OSError(f"cannot enter the egress network namespace {path}: {exc}") from exc
-
-    @property
-    def path(self) -> Path:
-        return self._path
 
     async def socket(self, family: int, kind: int) -> socket.socket:
         """A new non-blocking socket in the egress namespace."""
