@@ -10,16 +10,20 @@ from pathlib import Path
 import structlog
 from fastapi import FastAPI
 
+from .accounts import ALL_SCOPES, AccountStore
 from .api.body_limit import BodyLimitMiddleware
 from .api.deps import Services
 from .api.errors import install_error_handlers
+from .api.routes_accounts import router as accounts_router
 from .api.routes_audit import router as audit_router
 from .api.routes_skills import router as skills_router
 from .api.routes_system import router as system_router
 from .audit import Action, AuditEvent, AuditLog, AuditUnavailable
 from .auth import Principal, TokenAuthenticator, load_or_create_admin_token
 from .calls import CallService
+from .errors import AccountsUnavailable
 from .executor_client import ExecutorClient
+from .history import CallHistory
 from .metrics import Metrics
 from .policy import (
     EmbeddedEngine,
@@ -110,7 +114,6 @@ def policy_watcher(settings: Settings, engine: PolicyEngine, audit: AuditLog) ->
 async def build_services(settings: Settings) -> Services:
     prepare_home(settings)
     token = load_or_create_admin_token(settings.token_file, settings.admin_token)
-    auth = TokenAuthenticator({token: Principal("admin", ("admin",))})
     catalog = SkillCatalog.load(skill_sources(settings))
     engine = await open_engine(settings)
     try:
@@ -118,6 +121,14 @@ async def build_services(settings: Settings) -> Services:
     except BaseException:
         await engine.close()
         raise
+    try:
+        accounts = await AccountStore.open(audit)
+    except BaseException:
+        await audit.close()
+        await engine.close()
+        raise
+    admin = Principal("admin", ("admin",), scopes=ALL_SCOPES)
+    auth = TokenAuthenticator({token: admin}, accounts)
     await audit.append(
         AuditEvent(
             action=Action.POLICY_LOADED,
@@ -129,10 +140,12 @@ async def build_services(settings: Settings) -> Services:
         settings.resolved_executor_socket, connect_timeout_s=settings.executor_timeout_s
     )
     metrics = Metrics()
-    calls = CallService(settings, catalog, engine, audit, executor, metrics)
+    history = CallHistory(audit)
+    log.info("rate_counts.restored", decisions=await history.restore())
+    calls = CallService(settings, catalog, engine, audit, executor, metrics, history)
     for d in catalog.diagnostics:
         log.warning("skill.load_problem", **d.to_dict())
-    return Services(settings, catalog, engine, audit, executor, metrics, auth, calls)
+    return Services(settings, catalog, engine, audit, executor, metrics, auth, calls, accounts)
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -140,7 +153,7 @@ def create_app(settings: Settings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         try:
             services = await build_services(settings)
-        except (PolicyError, AuditUnavailable) as exc:
+        except (PolicyError, AuditUnavailable, AccountsUnavailable) as exc:
             log.error("control_plane.start_failed", reason=str(exc))
             raise
         app.state.services = services
@@ -171,5 +184,6 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(system_router)
     app.include_router(skills_router)
     app.include_router(audit_router)
+    app.include_router(accounts_router)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.limits.max_body_bytes)
     return app

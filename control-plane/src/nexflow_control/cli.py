@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from . import cli_audit, cli_image, cli_policy, cli_skill
+from . import cli_accounts, cli_audit, cli_image, cli_policy, cli_skill
 from .cli_client import DEFAULT_HOME
 
 app = typer.Typer(
@@ -20,6 +20,8 @@ app.add_typer(cli_skill.app, name="skill")
 app.add_typer(cli_audit.app, name="audit")
 app.add_typer(cli_image.app, name="image")
 app.add_typer(cli_policy.app, name="policy")
+app.add_typer(cli_accounts.user_app, name="user")
+app.add_typer(cli_accounts.token_app, name="token")
 
 
 @app.command()
@@ -55,6 +57,14 @@ def up(
             "for this run (repeatable)",
         ),
     ] = None,
+    trust_skill: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--trust-skill",
+            help="Vouch for skill NAME for this run: its calls need no unknown-publisher or "
+            "new-version approval (repeatable)",
+        ),
+    ] = None,
 ) -> None:
     """Start the executor and the control plane in the foreground (Ctrl-C stops both)."""
     from pydantic import ValidationError
@@ -72,13 +82,16 @@ def up(
         skills_dirs=[p.resolve() for p in skills or []],
         sandbox=SandboxSettings(backend=sandbox),
     )
-    if allow_host:
+    if allow_host or trust_skill:
         current = settings.policy.model_dump()
-        current["allow_hosts"] = [*current["allow_hosts"], *allow_host]
+        current["allow_hosts"] = [*current["allow_hosts"], *(allow_host or [])]
+        current["trusted_skills"] = [*current["trusted_skills"], *(trust_skill or [])]
         try:
             settings.policy = PolicySettings.model_validate(current)
         except ValidationError as exc:
-            typer.echo(f"--allow-host: {exc.errors()[0]['msg']}", err=True)
+            error = exc.errors()[0]
+            option = "--trust-skill" if error["loc"][0] == "trusted_skills" else "--allow-host"
+            typer.echo(f"{option}: {error['msg']}", err=True)
             raise typer.Exit(2) from None
     raise typer.Exit(run_up(settings, opa=opa))
 

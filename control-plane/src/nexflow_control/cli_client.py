@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Annotated, Any, NoReturn
 
 import httpx
 import typer
 
 DEFAULT_HOME = Path.home() / ".nexflow"
+DEFAULT_URL = "http://127.0.0.1:8080"
+
+UrlOpt = Annotated[str, typer.Option("--url", envvar="NEXFLOW_URL", help="Control plane URL")]
+TokenOpt = Annotated[str | None, typer.Option("--token", help="Bearer token")]
+HomeOpt = Annotated[Path, typer.Option("--home", envvar="NEXFLOW_HOME", help="Nexflow home")]
 
 
 def resolve_token(token: str | None, home: Path) -> str:

@@ -9,14 +9,19 @@ from typing import Annotated
 
 import typer
 
-from .cli_client import DEFAULT_HOME, error_message, fail, request, resolve_token
+from .cli_client import (
+    DEFAULT_HOME,
+    HomeOpt,
+    TokenOpt,
+    UrlOpt,
+    error_message,
+    fail,
+    request,
+    resolve_token,
+)
 from .skills import lint_command
 
 app = typer.Typer(help="Inspect, lint and run skills.", no_args_is_help=True)
-
-UrlOpt = Annotated[str, typer.Option("--url", envvar="NEXFLOW_URL", help="Control plane URL")]
-TokenOpt = Annotated[str | None, typer.Option("--token", help="Bearer token")]
-HomeOpt = Annotated[Path, typer.Option("--home", envvar="NEXFLOW_HOME", help="Nexflow home")]
 
 
 @app.command("lint")

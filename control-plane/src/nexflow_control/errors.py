@@ -1,18 +1,23 @@
 """The control plane's error tree; each error knows its HTTP status and stable code.
 
     NexflowError
-    ├── Unauthenticated            401 unauthenticated
+    ├── Unauthenticated            401 unauthenticated / token_expired / token_revoked /
+    │                                  user_disabled
     ├── Forbidden                  403 forbidden
+    │   ├── InsufficientScope      403 insufficient_scope (+ scope)
     │   ├── PolicyDenied           403 policy_denied (+ reasons)
     │   └── ApprovalRequired       403 approval_required (+ reasons)
-    ├── NotFound                   404 not_found / skill_not_found / call_not_found
+    ├── NotFound                   404 not_found / skill_not_found / call_not_found /
+    │                                  user_not_found / token_not_found / identity_not_found
     ├── InvalidInput               422 invalid_input (+ field, errors)
     ├── PayloadTooLarge            413 payload_too_large
     ├── NotExecutable              409 skill_not_executable
+    ├── Conflict                   409 conflict / user_exists / identity_already_linked
     └── Unavailable                503 *_unavailable (fail closed)
         ├── AuditUnavailable       503 audit_unavailable
         ├── PolicyUnavailable      503 policy_unavailable
-        └── ExecutorUnavailable    503 executor_unavailable
+        ├── ExecutorUnavailable    503 executor_unavailable
+        └── AccountsUnavailable    503 accounts_unavailable
 
 Routes raise these; one handler in `api.errors` turns them into
 `{"error": code, "message": ..., **extra}`. Lower libraries' errors (gRPC, SQLAlchemy,
@@ -47,6 +52,13 @@ class Forbidden(NexflowError):
     status, code = 403, "forbidden"
 
 
+class InsufficientScope(Forbidden):
+    code = "insufficient_scope"
+
+    def __init__(self, scope: str) -> None:
+        super().__init__(f"this token lacks the {scope!r} scope", scope=scope)
+
+
 class PolicyDenied(Forbidden):
     code = "policy_denied"
 
@@ -71,6 +83,10 @@ class NotExecutable(NexflowError):
     status, code = 409, "skill_not_executable"
 
 
+class Conflict(NexflowError):
+    status, code = 409, "conflict"
+
+
 class Unavailable(NexflowError):
     status, code = 503, "unavailable"
 
@@ -85,3 +101,7 @@ class PolicyUnavailable(Unavailable):
 
 class ExecutorUnavailable(Unavailable):
     code = "executor_unavailable"
+
+
+class AccountsUnavailable(Unavailable):
+    code = "accounts_unavailable"

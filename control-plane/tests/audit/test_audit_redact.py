@@ -32,6 +32,7 @@ SECRET_SHAPES = {
     "url_userinfo": "clone https://bob:hunter2hunter2@git.example.com/repo.git",
     "pair": "run --password=hunter2hunter2 --verbose",
     "basic": "Authorization: Basic dXNlcjpodW50ZXIyaHVudGVyMg==",
+    "nexflow": "agent sent nxf_0123456789abcdef_Ab-Cd_Ef0123456789xyzXYZ0123456789abcdEFGHi0 once",
 }
 SECRET_PARTS = {
     "bearer": "abcDEF123",
@@ -48,6 +49,7 @@ SECRET_PARTS = {
     "url_userinfo": "hunter2",
     "pair": "hunter2",
     "basic": "dXNlcjpodW50",
+    "nexflow": "Ab-Cd_Ef0123",
 }
 
 
@@ -65,6 +67,9 @@ def test_text_around_a_secret_is_kept() -> None:
     """Only the credential goes; the words around it stay readable."""
     assert redact({"m": SECRET_SHAPES["aws"]}) == {"m": f"aws {REDACTED} here"}
     assert redact({"m": SECRET_SHAPES["pair"]}) == {"m": f"run --password={REDACTED} --verbose"}
+    assert redact({"m": SECRET_SHAPES["nexflow"]}) == {
+        "m": f"agent sent nxf_0123456789abcdef_{REDACTED} once"
+    }
 
 
 @pytest.mark.parametrize(

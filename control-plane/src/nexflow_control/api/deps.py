@@ -1,14 +1,21 @@
-"""What routes share: the running services, and the authenticated principal."""
+"""What routes share: the running services, and the authenticated principal.
+
+A route names what its token must be allowed to do by the dependency it takes:
+`PrincipalDep` (any valid token), or `CallsRun`, `SkillsRead`, `AuditRead`,
+`AccountsAdmin` (that scope, else 403 `insufficient_scope`).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
 
+from ..accounts import AccountStore, Scope
 from ..audit import AuditLog
-from ..auth import Principal, TokenAuthenticator
+from ..auth import Principal, TokenAuthenticator, require_scope
 from ..calls import CallService
 from ..executor_client import ExecutorClient
 from ..metrics import Metrics
@@ -27,6 +34,7 @@ class Services:
     metrics: Metrics
     auth: TokenAuthenticator
     calls: CallService
+    accounts: AccountStore
 
 
 def services(request: Request) -> Services:
@@ -34,9 +42,22 @@ def services(request: Request) -> Services:
     return svc
 
 
-def principal(request: Request, svc: Annotated[Services, Depends(services)]) -> Principal:
-    return svc.auth.authenticate(request.headers.get("authorization"))
+async def principal(request: Request, svc: Annotated[Services, Depends(services)]) -> Principal:
+    return await svc.auth.authenticate(request.headers.get("authorization"))
 
 
 ServicesDep = Annotated[Services, Depends(services)]
 PrincipalDep = Annotated[Principal, Depends(principal)]
+
+
+def _scoped(scope: Scope) -> Callable[[Principal], Awaitable[Principal]]:
+    async def check(who: PrincipalDep) -> Principal:
+        return require_scope(who, scope)
+
+    return check
+
+
+CallsRun = Annotated[Principal, Depends(_scoped(Scope.CALLS_RUN))]
+SkillsRead = Annotated[Principal, Depends(_scoped(Scope.SKILLS_READ))]
+AuditRead = Annotated[Principal, Depends(_scoped(Scope.AUDIT_READ))]
+AccountsAdmin = Annotated[Principal, Depends(_scoped(Scope.ACCOUNTS_ADMIN))]

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 
 from ..audit import AuditFilter, query, verify
 from ..errors import NotFound
-from .deps import PrincipalDep, ServicesDep
+from .deps import AuditRead, ServicesDep
 
 router = APIRouter(prefix="/api/v1", tags=["audit"])
 
@@ -17,7 +17,7 @@ router = APIRouter(prefix="/api/v1", tags=["audit"])
 @router.get("/audit")
 async def list_events(
     svc: ServicesDep,
-    _: PrincipalDep,
+    _: AuditRead,
     actor: str | None = None,
     skill: str | None = None,
     action: str | None = None,
@@ -52,14 +52,14 @@ async def list_events(
 
 
 @router.get("/audit/verify")
-async def verify_chain(svc: ServicesDep, _: PrincipalDep) -> dict[str, Any]:
+async def verify_chain(svc: ServicesDep, _: AuditRead) -> dict[str, Any]:
     """Walk the hash chain; name the first broken sequence number, if any."""
     report = await verify(svc.audit)
     return report.to_dict()
 
 
 @router.get("/calls/{call_id}")
-async def show_call(call_id: str, svc: ServicesDep, _: PrincipalDep) -> dict[str, Any]:
+async def show_call(call_id: str, svc: ServicesDep, _: AuditRead) -> dict[str, Any]:
     """A call's whole story, from the audit log, oldest event first."""
     page = await query(svc.audit, AuditFilter(call_id=call_id), limit=1000)
     if not page.records:

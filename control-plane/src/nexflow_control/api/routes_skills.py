@@ -8,13 +8,13 @@ from typing import Any
 from fastapi import APIRouter, Request
 
 from ..errors import InvalidInput, NotFound
-from .deps import PrincipalDep, ServicesDep
+from .deps import CallsRun, ServicesDep, SkillsRead
 
 router = APIRouter(prefix="/api/v1/skills", tags=["skills"])
 
 
 @router.get("")
-async def list_skills(svc: ServicesDep, _: PrincipalDep) -> dict[str, Any]:
+async def list_skills(svc: ServicesDep, _: SkillsRead) -> dict[str, Any]:
     """Installed skills, and the skill folders that failed to load (with why)."""
     return {
         "skills": [s.to_summary() for s in svc.catalog.list()],
@@ -23,7 +23,7 @@ async def list_skills(svc: ServicesDep, _: PrincipalDep) -> dict[str, Any]:
 
 
 @router.get("/{name}")
-async def show_skill(name: str, svc: ServicesDep, _: PrincipalDep) -> dict[str, Any]:
+async def show_skill(name: str, svc: ServicesDep, _: SkillsRead) -> dict[str, Any]:
     skill = svc.catalog.get(name)
     if skill is None:
         raise NotFound(f"no skill named {name!r}", code="skill_not_found")
@@ -32,9 +32,7 @@ async def show_skill(name: str, svc: ServicesDep, _: PrincipalDep) -> dict[str, 
 
 
 @router.post("/{name}")
-async def run_skill(
-    name: str, request: Request, svc: ServicesDep, who: PrincipalDep
-) -> dict[str, Any]:
+async def run_skill(name: str, request: Request, svc: ServicesDep, who: CallsRun) -> dict[str, Any]:
     """Run a skill: body `{"input": {...}}`; the answer is the call's result."""
     raw = await request.body()
     try:

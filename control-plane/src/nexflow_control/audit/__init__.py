@@ -1,6 +1,7 @@
 """The audit log: every step of a skill call and every refusal, hash-chained in the database.
 
-    store.AuditLog      open / append / append_many / close (group commit)
+    store.AuditLog      open / append / append_many / close (group commit);
+                        transaction (a change and its events in one commit)
     records             AuditEvent (input), AuditRecord (stored), Decision, Action
     chain               canonical encoding and hash (how outsiders verify an export)
     redact              secret redaction and size caps, applied before storing
@@ -17,7 +18,7 @@ from .chain import GENESIS_HASH, canonical_bytes, compute_hash
 from .query import MAX_LIMIT, AuditFilter, AuditPage, query, tail
 from .records import Action, AuditEvent, AuditRecord, Decision
 from .redact import REDACTED, redact
-from .store import AuditLog
+from .store import AuditLog, AuditTransaction
 from .verify import Problem, VerifyReport, verify
 
 __all__ = [
@@ -30,6 +31,7 @@ __all__ = [
     "AuditLog",
     "AuditPage",
     "AuditRecord",
+    "AuditTransaction",
     "AuditUnavailable",
     "Decision",
     "Problem",

@@ -33,6 +33,12 @@ class Action(StrEnum):
     POLICY_LOADED = "policy.loaded"
     POLICY_RELOADED = "policy.reloaded"
     POLICY_RELOAD_FAILED = "policy.reload_failed"
+    USER_CREATED = "accounts.user_created"
+    USER_UPDATED = "accounts.user_updated"
+    TOKEN_CREATED = "accounts.token_created"  # noqa: S105 (an event name, not a secret)
+    TOKEN_REVOKED = "accounts.token_revoked"  # noqa: S105
+    IDENTITY_LINKED = "accounts.identity_linked"
+    IDENTITY_UNLINKED = "accounts.identity_unlinked"
 
 
 _ACTION_RE = re.compile(r"[a-z][a-z0-9_]*(?:\.[a-z][a-z0-9_]*)*")

@@ -8,7 +8,8 @@
 * credential-looking text anywhere, keys included (``Bearer …``, ``Basic …``, ``sk-…``,
   ``sk_live_…``, GitHub ``ghp_…``/``github_pat_…``, Slack ``xox?-…``, AWS ``AKIA…``,
   PEM private key blocks, JWTs, ``user:pass@`` in URLs, ``password=…`` style pairs) is
-  replaced by ``[REDACTED]``;
+  replaced by ``[REDACTED]``; a Nexflow API token ``nxf_<id>_<secret>`` keeps its
+  public ``nxf_<id>_`` (which token it was) and loses the secret;
 * values JSON cannot hold are turned into strings (ISO dates, ``repr`` for the rest); it
   never raises;
 * the canonical JSON is at most `max_bytes` (64 KiB by default): long strings are cut
@@ -60,6 +61,7 @@ _SECRET_TEXT = re.compile(
     r"(?:-----END [A-Z0-9 ]{0,40}PRIVATE KEY[A-Z ]{0,20}-----|\Z)"
     r"|(?<![A-Za-z0-9_\-])eyJ[A-Za-z0-9_\-]+\.eyJ[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]*"
     r"|(?<=://)[^/\s:@]{1,256}:[^/\s@]{1,256}(?=@)"
+    r"|(?P<keep>(?<![A-Za-z0-9])nxf_[A-Za-z0-9]{4,64}_)[A-Za-z0-9_\-]{16,}"
     # `password=…`, `"api_key": "…"`: keep the name, drop the value
     r"|(?P<name>(?i:pass(?:wd|word|phrase)|secret|token|api[_\-]?key|credential)"
     r"[\w\-]{0,32}[\"']?[ \t]{0,8}[=:][ \t]{0,8}[\"']?)[^\s\"'&,;]+"
@@ -70,13 +72,13 @@ _SECRET_TEXT = re.compile(
 _HINTS = (
     "bearer", "basic", "sk-", "sk_", "rk_", "ghp_", "gho_", "ghu_", "ghs_", "ghr_",
     "github_pat_", "xox", "akia", "asia", "private key", "eyj", "://", "pass", "secret",
-    "token", "api", "credential",
+    "token", "api", "credential", "nxf_",
 )  # fmt: skip
 
 
 def _replace(match: re.Match[str]) -> str:
-    name = match.group("name")
-    return REDACTED if name is None else name + REDACTED
+    kept = match.group("name") or match.group("keep")
+    return REDACTED if kept is None else kept + REDACTED
 
 
 def is_secret_key(key: str) -> bool:

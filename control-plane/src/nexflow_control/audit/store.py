@@ -9,13 +9,17 @@ anything fails, every waiter of that batch gets `AuditUnavailable` and the calle
 refuses the call: no audit, no execution. The head is read inside every write
 transaction under the lock (a primary-key lookup), so several processes can share one
 database and still build one chain.
+
+`transaction()` is for changes that live in the same database (accounts): the caller's
+rows and the events recording them are committed in one transaction under the same
+chain lock, so a change is never stored without its audit events, nor the other way.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -23,7 +27,7 @@ from typing import Any
 import structlog
 from sqlalchemy import insert, select
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from ..errors import AuditUnavailable
 from .chain import GENESIS_HASH, canonical_text, compute_hash, record_body
@@ -111,6 +115,38 @@ class AuditLog:
         self._queue.put_nowait(job)
         return await job.future
 
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AuditTransaction]:
+        """A write transaction that commits the caller's change and its events together.
+
+        Inside the block `tx.conn` holds the chain lock (as an append does); the caller
+        changes its own tables through it and `tx.record(event)`s what it did. The events
+        are chained and inserted just before COMMIT: both are stored, or neither is.
+        Errors raised by the block reach the caller unchanged (an `IntegrityError` is
+        the caller's to map); a failure to begin, lock, chain or commit is
+        `AuditUnavailable`.
+        """
+        if self._closed or self._writer.done():
+            raise AuditUnavailable("the audit log is closed")
+        in_block = False
+        try:
+            async with self._engine.connect() as conn:
+                await conn.execution_options(**WRITE_TX)
+                async with conn.begin():
+                    await lock_chain_head(conn)
+                    tx = AuditTransaction(conn, self._prepare)
+                    in_block = True
+                    yield tx
+                    in_block = False
+                    records = await _insert_chained(conn, tx.events) if tx.events else []
+        except (OSError, SQLAlchemyError) as exc:
+            if in_block:
+                raise
+            log.error("audit.append_failed", error=_why(exc), events="transaction")
+            raise AuditUnavailable(f"the audit store cannot be written ({_why(exc)})") from exc
+        if records:
+            self._head = (records[-1].seq, records[-1].hash)
+
     async def close(self) -> None:
         """Write what is queued, stop the writer and release the database."""
         if not self._closed:
@@ -189,28 +225,46 @@ class AuditLog:
             await conn.execution_options(**WRITE_TX)
             async with conn.begin():
                 await lock_chain_head(conn)
-                head = (
-                    await conn.execute(
-                        select(audit_events.c.seq, audit_events.c.hash)
-                        .order_by(audit_events.c.seq.desc())
-                        .limit(1)
-                    )
-                ).first()
-                seq, prev = (int(head[0]), str(head[1])) if head else (0, GENESIS_HASH)
-                records = []
-                for event in events:
-                    seq += 1
-                    record = _chain(event, seq, prev)
-                    records.append(record)
-                    prev = record.hash
-                await conn.execute(insert(audit_events), [r.to_row() for r in records])
-        return records
+                return await _insert_chained(conn, events)
 
     def _fail_queued(self) -> None:
         while not self._queue.empty():
             job = self._queue.get_nowait()
             if job is not None and not job.future.done():
                 job.future.set_exception(AuditUnavailable("the audit log is closed"))
+
+
+class AuditTransaction:
+    """The caller's side of `AuditLog.transaction()`: its connection, and `record`."""
+
+    def __init__(self, conn: AsyncConnection, prepare: Callable[[AuditEvent], AuditEvent]) -> None:
+        self.conn = conn
+        self.events: list[AuditEvent] = []
+        self._prepare = prepare
+
+    def record(self, event: AuditEvent) -> None:
+        """Store `event` (redacted and capped like any append) when the transaction commits."""
+        self.events.append(self._prepare(event))
+
+
+async def _insert_chained(conn: AsyncConnection, events: list[AuditEvent]) -> list[AuditRecord]:
+    """Chain `events` after the head and insert them; the caller holds the chain lock."""
+    head = (
+        await conn.execute(
+            select(audit_events.c.seq, audit_events.c.hash)
+            .order_by(audit_events.c.seq.desc())
+            .limit(1)
+        )
+    ).first()
+    seq, prev = (int(head[0]), str(head[1])) if head else (0, GENESIS_HASH)
+    records = []
+    for event in events:
+        seq += 1
+        record = _chain(event, seq, prev)
+        records.append(record)
+        prev = record.hash
+    await conn.execute(insert(audit_events), [r.to_row() for r in records])
+    return records
 
 
 def _chain(event: AuditEvent, seq: int, prev_hash: str) -> AuditRecord:

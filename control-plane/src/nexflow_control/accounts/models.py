@@ -1,0 +1,59 @@
+"""The account tables (SQLAlchemy Core, portable between SQLite and PostgreSQL).
+
+They live in the audit log's database (one `AccountStore` shares the `AuditLog`'s
+engine, so a change and its audit events commit together) but have their own
+`MetaData`, created on open with `create_all`.
+
+TODO(migrations): when the schema moves under Alembic, these tables and
+`audit.models.metadata` become one migration history; until then a column added here
+needs a hand-written ALTER for databases created before it.
+
+Users are never deleted (they are disabled), so audit records always name someone
+who existed; tokens are revoked, not deleted, for the same reason.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import JSON, Boolean, Column, ForeignKey, Index, MetaData, String, Table
+
+from ..audit.models import UTCDateTime
+
+metadata = MetaData()
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", String(32), primary_key=True),  # u_<16 hex>, never reused
+    Column("name", String(64), nullable=False, unique=True),  # the principal id
+    Column("roles", JSON(), nullable=False),  # list of role names, as policy data knows them
+    Column("disabled", Boolean(), nullable=False, default=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+)
+
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("id", String(32), primary_key=True),  # the public id inside nxf_<id>_<secret>
+    Column("user_id", String(32), ForeignKey("users.id"), nullable=False),
+    Column("name", String(64), nullable=False),
+    # sha256 of the whole token (hex); the secret itself is never stored anywhere.
+    Column("hash", String(64), nullable=False),
+    Column("scopes", JSON(), nullable=False),  # sorted list of scope strings
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("expires_at", UTCDateTime()),
+    Column("revoked_at", UTCDateTime()),
+    Column("last_used_at", UTCDateTime()),  # written at most once a minute per token
+    Index("ix_api_tokens_user_id", "user_id"),
+)
+
+identities = Table(
+    "identities",
+    metadata,
+    # (provider, subject) is the primary key: one chat identity maps to one user.
+    Column("provider", String(32), primary_key=True),
+    Column("subject", String(255), primary_key=True),
+    Column("user_id", String(32), ForeignKey("users.id"), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Index("ix_identities_user_id", "user_id"),
+)

@@ -1,0 +1,31 @@
+"""What an API token may do: scopes, checked by each route before anything else.
+
+Scopes limit the *token*; roles (policy data) limit the *user*. A call runs only when
+its token has `calls:run` and the policy allows the user's roles to run that skill.
+The strings are part of the HTTP contract: never rename one.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Scope(StrEnum):
+    CALLS_RUN = "calls:run"
+    """Run skills (`POST /api/v1/skills/{name}`)."""
+    SKILLS_READ = "skills:read"
+    """List and read skills."""
+    AUDIT_READ = "audit:read"
+    """Read the audit log, verify it, read a call's story."""
+    APPROVALS_DECIDE = "approvals:decide"
+    """Approve or deny calls waiting for a human. Never a default: a token an agent or a
+    gateway holds must not be able to approve its own calls."""
+    ACCOUNTS_ADMIN = "accounts:admin"
+    """Manage users, their roles, tokens and identity links."""
+
+
+ALL_SCOPES: frozenset[str] = frozenset(Scope)
+"""Every scope; the bootstrap admin token has them all."""
+
+DEFAULT_SCOPES: tuple[str, ...] = (Scope.CALLS_RUN, Scope.SKILLS_READ, Scope.AUDIT_READ)
+"""What a new token gets when its creator names no scopes."""

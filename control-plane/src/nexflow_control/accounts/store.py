@@ -1,0 +1,302 @@
+"""`AccountStore`: users, API tokens and identity links, beside the audit log.
+
+Build it with `await AccountStore.open(audit_log)`: it uses the audit log's engine (the
+same database, the same connection setup) and creates its tables. Every change runs in
+`AuditLog.transaction()`: it holds the chain lock, so changes are serialized across
+processes and checks made inside the transaction (does that name exist?) cannot race,
+and the change and its `accounts.*` audit event commit together or not at all.
+
+Errors: `InvalidInput` (422, naming the field), `NotFound` (`user_not_found`,
+`token_not_found`, `identity_not_found`), `Conflict` (`user_exists`,
+`identity_already_linked`), `Unauthenticated` (`unauthenticated`, `token_revoked`,
+`token_expired`, `user_disabled`), `AccountsUnavailable` / `AuditUnavailable` (503).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import secrets
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.exc import SQLAlchemyError
+
+from ..audit import Action, AuditEvent, AuditLog
+from ..audit.dialect import WRITE_TX, lock_chain_head
+from ..errors import AccountsUnavailable, Conflict, InvalidInput, NotFound
+from . import validate
+from ._db import changing, reading, why
+from .authn import authenticate
+from .models import api_tokens, identities, metadata, users
+from .records import Actor, Credential, Identity, Token, User
+from .rows import load_users, to_token, to_user, token_select, user_row
+from .scopes import DEFAULT_SCOPES
+from .tokens import new_token, token_hash
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class AccountStore:
+    """Users, API tokens and identity links; `clock` gives "now" (UTC, aware)."""
+
+    def __init__(self, audit: AuditLog, *, clock: Callable[[], datetime] = _utcnow) -> None:
+        self._audit = audit
+        self._engine = audit.engine
+        self._now = clock
+        # Writers of this process take turns here rather than in SQLite's busy handler,
+        # whose back-off sleeps cost far more than waiting for the lock holder.
+        self._writes = asyncio.Lock()
+
+    @classmethod
+    async def open(
+        cls, audit: AuditLog, *, clock: Callable[[], datetime] = _utcnow
+    ) -> AccountStore:
+        """Create the account tables if needed; `AccountsUnavailable` if that fails."""
+        try:
+            async with audit.engine.connect() as conn:
+                await conn.execution_options(**WRITE_TX)
+                async with conn.begin():
+                    await lock_chain_head(conn)  # one creator at a time on PostgreSQL too
+                    await conn.run_sync(metadata.create_all)
+        except (OSError, SQLAlchemyError) as exc:
+            raise AccountsUnavailable(f"the account tables cannot be created ({why(exc)})") from exc
+        return cls(audit, clock=clock)
+
+    # -- users ---------------------------------------------------------------------------
+
+    async def create_user(self, name: str, roles: Sequence[str], *, actor: Actor) -> User:
+        name, role_list = validate.user_name(name), validate.roles(roles)
+        now, user_id = self._now(), f"u_{secrets.token_hex(8)}"
+        async with changing(self._audit, self._writes) as tx:
+            if await user_row(tx.conn, name) is not None:
+                raise Conflict(f"a user named {name!r} exists", code="user_exists", user=name)
+            await tx.conn.execute(
+                insert(users).values(
+                    id=user_id,
+                    name=name,
+                    roles=role_list,
+                    disabled=False,
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+            tx.record(
+                _event(Action.USER_CREATED, actor, user=name, user_id=user_id, roles=role_list)
+            )
+        return User(user_id, name, tuple(role_list), False, now, now)
+
+    async def list_users(self) -> list[User]:
+        async with reading(self._engine) as conn:
+            return await load_users(conn)
+
+    async def get_user(self, name: str) -> User:
+        async with reading(self._engine) as conn:
+            found = await load_users(conn, name)
+        if not found:
+            raise _no_user(name)
+        return found[0]
+
+    async def update_user(
+        self,
+        name: str,
+        *,
+        roles: Sequence[str] | None = None,
+        disabled: bool | None = None,
+        actor: Actor,
+    ) -> User:
+        """Set roles and/or the disabled flag; no change, no audit event."""
+        if roles is None and disabled is None:
+            raise InvalidInput("nothing to change: give roles or disabled", field="body")
+        new_roles = None if roles is None else validate.roles(roles)
+        async with changing(self._audit, self._writes) as tx:
+            row = await user_row(tx.conn, name)
+            if row is None:
+                raise _no_user(name)
+            changes: dict[str, dict[str, Any]] = {}
+            if new_roles is not None and list(row.roles) != new_roles:
+                changes["roles"] = {"from": list(row.roles), "to": new_roles}
+            if disabled is not None and bool(row.disabled) != disabled:
+                changes["disabled"] = {"from": bool(row.disabled), "to": disabled}
+            if changes:
+                values = {k: v["to"] for k, v in changes.items()}
+                await tx.conn.execute(
+                    update(users)
+                    .where(users.c.id == row.id)
+                    .values(**values, updated_at=self._now())
+                )
+                tx.record(_event(Action.USER_UPDATED, actor, user=name, changes=changes))
+        return await self.get_user(name)
+
+    # -- tokens --------------------------------------------------------------------------
+
+    async def create_token(
+        self,
+        user: str,
+        *,
+        name: str = "default",
+        scopes: Sequence[str] | None = None,
+        expires_at: datetime | None = None,
+        actor: Actor,
+    ) -> tuple[Token, str]:
+        """A new token for `user`: (its public facts, the whole token — shown only now)."""
+        name = validate.token_name(name)
+        scope_list = validate.scopes(DEFAULT_SCOPES if scopes is None else scopes)
+        now = self._now()
+        if expires_at is not None and expires_at.tzinfo is None:
+            expires_at = expires_at.replace(tzinfo=UTC)  # naive times are UTC, as elsewhere
+        if expires_at is not None and expires_at <= now:
+            raise InvalidInput("expires_at must be in the future", field="expires_at")
+        token_id, whole = new_token()
+        async with changing(self._audit, self._writes) as tx:
+            owner = await user_row(tx.conn, user)
+            if owner is None:
+                raise _no_user(user)
+            await tx.conn.execute(
+                insert(api_tokens).values(
+                    id=token_id,
+                    user_id=owner.id,
+                    name=name,
+                    hash=token_hash(whole),
+                    scopes=scope_list,
+                    created_at=now,
+                    expires_at=expires_at,
+                )
+            )
+            tx.record(
+                _event(
+                    Action.TOKEN_CREATED,
+                    actor,
+                    user=user,
+                    id=token_id,
+                    name=name,
+                    scopes=scope_list,
+                    expires_at=expires_at,
+                )
+            )
+        token = Token(
+            token_id, owner.id, user, name, tuple(scope_list), now, expires_at, None, None
+        )
+        return token, whole
+
+    async def list_tokens(self, user: str | None = None) -> list[Token]:
+        """Tokens (all, or one user's; `user_not_found` if no such user), oldest first."""
+        stmt = token_select().order_by(api_tokens.c.created_at, api_tokens.c.id)
+        async with reading(self._engine) as conn:
+            if user is not None:
+                if await user_row(conn, user) is None:
+                    raise _no_user(user)
+                stmt = stmt.where(users.c.name == user)
+            return [to_token(row) for row in await conn.execute(stmt)]
+
+    async def revoke_token(self, token_id: str, *, actor: Actor) -> Token:
+        """Revoke a token; revoking a revoked token changes nothing (and records nothing)."""
+        async with changing(self._audit, self._writes) as tx:
+            row = (await tx.conn.execute(token_select().where(api_tokens.c.id == token_id))).first()
+            if row is None:
+                raise NotFound(f"no token with id {token_id!r}", code="token_not_found")
+            token = to_token(row)
+            if token.revoked_at is None:
+                now = self._now()
+                await tx.conn.execute(
+                    update(api_tokens).where(api_tokens.c.id == token_id).values(revoked_at=now)
+                )
+                tx.record(
+                    _event(
+                        Action.TOKEN_REVOKED, actor, user=token.user, id=token.id, name=token.name
+                    )
+                )
+                token = dataclasses.replace(token, revoked_at=now)
+        return token
+
+    # -- identities ----------------------------------------------------------------------
+
+    async def link_identity(
+        self, user: str, provider: str, subject: str, *, actor: Actor
+    ) -> Identity:
+        provider, subject = validate.identity(provider, subject)
+        now = self._now()
+        async with changing(self._audit, self._writes) as tx:
+            owner = await user_row(tx.conn, user)
+            if owner is None:
+                raise _no_user(user)
+            taken = (
+                await tx.conn.execute(
+                    select(users.c.name)
+                    .join(identities, identities.c.user_id == users.c.id)
+                    .where(identities.c.provider == provider, identities.c.subject == subject)
+                )
+            ).first()
+            if taken is not None:
+                raise Conflict(
+                    f"{provider}:{subject} is already linked to user {taken.name!r}",
+                    code="identity_already_linked",
+                    identity=f"{provider}:{subject}",
+                    user=taken.name,
+                )
+            await tx.conn.execute(
+                insert(identities).values(
+                    provider=provider, subject=subject, user_id=owner.id, created_at=now
+                )
+            )
+            tx.record(
+                _event(Action.IDENTITY_LINKED, actor, user=user, identity=f"{provider}:{subject}")
+            )
+        return Identity(provider, subject, now)
+
+    async def unlink_identity(
+        self, user: str, provider: str, subject: str, *, actor: Actor
+    ) -> None:
+        async with changing(self._audit, self._writes) as tx:
+            owner = await user_row(tx.conn, user)
+            if owner is None:
+                raise _no_user(user)
+            gone = await tx.conn.execute(
+                delete(identities).where(
+                    identities.c.provider == provider,
+                    identities.c.subject == subject,
+                    identities.c.user_id == owner.id,
+                )
+            )
+            if gone.rowcount == 0:
+                raise NotFound(
+                    f"{provider}:{subject} is not linked to user {user!r}",
+                    code="identity_not_found",
+                )
+            tx.record(
+                _event(Action.IDENTITY_UNLINKED, actor, user=user, identity=f"{provider}:{subject}")
+            )
+
+    async def user_for_identity(
+        self, provider: str, subject: str, *, include_disabled: bool = False
+    ) -> User | None:
+        """The user `provider:subject` stands for; None if unlinked (or the user is disabled)."""
+        async with reading(self._engine) as conn:
+            row = (
+                await conn.execute(
+                    select(users)
+                    .join(identities, identities.c.user_id == users.c.id)
+                    .where(identities.c.provider == provider, identities.c.subject == subject)
+                )
+            ).first()
+        if row is None or (row.disabled and not include_disabled):
+            return None
+        return to_user(row)
+
+    # -- authentication ------------------------------------------------------------------
+
+    async def authenticate(self, token: str) -> Credential:
+        """The user and token a presented API token stands for, or `Unauthenticated`."""
+        return await authenticate(self._engine, self._writes, token, self._now())
+
+
+def _event(action: str, actor: Actor, **payload: Any) -> AuditEvent:
+    return AuditEvent(action=action, actor=actor.id, payload={**payload, **actor.audit_fields()})
+
+
+def _no_user(name: str) -> NotFound:
+    return NotFound(f"no user named {name!r}", code="user_not_found")
