@@ -66,10 +66,13 @@ class Stack:
 
 
 def start_stack(tmp: Path, *extra: str, env: dict[str, str] | None = None) -> Stack:
+    """Start `nexflow up` with home `tmp/home`; a home left by an earlier stack is reused
+    (a restart), and each start writes its own log file."""
     home = tmp / "home"
-    home.mkdir(parents=True)
+    home.mkdir(parents=True, exist_ok=True)
     port = free_port()
-    log_path = tmp / "nexflow-up.log"
+    starts = len(list(tmp.glob("nexflow-up*.log")))
+    log_path = tmp / ("nexflow-up.log" if starts == 0 else f"nexflow-up-{starts}.log")
     with open(log_path, "wb") as out:
         proc = subprocess.Popen(
             [str(NEXFLOW), "up", "--home", str(home), "--port", str(port), *extra],

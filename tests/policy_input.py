@@ -41,7 +41,13 @@ def policy_input(
             "limits": {},
         },
         "call": {"id": "c_1", "input_sha256": "0" * 64, "paths": []},
-        "context": {"workspace": workspace, "time": "2026-11-21T10:00:00Z", "approved": False},
+        "context": {
+            "workspace": workspace,
+            "time": "2026-11-21T10:00:00Z",
+            "approved": False,
+            "rate": {"minute": 0, "hour": 0},
+            "skill_runs": 3,
+        },
     }
     value["skill"].update(copy.deepcopy(skill))
     return value

@@ -48,7 +48,8 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def docker_stack(built: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     s = start_stack(
-        tmp_path_factory.mktemp("dstack"), "--skills", str(built), "--sandbox", "docker"
+        tmp_path_factory.mktemp("dstack"),
+        *("--skills", str(built), "--sandbox", "docker", "--trust-skill", "json-query"),
     )
     yield s
     s.stop()
@@ -89,7 +90,15 @@ def test_a_skill_whose_image_is_not_built_is_refused_clearly(
     folder = _copy_skill(skills, "json-query-2")
     text = (folder / "SKILL.md").read_text().replace("name: json-query", "name: json-query-2")
     (folder / "SKILL.md").write_text(text)
-    stack = start_stack(tmp_path / "s", "--skills", str(skills), "--sandbox", "docker")
+    stack = start_stack(
+        tmp_path / "s",
+        "--skills",
+        str(skills),
+        "--sandbox",
+        "docker",
+        "--trust-skill",
+        "json-query-2",
+    )
     try:
         reply = stack.call("json-query-2", {"filter": ".", "data": 1})
         assert reply.status_code == 503, reply.text
@@ -102,7 +111,9 @@ def test_a_skill_whose_image_is_not_built_is_refused_clearly(
 
 def test_nsjail_default_still_runs_image_skills_on_docker(built: Path, tmp_path: Path) -> None:
     """With --sandbox nsjail, echo runs on nsjail and the image skill still on Docker."""
-    stack = start_stack(tmp_path, "--skills", str(built), "--sandbox", "nsjail")
+    stack = start_stack(
+        tmp_path, "--skills", str(built), "--sandbox", "nsjail", "--trust-skill", "json-query"
+    )
     try:
         assert stack.client.get("/health").json()["sandbox"]["backend"] == "nsjail"
         assert stack.call("echo", {"message": "hi"}).json()["backend"] == "nsjail"

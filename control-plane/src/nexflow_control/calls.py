@@ -31,6 +31,7 @@ from .errors import (
     PolicyUnavailable,
 )
 from .executor_client import ExecutorClient
+from .history import CallHistory
 from .inputs import (
     HostAccess,
     PathAccess,
@@ -122,8 +123,10 @@ class CallService:
         audit: audit_mod.AuditLog,
         executor: ExecutorClient,
         metrics: Metrics,
+        history: CallHistory | None = None,
     ) -> None:
         self.settings = settings
+        self.history = history or CallHistory(audit)
         self.catalog = catalog
         self.engine = engine
         self.audit = audit
@@ -195,7 +198,13 @@ class CallService:
 
         # Hashed once: the policy input and the audit event both carry it.
         input_digest = input_sha256(raw_input)
+        # Unreadable audit store: AuditUnavailable, and the call is refused (503).
+        skill_runs = await self.history.skill_runs(skill.name, skill.digest)
         policy_input = self._policy_input(call_id, principal, skill, input_digest, paths, hosts)
+        policy_input["context"]["skill_runs"] = skill_runs
+        # Read and counted with no await between: concurrent calls see each other.
+        policy_input["context"]["rate"] = self.history.rate(principal.id)
+        self.history.record_decision(principal.id)
         try:
             decision = await self.engine.decide(policy_input)
         except policy_mod.PolicyUnavailable as exc:
@@ -279,9 +288,11 @@ class CallService:
                     "limits": _grants_dict(decision.grants)["limits"],
                     "backend": pb.Backend.Name(request.backend).removeprefix("BACKEND_").lower(),
                     "image": request.image,
+                    "skill_digest": skill.digest,
                 },
             ),
         )
+        self.history.record_run(skill.name, skill.digest)
         try:
             execution = await self.executor.execute(
                 request, output_cap=self.settings.limits.result_output_bytes
@@ -429,6 +440,9 @@ class CallService:
                 "version": skill.version,
                 "digest": skill.digest,
                 "publisher": skill.publisher,
+                # Nothing verifies a publisher yet (signed skills come with the registry):
+                # the publisher a SKILL.md names is a claim.
+                "publisher_verified": False,
                 "source": skill.source,
                 "permissions": sorted(str(p) for p in skill.permissions),
                 "runtime": str(skill.runtime) if skill.runtime else None,
@@ -451,6 +465,8 @@ class CallService:
                 "workspace": ws,
                 "time": datetime.now(UTC).isoformat(),
                 "approved": False,
+                "rate": {"minute": 0, "hour": 0},
+                "skill_runs": 0,
             },
         }
 

@@ -41,6 +41,7 @@ class SandboxSettings(BaseModel):
 
 
 _LABEL = r"[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?"
+SKILL_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,62}[a-z0-9])?$")
 ALLOW_HOST = re.compile(
     rf"^(?:(?:\*\.)?{_LABEL}(?:\.{_LABEL})*|\[[0-9A-Fa-f:.]+\])(?::(?:[0-9]{{1,5}}|\*))?$"
 )
@@ -62,6 +63,18 @@ class PolicySettings(BaseModel):
     """Hosts added to ``network.allowed_hosts`` for this run (``nexflow up --allow-host``):
     ``HOST``, ``HOST:PORT``, ``HOST:*``, ``*.DOMAIN[:PORT]``, ``[V6]:PORT``."""
 
+    trusted_skills: list[str] = Field(default_factory=list)
+    """Skills vouched for in this run (``nexflow up --trust-skill``): per-skill overrides
+    ``{"trusted": true}``, so their calls need no unknown-publisher or new-version approval."""
+
+    @field_validator("trusted_skills")
+    @classmethod
+    def _check_skills(cls, value: list[str]) -> list[str]:
+        for name in value:
+            if not SKILL_NAME.match(name):
+                raise ValueError(f"{name!r} is not a skill name (lowercase letters, digits, -)")
+        return value
+
     @field_validator("allow_hosts")
     @classmethod
     def _check_hosts(cls, value: list[str]) -> list[str]:
@@ -73,10 +86,14 @@ class PolicySettings(BaseModel):
         return [h.lower() for h in value]
 
     def overlay(self) -> dict[str, Any] | None:
-        """The policy data laid over ``policies/`` (see ``allow_hosts``), or None."""
-        if not self.allow_hosts:
-            return None
-        return {"nexflow": {"config": {"network": {"allowed_hosts": list(self.allow_hosts)}}}}
+        """The policy data laid over ``policies/`` (``allow_hosts``, ``trusted_skills``),
+        or None."""
+        config: dict[str, Any] = {}
+        if self.allow_hosts:
+            config["network"] = {"allowed_hosts": list(self.allow_hosts)}
+        if self.trusted_skills:
+            config["skills"] = {name: {"trusted": True} for name in self.trusted_skills}
+        return {"nexflow": {"config": config}} if config else None
 
 
 class Settings(BaseSettings):

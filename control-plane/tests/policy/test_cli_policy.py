@@ -34,7 +34,7 @@ def test_eval_explains_an_approval(tmp_path: Path) -> None:
     assert code == 0, out
     assert out.startswith("decision: approval required   (engine embedded, revision sha256:")
     assert "approval_required_shell: shell access needs approval" in out
-    assert "from rule _approvals at nexflow/authz/roles.rego:" in out
+    assert "from rule _approvals at nexflow/authz/approvals.rego:" in out
     assert "rules that fired (data.nexflow.authz):" in out
     assert "_approvals: [" in out
 

@@ -43,7 +43,7 @@ def _hand_written() -> dict[str, dict[str, Any]]:
 
 GENERATOR = _generator()
 GENERATED: dict[str, Any] = GENERATOR.generate(POLICIES)
-NETWORK: dict[str, Any] = GENERATOR.network_cases()
+NETWORK: dict[str, Any] = {**GENERATOR.network_cases(), **GENERATOR.model_cases()}
 HAND_WRITTEN = _hand_written()
 CORPUS: dict[str, Any] = {**GENERATED, **{k: v["input"] for k, v in HAND_WRITTEN.items()}}
 
@@ -128,7 +128,15 @@ def test_corpus_covers_every_outcome_role_and_class(
     assert set(config["roles"]) <= used_roles
     assert set(config["permission_classes"]) <= used_classes
     codes = {c for d in embedded_decisions.values() for c in d.codes}
-    assert {"malformed_input", "limit_above_ceiling", "path_outside_grant"} <= codes
+    assert {
+        "malformed_input",
+        "limit_above_ceiling",
+        "path_outside_grant",
+        "rate_limited",
+        "approval_required_unknown_publisher",
+        "approval_required_new_version",
+        "approval_required_shell",
+    } <= codes
 
 
 @pytest.fixture(scope="module")
@@ -154,13 +162,60 @@ async def allowlist_engines(
 async def test_engines_agree_on_network_grants(
     allowlist_engines: tuple[EmbeddedEngine, OpaServerEngine],
 ) -> None:
-    """With an allowlist, both engines grant and refuse the same endpoints; some are granted."""
+    """On the configured copy (allowlist, principals, per-skill overrides, extra roots) both
+    engines give the same decisions, and every outcome occurs."""
     embedded, opa = allowlist_engines
-    differ, granted = [], 0
+    differ, granted, codes = [], 0, set()
     for name, item in sorted(NETWORK.items()):
         mine, theirs = await embedded.decide(item), await opa.decide(item)
         if mine != theirs:
             differ.append(f"{name}: embedded {mine} != opa {theirs}")
         granted += bool(mine.allow and mine.grants.network)
+        codes |= set(mine.codes)
     assert differ == []
     assert granted >= 5 and len(NETWORK) - granted >= 5
+    assert {
+        "rate_limited",
+        "skill_disabled",
+        "skill_not_allowed_for_role",
+        "limit_above_ceiling",
+        "approval_required_skill",
+        "approval_required_write_outside_workspace",
+        "approval_required_unknown_publisher",
+        "approval_required_new_version",
+    } <= codes, codes
+
+
+def _single_value(output: Any) -> Any:
+    """The one expression value of a regopy query, or None when the rule is undefined."""
+    text = str(output).strip()
+    return None if text == "undefined" else json.loads(text)["expressions"][0]
+
+
+def test_fast_and_detailed_input_checks_agree() -> None:
+    """input.rego checks well-formedness twice (one fast rule, and per-field errors);
+    on every corpus input, `_well_formed` holds exactly when no shape error is found."""
+    import regopy
+    from nexflow_control.policy._source import read_policy_dir
+
+    source = read_policy_dir(POLICIES)
+    builder = regopy.Interpreter()
+    for name, text in sorted(source.modules.items()):
+        builder.add_module(name, text)
+    builder.add_data(source.data)
+    entrypoints = ["nexflow/authz/_well_formed", "nexflow/authz/_shape_errors"]
+    bundle = builder.build(None, entrypoints)
+    runner = regopy.Interpreter()
+    disagree = []
+    for name, item in sorted({**CORPUS, **NETWORK}.items()):
+        if name.startswith("huge/") or name == "case/lone-surrogate":
+            continue  # slow on rego-cpp; and not JSON text, respectively
+        runner.set_input_term(json.dumps(item))
+        fast = runner.query_bundle_entrypoint(bundle, entrypoints[0])
+        errors = runner.query_bundle_entrypoint(bundle, entrypoints[1])
+        assert fast.ok() and errors.ok(), name
+        well_formed = _single_value(fast) is True  # None: undefined
+        error_list = _single_value(errors)
+        if well_formed != (error_list == []):
+            disagree.append(f"{name}: _well_formed={well_formed}, errors={error_list}")
+    assert disagree == []

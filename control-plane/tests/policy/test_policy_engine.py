@@ -61,7 +61,9 @@ async def test_revision_changes_with_data(policy_copy: Path, inputs: Inputs) -> 
     engine = EmbeddedEngine(policy_copy)
     before = engine.revision
     data = policy_copy / "data.json"
-    data.write_text(data.read_text().replace('"permissions": ["filesystem"]', '"permissions": []'))
+    data.write_text(
+        data.read_text().replace('"permissions": ["filesystem", "network"]', '"permissions": []')
+    )
     result = await engine.reload()
     assert result.ok and result.changed and engine.revision != before
     d = await engine.decide(inputs(["user"], ["filesystem"]))

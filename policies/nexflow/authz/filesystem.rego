@@ -1,7 +1,8 @@
 # Filesystem grants and call paths
 #
 # data.nexflow.config.filesystem.roots lists the directories a skill may be given
-# ("${workspace}" is input.context.workspace). A skill's request is granted when it lies
+# ("${workspace}" is input.context.workspace); a per-skill override may add
+# "filesystem_roots" for that skill alone. A skill's request is granted when it lies
 # inside a root; a rw request under an ro-only root is DOWNGRADED to ro (the grant is the
 # intersection of ask and allowance; writes then fail on the call-path check or in the
 # read-only mount). Every call path must lie inside a grant whose mode allows its access.
@@ -11,7 +12,7 @@ package nexflow.authz
 # The configured roots, with ${workspace} substituted; roots that are not normalized
 # absolute paths after substitution are dropped (fail closed).
 _roots contains {"path": path, "mode": root.mode} if {
-	some root in _cfg.filesystem.roots
+	some root in array.concat(_cfg.filesystem.roots, object.get(_skill_cfg, "filesystem_roots", []))
 	path := replace(root.path, "${workspace}", input.context.workspace)
 	_normalized_abs(path)
 	root.mode in _modes

@@ -16,7 +16,10 @@ call_input(roles, permissions) := {
 		"tags": ["files"],
 	},
 	"call": {"id": "c_1", "input_sha256": "00", "paths": []},
-	"context": {"workspace": workspace, "time": "2026-11-21T10:00:00Z", "approved": false, "recent_calls": 0},
+	"context": {
+		"workspace": workspace, "time": "2026-11-21T10:00:00Z", "approved": false,
+		"rate": {"minute": 0, "hour": 0}, "skill_runs": 3,
+	},
 }
 
 user_input := call_input(["user"], [])

@@ -2,6 +2,11 @@
 #
 # The shape of input = {principal, skill, call, context}. Anything else is denied with
 # malformed_input before any other rule looks at it, so no rule ever sees a wrong type.
+#
+# Two ways to the same answer: _well_formed checks every field in one pass (the path a
+# real call takes, kept cheap because it runs on every decision); only when it fails are
+# the individual _shape_errors computed, to say what is wrong. Each condition below exists
+# in both forms; the conformance tests check on every corpus input that the two agree.
 package nexflow.authz
 
 _skill_name_pattern := `^[a-z0-9]([a-z0-9-]{0,62}[a-z0-9])?$`
@@ -20,8 +25,48 @@ _malformed_reason(message) := _reason("malformed_input", message)
 # description: Input that does not have the documented shape.
 # custom:
 #   code: malformed_input
-_malformed contains _malformed_reason(message) if {
-	some message in _shape_errors
+_malformed := set() if _well_formed
+
+_malformed := {_malformed_reason(message) | some message in _shape_errors} if {
+	not _well_formed
+	count(_shape_errors) > 0
+}
+
+# Defensive: the fast check failed but no single check names the problem.
+_malformed := {_malformed_reason("input does not have the documented shape")} if {
+	not _well_formed
+	count(_shape_errors) == 0
+}
+
+_well_formed if {
+	principal := input.principal
+	skill := input.skill
+	call := input.call
+	context := input.context
+	is_object(principal)
+	is_object(skill)
+	is_object(call)
+	is_object(context)
+	_nonempty_string(principal.id)
+	_string_array(principal.roles)
+	_skill_name(skill.name)
+	is_string(skill.version)
+	is_string(skill.digest)
+	is_string(skill.source)
+	_string_or_null(object.get(skill, "publisher", null))
+	is_boolean(object.get(skill, "publisher_verified", false))
+	_string_array(skill.permissions)
+	_string_array(object.get(skill, "tags", []))
+	_endpoints(object.get(skill, "network", []))
+	_filesystem_requests(object.get(skill, "filesystem", []))
+	_limits(object.get(skill, "limits", {}))
+	_nonempty_string(call.id)
+	_call_paths(object.get(call, "paths", []))
+	_call_hosts(object.get(call, "hosts", []))
+	_normalized_abs(context.workspace)
+	is_boolean(object.get(context, "approved", false))
+	_rate_counts(context.rate)
+	_count(context.skill_runs)
 }
 
 _shape_errors contains "input must be an object" if not is_object(input)
@@ -44,8 +89,16 @@ _shape_errors contains "input.skill.name must be 1-64 lowercase letters, digits 
 }
 
 _shape_errors contains sprintf("input.skill.%s must be a string", [field]) if {
-	some field in ["version", "digest"]
+	some field in ["version", "digest", "source"]
 	not is_string(_field("skill", field))
+}
+
+_shape_errors contains "input.skill.publisher must be a string or null" if {
+	not _string_or_null(_field("skill", "publisher"))
+}
+
+_shape_errors contains "input.skill.publisher_verified must be a boolean" if {
+	not is_boolean(object.get(_section("skill"), "publisher_verified", false))
 }
 
 _shape_errors contains "input.skill.permissions must be an array of strings" if {
@@ -62,7 +115,7 @@ _shape_errors contains sprintf("input.skill.network entry %s must be host[:port]
 	is_array(entries)
 	some entry in entries
 	is_string(entry)
-	not regex.match(_endpoint_pattern, entry)
+	not _endpoint_text_ok(entry)
 }
 
 _shape_errors contains "input.skill.filesystem must be an array of {path, mode}" if {
@@ -108,6 +161,14 @@ _shape_errors contains "input.context.approved must be a boolean" if {
 	not is_boolean(object.get(_section("context"), "approved", false))
 }
 
+_shape_errors contains "input.context.rate must be {minute, hour}, counts of the principal's earlier calls" if {
+	not _rate_counts(_field("context", "rate"))
+}
+
+_shape_errors contains "input.context.skill_runs must be a count of this skill version's earlier runs" if {
+	not _count(_field("context", "skill_runs"))
+}
+
 # Each input section, or {} when absent or not an object, and one field of it, or null:
 # values stay defined, so `not check(value)` fires the same way in OPA and in regopy.
 _section(name) := input[name] if {
@@ -132,6 +193,51 @@ _string_array(value) if {
 _has_non_string(value) if {
 	some item in value
 	not is_string(item)
+}
+
+_string_or_null(null)
+
+_string_or_null(value) if is_string(value)
+
+# A count: an integer >= 0.
+_count(value) if {
+	is_number(value)
+	value >= 0
+	floor(value) == value
+}
+
+_rate_counts(value) if {
+	is_object(value)
+	_count(value.minute)
+	_count(value.hour)
+}
+
+_endpoints(value) if {
+	_string_array(value)
+	not _has_bad_endpoint(value)
+}
+
+_has_bad_endpoint(value) if {
+	some entry in value
+	not _endpoint_text_ok(entry)
+}
+
+_endpoint_text_ok(entry) if regex.match(_endpoint_pattern, entry)
+
+# The skill's limits: an object of known limit names with positive integer values.
+_limits(value) if {
+	is_object(value)
+	not _has_bad_limit(value)
+}
+
+_has_bad_limit(value) if {
+	some name, _ in value
+	not _cfg.limits.defaults[name]
+}
+
+_has_bad_limit(value) if {
+	some value_of_limit in value
+	not _positive_integer(value_of_limit)
 }
 
 _skill_name(value) if {
@@ -204,10 +310,10 @@ _normalized_abs("/")
 _normalized_abs(path) if {
 	is_string(path)
 	startswith(path, "/")
-	not _has_bad_segment(path)
-}
-
-_has_bad_segment(path) if {
-	some segment in array.slice(split(path, "/"), 1, count(path))
-	segment in {"", ".", ".."}
+	not endswith(path, "/")
+	not endswith(path, "/.")
+	not endswith(path, "/..")
+	not contains(path, "//")
+	not contains(path, "/./")
+	not contains(path, "/../")
 }

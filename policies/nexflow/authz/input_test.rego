@@ -99,3 +99,26 @@ test_missing_skill_name_is_malformed if malformed(replace_section("skill", objec
 test_missing_workspace_is_malformed if malformed(replace_section("context", {"approved": false}))
 
 replace_section(name, value) := object.union(object.remove(user_input, [name]), {name: value})
+
+test_missing_skill_runs_is_malformed if malformed(object.union(user_input, {"context": {"skill_runs": null}}))
+
+test_fractional_skill_runs_is_malformed if malformed(object.union(user_input, {"context": {"skill_runs": 0.5}}))
+
+test_missing_source_is_malformed if malformed(replace_section("skill", object.remove(user_input.skill, ["source"])))
+
+test_publisher_number_is_malformed if malformed(with_skill(user_input, {"publisher": 7}))
+
+test_publisher_verified_string_is_malformed if malformed(with_skill(user_input, {"publisher_verified": "yes"}))
+
+test_null_publisher_is_well_formed if not malformed(with_skill(user_input, {"publisher": null}))
+
+test_fast_and_detailed_checks_agree_on_a_good_input if {
+	authz._well_formed with input as user_input
+	count(authz._shape_errors) == 0 with input as user_input
+}
+
+test_fast_and_detailed_checks_agree_on_a_bad_input if {
+	bad := with_skill(user_input, {"limits": {"pids": 0}})
+	not authz._well_formed with input as bad
+	count(authz._shape_errors) == 1 with input as bad
+}

@@ -3,7 +3,8 @@
 # A call asks for network endpoints in two ways: the skill's `sandbox.network` list
 # (input.skill.network) and, per call, the hosts of input fields the skill marked
 # `x-nexflow-network: url` (input.call.hosts). Each endpoint must intersect the global
-# allowlist, data.nexflow.config.network.allowed_hosts; the grant is the intersection,
+# allowlist, data.nexflow.config.network.allowed_hosts (or a per-skill override's
+# allowed_hosts); the grant is the intersection,
 # so it is never wider than either side. Endpoint forms, on both sides:
 #   "host:port"       exactly that host and port
 #   "host"            that host on the web ports (80 and 443)
@@ -77,10 +78,16 @@ _narrower_port(requested, allowed) := allowed.port if {
 
 _intersections(text) := {_endpoint_text(e) |
 	requested := _endpoint(text)
-	some allowed_text in object.get(object.get(_cfg, "network", {}), "allowed_hosts", [])
+	some allowed_text in _allowed_endpoints
 	allowed := _endpoint(allowed_text)
 	e := {"host": _narrower_host(requested, allowed), "port": _narrower_port(requested, allowed)}
 }
+
+# The global allowlist, plus the endpoints a per-skill override allows that skill alone.
+_allowed_endpoints := array.concat(
+	object.get(object.get(_cfg, "network", {}), "allowed_hosts", []),
+	object.get(_skill_cfg, "allowed_hosts", []),
+)
 
 # Every endpoint the call asks for: declared by the skill, or taken from its input.
 _network_requests contains text if {

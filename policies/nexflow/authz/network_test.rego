@@ -106,5 +106,6 @@ test_input_url_ipv6_host_is_bracketed if {
 test_input_url_host_needs_the_network_permission if {
 	d := authz.decision with input as with_call_hosts(user_input, [{"field": "url", "host": "api.test", "port": 443}])
 		with data.nexflow.config.network.allowed_hosts as ["api.test:443"]
+		with data.nexflow.config.roles.user.permissions as ["filesystem"]
 	codes(d) == {"permission_not_allowed"}
 }

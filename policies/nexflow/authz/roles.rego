@@ -1,13 +1,25 @@
-# Roles, skills and permission classes
+# Principals, roles, skills and permission classes
 #
 # data.nexflow.config.roles says which skills (by name, by tag, or "*") each role may run
-# and which permission classes it may use; a principal holds the union of its known roles.
-# data.nexflow.config.approvals.required_for lists the classes that need a human's approval.
+# and which permission classes it may use. A principal holds the roles its credential
+# carries (input.principal.roles) plus those data.nexflow.config.principals[id].roles
+# gives it; role names the configuration does not define are ignored.
+# data.nexflow.config.skills[name] holds per-skill overrides (see skills.rego).
 package nexflow.authz
 
-# Roles of the principal that the configuration knows; unknown role names are ignored.
-_known_roles contains name if {
+_principal_cfg := object.get(object.get(_cfg, "principals", {}), input.principal.id, {})
+
+_roles_of_principal contains name if {
 	some name in input.principal.roles
+}
+
+_roles_of_principal contains name if {
+	some name in object.get(_principal_cfg, "roles", [])
+}
+
+# Roles of the principal that the configuration knows.
+_known_roles contains name if {
+	some name in _roles_of_principal
 	_cfg.roles[name]
 }
 
@@ -15,6 +27,7 @@ _known_roles contains name if {
 _skill_roles contains name if {
 	some name in _known_roles
 	_role_allows_skill(_cfg.roles[name])
+	_skill_open_to_role(name)
 }
 
 _role_allows_skill(role) if "*" in role.skills.names
@@ -25,6 +38,11 @@ _role_allows_skill(role) if {
 	some tag in object.get(input.skill, "tags", [])
 	tag in role.skills.tags
 }
+
+# A per-skill override may narrow the roles that may run it.
+_skill_open_to_role(_) if object.get(_skill_cfg, "roles", null) == null
+
+_skill_open_to_role(name) if name in _skill_cfg.roles
 
 # Permission classes usable through the roles that allow this skill.
 _allowed_permissions contains permission if {
@@ -70,41 +88,4 @@ _violations contains _reason("permission_not_allowed", message) if {
 	some permission in _requested_permissions
 	not permission in _allowed_permissions
 	message := sprintf("the principal's roles do not grant the %s permission", [permission])
-}
-
-_needs_approval(permission) if {
-	permission in _requested_permissions
-	permission in _cfg.approvals.required_for
-}
-
-# METADATA
-# description: The skill uses shell access, which needs approval.
-# custom:
-#   code: approval_required_shell
-_approvals contains _reason("approval_required_shell", "shell access needs approval") if {
-	_needs_approval("shell")
-}
-
-# METADATA
-# description: The skill uses secrets, which need approval.
-# custom:
-#   code: approval_required_secrets
-_approvals contains _reason("approval_required_secrets", "secrets need approval") if {
-	_needs_approval("secrets")
-}
-
-# METADATA
-# description: The skill uses the filesystem and the configuration requires approval for it.
-# custom:
-#   code: approval_required_filesystem
-_approvals contains _reason("approval_required_filesystem", "filesystem access needs approval") if {
-	_needs_approval("filesystem")
-}
-
-# METADATA
-# description: The skill uses the network and the configuration requires approval for it.
-# custom:
-#   code: approval_required_network
-_approvals contains _reason("approval_required_network", "network access needs approval") if {
-	_needs_approval("network")
 }

@@ -22,8 +22,15 @@ test_user_runs_skill_without_dangerous_permissions if {
 	d.allow
 }
 
-test_user_may_not_use_network if {
-	d := authz.decision with input as call_input(["user"], ["network"])
+test_user_may_use_network_on_the_allowlist if {
+	ask := with_skill(call_input(["user"], ["network"]), {"network": ["api.test:443"]})
+	d := authz.decision with input as ask with data.nexflow.config.network.allowed_hosts as ["api.test"]
+	d.allow
+	d.grants.network == ["api.test:443"]
+}
+
+test_user_may_not_use_shell if {
+	d := authz.decision with input as call_input(["user"], ["shell"])
 	codes(d) == {"permission_not_allowed"}
 }
 
@@ -61,7 +68,9 @@ test_filesystem_request_implies_filesystem_permission if {
 test_network_request_implies_network_permission if {
 	ask := with_skill(call_input(["user"], []), {"network": ["api.github.com:443"]})
 	d := authz.decision with input as ask
-	"permission_not_allowed" in codes(d)
+		with data.nexflow.config.roles.user.permissions as ["filesystem"]
+		with data.nexflow.config.network.allowed_hosts as ["api.github.com"]
+	codes(d) == {"permission_not_allowed"}
 }
 
 roles_by_name_and_tag := {
@@ -96,4 +105,22 @@ test_filesystem_approval_from_data if {
 	d := authz.decision with input as call_input(["user"], ["filesystem"])
 		with data.nexflow.config.approvals.required_for as ["filesystem"]
 	codes(d) == {"approval_required_filesystem"}
+}
+
+test_data_assigns_roles_to_a_principal if {
+	d := authz.decision with input as call_input([], [])
+		with data.nexflow.config.principals as {"alice": {"roles": ["user"]}}
+	d.allow
+}
+
+test_data_roles_add_to_credential_roles if {
+	d := authz.decision with input as call_input(["user"], ["shell"])
+		with data.nexflow.config.principals as {"alice": {"roles": ["operator"]}}
+	codes(d) == {"approval_required_shell"}
+}
+
+test_data_roles_of_another_principal_do_not_apply if {
+	d := authz.decision with input as call_input([], [])
+		with data.nexflow.config.principals as {"bob": {"roles": ["admin"]}}
+	codes(d) == {"no_matching_role"}
 }

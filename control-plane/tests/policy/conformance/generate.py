@@ -108,13 +108,72 @@ ALLOWLIST = ["api.github.com:443", "*.example.com", "localhost:*", "[fd00::1]:80
 """The allowlist of the ``with_allowlist`` policy copy (the shipped one is empty)."""
 
 
+CONFIGURED = {
+    "principals": {
+        "carol": {"roles": ["operator"]},
+        "dave": {"roles": ["user"], "rate_limit": {"per_minute": 2, "per_hour": 5}},
+        "erin": {"rate_limit": None},
+    },
+    "skills": {
+        "file-read": {"allowed_hosts": ["files.example.net"], "limits": {"defaults": {"pids": 8}}},
+        "file-write": {"roles": ["operator"], "require_approval": True},
+        "shell-run": {"enabled": False},
+        "sync": {
+            "trusted": True,
+            "filesystem_roots": [{"path": "/srv/sync", "mode": "rw"}],
+            "limits": {"ceilings": {"memory_bytes": 1048576}},
+        },
+    },
+    "extra_roots": [{"path": "/srv/data", "mode": "rw"}, {"path": "/srv/ro", "mode": "ro"}],
+}
+"""The optional parts of the model that the ``with_allowlist`` copy configures."""
+
+
 def with_allowlist(policy_dir: Path, target: Path) -> Path:
-    """A copy of ``policy_dir`` whose network allowlist is ``ALLOWLIST``, in ``target``."""
+    """A copy of ``policy_dir`` in ``target`` whose network allowlist is ``ALLOWLIST`` and
+    which configures principals, per-skill overrides and extra roots (``CONFIGURED``)."""
     shutil.copytree(policy_dir, target)
     data = json.loads((target / "data.json").read_text())
-    data["nexflow"]["config"]["network"]["allowed_hosts"] = ALLOWLIST
+    cfg = data["nexflow"]["config"]
+    cfg["network"]["allowed_hosts"] = ALLOWLIST
+    cfg["principals"] = CONFIGURED["principals"]
+    cfg["skills"] = CONFIGURED["skills"]
+    cfg["filesystem"]["roots"] = [*cfg["filesystem"]["roots"], *CONFIGURED["extra_roots"]]
     (target / "data.json").write_text(json.dumps(data))
     return target
+
+
+def model_cases() -> dict[str, Any]:
+    """Principals, per-skill overrides and roots outside the workspace, for ``with_allowlist``."""
+    cases: dict[str, Any] = {}
+    for who in ("carol", "dave", "erin", "alice"):
+        for roles in ([], ["user"]):
+            for minute, hour in ((0, 0), (2, 2), (59, 4), (70, 70), (0, 6000)):
+                item = policy_input(roles, principal=who)
+                item["context"]["rate"] = {"minute": minute, "hour": hour}
+                cases[f"model/{who}/{'+'.join(roles) or 'none'}/rate-{minute}-{hour}"] = item
+    for skill in ("file-read", "file-write", "shell-run", "sync", "other"):
+        for roles in (["user"], ["operator"], ["admin"]):
+            item = policy_input(roles, ["filesystem"], name=skill, source="user", publisher="x")
+            for runs in (0, 1):
+                runs_item = copy.deepcopy(item)
+                runs_item["context"]["skill_runs"] = runs
+                cases[f"model/skill/{skill}/{roles[0]}/runs-{runs}"] = runs_item
+            for path, mode in (
+                ("/srv/data", "rw"),
+                ("/srv/data", "ro"),
+                ("/srv/ro", "rw"),
+                ("/srv/sync/x", "rw"),
+                (WORKSPACE + "/sub", "rw"),
+            ):
+                fs = _with(item, "skill", filesystem=[{"path": path, "mode": mode}])
+                cases[f"model/skill/{skill}/{roles[0]}/fs-{path}-{mode}"] = fs
+            net = _with(item, "skill", network=["files.example.net:443"], permissions=["network"])
+            cases[f"model/skill/{skill}/{roles[0]}/net"] = net
+            for name, value in (("memory_bytes", 1048577), ("pids", 8)):
+                limits = _with(item, "skill", limits={name: value})
+                cases[f"model/skill/{skill}/{roles[0]}/limit-{name}-{value}"] = limits
+    return cases
 
 
 def network_cases() -> dict[str, Any]:
@@ -210,9 +269,9 @@ def _edges(cases: dict[str, Any]) -> None:
         cases[f"wrong-type/{section}"] = {**base(["admin"]), section: [section]}
     for section, fields in {
         "principal": ("id", "roles"),
-        "skill": ("name", "version", "digest", "permissions"),
+        "skill": ("name", "version", "digest", "source", "permissions"),
         "call": ("id", "paths"),
-        "context": ("workspace", "approved"),
+        "context": ("workspace", "approved", "rate", "skill_runs"),
     }.items():
         for name in fields:
             item = base(["admin"])
@@ -269,6 +328,42 @@ def _huge(cases: dict[str, Any]) -> None:
     cases["huge/deep-nesting"] = {**base(["user"]), "extra": deep}
 
 
+def _approvals_and_rates(cfg: dict[str, Any], cases: dict[str, Any]) -> None:
+    sources = [*cfg.get("publishers", {}).get("trusted_sources", []), "user", "extra"]
+    publishers = [*cfg.get("publishers", {}).get("trusted", []), "someone", None]
+    for source in sources:
+        for publisher in publishers:
+            for verified in (False, True):
+                for runs in (0, 1):
+                    item = policy_input(
+                        ["user"], source=source, publisher=publisher, publisher_verified=verified
+                    )
+                    item["context"]["skill_runs"] = runs
+                    label = f"{source}/{publisher}/verified={verified}/runs={runs}"
+                    cases[f"publisher/{label}"] = item
+    for role, spec in sorted(cfg.get("roles", {}).items()):
+        limit = spec.get("rate_limit") or {}
+        for window, counter in (("per_minute", "minute"), ("per_hour", "hour")):
+            cap = limit.get(window)
+            for used in {0, 1_000_000} | ({cap - 1, cap, cap + 1} if cap else set()):
+                if used < 0:
+                    continue
+                item = policy_input([role])
+                item["context"]["rate"] = {"minute": 0, "hour": 0, counter: used}
+                cases[f"rate/{role}/{counter}/{used}"] = item
+    for label, value in {"negative": -1, "fraction": 0.5, "string": "1", "null": None}.items():
+        item = policy_input(["user"])
+        item["context"]["rate"] = {"minute": value, "hour": 0}
+        cases[f"rate/malformed/{label}"] = item
+        runs = policy_input(["user"])
+        runs["context"]["skill_runs"] = value
+        cases[f"skill-runs/malformed/{label}"] = runs
+    outside = _with(
+        base(["admin"], ["filesystem"]), "skill", filesystem=[{"path": "/srv", "mode": "rw"}]
+    )
+    cases["approval/write-outside-workspace-denied-by-roots"] = outside
+
+
 def generate(policy_dir: Path) -> dict[str, Any]:
     """Every generated case, by name, from the configuration in ``policy_dir/data.json``."""
     data = json.loads((policy_dir / "data.json").read_text())
@@ -278,6 +373,7 @@ def generate(policy_dir: Path) -> dict[str, Any]:
     _filesystem(cases)
     _network(cfg, cases)
     _limits(cfg, cases)
+    _approvals_and_rates(cfg, cases)
     _edges(cases)
     _huge(cases)
     return cases
