@@ -12,6 +12,8 @@ from collections.abc import Generator
 
 import pytest
 
+from tests.pg import PgServer, PgUnavailable
+
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(
@@ -24,3 +26,26 @@ def pytest_runtest_makereport(
         reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr
         report.longrepr = f"skipped, but every real part is required here: {reason}"
     return report
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Generator[PgServer, None, None]:
+    """A real PostgreSQL server for this session (one per xdist worker, so none collide).
+
+    Skips when PostgreSQL cannot start, which `NEXFLOW_REQUIRE_REAL_PARTS=1` turns into a
+    failure (above).
+    """
+    try:
+        server = PgServer.start(
+            prefix=f"nexflow-pg-{os.environ.get('PYTEST_XDIST_WORKER', 'main')}-"
+        )
+    except PgUnavailable as exc:
+        pytest.skip(f"PostgreSQL cannot be started: {exc}")
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def pg_url(pg_server: PgServer) -> str:
+    """A fresh, empty database on the session's server (its SQLAlchemy async URL)."""
+    return pg_server.create_database()

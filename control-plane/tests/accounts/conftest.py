@@ -1,5 +1,6 @@
 """Fixtures for the account tests: the real app (create_app) on a temporary home with a
-real SQLite file, driven over HTTP in-process; no executor runs."""
+real SQLite file or a real PostgreSQL database (each `api` test runs on both; `SQLITE_ONLY`
+ones reach into the SQLite file), driven over HTTP in-process; no executor runs."""
 
 from __future__ import annotations
 
@@ -22,12 +23,35 @@ from nexflow_control.api.deps import Services
 from nexflow_control.app import create_app
 from nexflow_control.settings import REPO_ROOT, PolicySettings, Settings
 
+from tests.pg import SQLITE_ONLY, PgServer, parametrize_backends, pg_rows
+
+__all__ = ["SQLITE_ONLY"]
+
 ADMIN_TOKEN = "bootstrap-admin-" + "a" * 32
 
 
-def make_settings(tmp_path: Path, skills: Path) -> Settings:
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    parametrize_backends(metafunc, sqlite_fixtures=set())
+
+
+@pytest.fixture(scope="session")
+def backend(request: pytest.FixtureRequest) -> str:
+    """ "sqlite" or "postgres" (parametrized by `pytest_generate_tests`)."""
+    return str(request.param)
+
+
+def database_url(backend: str, request: pytest.FixtureRequest) -> str | None:
+    """None (the home's SQLite file) or a fresh PostgreSQL database."""
+    if backend != "postgres":
+        return None
+    server: PgServer = request.getfixturevalue("pg_server")
+    return server.create_database()
+
+
+def make_settings(tmp_path: Path, skills: Path, database_url: str | None = None) -> Settings:
     """A control plane on a fresh home; the executor socket leads nowhere."""
     return Settings(
+        database_url=database_url,
         home=tmp_path / "home",
         admin_token=ADMIN_TOKEN,
         executor_socket=tmp_path / "no-executor.sock",
@@ -52,6 +76,7 @@ class Api:
     client: httpx.AsyncClient
     app: FastAPI
     db_path: Path
+    db_url: str | None = None
 
     @property
     def services(self) -> Services:
@@ -82,7 +107,9 @@ class Api:
         return created
 
     def rows(self, sql: str, *params: Any) -> list[sqlite3.Row]:
-        """Rows straight from the database file (a second, independent reader)."""
+        """Rows straight from the database (a second, independent reader); `?` placeholders."""
+        if self.db_url is not None:
+            return pg_rows(self.db_url, sql, *params)
         with sqlite3.connect(self.db_path) as conn:
             conn.row_factory = sqlite3.Row
             return list(conn.execute(sql, params))
@@ -111,27 +138,37 @@ async def threads_finished(already: AbstractSet[threading.Thread] = frozenset())
 
 
 @asynccontextmanager
-async def running_api(tmp_path: Path, skills: Path) -> AsyncIterator[Api]:
+async def running_api(
+    tmp_path: Path, skills: Path, db_url: str | None = None
+) -> AsyncIterator[Api]:
     others = sqlite_threads()  # e.g. a module's shared app, still running
-    settings = make_settings(tmp_path, skills)
+    settings = make_settings(tmp_path, skills, db_url)
     app = create_app(settings)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://cp") as client:
-            yield Api(client, app, settings.home / "nexflow.db")
+            yield Api(client, app, settings.home / "nexflow.db", db_url)
     await threads_finished(others)
 
 
 @pytest.fixture
-async def api(tmp_path: Path, skills: Path) -> AsyncIterator[Api]:
+async def api(
+    tmp_path: Path, skills: Path, backend: str, request: pytest.FixtureRequest
+) -> AsyncIterator[Api]:
     """A fresh control plane for one test."""
-    async with running_api(tmp_path, skills) as running:
+    async with running_api(tmp_path, skills, database_url(backend, request)) as running:
         yield running
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def shared_api(tmp_path_factory: pytest.TempPathFactory, skills: Path) -> AsyncIterator[Api]:
+async def shared_api(
+    tmp_path_factory: pytest.TempPathFactory,
+    skills: Path,
+    backend: str,
+    request: pytest.FixtureRequest,
+) -> AsyncIterator[Api]:
     """One control plane for a module's tests that only read, or write disjoint things
     (tests using it are marked `asyncio(loop_scope="module")`)."""
-    async with running_api(tmp_path_factory.mktemp("shared"), skills) as running:
+    url = database_url(backend, request)
+    async with running_api(tmp_path_factory.mktemp("shared"), skills, url) as running:
         yield running

@@ -13,7 +13,7 @@ from pathlib import Path
 from nexflow_control.accounts import AccountStore, Actor
 from nexflow_control.audit import AuditLog
 
-from .conftest import Api, sqlite_threads, threads_finished
+from .conftest import SQLITE_ONLY, Api, sqlite_threads, threads_finished
 
 TOKEN_RE = re.compile(r"nxf_([0-9a-f]{16})_([A-Za-z0-9_\-]{43})")
 
@@ -53,6 +53,7 @@ async def test_default_scopes_never_include_approvals(api: Api) -> None:
     assert "approvals" not in row["scopes"]
 
 
+@SQLITE_ONLY
 async def test_only_the_hash_is_stored(api: Api) -> None:
     """The database holds sha256(token) and never the secret, in any table or file."""
     await api.user("bob", "user")

@@ -1,4 +1,8 @@
-"""Fixtures for the audit log tests: a real SQLite file per test."""
+"""Fixtures for the audit log tests: a real SQLite file, or a real PostgreSQL database, per test.
+
+Every test using `db_url` (or `log`) runs on both; one using `db_path` (it reaches into the
+SQLite file) runs on SQLite only.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,12 @@ from pathlib import Path
 
 import pytest
 from nexflow_control.audit import AuditLog
+
+from tests.pg import parametrize_backends
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    parametrize_backends(metafunc, sqlite_fixtures={"db_path"})
 
 
 @pytest.fixture(autouse=True)
@@ -32,9 +42,17 @@ def db_path(tmp_path: Path) -> Path:
     return tmp_path / "state" / "audit.db"
 
 
+@pytest.fixture(scope="session")
+def backend(request: pytest.FixtureRequest) -> str:
+    """ "sqlite" or "postgres" (parametrized by `pytest_generate_tests`)."""
+    return str(request.param)
+
+
 @pytest.fixture
-def db_url(db_path: Path) -> str:
-    return f"sqlite+aiosqlite:///{db_path}"
+def db_url(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
+    if backend == "postgres":
+        return str(request.getfixturevalue("pg_url"))
+    return f"sqlite+aiosqlite:///{tmp_path / 'state' / 'audit.db'}"
 
 
 @pytest.fixture

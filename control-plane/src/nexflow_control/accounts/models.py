@@ -2,11 +2,9 @@
 
 They live in the audit log's database (one `AccountStore` shares the `AuditLog`'s
 engine, so a change and its audit events commit together) but have their own
-`MetaData`, created on open with `create_all`.
-
-TODO(migrations): when the schema moves under Alembic, these tables and
-`audit.models.metadata` become one migration history; until then a column added here
-needs a hand-written ALTER for databases created before it.
+`MetaData`. The schema is made by the Alembic revisions in `nexflow_control.migrations`
+(run by `AuditLog.open`): a change here needs a new revision there, and a test compares
+the migrated schema with this metadata.
 
 Users are never deleted (they are disabled), so audit records always name someone
 who existed; tokens are revoked, not deleted, for the same reason.

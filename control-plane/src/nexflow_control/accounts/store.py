@@ -22,15 +22,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import delete, insert, select, update
-from sqlalchemy.exc import SQLAlchemyError
 
 from ..audit import Action, AuditEvent, AuditLog
-from ..audit.dialect import WRITE_TX, lock_chain_head
-from ..errors import AccountsUnavailable, Conflict, InvalidInput, NotFound
+from ..errors import Conflict, InvalidInput, NotFound
 from . import validate
-from ._db import changing, reading, why
+from ._db import changing, reading
 from .authn import authenticate
-from .models import api_tokens, identities, metadata, users
+from .models import api_tokens, identities, users
 from .records import Actor, Credential, Identity, Token, User
 from .rows import load_users, to_token, to_user, token_select, user_row
 from .scopes import DEFAULT_SCOPES
@@ -56,15 +54,7 @@ class AccountStore:
     async def open(
         cls, audit: AuditLog, *, clock: Callable[[], datetime] = _utcnow
     ) -> AccountStore:
-        """Create the account tables if needed; `AccountsUnavailable` if that fails."""
-        try:
-            async with audit.engine.connect() as conn:
-                await conn.execution_options(**WRITE_TX)
-                async with conn.begin():
-                    await lock_chain_head(conn)  # one creator at a time on PostgreSQL too
-                    await conn.run_sync(metadata.create_all)
-        except (OSError, SQLAlchemyError) as exc:
-            raise AccountsUnavailable(f"the account tables cannot be created ({why(exc)})") from exc
+        """The store on `audit`'s database, whose tables `AuditLog.open` migrated."""
         return cls(audit, clock=clock)
 
     # -- users ---------------------------------------------------------------------------

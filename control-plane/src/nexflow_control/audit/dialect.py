@@ -3,8 +3,16 @@
 * SQLite: WAL journal, `synchronous=NORMAL`, a busy timeout, and `BEGIN IMMEDIATE` for
   write transactions, which takes the database write lock *before* the chain head is
   read, so two processes can never both extend the same head.
-* PostgreSQL (`postgresql+asyncpg://`, later issue): write transactions take
-  `pg_advisory_xact_lock(CHAIN_LOCK_KEY)` first, released at commit or rollback.
+* PostgreSQL (`postgresql+asyncpg://`): write transactions take
+  `pg_advisory_xact_lock(CHAIN_LOCK_KEY)` first, released at commit or rollback, so
+  appends from any number of processes go one at a time. Chosen over `SELECT ... FOR
+  UPDATE` on the head row (there is no row to lock in an empty log, and a lock on the
+  last row does not stop a second writer that read the same head) and over `LOCK TABLE
+  ... IN EXCLUSIVE MODE` (the same serialization, but it needs the table to exist, and
+  `AuditLog.open` takes the lock before the migrations that create it).
+  The head is read after the lock by a new statement; under READ COMMITTED (the default,
+  and what the engine uses) that statement sees every chain extension committed before
+  the lock was granted. Readers never wait for the lock.
 """
 
 from __future__ import annotations

@@ -25,14 +25,16 @@ from datetime import UTC, datetime
 from typing import Any
 
 import structlog
+from alembic.util.exc import CommandError as AlembicError
 from sqlalchemy import insert, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from .. import migrations
 from ..errors import AuditUnavailable
 from .chain import GENESIS_HASH, canonical_text, compute_hash, record_body
 from .dialect import WRITE_TX, ensure_parent_dir, lock_chain_head, prepare_engine
-from .models import audit_events, metadata
+from .models import audit_events
 from .records import MAX_ID_LEN, MAX_REASON_CODE_LEN, MAX_REASON_CODES, AuditEvent, AuditRecord
 from .redact import MAX_PAYLOAD_BYTES, redact
 
@@ -68,7 +70,7 @@ class AuditLog:
         max_batch: int = 1000,
         max_payload_bytes: int = MAX_PAYLOAD_BYTES,
     ) -> AuditLog:
-        """Connect, create the table if needed; `AuditUnavailable` if the store cannot be used.
+        """Connect and migrate the schema to head; `AuditUnavailable` if the store cannot be used.
 
         `busy_timeout_ms` bounds how long SQLite waits for another writer's lock before
         an append fails.
@@ -84,8 +86,8 @@ class AuditLog:
                 await conn.execution_options(**WRITE_TX)
                 async with conn.begin():
                     await lock_chain_head(conn)
-                    await conn.run_sync(metadata.create_all)
-        except (OSError, SQLAlchemyError, ValueError) as exc:
+                    await migrations.upgrade(conn)
+        except (OSError, SQLAlchemyError, ValueError, AlembicError) as exc:
             await engine.dispose()
             raise AuditUnavailable(f"the audit store cannot be opened ({_why(exc)})") from exc
         return cls(engine, max_batch=max_batch, max_payload_bytes=max_payload_bytes)

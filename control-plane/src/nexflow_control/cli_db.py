@@ -1,0 +1,67 @@
+"""`nexflow db upgrade|current`: the database schema (Alembic revisions shipped in the package)."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from alembic.util.exc import CommandError
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from . import migrations
+from .audit import AuditLog
+from .cli_client import DEFAULT_HOME, fail
+from .settings import Settings
+
+app = typer.Typer(help="Create or upgrade the database schema.", no_args_is_help=True)
+
+Home = Annotated[Path, typer.Option("--home", envvar="NEXFLOW_HOME")]
+DatabaseUrl = Annotated[
+    str | None,
+    typer.Option("--database-url", envvar="NEXFLOW_DATABASE_URL", help="SQLAlchemy async URL"),
+]
+
+
+def _url(home: Path, database_url: str | None) -> str:
+    return database_url or Settings(home=home).resolved_database_url
+
+
+@app.command("upgrade")
+def upgrade_cmd(home: Home = DEFAULT_HOME, database_url: DatabaseUrl = None) -> None:
+    """Migrate the database to the newest revision (what `nexflow up` does at start)."""
+    url = _url(home, database_url)
+
+    async def run() -> None:
+        log = await AuditLog.open(url)  # migrates under the chain lock
+        await log.close()
+
+    try:
+        asyncio.run(run())
+    except Exception as exc:  # a CLI never shows a traceback
+        fail(f"cannot upgrade the database at {url}: {exc}")
+    typer.echo(f"database at revision {migrations.head()} (head)")
+
+
+@app.command("current")
+def current_cmd(home: Home = DEFAULT_HOME, database_url: DatabaseUrl = None) -> None:
+    """Print the database's revision and the newest one; exit 1 when it is behind."""
+    url = _url(home, database_url)
+
+    async def run() -> str | None:
+        engine = create_async_engine(url)
+        try:
+            async with engine.connect() as conn:
+                return await migrations.current(conn)
+        finally:
+            await engine.dispose()
+
+    try:
+        revision = asyncio.run(run())
+    except (OSError, SQLAlchemyError, CommandError) as exc:
+        fail(f"cannot read the database at {url}: {exc}")
+    head = migrations.head()
+    typer.echo(f"current: {revision or 'none'}\nhead: {head}")
+    raise typer.Exit(0 if revision == head else 1)
