@@ -126,8 +126,9 @@ def _denied(reply: httpx.Response, *codes: str) -> None:
 
 
 def _needs_approval(reply: httpx.Response, *codes: str) -> None:
-    assert reply.status_code == 403, reply.text
-    assert reply.json()["error"] == "approval_required", reply.text
+    assert reply.status_code == 202, reply.text
+    assert reply.json()["status"] == "pending_approval", reply.text
+    assert reply.json()["approval_id"].startswith("a_"), reply.text
     assert _codes(reply) == set(codes), reply.text
 
 

@@ -110,11 +110,15 @@ def test_unauthenticated_is_401(stack: Stack) -> None:
 
 
 def test_shell_run_needs_approval(stack: Stack) -> None:
-    """shell-run is refused with approval_required until approvals exist, and nothing runs."""
+    """shell-run waits for approval (202 pending_approval), and nothing runs meanwhile."""
     marker = stack.workspace / "shell-ran"
     resp = stack.call("shell-run", {"command": f"touch {marker.name}"})
-    assert resp.status_code == 403, resp.text
-    assert resp.json()["error"] == "approval_required"
+    assert resp.status_code == 202, resp.text
+    assert resp.json()["status"] == "pending_approval"
+    assert "approval_required_shell" in {r["code"] for r in resp.json()["reasons"]}
+    story = stack.client.get(f"/api/v1/calls/{resp.json()['call_id']}").json()
+    assert story["status"] == "pending_approval"
+    assert "call.dispatched" not in [e["action"] for e in story["events"]]
     assert not marker.exists()
 
 

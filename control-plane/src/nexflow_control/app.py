@@ -15,13 +15,16 @@ from .api.body_limit import BodyLimitMiddleware
 from .api.deps import Services
 from .api.errors import install_error_handlers
 from .api.routes_accounts import router as accounts_router
+from .api.routes_approvals import router as approvals_router
 from .api.routes_audit import router as audit_router
 from .api.routes_skills import router as skills_router
 from .api.routes_system import router as system_router
+from .approvals import ApprovalStore
+from .approvals.service import ApprovalService
 from .audit import Action, AuditEvent, AuditLog, AuditUnavailable
 from .auth import Principal, TokenAuthenticator, load_or_create_admin_token
 from .calls import CallService
-from .errors import AccountsUnavailable
+from .errors import AccountsUnavailable, ApprovalsUnavailable
 from .executor_client import ExecutorClient
 from .history import CallHistory
 from .metrics import Metrics
@@ -123,6 +126,7 @@ async def build_services(settings: Settings) -> Services:
         raise
     try:
         accounts = await AccountStore.open(audit)
+        approval_store = await ApprovalStore.open(audit)
     except BaseException:
         await audit.close()
         await engine.close()
@@ -142,10 +146,18 @@ async def build_services(settings: Settings) -> Services:
     metrics = Metrics()
     history = CallHistory(audit)
     log.info("rate_counts.restored", decisions=await history.restore())
-    calls = CallService(settings, catalog, engine, audit, executor, metrics, history)
+    calls = CallService(
+        settings, catalog, engine, audit, executor, metrics, history, approval_store
+    )
+    approvals = ApprovalService(
+        approval_store, engine, calls, sweep_interval_s=settings.approvals.sweep_interval_s
+    )
+    log.info("approvals.recovered", **await approvals.recover())
     for d in catalog.diagnostics:
         log.warning("skill.load_problem", **d.to_dict())
-    return Services(settings, catalog, engine, audit, executor, metrics, auth, calls, accounts)
+    return Services(
+        settings, catalog, engine, audit, executor, metrics, auth, calls, accounts, approvals
+    )
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -153,12 +165,13 @@ def create_app(settings: Settings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         try:
             services = await build_services(settings)
-        except (PolicyError, AuditUnavailable, AccountsUnavailable) as exc:
+        except (PolicyError, AuditUnavailable, AccountsUnavailable, ApprovalsUnavailable) as exc:
             log.error("control_plane.start_failed", reason=str(exc))
             raise
         app.state.services = services
         watcher = policy_watcher(settings, services.engine, services.audit)
         watcher.start()
+        services.approvals.start()
         log.info(
             "control_plane.ready",
             skills=len(services.catalog.list()),
@@ -168,6 +181,7 @@ def create_app(settings: Settings) -> FastAPI:
             yield
         finally:
             await watcher.stop()
+            await services.approvals.stop()
             await services.executor.close()
             await services.engine.close()
             await services.audit.close()
@@ -185,5 +199,6 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(skills_router)
     app.include_router(audit_router)
     app.include_router(accounts_router)
+    app.include_router(approvals_router)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.limits.max_body_bytes)
     return app

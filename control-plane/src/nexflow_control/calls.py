@@ -10,8 +10,9 @@ import dataclasses
 import json
 import secrets
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +21,10 @@ from nexflow.executor.v1 import executor_pb2 as pb
 
 from . import audit as audit_mod
 from . import policy as policy_mod
+from .approvals import Approval, ApprovalStore, Status, new_approval_id, not_pending
+from .approvals.records import SYSTEM
 from .auth import Principal
 from .errors import (
-    ApprovalRequired,
     AuditUnavailable,
     NexflowError,
     NotExecutable,
@@ -88,6 +90,32 @@ class CallResult:
         }
 
 
+@dataclass(frozen=True, slots=True)
+class PendingCall:
+    """A call that waits for a human: stored as an approval, answered 202."""
+
+    approval: Approval
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "status": "pending_approval",
+            "call_id": self.approval.call_id,
+            "approval_id": self.approval.id,
+            "skill": self.approval.skill,
+            "reasons": self.approval.reasons,
+            "expires_at": self.approval.expires_at.isoformat(),
+        }
+
+
+class ApprovalStale(NexflowError):
+    """An approved call whose skill, input or grants changed since it was approved."""
+
+    status, code = 409, "approval_stale"
+
+
+Commit = Callable[[list[audit_mod.AuditEvent]], Awaitable[None]]
+
+
 def parse_output(stdout: str) -> Any:
     """A script's result: its stdout as JSON if it is JSON, else the text itself."""
     text = stdout.strip()
@@ -124,8 +152,10 @@ class CallService:
         executor: ExecutorClient,
         metrics: Metrics,
         history: CallHistory | None = None,
+        approvals: ApprovalStore | None = None,
     ) -> None:
         self.settings = settings
+        self.approvals = approvals or ApprovalStore(audit)
         self.history = history or CallHistory(audit)
         self.catalog = catalog
         self.engine = engine
@@ -170,7 +200,9 @@ class CallService:
         self.metrics.calls.labels(skill=skill, status="refused").inc()
         return error
 
-    async def run(self, principal: Principal, name: str, raw_input: Any) -> CallResult:
+    async def run(
+        self, principal: Principal, name: str, raw_input: Any
+    ) -> CallResult | PendingCall:
         call_id = new_call_id()
         structlog.contextvars.bind_contextvars(call_id=call_id, principal=principal.id)
         started = time.perf_counter()
@@ -212,8 +244,9 @@ class CallService:
             raise await self._refuse(
                 call_id, principal, skill.name, PolicyUnavailable(f"policy engine failed: {exc}")
             ) from None
+        context = {k: policy_input["context"][k] for k in ("rate", "skill_runs")}
         return await self._decided(
-            call_id, principal, skill, input_digest, stdin, decision, started
+            call_id, principal, skill, input_digest, stdin, decision, started, context
         )
 
     async def _decided(
@@ -225,7 +258,8 @@ class CallService:
         stdin: bytes,
         decision: policy_mod.Decision,
         started: float,
-    ) -> CallResult:
+        context: dict[str, Any],
+    ) -> CallResult | PendingCall:
         reasons = [{"code": r.code, "message": r.message} for r in decision.reasons]
         codes = [r.code for r in decision.reasons]
         # Only `allow` means "may run now"; approval-needed calls come back allow=false.
@@ -260,37 +294,236 @@ class CallService:
             policy_revision=decision.revision,
             payload={"reasons": reasons, "grants": _grants_dict(decision.grants)},
         )
+        if outcome == "approval_required":
+            pending = await self._pend(
+                call_id,
+                principal,
+                skill,
+                input_digest,
+                stdin,
+                decision,
+                context,
+                requested,
+                decided,
+            )
+            self.metrics.calls.labels(skill=skill.name, status="pending_approval").inc()
+            return PendingCall(pending)
         if outcome != "allow":
             await self._append(requested, decided)
             self.metrics.calls.labels(skill=skill.name, status="refused").inc()
-            if outcome == "approval_required":
-                raise ApprovalRequired(
-                    "this call needs a human's approval, and approvals are not available yet",
-                    call_id=call_id,
-                    reasons=reasons,
-                )
             raise PolicyDenied("policy denied the call", call_id=call_id, reasons=reasons)
+        return await self._dispatch(
+            call_id, principal, skill, stdin, decision, started, [requested, decided], self._commit
+        )
 
+    async def _commit(self, events: list[audit_mod.AuditEvent]) -> None:
+        await self._append(*events)
+
+    async def _pend(
+        self,
+        call_id: str,
+        principal: Principal,
+        skill: Skill,
+        input_digest: str,
+        stdin: bytes,
+        decision: policy_mod.Decision,
+        context: dict[str, Any],
+        *events: audit_mod.AuditEvent,
+    ) -> Approval:
+        """Store the call as a pending approval with its events, in one transaction."""
+        now = self.approvals.now()
+        approval = Approval(
+            id=new_approval_id(),
+            call_id=call_id,
+            status=Status.PENDING,
+            principal={
+                **principal.to_policy(),
+                "user_id": principal.user_id,
+                "token_id": principal.token_id,
+            },
+            skill=skill.name,
+            skill_digest=skill.digest,
+            input_sha256=input_digest,
+            input=stdin.decode(),  # validate_input capped it at limits.max_input_bytes
+            grants=_grants_dict(decision.grants),
+            policy_revision=decision.revision,
+            reasons=[{"code": r.code, "message": r.message} for r in decision.reasons],
+            context=context,
+            created_at=now,
+            expires_at=now + timedelta(seconds=self.settings.approvals.ttl_s),
+            decided_at=None,
+            decided_by=None,
+            comment=None,
+        )
+        async with self.approvals.changing() as tx:
+            await self.approvals.insert(tx, approval)
+            for event in events:
+                tx.record(event)
+            tx.record(
+                self._event(
+                    "approval.requested",
+                    call_id,
+                    principal,
+                    skill.name,
+                    decision="approval_required",
+                    reason_codes=approval.reason_codes,
+                    policy_revision=decision.revision,
+                    payload={
+                        "approval_id": approval.id,
+                        "binding": approval.binding(),
+                        "expires_at": approval.expires_at.isoformat(),
+                    },
+                )
+            )
+        return approval
+
+    async def run_approved(self, approval: Approval) -> CallResult | None:
+        """Run a granted approval's call, if the current catalog and policy still give
+        exactly what was approved; else invalidate it. None when it did not run."""
+        started = time.perf_counter()
+        principal = approval.requester()
+        structlog.contextvars.bind_contextvars(call_id=approval.call_id, principal=principal.id)
+        problem, decision, skill = await self._redecide(approval, principal)
+        if problem is not None or decision is None or skill is None:
+            await self._invalidate(approval, principal, problem or "decision_changed")
+            return None
+        decided = self._event(
+            "call.decided",
+            approval.call_id,
+            principal,
+            skill.name,
+            decision="allow",
+            reason_codes=list(decision.codes),
+            policy_revision=decision.revision,
+            payload={
+                "reasons": [{"code": r.code, "message": r.message} for r in decision.reasons],
+                "grants": _grants_dict(decision.grants),
+                "approval_id": approval.id,
+                "approved_by": approval.decided_by,
+            },
+        )
+
+        async def commit(events: list[audit_mod.AuditEvent]) -> None:
+            # The row becomes `ran` in the transaction that records the dispatch: after a
+            # crash, a `granted` row is one that was certainly never dispatched.
+            async with self.approvals.changing() as tx:
+                current = await self.approvals.locked(tx, approval.id)
+                if current.status is not Status.GRANTED:
+                    raise not_pending(current)
+                await self.approvals.set_status(tx.conn, current, Status.RAN)
+                for event in events:
+                    tx.record(event)
+
+        stdin = approval.input.encode()
+        self.metrics.decisions.labels(outcome="allow").inc()
+        return await self._dispatch(
+            approval.call_id, principal, skill, stdin, decision, started, [decided], commit
+        )
+
+    async def _redecide(
+        self, approval: Approval, principal: Principal
+    ) -> tuple[str | None, policy_mod.Decision | None, Skill | None]:
+        """(what changed or None, the decision with approved=true, the current skill)."""
+        skill = self.catalog.get(approval.skill)
+        if skill is None or skill.digest != approval.skill_digest:
+            return "skill_changed", None, None
+        raw_input = json.loads(approval.input)
+        try:
+            stdin = validate_input(
+                f"{skill.name}@{skill.digest}",
+                skill.input_schema,
+                raw_input,
+                max_bytes=self.settings.limits.max_input_bytes,
+            )
+            paths = resolve_paths(list(skill.path_inputs), raw_input, self.workspace)
+            hosts = resolve_hosts(skill.network_inputs, raw_input)
+        except NexflowError:
+            return "input_changed", None, None
+        digest = input_sha256(raw_input)
+        if digest != approval.input_sha256 or stdin.decode() != approval.input:
+            return "input_changed", None, None
+        policy_input = self._policy_input(approval.call_id, principal, skill, digest, paths, hosts)
+        # The facts the request was decided on (it was counted then, not again now).
+        policy_input["context"].update(approval.context, approved=True)
+        try:
+            decision = await self.engine.decide(policy_input)
+        except policy_mod.PolicyUnavailable:
+            self.metrics.decisions.labels(outcome="error").inc()
+            return "policy_unavailable", None, None
+        if not decision.allow:
+            return "decision_changed", decision, None
+        if _grants_dict(decision.grants) != approval.grants:
+            return "grants_changed", decision, None
+        return None, decision, skill
+
+    async def _invalidate(self, approval: Approval, principal: Principal, why: str) -> None:
+        """granted → invalidated: approval.invalidated and call.failed, in one transaction."""
+        self.metrics.calls.labels(skill=approval.skill, status="refused").inc()
+        message = f"the approved call changed since it was approved ({why}); ask again"
+        async with self.approvals.changing() as tx:
+            current = await self.approvals.locked(tx, approval.id)
+            if current.status is not Status.GRANTED:
+                return
+            await self.approvals.set_status(tx.conn, current, Status.INVALIDATED)
+            tx.record(
+                audit_mod.AuditEvent(
+                    action="approval.invalidated",
+                    call_id=approval.call_id,
+                    actor=SYSTEM,
+                    skill=approval.skill,
+                    decision="deny",
+                    reason_codes=[why],
+                    payload={"approval_id": approval.id, "binding": approval.binding()},
+                )
+            )
+            tx.record(
+                self._event(
+                    "call.failed",
+                    approval.call_id,
+                    principal,
+                    approval.skill,
+                    decision="error",
+                    reason_codes=[ApprovalStale.code, why],
+                    payload={"error": ApprovalStale.code, "message": message},
+                )
+            )
+        log.info("approval.invalidated", approval_id=approval.id, why=why)
+
+    async def _dispatch(
+        self,
+        call_id: str,
+        principal: Principal,
+        skill: Skill,
+        stdin: bytes,
+        decision: policy_mod.Decision,
+        started: float,
+        leading: list[audit_mod.AuditEvent],
+        commit: Commit,
+    ) -> CallResult:
+        """Commit `leading` + call.dispatched through `commit`, then run the call."""
         request = self._execute_request(call_id, skill, stdin, decision.grants)
-        await self._append(
-            requested,
-            decided,
-            self._event(
-                "call.dispatched",
-                call_id,
-                principal,
-                skill.name,
-                payload={
-                    "mounts": [
-                        {"host": m.host_path, "sandbox": m.sandbox_path, "rw": m.writable}
-                        for m in request.mounts
-                    ],
-                    "limits": _grants_dict(decision.grants)["limits"],
-                    "backend": pb.Backend.Name(request.backend).removeprefix("BACKEND_").lower(),
-                    "image": request.image,
-                    "skill_digest": skill.digest,
-                },
-            ),
+        await commit(
+            [
+                *leading,
+                self._event(
+                    "call.dispatched",
+                    call_id,
+                    principal,
+                    skill.name,
+                    payload={
+                        "mounts": [
+                            {"host": m.host_path, "sandbox": m.sandbox_path, "rw": m.writable}
+                            for m in request.mounts
+                        ],
+                        "limits": _grants_dict(decision.grants)["limits"],
+                        "backend": pb.Backend.Name(request.backend)
+                        .removeprefix("BACKEND_")
+                        .lower(),
+                        "image": request.image,
+                        "skill_digest": skill.digest,
+                    },
+                ),
+            ]
         )
         self.history.record_run(skill.name, skill.digest)
         try:

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from . import cli_accounts, cli_audit, cli_image, cli_policy, cli_skill
+from . import cli_accounts, cli_approvals, cli_audit, cli_db, cli_image, cli_policy, cli_skill
 from .cli_client import DEFAULT_HOME
 
 app = typer.Typer(
@@ -18,10 +18,12 @@ app = typer.Typer(
 )
 app.add_typer(cli_skill.app, name="skill")
 app.add_typer(cli_audit.app, name="audit")
+app.add_typer(cli_approvals.app, name="approval")
 app.add_typer(cli_image.app, name="image")
 app.add_typer(cli_policy.app, name="policy")
 app.add_typer(cli_accounts.user_app, name="user")
 app.add_typer(cli_accounts.token_app, name="token")
+app.add_typer(cli_db.app, name="db")
 
 
 @app.command()

@@ -86,6 +86,10 @@ def call(
     resp = request(
         "POST", url, f"/api/v1/skills/{name}", resolve_token(token, home), json={"input": value}
     )
+    if resp.status_code == 202:  # waits for a human; not a success (yet)
+        pending = resp.json()
+        typer.echo(json.dumps(pending, indent=2, ensure_ascii=False))
+        fail(f"pending approval {pending['approval_id']}: nexflow approval approve|deny ID")
     if resp.status_code != 200:
         fail(error_message(resp))
     result = resp.json()

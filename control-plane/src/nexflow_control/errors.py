@@ -6,15 +6,18 @@
     ├── Forbidden                  403 forbidden
     │   ├── InsufficientScope      403 insufficient_scope (+ scope)
     │   ├── PolicyDenied           403 policy_denied (+ reasons)
-    │   └── ApprovalRequired       403 approval_required (+ reasons)
+    │   └── ApprovalRequired       403 approval_required (+ reasons; no longer raised
+    │                                  for calls: they get 202 pending_approval)
     ├── NotFound                   404 not_found / skill_not_found / call_not_found /
     │                                  user_not_found / token_not_found / identity_not_found
     ├── InvalidInput               422 invalid_input (+ field, errors)
     ├── PayloadTooLarge            413 payload_too_large
     ├── NotExecutable              409 skill_not_executable
-    ├── Conflict                   409 conflict / user_exists / identity_already_linked
+    ├── Conflict                   409 conflict / user_exists / identity_already_linked /
+    │                                  approval_not_pending
     └── Unavailable                503 *_unavailable (fail closed)
         ├── AuditUnavailable       503 audit_unavailable
+        ├── ApprovalsUnavailable   503 approvals_unavailable
         ├── PolicyUnavailable      503 policy_unavailable
         ├── ExecutorUnavailable    503 executor_unavailable
         └── AccountsUnavailable    503 accounts_unavailable
@@ -93,6 +96,10 @@ class Unavailable(NexflowError):
 
 class AuditUnavailable(Unavailable):
     code = "audit_unavailable"
+
+
+class ApprovalsUnavailable(Unavailable):
+    code = "approvals_unavailable"
 
 
 class PolicyUnavailable(Unavailable):

@@ -96,6 +96,16 @@ class PolicySettings(BaseModel):
         return {"nexflow": {"config": config}} if config else None
 
 
+class ApprovalSettings(BaseModel):
+    """How long a call may wait for a human, and how often waiting calls are checked."""
+
+    ttl_s: float = Field(default=300.0, gt=0)
+    """How long an approval stays pending before it expires (denied), in seconds."""
+    sweep_interval_s: float = Field(default=1.0, gt=0)
+    """How often pending approvals past their time are expired, in seconds (reading or
+    deciding one expires it at once anyway)."""
+
+
 class Settings(BaseSettings):
     """Everything the control plane needs to start."""
 
@@ -122,6 +132,7 @@ class Settings(BaseSettings):
     """The directory file-* skills may touch; default: HOME/workspace."""
     limits: LimitSettings = Field(default_factory=LimitSettings)
     sandbox: SandboxSettings = Field(default_factory=SandboxSettings)
+    approvals: ApprovalSettings = Field(default_factory=ApprovalSettings)
 
     @model_validator(mode="after")
     def _refuse_weak_secrets_in_production(self) -> Settings:

@@ -2,7 +2,8 @@
 
 A route names what its token must be allowed to do by the dependency it takes:
 `PrincipalDep` (any valid token), or `CallsRun`, `SkillsRead`, `AuditRead`,
-`AccountsAdmin` (that scope, else 403 `insufficient_scope`).
+`ApprovalsDecide`, `AccountsAdmin` (that scope, else 403 `insufficient_scope`), or
+`ApprovalsRead` (`approvals:decide` or `audit:read`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from ..accounts import AccountStore, Scope
+from ..approvals.service import ApprovalService
 from ..audit import AuditLog
 from ..auth import Principal, TokenAuthenticator, require_scope
 from ..calls import CallService
@@ -35,6 +37,7 @@ class Services:
     auth: TokenAuthenticator
     calls: CallService
     accounts: AccountStore
+    approvals: ApprovalService
 
 
 def services(request: Request) -> Services:
@@ -61,3 +64,13 @@ CallsRun = Annotated[Principal, Depends(_scoped(Scope.CALLS_RUN))]
 SkillsRead = Annotated[Principal, Depends(_scoped(Scope.SKILLS_READ))]
 AuditRead = Annotated[Principal, Depends(_scoped(Scope.AUDIT_READ))]
 AccountsAdmin = Annotated[Principal, Depends(_scoped(Scope.ACCOUNTS_ADMIN))]
+ApprovalsDecide = Annotated[Principal, Depends(_scoped(Scope.APPROVALS_DECIDE))]
+
+
+async def _approvals_read(who: PrincipalDep) -> Principal:
+    if Scope.APPROVALS_DECIDE in who.scopes:
+        return who
+    return require_scope(who, Scope.AUDIT_READ)
+
+
+ApprovalsRead = Annotated[Principal, Depends(_approvals_read)]

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 
 from ..audit import AuditFilter, query, verify
+from ..calls import parse_output
 from ..errors import NotFound
 from .deps import AuditRead, ServicesDep
 
@@ -65,10 +66,50 @@ async def show_call(call_id: str, svc: ServicesDep, _: AuditRead) -> dict[str, A
     if not page.records:
         raise NotFound(f"no call with id {call_id!r}", code="call_not_found")
     events = [r.to_dict() for r in reversed(page.records)]
-    last = events[-1]
-    status = {
-        "call.finished": last["payload"].get("status"),
-        "call.refused": "refused",
-        "call.failed": "error",
-    }.get(last["action"], "running")
-    return {"call_id": call_id, "skill": last["skill"], "status": status, "events": events}
+    return {"call_id": call_id, **call_summary(events), "events": events}
+
+
+# The event that decides a call's status, and that status; later events (egress, a late
+# approval.expired) do not change it.
+_ENDINGS = {
+    "call.refused": "refused",
+    "call.failed": "error",
+    "approval.denied": "denied",
+    "approval.expired": "expired",
+}
+
+
+def call_summary(events: list[dict[str, Any]]) -> dict[str, Any]:
+    """status (`pending_approval`, `approved`, `running`, `succeeded`/`failed`/`killed`,
+    `refused`, `denied`, `expired`, `error`), the approval id, and once finished the result
+    (from `call.finished`: output parsed from its stdout, which is capped at
+    `limits.audit_io_bytes` — `result.capped` says so)."""
+    summary: dict[str, Any] = {"skill": events[-1]["skill"], "status": "running"}
+    for event in events:
+        action, payload = event["action"], event["payload"] or {}
+        if "approval_id" in payload:
+            summary["approval_id"] = payload["approval_id"]
+        if action == "approval.requested":
+            summary["status"] = "pending_approval"
+        elif action == "approval.granted":
+            summary["status"] = "approved"
+        elif action == "call.dispatched":
+            summary["status"] = "running"
+        elif action == "call.finished":
+            stdout = str(payload.get("stdout", ""))
+            summary["status"] = payload.get("status")
+            summary["result"] = {
+                "status": payload.get("status"),
+                "exit_code": payload.get("exit_code"),
+                "kill_reason": payload.get("kill_reason"),
+                "output": parse_output(stdout),
+                "stdout": stdout,
+                "stderr": payload.get("stderr", ""),
+                "truncated": payload.get("truncated"),
+                "capped": stdout.endswith("…"),
+            }
+        elif action in _ENDINGS and summary["status"] not in _ENDINGS.values():
+            summary["status"] = _ENDINGS[action]
+            if action == "call.failed":
+                summary["error"] = payload.get("error")
+    return summary

@@ -6,7 +6,9 @@ import json
 from typing import Any
 
 from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
 
+from ..calls import PendingCall
 from ..errors import InvalidInput, NotFound
 from .deps import CallsRun, ServicesDep, SkillsRead
 
@@ -31,9 +33,12 @@ async def show_skill(name: str, svc: ServicesDep, _: SkillsRead) -> dict[str, An
     return detail
 
 
-@router.post("/{name}")
-async def run_skill(name: str, request: Request, svc: ServicesDep, who: CallsRun) -> dict[str, Any]:
-    """Run a skill: body `{"input": {...}}`; the answer is the call's result."""
+@router.post("/{name}", response_model=None)
+async def run_skill(
+    name: str, request: Request, svc: ServicesDep, who: CallsRun
+) -> dict[str, Any] | JSONResponse:
+    """Run a skill: body `{"input": {...}}`; the answer is the call's result, or 202
+    `pending_approval` when a human must approve it first."""
     raw = await request.body()
     try:
         body = json.loads(raw) if raw.strip() else {}
@@ -45,4 +50,6 @@ async def run_skill(name: str, request: Request, svc: ServicesDep, who: CallsRun
     if unknown:
         raise InvalidInput(f"unknown field {unknown[0]!r} in request body", field=unknown[0])
     result = await svc.calls.run(who, name, body.get("input", {}))
+    if isinstance(result, PendingCall):
+        return JSONResponse(result.to_dict(), status_code=202)
     return result.to_dict()

@@ -1,5 +1,6 @@
 """Policy decisions for skill calls: the engine protocol, the embedded and OPA server engines."""
 
+from ._approver import APPROVER_ENTRYPOINT, ApproverDecision, parse_approver
 from ._bench import bench_decisions
 from ._decision import (
     MALFORMED_INPUT,
@@ -22,9 +23,11 @@ from ._source import PolicySource, policy_revision, read_policy_dir
 from ._watch import PolicyWatcher
 
 __all__ = [
+    "APPROVER_ENTRYPOINT",
     "ENTRYPOINT",
     "MALFORMED_INPUT",
     "POLICY_UNDEFINED",
+    "ApproverDecision",
     "Decision",
     "DecisionFormatError",
     "EmbeddedEngine",
@@ -46,6 +49,7 @@ __all__ = [
     "bench_decisions",
     "encode_input",
     "find_opa_binary",
+    "parse_approver",
     "parse_decision",
     "policy_revision",
     "read_policy_dir",

@@ -22,6 +22,7 @@ from typing import Any
 import regopy
 from regopy import rego_shared
 
+from ._approver import APPROVER_ENTRYPOINT, ApproverDecision, approver_or_undefined
 from ._decision import MALFORMED_INPUT, POLICY_UNDEFINED, Decision, decision_or_undefined
 from ._engine import ENTRYPOINT, ReloadResult
 from ._errors import PolicyLoadError, PolicyUnavailable
@@ -39,13 +40,13 @@ class _Compiled:
 
 
 def _compile(source: PolicySource) -> _Compiled:
-    """Compile a policy source into a bundle with the decision entry point."""
+    """Compile a policy source into a bundle with the decision and approver entry points."""
     builder = regopy.Interpreter()
     try:
         for name, text in sorted(source.modules.items()):
             builder.add_module(name, text)
         builder.add_data(source.data)
-        bundle = builder.build(None, [ENTRYPOINT])
+        bundle = builder.build(None, [ENTRYPOINT, APPROVER_ENTRYPOINT])
     except regopy.RegoError as exc:
         raise PolicyLoadError(f"policy does not compile: {exc}") from exc
     if not bundle.ok():
@@ -57,8 +58,8 @@ def _load(directory: Path, overlay: Overlay | None = None) -> _Compiled:
     return _compile(read_policy_dir(directory, overlay))
 
 
-def _evaluate(active: _Compiled, input_text: str) -> tuple[bool, str]:
-    """Run the entry point; return (ok, output JSON text).
+def _evaluate(active: _Compiled, input_text: str, entrypoint: str = ENTRYPOINT) -> tuple[bool, str]:
+    """Run an entry point; return (ok, output JSON text).
 
     Uses regopy's C-API layer rather than ``query_bundle_entrypoint`` because the latter
     also parses the output into Python (once more than needed, on the hot path) and raises
@@ -66,7 +67,7 @@ def _evaluate(active: _Compiled, input_text: str) -> tuple[bool, str]:
     """
     runner = active.runner
     runner.set_input_term(input_text)
-    impl = rego_shared.rego_bundle_query_entrypoint(runner._impl, active.bundle._impl, ENTRYPOINT)
+    impl = rego_shared.rego_bundle_query_entrypoint(runner._impl, active.bundle._impl, entrypoint)
     try:
         return bool(rego_shared.rego_output_ok(impl)), rego_shared.rego_output_string(impl)
     finally:
@@ -131,6 +132,27 @@ class EmbeddedEngine:
                 POLICY_UNDEFINED, "the policy decision is undefined", active.revision
             )
         return decision_or_undefined(value, active.revision)
+
+    async def approve(self, input: dict[str, Any]) -> ApproverDecision:
+        """Whether ``input.principal`` may decide the pending call ``input.request``."""
+        active = self._active
+        text = encode_input(input)
+        if text is None:
+            return ApproverDecision.refuse(
+                MALFORMED_INPUT, "the input is not a JSON object", active.revision
+            )
+        try:
+            with self._lock:
+                ok, output_text = _evaluate(active, text, APPROVER_ENTRYPOINT)
+        except regopy.RegoError as exc:
+            raise PolicyUnavailable(f"policy evaluation failed: {exc}") from exc
+        if not ok:
+            raise PolicyUnavailable(f"policy evaluation failed: {output_text[:500]}")
+        try:
+            value = _first_value(output_text)
+        except ValueError:
+            value = None
+        return approver_or_undefined(value, active.revision)
 
     async def reload(self) -> ReloadResult:
         """Recompile the directory; on failure keep the active bundle and report why."""

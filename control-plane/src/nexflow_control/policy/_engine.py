@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
+from ._approver import ApproverDecision
 from ._decision import Decision
 
 ENTRYPOINT = "nexflow/authz/decision"
@@ -41,6 +42,12 @@ class PolicyEngine(Protocol):
 
     async def decide(self, input: dict[str, Any]) -> Decision:
         """Evaluate ``data.nexflow.authz.decision`` for one call."""
+        ...
+
+    async def approve(self, input: dict[str, Any]) -> ApproverDecision:
+        """Evaluate ``data.nexflow.authz.approval``: may ``input.principal`` decide
+        ``input.request``? Refusals, not exceptions, for bad input; ``PolicyUnavailable``
+        when the engine fails."""
         ...
 
     async def reload(self) -> ReloadResult:

@@ -32,6 +32,7 @@ from urllib.parse import urlsplit
 import aiohttp
 from opa_client import AsyncOpaClient
 
+from ._approver import APPROVER_ENTRYPOINT, ApproverDecision, approver_or_undefined
 from ._decision import MALFORMED_INPUT, POLICY_UNDEFINED, Decision, decision_or_undefined
 from ._engine import ENTRYPOINT, ReloadResult
 from ._errors import PolicyLoadError, PolicyUnavailable
@@ -40,6 +41,7 @@ from ._opa_upload import OpaUploader, Uploaded
 from ._source import Overlay, PolicySource, read_policy_dir
 
 _PACKAGE, _RULE = ENTRYPOINT.rsplit("/", 1)
+_APPROVER_RULE = APPROVER_ENTRYPOINT.rsplit("/", 1)[1]
 UPLOAD_TIMEOUT_S = 30.0
 """How long one upload request may take (OPA compiles the whole policy on each)."""
 
@@ -181,25 +183,39 @@ class OpaServerEngine:
             return Decision.deny(POLICY_UNDEFINED, "the policy decision is undefined", revision)
         return decision_or_undefined(value, revision)
 
-    async def _ask(self, input: dict[str, Any]) -> tuple[bool, Any, str]:
-        """(defined, value, revision) of the entry point for ``input``."""
+    async def approve(self, input: dict[str, Any]) -> ApproverDecision:
+        """Whether ``input.principal`` may decide the pending call ``input.request``."""
+        if encode_input(input) is None:
+            return ApproverDecision.refuse(
+                MALFORMED_INPUT, "the input is not a JSON object", self.revision
+            )
+        if self._broken is not None:
+            await self._repair(force=False)
+        found, value, revision = await self._ask(input, _APPROVER_RULE)
+        if not found and await self._server_lost_policy():
+            await self._repair(force=True)
+            found, value, revision = await self._ask(input, _APPROVER_RULE)
+        return approver_or_undefined(value if found else None, revision)
+
+    async def _ask(self, input: dict[str, Any], rule: str = _RULE) -> tuple[bool, Any, str]:
+        """(defined, value, revision) of the entry point ``rule`` for ``input``."""
         await self._gate.enter_read()
         try:
             if self._broken is not None:
                 raise PolicyUnavailable(self._broken)
             revision = self.revision
-            body = await self._post(input)
+            body = await self._post(input, rule)
         finally:
             self._gate.exit_read()
         if not isinstance(body, dict):
             raise PolicyUnavailable(f"the OPA server at {self._url} answered no JSON object")
         return "result" in body, body.get("result"), revision
 
-    async def _post(self, input: dict[str, Any]) -> Any:
+    async def _post(self, input: dict[str, Any], rule: str) -> Any:
         where = f"the OPA server at {self._url}"
         try:
             async with asyncio.timeout(self._timeout_s):
-                return await self._query.query_rule(input, _PACKAGE, _RULE)
+                return await self._query.query_rule(input, _PACKAGE, rule)
         except TimeoutError:
             ms = round(self._timeout_s * 1000)
             raise PolicyUnavailable(f"{where} did not answer within {ms} ms") from None
