@@ -116,22 +116,27 @@ class EmbeddedEngine:
         text = encode_input(input)
         if text is None:
             return Decision.deny(MALFORMED_INPUT, "the input is not a JSON object", active.revision)
-        try:
-            with self._lock:
-                ok, output_text = _evaluate(active, text)
-        except regopy.RegoError as exc:
-            raise PolicyUnavailable(f"policy evaluation failed: {exc}") from exc
-        if not ok:
-            raise PolicyUnavailable(f"policy evaluation failed: {output_text[:500]}")
-        try:
-            value = _first_value(output_text)
-        except ValueError:
-            value = None  # a type error inside a value: rego-cpp embeds "(error ...)" terms
+        value = self._query(active, text, ENTRYPOINT)
         if value is None:
             return Decision.deny(
                 POLICY_UNDEFINED, "the policy decision is undefined", active.revision
             )
         return decision_or_undefined(value, active.revision)
+
+    def _query(self, active: _Compiled, text: str, entrypoint: str) -> Any:
+        """The value of ``entrypoint`` for input ``text``, or None when undefined;
+        PolicyUnavailable when the engine fails."""
+        try:
+            with self._lock:
+                ok, output_text = _evaluate(active, text, entrypoint)
+        except regopy.RegoError as exc:
+            raise PolicyUnavailable(f"policy evaluation failed: {exc}") from exc
+        if not ok:
+            raise PolicyUnavailable(f"policy evaluation failed: {output_text[:500]}")
+        try:
+            return _first_value(output_text)
+        except ValueError:
+            return None  # a type error inside a value: rego-cpp embeds "(error ...)" terms
 
     async def approve(self, input: dict[str, Any]) -> ApproverDecision:
         """Whether ``input.principal`` may decide the pending call ``input.request``."""
@@ -141,17 +146,7 @@ class EmbeddedEngine:
             return ApproverDecision.refuse(
                 MALFORMED_INPUT, "the input is not a JSON object", active.revision
             )
-        try:
-            with self._lock:
-                ok, output_text = _evaluate(active, text, APPROVER_ENTRYPOINT)
-        except regopy.RegoError as exc:
-            raise PolicyUnavailable(f"policy evaluation failed: {exc}") from exc
-        if not ok:
-            raise PolicyUnavailable(f"policy evaluation failed: {output_text[:500]}")
-        try:
-            value = _first_value(output_text)
-        except ValueError:
-            value = None
+        value = self._query(active, text, APPROVER_ENTRYPOINT)
         return approver_or_undefined(value, active.revision)
 
     async def reload(self) -> ReloadResult:
