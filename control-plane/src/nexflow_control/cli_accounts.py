@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Annotated, Any, NoReturn
 from urllib.parse import quote
 
-import httpx
 import typer
 
 from .accounts import DEFAULT_SCOPES, TOKEN_PREFIX
@@ -26,10 +25,8 @@ from .cli_client import (
     HomeOpt,
     TokenOpt,
     UrlOpt,
-    error_message,
+    call_api,
     fail,
-    request,
-    resolve_token,
 )
 from .errors import InvalidInput
 
@@ -44,15 +41,6 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON")]
 
 def _bad(exc: InvalidInput) -> NoReturn:
     fail(exc.message, code=2)
-
-
-def _call(
-    method: str, path: str, url: str, token: str | None, home: Path, body: Any = None
-) -> httpx.Response:
-    resp = request(method, url, path, resolve_token(token, home), json=body, timeout=30)
-    if resp.status_code >= 400:
-        fail(error_message(resp), code=2 if resp.status_code == 422 else 1)
-    return resp
 
 
 def _identity(value: str) -> tuple[str, str]:
@@ -86,7 +74,8 @@ def user_add(
         check.user_name(name)
     except InvalidInput as exc:
         _bad(exc)
-    user = _call("POST", "/api/v1/users", url, token, home, {"name": name, "roles": roles}).json()
+    body = {"name": name, "roles": roles}
+    user = call_api("POST", url, "/api/v1/users", token, home, json=body).json()
     typer.echo(f"created user {user['name']} (roles: {', '.join(user['roles']) or 'none'})")
 
 
@@ -98,7 +87,7 @@ def user_list(
     home: HomeOpt = DEFAULT_HOME,
 ) -> None:
     """List users: name, roles, status, linked identities."""
-    users = _call("GET", "/api/v1/users", url, token, home).json()["users"]
+    users = call_api("GET", url, "/api/v1/users", token, home).json()["users"]
     if as_json:
         typer.echo(json.dumps(users, indent=2, ensure_ascii=False))
         return
@@ -111,13 +100,13 @@ def user_show(
     name: str, url: UrlOpt = DEFAULT_URL, token: TokenOpt = None, home: HomeOpt = DEFAULT_HOME
 ) -> None:
     """Show one user as JSON."""
-    user = _call("GET", f"/api/v1/users/{quote(name, safe='')}", url, token, home).json()
+    user = call_api("GET", url, f"/api/v1/users/{quote(name, safe='')}", token, home).json()
     typer.echo(json.dumps(user, indent=2, ensure_ascii=False))
 
 
 def _update(name: str, change: dict[str, Any], url: str, token: str | None, home: Path) -> None:
     path = f"/api/v1/users/{quote(name, safe='')}"
-    _print_user(_call("PATCH", path, url, token, home, change).json())
+    _print_user(call_api("PATCH", url, path, token, home, json=change).json())
 
 
 @user_app.command("roles")
@@ -165,7 +154,7 @@ def user_link(
     """Link an outside identity (a chat account) to a user."""
     provider, subject = _identity(identity)
     path = f"/api/v1/users/{quote(name, safe='')}/identities"
-    _call("POST", path, url, token, home, {"provider": provider, "subject": subject})
+    call_api("POST", url, path, token, home, json={"provider": provider, "subject": subject})
     typer.echo(f"linked {provider}:{subject} to {name}")
 
 
@@ -180,7 +169,7 @@ def user_unlink(
     """Remove an identity link from a user."""
     provider, subject = _identity(identity)
     path = f"/api/v1/users/{quote(name, safe='')}/identities/{provider}/{quote(subject, safe='')}"
-    _call("DELETE", path, url, token, home)
+    call_api("DELETE", url, path, token, home)
     typer.echo(f"unlinked {provider}:{subject} from {name}")
 
 
@@ -212,7 +201,7 @@ def token_create(
         _bad(exc)
     body = {"name": name, "scopes": scopes, "expires_in": expires}
     path = f"/api/v1/users/{quote(user, safe='')}/tokens"
-    created = _call("POST", path, url, token, home, body).json()
+    created = call_api("POST", url, path, token, home, json=body).json()
     typer.echo(
         f"token {created['id']} for {created['user']} ({' '.join(created['scopes'])}; "
         f"expires {created['expires_at'] or 'never'}); shown this once, store it now:",
@@ -231,7 +220,7 @@ def token_list(
 ) -> None:
     """List tokens (never their secrets): id, user, name, scopes, status, dates."""
     path = "/api/v1/tokens" if user is None else f"/api/v1/users/{quote(user, safe='')}/tokens"
-    tokens = _call("GET", path, url, token, home).json()["tokens"]
+    tokens = call_api("GET", url, path, token, home).json()["tokens"]
     if as_json:
         typer.echo(json.dumps(tokens, indent=2, ensure_ascii=False))
         return
@@ -254,5 +243,6 @@ def token_revoke(
 ) -> None:
     """Revoke a token: it answers 401 token_revoked from now on."""
     token_id = token_id.removeprefix(TOKEN_PREFIX).partition("_")[0]
-    revoked = _call("POST", f"/api/v1/tokens/{quote(token_id, safe='')}/revoke", url, token, home)
-    typer.echo(f"revoked token {revoked.json()['id']} of {revoked.json()['user']}")
+    path = f"/api/v1/tokens/{quote(token_id, safe='')}/revoke"
+    revoked = call_api("POST", url, path, token, home).json()
+    typer.echo(f"revoked token {revoked['id']} of {revoked['user']}")

@@ -14,10 +14,8 @@ from .cli_client import (
     HomeOpt,
     TokenOpt,
     UrlOpt,
-    error_message,
+    call_api,
     fail,
-    request,
-    resolve_token,
 )
 
 app = typer.Typer(help="List, approve and deny calls that wait for a human.", no_args_is_help=True)
@@ -32,13 +30,6 @@ def _check_id(approval_id: str) -> str:
     if not _ID.match(approval_id):
         fail(f"{approval_id!r} is not an approval id (a_ and 16 hex digits)", code=2)
     return approval_id
-
-
-def _call(method: str, url: str, path: str, token: str | None, home: Any, **kw: Any) -> Any:
-    resp = request(method, url, path, resolve_token(token, home), timeout=30, **kw)
-    if resp.status_code >= 400:
-        fail(error_message(resp), code=2 if resp.status_code == 422 else 1)
-    return resp.json()
 
 
 def _line(a: dict[str, Any]) -> str:
@@ -63,7 +54,7 @@ def list_cmd(
     if status not in _STATUSES:
         fail(f"--status must be one of {', '.join(_STATUSES)} (got {status!r})", code=2)
     query = "" if status == "all" else f"?status={status}"
-    found = _call("GET", url, f"/api/v1/approvals{query}", token, home)["approvals"]
+    found = call_api("GET", url, f"/api/v1/approvals{query}", token, home).json()["approvals"]
     if as_json:
         typer.echo(json.dumps(found, indent=2, ensure_ascii=False))
         return
@@ -81,7 +72,8 @@ def show(
     home: HomeOpt = DEFAULT_HOME,
 ) -> None:
     """One approval: who asked, which skill and input, what it would be granted, and why."""
-    approval = _call("GET", url, f"/api/v1/approvals/{_check_id(approval_id)}", token, home)
+    path = f"/api/v1/approvals/{_check_id(approval_id)}"
+    approval = call_api("GET", url, path, token, home).json()
     typer.echo(json.dumps(approval, indent=2, ensure_ascii=False))
 
 
@@ -90,7 +82,7 @@ def _decide(
 ) -> None:
     body = {"comment": comment} if comment is not None else {}
     path = f"/api/v1/approvals/{_check_id(approval_id)}/{verb}"
-    decided = _call("POST", url, path, token, home, json=body)
+    decided = call_api("POST", url, path, token, home, json=body).json()
     typer.echo(f"{decided['id']} {decided['status']} (call {decided['call_id']})")
 
 

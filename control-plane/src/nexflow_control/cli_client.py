@@ -49,6 +49,24 @@ def request(
         fail(f"cannot reach the control plane at {url}: {exc}")
 
 
+def call_api(
+    method: str,
+    url: str,
+    path: str,
+    token: str | None,
+    home: Path,
+    *,
+    json: Any = None,
+    timeout: float = 30,
+) -> httpx.Response:
+    """One request with the discovered token; an error answer ends the command (exit 2
+    for a 422, the caller's input being wrong; else 1)."""
+    resp = request(method, url, path, resolve_token(token, home), json=json, timeout=timeout)
+    if resp.status_code >= 400:
+        fail(error_message(resp), code=2 if resp.status_code == 422 else 1)
+    return resp
+
+
 def error_message(resp: httpx.Response) -> str:
     try:
         body = resp.json()

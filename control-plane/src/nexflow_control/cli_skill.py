@@ -14,6 +14,7 @@ from .cli_client import (
     HomeOpt,
     TokenOpt,
     UrlOpt,
+    call_api,
     error_message,
     fail,
     request,
@@ -43,10 +44,7 @@ def list_(
     url: UrlOpt = "http://127.0.0.1:8080", token: TokenOpt = None, home: HomeOpt = DEFAULT_HOME
 ) -> None:
     """List installed skills."""
-    resp = request("GET", url, "/api/v1/skills", resolve_token(token, home))
-    if resp.status_code != 200:
-        fail(error_message(resp))
-    body = resp.json()
+    body = call_api("GET", url, "/api/v1/skills", token, home).json()
     for s in body["skills"]:
         typer.echo(f"{s['name']:<24} {s.get('version') or '-':<10} {s.get('description', '')[:70]}")
     for p in body.get("problems", []):
@@ -61,10 +59,8 @@ def show(
     home: HomeOpt = DEFAULT_HOME,
 ) -> None:
     """Show one skill as JSON."""
-    resp = request("GET", url, f"/api/v1/skills/{name}", resolve_token(token, home))
-    if resp.status_code != 200:
-        fail(error_message(resp))
-    typer.echo(json.dumps(resp.json(), indent=2, ensure_ascii=False))
+    detail = call_api("GET", url, f"/api/v1/skills/{name}", token, home).json()
+    typer.echo(json.dumps(detail, indent=2, ensure_ascii=False))
 
 
 @app.command("call")
