@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -10,6 +9,7 @@ from fastapi import APIRouter, Query, Request
 from ..approvals import Status
 from ..approvals.service import MAX_COMMENT
 from ..errors import InvalidInput
+from .body import json_object
 from .deps import ApprovalsDecide, ApprovalsRead, ServicesDep
 
 router = APIRouter(prefix="/api/v1/approvals", tags=["approvals"])
@@ -33,17 +33,7 @@ async def show_approval(approval_id: str, svc: ServicesDep, _: ApprovalsRead) ->
 
 
 async def _comment(request: Request) -> str | None:
-    raw = await request.body()
-    try:
-        body = json.loads(raw) if raw.strip() else {}
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise InvalidInput(f"request body is not valid JSON: {exc}", code="invalid_json") from None
-    if not isinstance(body, dict):
-        raise InvalidInput("request body must be a JSON object", field="body")
-    unknown = sorted(set(body) - {"comment"})
-    if unknown:
-        raise InvalidInput(f"unknown field {unknown[0]!r} in request body", field=unknown[0])
-    comment = body.get("comment")
+    comment = (await json_object(request, frozenset({"comment"}))).get("comment")
     if comment is not None and (not isinstance(comment, str) or len(comment) > MAX_COMMENT):
         raise InvalidInput(f"comment must be a string of at most {MAX_COMMENT}", field="comment")
     return comment

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from ..calls import PendingCall
-from ..errors import InvalidInput, NotFound
+from ..errors import NotFound
+from .body import json_object
 from .deps import CallsRun, ServicesDep, SkillsRead
 
 router = APIRouter(prefix="/api/v1/skills", tags=["skills"])
@@ -39,16 +39,7 @@ async def run_skill(
 ) -> dict[str, Any] | JSONResponse:
     """Run a skill: body `{"input": {...}}`; the answer is the call's result, or 202
     `pending_approval` when a human must approve it first."""
-    raw = await request.body()
-    try:
-        body = json.loads(raw) if raw.strip() else {}
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise InvalidInput(f"request body is not valid JSON: {exc}", code="invalid_json") from None
-    if not isinstance(body, dict):
-        raise InvalidInput("request body must be a JSON object", field="body")
-    unknown = sorted(set(body) - {"input"})
-    if unknown:
-        raise InvalidInput(f"unknown field {unknown[0]!r} in request body", field=unknown[0])
+    body = await json_object(request, frozenset({"input"}))
     result = await svc.calls.run(who, name, body.get("input", {}))
     if isinstance(result, PendingCall):
         return JSONResponse(result.to_dict(), status_code=202)
