@@ -127,6 +127,10 @@ def parse_output(stdout: str) -> Any:
         return stdout
 
 
+def _reasons_list(decision: policy_mod.Decision) -> list[dict[str, str]]:
+    return [{"code": r.code, "message": r.message} for r in decision.reasons]
+
+
 def _grants_dict(grants: policy_mod.Grants) -> dict[str, Any]:
     return {
         "filesystem": [{"path": g.path, "mode": g.mode} for g in grants.filesystem],
@@ -215,16 +219,9 @@ class CallService:
                 NotFound(f"no skill named {name!r}", code="skill_not_found"),
             )
         try:
-            stdin = validate_input(
-                f"{skill.name}@{skill.digest}",
-                skill.input_schema,
-                raw_input,
-                max_bytes=self.settings.limits.max_input_bytes,
-            )
+            stdin, paths, hosts = self._prepare(skill, raw_input)
             if not skill.executable:
                 raise NotExecutable(f"skill {name!r} has instructions only; nothing to execute")
-            paths = resolve_paths(list(skill.path_inputs), raw_input, self.workspace)
-            hosts = resolve_hosts(skill.network_inputs, raw_input)
         except NexflowError as exc:
             raise await self._refuse(call_id, principal, skill.name, exc) from None
 
@@ -232,11 +229,12 @@ class CallService:
         input_digest = input_sha256(raw_input)
         # Unreadable audit store: AuditUnavailable, and the call is refused (503).
         skill_runs = await self.history.skill_runs(skill.name, skill.digest)
-        policy_input = self._policy_input(call_id, principal, skill, input_digest, paths, hosts)
-        policy_input["context"]["skill_runs"] = skill_runs
         # Read and counted with no await between: concurrent calls see each other.
-        policy_input["context"]["rate"] = self.history.rate(principal.id)
+        facts = {"skill_runs": skill_runs, "rate": self.history.rate(principal.id)}
         self.history.record_decision(principal.id)
+        policy_input = self._policy_input(
+            call_id, principal, skill, input_digest, paths, hosts, facts
+        )
         try:
             decision = await self.engine.decide(policy_input)
         except policy_mod.PolicyUnavailable as exc:
@@ -244,10 +242,24 @@ class CallService:
             raise await self._refuse(
                 call_id, principal, skill.name, PolicyUnavailable(f"policy engine failed: {exc}")
             ) from None
-        context = {k: policy_input["context"][k] for k in ("rate", "skill_runs")}
         return await self._decided(
-            call_id, principal, skill, input_digest, stdin, decision, started, context
+            call_id, principal, skill, input_digest, stdin, decision, started, facts
         )
+
+    def _prepare(
+        self, skill: Skill, raw_input: Any
+    ) -> tuple[bytes, list[PathAccess], list[HostAccess]]:
+        """The validated stdin, and the paths and hosts the input names; NexflowError (422)
+        when the input does not fit the skill."""
+        stdin = validate_input(
+            f"{skill.name}@{skill.digest}",
+            skill.input_schema,
+            raw_input,
+            max_bytes=self.settings.limits.max_input_bytes,
+        )
+        paths = resolve_paths(list(skill.path_inputs), raw_input, self.workspace)
+        hosts = resolve_hosts(skill.network_inputs, raw_input)
+        return stdin, paths, hosts
 
     async def _decided(
         self,
@@ -260,7 +272,7 @@ class CallService:
         started: float,
         context: dict[str, Any],
     ) -> CallResult | PendingCall:
-        reasons = [{"code": r.code, "message": r.message} for r in decision.reasons]
+        reasons = _reasons_list(decision)
         codes = [r.code for r in decision.reasons]
         # Only `allow` means "may run now"; approval-needed calls come back allow=false.
         if decision.allow:
@@ -347,7 +359,7 @@ class CallService:
             input=stdin.decode(),  # validate_input capped it at limits.max_input_bytes
             grants=_grants_dict(decision.grants),
             policy_revision=decision.revision,
-            reasons=[{"code": r.code, "message": r.message} for r in decision.reasons],
+            reasons=_reasons_list(decision),
             context=context,
             created_at=now,
             expires_at=now + timedelta(seconds=self.settings.approvals.ttl_s),
@@ -396,7 +408,7 @@ class CallService:
             reason_codes=list(decision.codes),
             policy_revision=decision.revision,
             payload={
-                "reasons": [{"code": r.code, "message": r.message} for r in decision.reasons],
+                "reasons": _reasons_list(decision),
                 "grants": _grants_dict(decision.grants),
                 "approval_id": approval.id,
                 "approved_by": approval.decided_by,
@@ -429,22 +441,16 @@ class CallService:
             return "skill_changed", None, None
         raw_input = json.loads(approval.input)
         try:
-            stdin = validate_input(
-                f"{skill.name}@{skill.digest}",
-                skill.input_schema,
-                raw_input,
-                max_bytes=self.settings.limits.max_input_bytes,
-            )
-            paths = resolve_paths(list(skill.path_inputs), raw_input, self.workspace)
-            hosts = resolve_hosts(skill.network_inputs, raw_input)
+            stdin, paths, hosts = self._prepare(skill, raw_input)
         except NexflowError:
             return "input_changed", None, None
         digest = input_sha256(raw_input)
         if digest != approval.input_sha256 or stdin.decode() != approval.input:
             return "input_changed", None, None
-        policy_input = self._policy_input(approval.call_id, principal, skill, digest, paths, hosts)
         # The facts the request was decided on (it was counted then, not again now).
-        policy_input["context"].update(approval.context, approved=True)
+        policy_input = self._policy_input(
+            approval.call_id, principal, skill, digest, paths, hosts, approval.context, True
+        )
         try:
             decision = await self.engine.decide(policy_input)
         except policy_mod.PolicyUnavailable:
@@ -659,7 +665,10 @@ class CallService:
         input_digest: str,
         paths: list[PathAccess],
         hosts: list[HostAccess],
+        facts: dict[str, Any],
+        approved: bool = False,
     ) -> dict[str, Any]:
+        """The policy input; `facts` are `rate` and `skill_runs` (see history.py)."""
         ws = str(self.workspace)
         limits: dict[str, int] = {}
         if skill.timeout_sec:
@@ -697,9 +706,9 @@ class CallService:
             "context": {
                 "workspace": ws,
                 "time": datetime.now(UTC).isoformat(),
-                "approved": False,
-                "rate": {"minute": 0, "hour": 0},
-                "skill_runs": 0,
+                "approved": approved,
+                "rate": facts["rate"],
+                "skill_runs": facts["skill_runs"],
             },
         }
 
