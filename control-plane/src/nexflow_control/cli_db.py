@@ -9,7 +9,6 @@ from typing import Annotated
 import typer
 from alembic.util.exc import CommandError
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from . import migrations
 from .audit import AuditLog
@@ -50,16 +49,8 @@ def current_cmd(home: Home = DEFAULT_HOME, database_url: DatabaseUrl = None) -> 
     """Print the database's revision and the newest one; exit 1 when it is behind."""
     url = _url(home, database_url)
 
-    async def run() -> str | None:
-        engine = create_async_engine(url)
-        try:
-            async with engine.connect() as conn:
-                return await migrations.current(conn)
-        finally:
-            await engine.dispose()
-
     try:
-        revision = asyncio.run(run())
+        revision = asyncio.run(migrations.current_at(url))
     except (OSError, SQLAlchemyError, CommandError) as exc:
         fail(f"cannot read the database at {url}: {exc}")
     head = migrations.head()

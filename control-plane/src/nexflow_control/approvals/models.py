@@ -1,10 +1,8 @@
 """The approvals table (SQLAlchemy Core, portable between SQLite and PostgreSQL).
 
-It lives in the audit log's database, with its own `MetaData` created on open, like the
-account tables, so a state change and its `approval.*` audit event commit together.
-
-TODO(migrations): when the schema moves under Alembic this table joins the migration
-history; until then a column added here needs a hand-written ALTER.
+It lives in the audit log's database, so a state change and its `approval.*` audit
+event commit together. Its schema history is in `migrations/versions/` (0002): a change
+here needs a new revision there.
 
 Rows are never deleted: an approval's end state (denied, expired, ...) is its record.
 """

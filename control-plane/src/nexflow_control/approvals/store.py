@@ -1,6 +1,7 @@
 """`ApprovalStore`: the approvals table, every change committed with its audit events.
 
-Built with `await ApprovalStore.open(audit_log)` (the audit log's engine, its own table).
+Built with `await ApprovalStore.open(audit_log)` (the audit log's engine; `AuditLog.open`
+migrates the table, see `migrations/`).
 Every state change runs in `AuditLog.transaction()`: the status is re-read under the
 chain lock, so two approvers (or an approver and the expiry sweeper), even in two
 processes, cannot both move one approval out of `pending`.
@@ -11,7 +12,6 @@ approval's `status`), `ApprovalsUnavailable` / `AuditUnavailable` (503).
 
 from __future__ import annotations
 
-import asyncio
 import secrets
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -22,9 +22,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..audit import AuditEvent, AuditLog, AuditTransaction
-from ..audit.dialect import WRITE_TX, lock_chain_head
 from ..errors import ApprovalsUnavailable, Conflict, NotFound
-from .models import approvals, metadata
+from .models import approvals
 from .records import SYSTEM, Approval, Status, from_row
 
 
@@ -63,29 +62,19 @@ class ApprovalStore:
     def __init__(self, audit: AuditLog, *, clock: Callable[[], datetime] = utcnow) -> None:
         self.audit = audit
         self.now = clock
-        self._writes = asyncio.Lock()  # this process's writers take turns (as accounts do)
 
     @classmethod
     async def open(
         cls, audit: AuditLog, *, clock: Callable[[], datetime] = utcnow
     ) -> ApprovalStore:
-        try:
-            async with audit.engine.connect() as conn:
-                await conn.execution_options(**WRITE_TX)
-                async with conn.begin():
-                    await lock_chain_head(conn)
-                    await conn.run_sync(metadata.create_all)
-        except (OSError, SQLAlchemyError) as exc:
-            raise ApprovalsUnavailable(
-                f"the approvals table cannot be created ({_why(exc)})"
-            ) from exc
+        """The store on `audit`'s database, whose tables `AuditLog.open` migrated."""
         return cls(audit, clock=clock)
 
     @asynccontextmanager
     async def changing(self) -> AsyncIterator[AuditTransaction]:
         """One audited change: writes through `tx.conn` and `tx.record`ed events commit together."""
         try:
-            async with self._writes, self.audit.transaction() as tx:
+            async with self.audit.transaction() as tx:
                 yield tx
         except (OSError, SQLAlchemyError) as exc:
             raise ApprovalsUnavailable(

@@ -5,13 +5,13 @@ transaction (`AuditLog.open` calls it under the chain lock, so two processes sta
 once never both migrate). A database made by the earlier `create_all` code (tables
 present, no `alembic_version`) is adopted: stamped at the baseline, whose schema it has.
 
-A new table (say the approvals package's) is one new file in `versions/` plus its
+A new table is one new file in `versions/` plus its
 `MetaData` in `target_metadata()`; `alembic revision --autogenerate` run with
 `-c control-plane/src/nexflow_control/migrations/alembic.ini` writes the first draft.
 """
 
 from __future__ import annotations
 
-from ._run import BASELINE, current, head, target_metadata, upgrade
+from ._run import BASELINE, current, current_at, head, target_metadata, upgrade
 
-__all__ = ["BASELINE", "current", "head", "target_metadata", "upgrade"]
+__all__ = ["BASELINE", "current", "current_at", "head", "target_metadata", "upgrade"]

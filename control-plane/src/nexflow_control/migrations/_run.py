@@ -9,7 +9,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import MetaData, inspect
 from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
 log = structlog.get_logger("nexflow.db")
 
@@ -22,9 +22,10 @@ _VERSION_TABLE = "alembic_version"
 def target_metadata() -> list[MetaData]:
     """Every table the migrations manage, as the models define them."""
     from ..accounts.models import metadata as accounts
+    from ..approvals.models import metadata as approvals
     from ..audit.models import metadata as audit
 
-    return [audit, accounts]
+    return [audit, accounts, approvals]
 
 
 def config(connection: Connection | None = None) -> Config:
@@ -50,6 +51,16 @@ async def upgrade(conn: AsyncConnection) -> str | None:
 async def current(conn: AsyncConnection) -> str | None:
     """The database's revision (None: never migrated)."""
     return await conn.run_sync(lambda sync: MigrationContext.configure(sync).get_current_revision())
+
+
+async def current_at(url: str) -> str | None:
+    """`current` on a connection of its own to the database at `url`."""
+    engine = create_async_engine(url)
+    try:
+        async with engine.connect() as conn:
+            return await current(conn)
+    finally:
+        await engine.dispose()
 
 
 def _upgrade(conn: Connection) -> str | None:
