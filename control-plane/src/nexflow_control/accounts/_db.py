@@ -7,7 +7,6 @@ token hash), a uniqueness violation `Conflict` (409).
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -28,13 +27,11 @@ async def reading(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
 
 
 @asynccontextmanager
-async def changing(audit: AuditLog, turn: asyncio.Lock) -> AsyncIterator[AuditTransaction]:
-    """One audited change: the caller's writes and its `tx.record`ed events commit together.
-
-    `turn` is held throughout: this process's writers go one at a time.
-    """
+async def changing(audit: AuditLog) -> AsyncIterator[AuditTransaction]:
+    """One audited change: the caller's writes and its `tx.record`ed events commit together
+    (this process's writers go one at a time: `AuditLog.write_turn`)."""
     try:
-        async with turn, audit.transaction() as tx:
+        async with audit.transaction() as tx:
             yield tx
     except IntegrityError as exc:  # checks run under the chain lock; this is a backstop
         raise Conflict("the change conflicts with a stored record") from exc

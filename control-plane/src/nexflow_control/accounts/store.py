@@ -14,7 +14,6 @@ Errors: `InvalidInput` (422, naming the field), `NotFound` (`user_not_found`,
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import secrets
 from collections.abc import Callable, Sequence
@@ -46,9 +45,6 @@ class AccountStore:
         self._audit = audit
         self._engine = audit.engine
         self._now = clock
-        # Writers of this process take turns here rather than in SQLite's busy handler,
-        # whose back-off sleeps cost far more than waiting for the lock holder.
-        self._writes = asyncio.Lock()
 
     @classmethod
     async def open(
@@ -62,7 +58,7 @@ class AccountStore:
     async def create_user(self, name: str, roles: Sequence[str], *, actor: Actor) -> User:
         name, role_list = validate.user_name(name), validate.roles(roles)
         now, user_id = self._now(), f"u_{secrets.token_hex(8)}"
-        async with changing(self._audit, self._writes) as tx:
+        async with changing(self._audit) as tx:
             if await user_row(tx.conn, name) is not None:
                 raise Conflict(f"a user named {name!r} exists", code="user_exists", user=name)
             await tx.conn.execute(
@@ -103,7 +99,7 @@ class AccountStore:
         if roles is None and disabled is None:
             raise InvalidInput("nothing to change: give roles or disabled", field="body")
         new_roles = None if roles is None else validate.roles(roles)
-        async with changing(self._audit, self._writes) as tx:
+        async with changing(self._audit) as tx:
             row = await user_row(tx.conn, name)
             if row is None:
                 raise _no_user(name)
@@ -142,7 +138,7 @@ class AccountStore:
         if expires_at is not None and expires_at <= now:
             raise InvalidInput("expires_at must be in the future", field="expires_at")
         token_id, whole = new_token()
-        async with changing(self._audit, self._writes) as tx:
+        async with changing(self._audit) as tx:
             owner = await user_row(tx.conn, user)
             if owner is None:
                 raise _no_user(user)
@@ -185,7 +181,7 @@ class AccountStore:
 
     async def revoke_token(self, token_id: str, *, actor: Actor) -> Token:
         """Revoke a token; revoking a revoked token changes nothing (and records nothing)."""
-        async with changing(self._audit, self._writes) as tx:
+        async with changing(self._audit) as tx:
             row = (await tx.conn.execute(token_select().where(api_tokens.c.id == token_id))).first()
             if row is None:
                 raise NotFound(f"no token with id {token_id!r}", code="token_not_found")
@@ -210,7 +206,7 @@ class AccountStore:
     ) -> Identity:
         provider, subject = validate.identity(provider, subject)
         now = self._now()
-        async with changing(self._audit, self._writes) as tx:
+        async with changing(self._audit) as tx:
             owner = await user_row(tx.conn, user)
             if owner is None:
                 raise _no_user(user)
@@ -241,7 +237,7 @@ class AccountStore:
     async def unlink_identity(
         self, user: str, provider: str, subject: str, *, actor: Actor
     ) -> None:
-        async with changing(self._audit, self._writes) as tx:
+        async with changing(self._audit) as tx:
             owner = await user_row(tx.conn, user)
             if owner is None:
                 raise _no_user(user)
@@ -281,7 +277,7 @@ class AccountStore:
 
     async def authenticate(self, token: str) -> Credential:
         """The user and token a presented API token stands for, or `Unauthenticated`."""
-        return await authenticate(self._engine, self._writes, token, self._now())
+        return await authenticate(self._engine, self._audit.write_turn, token, self._now())
 
 
 def _event(action: str, actor: Actor, **payload: Any) -> AuditEvent:

@@ -59,6 +59,11 @@ class AuditLog:
         self._queue: asyncio.Queue[_Job | None] = asyncio.Queue()
         self._closed = False
         self._head: tuple[int, str] | None = None
+        self.write_turn = asyncio.Lock()
+        """Held by `transaction()`: this process's transactional writers (accounts,
+        approvals) take turns here rather than in the database's lock wait (SQLite's busy
+        handler backs off in steps of milliseconds). Hold it for other single writes to
+        the same database, too."""
         self._writer = asyncio.create_task(self._run(), name="audit-writer")
 
     @classmethod
@@ -132,7 +137,7 @@ class AuditLog:
             raise AuditUnavailable("the audit log is closed")
         in_block = False
         try:
-            async with self._engine.connect() as conn:
+            async with self.write_turn, self._engine.connect() as conn:
                 await conn.execution_options(**WRITE_TX)
                 async with conn.begin():
                     await lock_chain_head(conn)
