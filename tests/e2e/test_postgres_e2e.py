@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from nexflow_control import migrations
 
 from tests.harness import start_stack
 from tests.pg import PgServer, pg_rows
@@ -29,4 +30,4 @@ def test_echo_and_verify_on_postgres(tmp_path: Path, pg_server: PgServer) -> Non
     assert "call.dispatched" in actions and "call.finished" in actions
     assert not (stack.home / "nexflow.db").exists()  # nothing went to the SQLite default
     (version,) = pg_rows(url, "SELECT version_num FROM alembic_version")
-    assert version["version_num"] == "0001"
+    assert version["version_num"] == migrations.head()
