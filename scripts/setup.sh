@@ -10,7 +10,8 @@ log() { printf '\033[1m[setup]\033[0m %s\n' "$*" >&2; }
 # python3, nodejs, bash: the runtimes skills run with inside the nsjail sandbox (read-only /usr).
 # docker.io, debootstrap: the Docker backend and the offline build of its base image.
 # postgresql: the real server the audit and accounts tests (and `make bench`) also run on.
-SYSTEM_PACKAGES=(libnl-route-3-200 python3 nodejs bash iproute2 util-linux docker.io debootstrap dnsmasq-base ca-certificates postgresql)
+# chromium: the real browser the web UI tests drive through Playwright.
+SYSTEM_PACKAGES=(libnl-route-3-200 python3 nodejs bash iproute2 util-linux docker.io debootstrap dnsmasq-base ca-certificates postgresql chromium)
 missing=()
 for p in "${SYSTEM_PACKAGES[@]}"; do
   status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
