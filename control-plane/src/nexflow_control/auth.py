@@ -8,6 +8,8 @@ Two kinds of token are accepted:
 * API tokens of users (`nxf_<id>_<secret>`, see `accounts`): principal = the user's
   name, the user's roles, the token's scopes.
 
+A browser session (`web`) authenticates with a cookie instead: see `session_principal`.
+
 Routes then ask `require_scope(principal, scope)` before doing anything.
 """
 
@@ -20,8 +22,9 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
-from .accounts import TOKEN_PREFIX, AccountStore
-from .errors import InsufficientScope, Unauthenticated
+from .accounts import DEFAULT_SCOPES, TOKEN_PREFIX, AccountStore, Scope
+from .accounts.sessions import SessionStore
+from .errors import CsrfFailed, InsufficientScope, Unauthenticated
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +37,16 @@ class Principal:
     scopes: frozenset[str] = frozenset()
     user_id: str | None = None
     token_id: str | None = None
+    session_id: str | None = None
+    """Set (a short prefix of the session's id) when a browser session authenticated."""
+
+    @property
+    def via(self) -> str | None:
+        """What authenticated the call, for audit payloads: a token id, `session:<id>`,
+        or None for the bootstrap admin."""
+        if self.session_id is not None:
+            return f"session:{self.session_id}"
+        return self.token_id
 
     def to_policy(self) -> dict[str, object]:
         """What policy sees; exactly this shape (the policy validates it)."""
@@ -102,3 +115,52 @@ class TokenAuthenticator:
 
 def _digest(token: str) -> bytes:
     return hashlib.sha256(token.encode()).digest()
+
+
+SESSION_COOKIE = "nexflow_session"
+CSRF_HEADER = "x-csrf-token"
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def web_scopes(roles: tuple[str, ...]) -> frozenset[str]:
+    """What a person logged in to the web UI may do: what a default token may, plus
+    deciding approvals (policy still says whose: see `policy._approver`), plus account
+    administration for admins."""
+    scopes = {*DEFAULT_SCOPES, Scope.APPROVALS_DECIDE}
+    if "admin" in roles:
+        scopes.add(Scope.ACCOUNTS_ADMIN)
+    return frozenset(scopes)
+
+
+async def session_principal(
+    sessions: SessionStore,
+    secret: str,
+    *,
+    method: str,
+    csrf: str | None,
+    origin: str | None,
+    host: str | None,
+) -> Principal:
+    """The principal of a browser session; unsafe methods must echo the session's CSRF
+    token and, when the browser names an origin, come from this host (403 `csrf_failed`)."""
+    session = await sessions.session(secret)
+    if method.upper() not in _SAFE_METHODS:
+        if not csrf or not hmac.compare_digest(csrf.encode(), session.csrf.encode()):
+            raise CsrfFailed("missing or wrong CSRF token (X-CSRF-Token)")
+        if origin is not None and not same_origin(origin, host):
+            raise CsrfFailed(f"cross-origin request from {origin[:100]!r} refused")
+    user = session.user
+    return Principal(
+        user.name,
+        user.roles,
+        channel="web",
+        scopes=web_scopes(user.roles),
+        user_id=user.id,
+        session_id=session.id[:12],
+    )
+
+
+def same_origin(origin: str, host: str | None) -> bool:
+    """Is `origin` (`scheme://host[:port]`) the host the request was sent to?"""
+    _, _, rest = origin.partition("://")
+    return bool(host) and rest.lower() == (host or "").lower()

@@ -1,4 +1,4 @@
-"""`nexflow user add|list|show|roles|disable|enable|link|unlink` and `nexflow token ...`.
+"""`nexflow user add|list|show|roles|disable|enable|passwd|link|unlink` and `nexflow token ...`.
 
 Like `skill` and `audit tail`, these talk to the running control plane over HTTP with
 a token holding `accounts:admin` (by default the bootstrap admin's, from
@@ -11,13 +11,14 @@ Exit 1: the server refused (unknown user, conflict, no permission, unreachable).
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 from urllib.parse import quote
 
 import typer
 
-from .accounts import DEFAULT_SCOPES, TOKEN_PREFIX
+from .accounts import DEFAULT_SCOPES, TOKEN_PREFIX, passwords
 from .accounts import validate as check
 from .cli_client import (
     DEFAULT_HOME,
@@ -102,6 +103,31 @@ def user_show(
     """Show one user as JSON."""
     user = call_api("GET", url, f"/api/v1/users/{quote(name, safe='')}", token, home).json()
     typer.echo(json.dumps(user, indent=2, ensure_ascii=False))
+
+
+@user_app.command("passwd")
+def user_passwd(
+    name: str,
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from standard input")
+    ] = False,
+    url: UrlOpt = DEFAULT_URL,
+    token: TokenOpt = None,
+    home: HomeOpt = DEFAULT_HOME,
+) -> None:
+    """Set the user's web-login password (asked twice, or one line on stdin); their open
+    web sessions end."""
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    try:
+        passwords.check_strength(password)
+    except InvalidInput as exc:
+        _bad(exc)
+    path = f"/api/v1/users/{quote(name, safe='')}/password"
+    call_api("PUT", url, path, token, home, json={"password": password})
+    typer.echo(f"password set for {name}; their web sessions were ended")
 
 
 def _update(name: str, change: dict[str, Any], url: str, token: str | None, home: Path) -> None:

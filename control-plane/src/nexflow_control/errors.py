@@ -2,7 +2,9 @@
 
     NexflowError
     ├── Unauthenticated            401 unauthenticated / token_expired / token_revoked /
-    │                                  user_disabled
+    │                                  user_disabled / login_failed / session_expired
+    ├── CsrfFailed                 403 csrf_failed (a cookie-authenticated unsafe request
+    │                                  without the session's CSRF token, or cross-origin)
     ├── Forbidden                  403 forbidden
     │   ├── InsufficientScope      403 insufficient_scope (+ scope)
     │   ├── PolicyDenied           403 policy_denied (+ reasons)
@@ -15,6 +17,7 @@
     ├── NotExecutable              409 skill_not_executable
     ├── Conflict                   409 conflict / user_exists / identity_already_linked /
     │                                  approval_not_pending
+    ├── TooManyRequests            429 login_rate_limited (+ retry_after_s)
     └── Unavailable                503 *_unavailable (fail closed)
         ├── AuditUnavailable       503 audit_unavailable
         ├── ApprovalsUnavailable   503 approvals_unavailable
@@ -53,6 +56,14 @@ class Unauthenticated(NexflowError):
 
 class Forbidden(NexflowError):
     status, code = 403, "forbidden"
+
+
+class CsrfFailed(Forbidden):
+    code = "csrf_failed"
+
+
+class TooManyRequests(NexflowError):
+    status, code = 429, "too_many_requests"
 
 
 class InsufficientScope(Forbidden):

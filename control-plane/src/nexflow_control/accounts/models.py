@@ -55,3 +55,26 @@ identities = Table(
     Column("created_at", UTCDateTime(), nullable=False),
     Index("ix_identities_user_id", "user_id"),
 )
+
+user_passwords = Table(
+    "user_passwords",
+    metadata,
+    # One web-login password per user (API tokens need none); scrypt, see `passwords`.
+    Column("user_id", String(32), ForeignKey("users.id"), primary_key=True),
+    Column("hash", String(255), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+)
+
+web_sessions = Table(
+    "web_sessions",
+    metadata,
+    # sha256 of the cookie's secret (hex): a database dump holds no usable session.
+    Column("id", String(64), primary_key=True),
+    Column("user_id", String(32), ForeignKey("users.id"), nullable=False),
+    Column("csrf", String(64), nullable=False),  # the token unsafe requests must echo
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("expires_at", UTCDateTime(), nullable=False),  # absolute end
+    Column("last_seen_at", UTCDateTime(), nullable=False),  # idle timeout counts from here
+    Column("revoked_at", UTCDateTime()),
+    Index("ix_web_sessions_user_id", "user_id"),
+)

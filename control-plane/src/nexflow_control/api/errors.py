@@ -27,6 +27,8 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(NexflowError)
     async def _nexflow(_: Request, exc: NexflowError) -> JSONResponse:
         headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+        if exc.status == 429 and "retry_after_s" in exc.extra:
+            headers = {"Retry-After": str(int(exc.extra["retry_after_s"]))}
         return JSONResponse(exc.body(), status_code=exc.status, headers=headers)
 
     @app.exception_handler(RequestValidationError)

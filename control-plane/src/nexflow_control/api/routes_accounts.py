@@ -1,4 +1,5 @@
-"""`/api/v1/users`, `/api/v1/tokens` (scope `accounts:admin`) and `/api/v1/me` (any token).
+"""`/api/v1/users` (with web-login passwords) and `/api/v1/tokens` (scope `accounts:admin`),
+and `/api/v1/me` (any token).
 
 Token secrets appear in exactly one response: the one creating the token (sent with
 `Cache-Control: no-store`). Lists show a token's id, prefix, name, scopes and dates.
@@ -51,7 +52,7 @@ class NewIdentity(_Body):
 
 
 def _actor(who: Principal) -> Actor:
-    return Actor(who.id, who.token_id)
+    return Actor(who.id, who.via)
 
 
 @router.get("/me")
@@ -93,6 +94,19 @@ async def update_user(
         name, roles=body.roles, disabled=body.disabled, actor=_actor(who)
     )
     return user.to_dict()
+
+
+class NewPassword(_Body):
+    password: StrictStr
+
+
+@router.put("/users/{name}/password", status_code=204)
+async def set_password(
+    name: str, body: NewPassword, svc: ServicesDep, who: AccountsAdmin
+) -> Response:
+    """Set the user's web-login password (10+ characters); their open web sessions end."""
+    await svc.sessions.set_password(name, body.password, actor=_actor(who))
+    return Response(status_code=204, headers={"Cache-Control": "no-store"})
 
 
 @router.post("/users/{name}/tokens", status_code=201)

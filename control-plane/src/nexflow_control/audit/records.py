@@ -30,6 +30,11 @@ class Action(StrEnum):
     CALL_FINISHED = "call.finished"
     CALL_FAILED = "call.failed"
     AUTH_FAILED = "auth.failed"
+    LOGIN = "auth.login"
+    LOGIN_FAILED = "auth.login_failed"
+    LOGIN_RATE_LIMITED = "auth.login_rate_limited"
+    LOGOUT = "auth.logout"
+    PASSWORD_SET = "accounts.password_set"  # noqa: S105 (an event name, not a secret)
     POLICY_LOADED = "policy.loaded"
     POLICY_RELOADED = "policy.reloaded"
     POLICY_RELOAD_FAILED = "policy.reload_failed"

@@ -1,0 +1,110 @@
+"""`/auth/login`, `/auth/logout`, `/auth/session`: the browser's way in and out.
+
+Login takes JSON only (`{"name", "password"}`): a cross-site HTML form cannot send
+that content type without a CORS preflight, which this server never grants, so no
+other site can log a visitor in to an account of its choosing. The session cookie is
+HttpOnly (no script reads it), SameSite=Strict (no other site's page sends it) and
+Secure in production; its CSRF token comes back in the JSON and is echoed by the UI in
+`X-CSRF-Token` on every unsafe request.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+
+from ..accounts.sessions import WebSession
+from ..api.body import json_object
+from ..api.deps import Services, ServicesDep
+from ..audit.chain import format_ts
+from ..auth import SESSION_COOKIE, same_origin, session_principal, web_scopes
+from ..errors import CsrfFailed, InvalidInput, Unauthenticated
+
+router = APIRouter(prefix="/auth", tags=["web"])
+
+
+def client_of(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def _session_body(session: WebSession) -> dict[str, Any]:
+    user = session.user
+    return {
+        "user": user.name,
+        "roles": list(user.roles),
+        "scopes": sorted(web_scopes(user.roles)),
+        "csrf_token": session.csrf,
+        "expires_at": format_ts(session.expires_at),
+    }
+
+
+def _secure(svc: Services) -> bool:
+    web = svc.settings.web
+    return (
+        web.secure_cookies if web.secure_cookies is not None else svc.settings.env == "production"
+    )
+
+
+@router.post("/login")
+async def login(request: Request, response: Response, svc: ServicesDep) -> dict[str, Any]:
+    """Log in with name and password; 401 `login_failed`, 429 `login_rate_limited`."""
+    if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
+        raise InvalidInput("send the login as application/json", code="unsupported_media_type")
+    origin = request.headers.get("origin")
+    if origin is not None and not same_origin(origin, request.headers.get("host")):
+        raise CsrfFailed(f"cross-origin login from {origin[:100]!r} refused")
+    body = await json_object(request, frozenset({"name", "password"}))
+    name, password = body.get("name"), body.get("password")
+    for field, value in (("name", name), ("password", password)):
+        if not isinstance(value, str) or not value or len(value) > 1024:
+            raise InvalidInput(f"{field} must be a non-empty string", field=field)
+    assert isinstance(name, str) and isinstance(password, str)
+    client = client_of(request)
+    svc.logins.check(name, client)
+    try:
+        secret, session = await svc.sessions.login(name, password, client=client)
+    except Unauthenticated:
+        svc.logins.failed(name, client)
+        raise
+    response.set_cookie(
+        SESSION_COOKIE,
+        secret,
+        max_age=int(svc.settings.web.session_lifetime_s),
+        httponly=True,
+        samesite="strict",
+        secure=_secure(svc),
+        path="/",
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return _session_body(session)
+
+
+@router.get("/session")
+async def current_session(request: Request, response: Response, svc: ServicesDep) -> dict[str, Any]:
+    """Who is logged in, and the CSRF token to echo; 401 `session_expired` if no one."""
+    secret = request.cookies.get(SESSION_COOKIE)
+    if not secret:
+        raise Unauthenticated("not logged in", code="session_expired")
+    response.headers["Cache-Control"] = "no-store"
+    return _session_body(await svc.sessions.session(secret))
+
+
+@router.post("/logout", status_code=204)
+async def logout(request: Request, svc: ServicesDep) -> Response:
+    """End the session (CSRF token required, so no other site can log anyone out)."""
+    secret = request.cookies.get(SESSION_COOKIE)
+    if not secret:
+        raise Unauthenticated("not logged in", code="session_expired")
+    await session_principal(
+        svc.sessions,
+        secret,
+        method="POST",
+        csrf=request.headers.get("x-csrf-token"),
+        origin=request.headers.get("origin"),
+        host=request.headers.get("host"),
+    )
+    await svc.sessions.logout(secret, client=client_of(request))
+    response = Response(status_code=204)
+    response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict")
+    return response
