@@ -1,7 +1,7 @@
 """`make bench`: every benchmark, each beside a baseline measured in the same run.
 
 Prints ratios and absolute figures; never a pass/fail gate. Run: `make bench`
-(or `.venv/bin/python bench/run.py [--quick]`).
+(or `.venv/bin/python bench/run.py [--quick] [--only components viewer ...]`).
 """
 
 from __future__ import annotations
@@ -14,20 +14,32 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench import components, docker, egress, policy, spine
+from bench import components, docker, egress, policy, spine, viewer
+
+ASYNC = {
+    "components": components.run,
+    "viewer": viewer.run,
+    "policy": policy.run,
+    "spine": spine.run,
+    "egress": egress.run,
+}
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="fewer iterations (smoke run)")
+    parser.add_argument(
+        "--only", nargs="+", choices=[*ASYNC, "docker"], help="run only these benchmarks"
+    )
     args = parser.parse_args()
+    chosen = args.only or [*ASYNC, "docker"]
     scale = 0.2 if args.quick else 1.0
     with tempfile.TemporaryDirectory(prefix="nexflow-bench-") as tmp:
-        asyncio.run(components.run(Path(tmp), scale))
-        asyncio.run(policy.run(Path(tmp), scale))
-        asyncio.run(spine.run(Path(tmp), scale))
-        asyncio.run(egress.run(Path(tmp), scale))
-        docker.run(Path(tmp), scale)
+        for name, bench in ASYNC.items():
+            if name in chosen:
+                asyncio.run(bench(Path(tmp), scale))
+        if "docker" in chosen:
+            docker.run(Path(tmp), scale)
     return 0
 
 

@@ -114,6 +114,9 @@ def record_body(
 
 def compute_hash(prev_hash: str, body: dict[str, Any]) -> str:
     """`sha256(prev_hash || canonical(body))` as 64 lowercase hex characters."""
-    digest = hashlib.sha256(prev_hash.encode("utf-8"))
-    digest.update(canonical_bytes(body))
-    return digest.hexdigest()
+    return hash_body(prev_hash, canonical_text(body))
+
+
+def hash_body(prev_hash: str, body_text: str) -> str:
+    """`compute_hash` of a body already encoded by `canonical_text`."""
+    return hashlib.sha256(f"{prev_hash}{body_text}".encode()).hexdigest()

@@ -4,6 +4,11 @@
 the database, so a removed row leaves a visible gap. Each filter the log viewer offers
 has an index ending in `seq`, so keyset pages (`seq < :before ORDER BY seq DESC`) stay
 index-only walks.
+
+`audit_reason_codes` is derived data, an index over `reason_codes` that a JSON column
+cannot have: one `(code, seq)` row per distinct code of each record, written in the
+same transaction as the records (`append.insert_chained`). It is not hashed and
+`verify` never reads it; the chain alone is the evidence.
 """
 
 from __future__ import annotations
@@ -78,4 +83,19 @@ audit_events = Table(
     Index("ix_audit_events_action_seq", "action", "seq"),
     Index("ix_audit_events_decision_seq", "decision", "seq"),
     Index("ix_audit_events_ts", "ts"),
+)
+
+audit_reason_codes = Table(
+    "audit_reason_codes",
+    metadata,
+    # (code, seq) is the whole row: a reason_code page walks it newest first and probes
+    # audit_events by primary key. Without rowid on SQLite, so the key is the table.
+    Column("code", String(128), primary_key=True),  # records.MAX_REASON_CODE_LEN
+    Column(
+        "seq",
+        BigInteger().with_variant(Integer(), "sqlite"),
+        primary_key=True,
+        autoincrement=False,
+    ),
+    sqlite_with_rowid=False,
 )

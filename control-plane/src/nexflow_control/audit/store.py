@@ -3,12 +3,13 @@
 Callers `await append(event)`; the call returns only once the row is committed. One
 writer task per `AuditLog` drains a queue: it takes every job waiting (up to
 `max_batch` events), and in ONE transaction locks the chain (`dialect.lock_chain_head`),
-reads the head (max seq and its hash), gives each event seq = previous + 1, its
-timestamp and hash, inserts them all, and commits; then it resolves each waiter. When
+takes the head (max seq and its hash), gives each event seq = previous + 1, its
+timestamp and hash, inserts them all (`append.insert_chained`), and commits; then it
+resolves each waiter. When
 anything fails, every waiter of that batch gets `AuditUnavailable` and the caller
 refuses the call: no audit, no execution. The head is read inside every write
-transaction under the lock (a primary-key lookup), so several processes can share one
-database and still build one chain.
+transaction under the lock (a primary-key lookup), or on PostgreSQL confirmed by the
+INSERT itself, so several processes can share one database and still build one chain.
 
 `transaction()` is for changes that live in the same database (accounts): the caller's
 rows and the events recording them are committed in one transaction under the same
@@ -21,20 +22,17 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Any
 
 import structlog
 from alembic.util.exc import CommandError as AlembicError
-from sqlalchemy import insert, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from .. import migrations
 from ..errors import AuditUnavailable
-from .chain import GENESIS_HASH, canonical_text, compute_hash, record_body
+from .append import insert_chained
+from .chain import canonical_text
 from .dialect import WRITE_TX, ensure_parent_dir, lock_chain_head, prepare_engine
-from .models import audit_events
 from .records import MAX_ID_LEN, MAX_REASON_CODE_LEN, MAX_REASON_CODES, AuditEvent, AuditRecord
 from .redact import MAX_PAYLOAD_BYTES, redact
 
@@ -82,7 +80,11 @@ class AuditLog:
         """
         try:
             ensure_parent_dir(url)
-            engine = create_async_engine(url, json_serializer=canonical_text)
+            # Pre-ping: a server restarted while this process was idle left only dead
+            # connections in the pool; the first append after it must not fail for that.
+            engine = create_async_engine(
+                url, json_serializer=canonical_text, pool_pre_ping=not url.startswith("sqlite")
+            )
         except (OSError, SQLAlchemyError, ValueError) as exc:
             raise AuditUnavailable(f"the audit store cannot be opened ({_why(exc)})") from exc
         try:
@@ -145,7 +147,7 @@ class AuditLog:
                     in_block = True
                     yield tx
                     in_block = False
-                    records = await _insert_chained(conn, tx.events) if tx.events else []
+                    records = await insert_chained(conn, tx.events, self._head) if tx.events else []
         except (OSError, SQLAlchemyError) as exc:
             if in_block:
                 raise
@@ -232,7 +234,7 @@ class AuditLog:
             await conn.execution_options(**WRITE_TX)
             async with conn.begin():
                 await lock_chain_head(conn)
-                return await _insert_chained(conn, events)
+                return await insert_chained(conn, events, self._head)
 
     def _fail_queued(self) -> None:
         while not self._queue.empty():
@@ -252,43 +254,6 @@ class AuditTransaction:
     def record(self, event: AuditEvent) -> None:
         """Store `event` (redacted and capped like any append) when the transaction commits."""
         self.events.append(self._prepare(event))
-
-
-async def _insert_chained(conn: AsyncConnection, events: list[AuditEvent]) -> list[AuditRecord]:
-    """Chain `events` after the head and insert them; the caller holds the chain lock."""
-    head = (
-        await conn.execute(
-            select(audit_events.c.seq, audit_events.c.hash)
-            .order_by(audit_events.c.seq.desc())
-            .limit(1)
-        )
-    ).first()
-    seq, prev = (int(head[0]), str(head[1])) if head else (0, GENESIS_HASH)
-    records = []
-    for event in events:
-        seq += 1
-        record = _chain(event, seq, prev)
-        records.append(record)
-        prev = record.hash
-    await conn.execute(insert(audit_events), [r.to_row() for r in records])
-    return records
-
-
-def _chain(event: AuditEvent, seq: int, prev_hash: str) -> AuditRecord:
-    fields: dict[str, Any] = {
-        "seq": seq,
-        "ts": datetime.now(UTC),
-        "action": event.action,
-        "call_id": event.call_id,
-        "actor": event.actor,
-        "skill": event.skill,
-        "decision": event.decision,
-        "reason_codes": list(event.reason_codes),
-        "policy_revision": event.policy_revision,
-        "payload": event.payload,
-        "prev_hash": prev_hash,
-    }
-    return AuditRecord(**fields, hash=compute_hash(prev_hash, record_body(**fields)))
 
 
 def _short(text: str, limit: int) -> str:
