@@ -1,4 +1,5 @@
-"""Walking the chain: `verify(log)` names the first broken sequence number, if any.
+"""Walking the chain: `verify(log)` names the first broken sequence number, if any;
+`verify_with_checkpoints` also holds the log against its signed checkpoints.
 
 Rows are read in seq order in chunks (keyset, `seq > :last`), so memory stays flat for
 millions of rows and appends may continue meanwhile (they only add rows after the head).
@@ -8,26 +9,38 @@ make the walk itself fail.
 Detected, at the exact first bad seq: an edit of any column, a deleted row (first or
 middle: `bad_first_seq` / `seq_gap` names the missing number), an inserted row, and
 rows swapped. NOT detectable by a bare hash chain: rows cut off the end, or a chain
-rewritten from some point with recomputed hashes; that needs signed head checkpoints
-kept elsewhere (a later issue).
+rewritten from some point with recomputed hashes. Those are caught by the signed head
+checkpoints kept in a file apart from the database (`checkpoint`, written by
+`checkpointer.Checkpointer`): `verify_with_checkpoints` walks the chain once, checks the
+signature of every checkpoint, then looks up the stored hash of every checkpointed seq
+in batched queries. A checkpoint for a seq past the end of the log is `missing_tail`
+(events cut off the end); one whose hash differs from the stored one is
+`checkpoint_mismatch` (the chain was rewritten at or before that seq); a line that is not
+validly signed by the trusted key is `bad_checkpoint_signature`. The log can only be
+vouched for up to the last checkpoint: events added since are covered by the chain alone.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from enum import StrEnum
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Row, String, Text, select, type_coerce
 from sqlalchemy.exc import SQLAlchemyError
 
 from ..errors import AuditUnavailable
+from . import checkpoint
 from .chain import GENESIS_HASH, compute_hash, record_body
 from .models import audit_events as t
 
 if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
     from .store import AuditLog
 
 
@@ -39,11 +52,20 @@ class Problem(StrEnum):
     PREV_HASH_MISMATCH = "prev_hash_mismatch"
     BAD_VALUE = "bad_value"
     HASH_MISMATCH = "hash_mismatch"
+    CHECKPOINT_MISMATCH = "checkpoint_mismatch"
+    MISSING_TAIL = "missing_tail"
+    BAD_CHECKPOINT_SIGNATURE = "bad_checkpoint_signature"
 
 
 @dataclass(frozen=True, slots=True)
 class VerifyReport:
-    """Outcome of a walk; `head_*` is the last record found good."""
+    """Outcome of a walk; `head_*` is the last record found good.
+
+    The `checkpoint*` fields are filled by `verify_with_checkpoints`: how many checkpoints
+    carried a good signature, the highest seq one of them vouches for (and its time),
+    the file line of the checkpoint at fault, and `warnings` (no checkpoint file, a
+    torn last line, further problems after the one reported).
+    """
 
     ok: bool
     checked: int
@@ -52,10 +74,15 @@ class VerifyReport:
     message: str
     head_seq: int | None
     head_hash: str | None
+    checkpoints_checked: int = 0
+    last_checkpoint_seq: int | None = None
+    last_checkpoint_ts: str | None = None
+    checkpoint_line: int | None = None
+    warnings: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able form for the HTTP API and the CLI."""
-        return asdict(self)
+        return {**asdict(self), "warnings": list(self.warnings)}
 
 
 _RAW = select(
@@ -72,6 +99,9 @@ _RAW = select(
     t.c.prev_hash,
     t.c.hash,
 )
+
+
+_MAX_WARNINGS = 20
 
 
 class _Broken(Exception):
@@ -100,6 +130,102 @@ async def verify(log: AuditLog, *, chunk_size: int = 5000) -> VerifyReport:
     return VerifyReport(
         True, checked, None, None, message, prev_seq or None, prev_hash if prev_seq else None
     )
+
+
+async def verify_with_checkpoints(
+    log: AuditLog,
+    checkpoint_file: Path,
+    public_key: Ed25519PublicKey | None,
+    *,
+    chunk_size: int = 5000,
+) -> VerifyReport:
+    """`verify`, then hold the log against every checkpoint in `checkpoint_file`.
+
+    One problem is reported, the earliest in the chain first: a checkpoint mismatch before
+    the first broken seq, else the chain's own break, else a missing tail, else a badly
+    signed checkpoint line; any others go to `warnings`. A missing or unreadable file, or
+    no `public_key`, leaves the chain's verdict alone and says so in `warnings`.
+    """
+    chain = await verify(log, chunk_size=chunk_size)
+    good, bad, warnings = await asyncio.to_thread(_signed, checkpoint_file, public_key)
+    last = max((cp for _, cp in good), key=lambda cp: cp.seq, default=None)
+    end = chain.head_seq or 0  # the last seq found good
+    stored = await _hashes(log, sorted({cp.seq for _, cp in good if cp.seq <= end}))
+    problems: list[tuple[Problem, int | None, int | None, str]] = []  # problem, seq, line, why
+    differ = sorted((cp.seq, n, cp) for n, cp in good if stored.get(cp.seq, cp.hash) != cp.hash)
+    if differ:
+        seq, line, cp = differ[0]
+        agree = [c.seq for _, c in good if c.seq < seq and stored[c.seq] == c.hash]
+        since = f" and after #{max(agree)}" if agree else ""
+        why = f"event #{seq} differs from the checkpoint of {cp.ts} (line {line}): "
+        why += f"the chain was rewritten at or before #{seq}{since}"
+        problems.append((Problem.CHECKPOINT_MISMATCH, seq, line, why))
+    if not chain.ok:
+        problems.append((Problem(str(chain.problem)), chain.first_bad_seq, None, chain.message))
+    elif last is not None and last.seq > end:
+        why = f"the log ends at #{end} but the checkpoint of {last.ts} vouches for "
+        why += f"#{last.seq}: events #{end + 1}..#{last.seq} are missing"
+        problems.append((Problem.MISSING_TAIL, end + 1, None, why))
+    for line, why in bad:
+        why = f"line {line} of {checkpoint_file}: {why}"
+        problems.append((Problem.BAD_CHECKPOINT_SIGNATURE, None, line, why))
+    facts: dict[str, Any] = {
+        "checkpoints_checked": len(good),
+        "last_checkpoint_seq": last.seq if last else None,
+        "last_checkpoint_ts": last.ts if last else None,
+    }
+    if not problems:
+        vouched = "no checkpoint vouches for it"
+        if last is not None:
+            vouched = f"{len(good)} checkpoints good, the last vouches for #{last.seq} ({last.ts})"
+        message = f"{chain.message}; {vouched}"
+        return replace(chain, message=message, warnings=tuple(warnings), **facts)
+    (problem, bad_seq, bad_line, message), rest = problems[0], problems[1:]
+    warnings += [why for *_, why in rest[:_MAX_WARNINGS]]
+    if len(rest) > _MAX_WARNINGS:
+        warnings.append(f"... and {len(rest) - _MAX_WARNINGS} more problems")
+    return replace(
+        chain,
+        ok=False,
+        first_bad_seq=bad_seq,
+        problem=problem.value,
+        message=message,
+        checkpoint_line=bad_line,
+        warnings=tuple(warnings),
+        **facts,
+    )
+
+
+def _signed(
+    path: Path, public_key: Ed25519PublicKey | None
+) -> tuple[list[tuple[int, checkpoint.Checkpoint]], list[tuple[int, str]], list[str]]:
+    """Read the file and check every signature: (good, bad (line, why), warnings)."""
+    found = checkpoint.read(path)
+    good, bad, warnings = [], list(found.malformed), list(found.warnings)
+    if public_key is None:
+        if found.entries:
+            warnings.append(f"no public key: {len(found.entries)} checkpoints not checked")
+        return [], bad, warnings
+    for line, cp in found.entries:
+        why = checkpoint.signature_problem(cp, public_key)
+        if why is None:
+            good.append((line, cp))
+        else:
+            bad.append((line, why))
+    return good, sorted(bad), warnings
+
+
+async def _hashes(log: AuditLog, seqs: list[int], batch: int = 500) -> dict[int, str]:
+    """Stored hash of each seq in `seqs` (batched `IN` lookups on the primary key)."""
+    found: dict[int, str] = {}
+    try:
+        async with log.engine.connect() as conn:
+            for i in range(0, len(seqs), batch):
+                stmt = select(t.c.seq, t.c.hash).where(t.c.seq.in_(seqs[i : i + batch]))
+                found.update((int(r.seq), str(r.hash)) for r in await conn.execute(stmt))
+    except (SQLAlchemyError, OSError) as exc:
+        raise AuditUnavailable(f"the audit store cannot be read ({type(exc).__name__})") from exc
+    return {seq: found.get(seq, "") for seq in seqs}
 
 
 async def _chunk(log: AuditLog, after: int, size: int) -> list[Row[Any]]:
