@@ -5,12 +5,14 @@ from __future__ import annotations
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from pathlib import Path
 
 import structlog
 from fastapi import FastAPI
 
 from .accounts import ALL_SCOPES, AccountStore
+from .accounts.sessions import SessionStore
 from .api.body_limit import BodyLimitMiddleware
 from .api.deps import Services
 from .api.errors import install_error_handlers
@@ -22,6 +24,7 @@ from .api.routes_system import router as system_router
 from .approvals import ApprovalStore
 from .approvals.service import ApprovalService
 from .audit import Action, AuditEvent, AuditLog, AuditUnavailable
+from .audit.checkpointer import Checkpointer
 from .auth import Principal, TokenAuthenticator, load_or_create_admin_token
 from .calls import CallService
 from .errors import AccountsUnavailable, ApprovalsUnavailable
@@ -36,8 +39,12 @@ from .policy import (
     PolicyWatcher,
     ReloadResult,
 )
+from .recovery import end_interrupted_calls
 from .settings import Settings
 from .skills import SkillCatalog
+from .web import auth_routes, export, pages, tail
+from .web.login_limits import LoginLimiter
+from .web.tail import LogTail
 
 log = structlog.get_logger("nexflow.app")
 
@@ -150,13 +157,41 @@ async def build_services(settings: Settings) -> Services:
         settings, catalog, engine, audit, executor, metrics, history, approval_store
     )
     approvals = ApprovalService(
-        approval_store, engine, calls, sweep_interval_s=settings.approvals.sweep_interval_s
+        approval_store,
+        engine,
+        calls,
+        sweep_interval_s=settings.approvals.sweep_interval_s,
+        accounts=accounts,
     )
     log.info("approvals.recovered", **await approvals.recover())
+    log.info("calls.recovered", **await end_interrupted_calls(audit))
     for d in catalog.diagnostics:
         log.warning("skill.load_problem", **d.to_dict())
+    web = settings.web
+    sessions = SessionStore(
+        audit,
+        lifetime=timedelta(seconds=web.session_lifetime_s),
+        idle=timedelta(seconds=web.session_idle_s),
+    )
+    logins = LoginLimiter(
+        per_name=web.login_failures,
+        per_client=web.login_failures_per_client,
+        window_s=web.login_window_s,
+    )
     return Services(
-        settings, catalog, engine, audit, executor, metrics, auth, calls, accounts, approvals
+        settings,
+        catalog,
+        engine,
+        audit,
+        executor,
+        metrics,
+        auth,
+        calls,
+        accounts,
+        approvals,
+        sessions,
+        logins,
+        LogTail(audit),
     )
 
 
@@ -172,6 +207,9 @@ def create_app(settings: Settings) -> FastAPI:
         watcher = policy_watcher(settings, services.engine, services.audit)
         watcher.start()
         services.approvals.start()
+        if settings.checkpoints.enabled:
+            services.checkpointer = Checkpointer.from_settings(services.audit, settings)
+            services.checkpointer.start()
         log.info(
             "control_plane.ready",
             skills=len(services.catalog.list()),
@@ -182,8 +220,11 @@ def create_app(settings: Settings) -> FastAPI:
         finally:
             await watcher.stop()
             await services.approvals.stop()
+            await services.tail.close()
             await services.executor.close()
             await services.engine.close()
+            if services.checkpointer is not None:
+                await services.checkpointer.stop()  # a last checkpoint of the final head
             await services.audit.close()
 
     app = FastAPI(
@@ -200,5 +241,9 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(audit_router)
     app.include_router(accounts_router)
     app.include_router(approvals_router)
+    app.include_router(export.router)
+    app.include_router(tail.router)
+    app.include_router(auth_routes.router)
+    pages.install(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.limits.max_body_bytes)
     return app

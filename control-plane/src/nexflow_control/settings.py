@@ -106,6 +106,39 @@ class ApprovalSettings(BaseModel):
     deciding one expires it at once anyway)."""
 
 
+class WebSettings(BaseModel):
+    """The browser UI: sessions and login throttling."""
+
+    session_lifetime_s: float = Field(default=43_200.0, gt=0)
+    """A web session ends this long after login, whatever happens, in seconds (12 h)."""
+    session_idle_s: float = Field(default=3_600.0, gt=0)
+    """A web session ends after this long without a request, in seconds (1 h)."""
+    login_failures: int = Field(default=5, ge=1)
+    """Failed logins allowed per user name per window before login is refused (429)."""
+    login_failures_per_client: int = Field(default=20, ge=1)
+    """Failed logins allowed per client address per window, whatever the names tried."""
+    login_window_s: float = Field(default=300.0, gt=0)
+    """The window the failure counts cover, in seconds."""
+    secure_cookies: bool | None = None
+    """Mark cookies `Secure` (sent over HTTPS only); default: in production only."""
+
+
+class CheckpointSettings(BaseModel):
+    """Signed checkpoints of the audit chain head, kept outside the database."""
+
+    enabled: bool = True
+    """Write checkpoints while the control plane runs (and a last one at shutdown)."""
+    key_file: Path | None = None
+    """ed25519 private key (PEM or 32 raw bytes, mode 0600); created when missing, its
+    public key written beside it as ``.pub``. Default: HOME/keys/audit-checkpoint.key."""
+    file: Path | None = None
+    """Append-only JSON-lines file of checkpoints; default: HOME/checkpoints/audit.jsonl."""
+    interval_s: float = Field(default=10.0, gt=0)
+    """How often the head is checkpointed when it moved, in seconds."""
+    every_events: int = Field(default=1000, gt=0)
+    """Checkpoint sooner once the head moved by this many events."""
+
+
 class Settings(BaseSettings):
     """Everything the control plane needs to start."""
 
@@ -133,6 +166,8 @@ class Settings(BaseSettings):
     limits: LimitSettings = Field(default_factory=LimitSettings)
     sandbox: SandboxSettings = Field(default_factory=SandboxSettings)
     approvals: ApprovalSettings = Field(default_factory=ApprovalSettings)
+    checkpoints: CheckpointSettings = Field(default_factory=CheckpointSettings)
+    web: WebSettings = Field(default_factory=WebSettings)
 
     @model_validator(mode="after")
     def _refuse_weak_secrets_in_production(self) -> Settings:
@@ -159,3 +194,15 @@ class Settings(BaseSettings):
     @property
     def token_file(self) -> Path:
         return self.home / "admin.token"
+
+    @property
+    def checkpoint_key_file(self) -> Path:
+        return self.checkpoints.key_file or self.home / "keys" / "audit-checkpoint.key"
+
+    @property
+    def checkpoint_public_key_file(self) -> Path:
+        return self.checkpoint_key_file.with_suffix(".pub")
+
+    @property
+    def checkpoint_file(self) -> Path:
+        return self.checkpoints.file or self.home / "checkpoints" / "audit.jsonl"

@@ -1,7 +1,7 @@
 """What routes share: the running services, and the authenticated principal.
 
 A route names what its token must be allowed to do by the dependency it takes:
-`PrincipalDep` (any valid token), or `CallsRun`, `SkillsRead`, `AuditRead`,
+`PrincipalDep` (any valid token or browser session), or `CallsRun`, `SkillsRead`, `AuditRead`,
 `ApprovalsDecide`, `AccountsAdmin` (that scope, else 403 `insufficient_scope`), or
 `ApprovalsRead` (`approvals:decide` or `audit:read`).
 """
@@ -15,15 +15,26 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from ..accounts import AccountStore, Scope
+from ..accounts.sessions import SessionStore
 from ..approvals.service import ApprovalService
 from ..audit import AuditLog
-from ..auth import Principal, TokenAuthenticator, require_scope
+from ..audit.checkpointer import Checkpointer
+from ..auth import (
+    CSRF_HEADER,
+    SESSION_COOKIE,
+    Principal,
+    TokenAuthenticator,
+    require_scope,
+    session_principal,
+)
 from ..calls import CallService
 from ..executor_client import ExecutorClient
 from ..metrics import Metrics
 from ..policy import PolicyEngine
 from ..settings import Settings
 from ..skills import SkillCatalog
+from ..web.login_limits import LoginLimiter
+from ..web.tail import LogTail
 
 
 @dataclass
@@ -38,6 +49,11 @@ class Services:
     calls: CallService
     accounts: AccountStore
     approvals: ApprovalService
+    sessions: SessionStore
+    logins: LoginLimiter
+    tail: LogTail
+    checkpointer: Checkpointer | None = None
+    """Set by the app's lifespan when checkpoints are enabled."""
 
 
 def services(request: Request) -> Services:
@@ -46,7 +62,19 @@ def services(request: Request) -> Services:
 
 
 async def principal(request: Request, svc: Annotated[Services, Depends(services)]) -> Principal:
-    return await svc.auth.authenticate(request.headers.get("authorization"))
+    """A bearer token if one is presented, else the browser session's cookie."""
+    authorization = request.headers.get("authorization")
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if authorization is None and cookie:
+        return await session_principal(
+            svc.sessions,
+            cookie,
+            method=request.method,
+            csrf=request.headers.get(CSRF_HEADER),
+            origin=request.headers.get("origin"),
+            host=request.headers.get("host"),
+        )
+    return await svc.auth.authenticate(authorization)
 
 
 ServicesDep = Annotated[Services, Depends(services)]

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from ..audit import AuditFilter, query, verify
+from ..audit import AuditFilter, query, verify, verify_with_checkpoints
 from ..calls import parse_output
 from ..errors import NotFound
+from .audit_filters import AuditFilterDep
 from .deps import AuditRead, ServicesDep
 
 router = APIRouter(prefix="/api/v1", tags=["audit"])
@@ -19,33 +19,12 @@ router = APIRouter(prefix="/api/v1", tags=["audit"])
 async def list_events(
     svc: ServicesDep,
     _: AuditRead,
-    actor: str | None = None,
-    skill: str | None = None,
-    action: str | None = None,
-    decision: str | None = None,
-    reason_code: str | None = None,
-    call_id: str | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    filters: AuditFilterDep,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     before: Annotated[int | None, Query(ge=1)] = None,
 ) -> dict[str, Any]:
     """Events newest first; pass `before=<next_before>` for the next page."""
-    page = await query(
-        svc.audit,
-        AuditFilter(
-            actor=actor,
-            skill=skill,
-            action=action,
-            decision=decision,
-            reason_code=reason_code,
-            call_id=call_id,
-            since=since,
-            until=until,
-        ),
-        limit=limit,
-        before_seq=before,
-    )
+    page = await query(svc.audit, filters, limit=limit, before_seq=before)
     return {
         "events": [r.to_dict() for r in page.records],
         "next_before": page.next_before_seq,
@@ -54,8 +33,13 @@ async def list_events(
 
 @router.get("/audit/verify")
 async def verify_chain(svc: ServicesDep, _: AuditRead) -> dict[str, Any]:
-    """Walk the hash chain; name the first broken sequence number, if any."""
-    report = await verify(svc.audit)
+    """Walk the hash chain and hold it against the signed checkpoints; name the first
+    broken sequence number (or the missing tail), if any."""
+    cp = svc.checkpointer
+    if cp is None:
+        report = await verify(svc.audit)
+        return {**report.to_dict(), "warnings": ["checkpoints are disabled"]}
+    report = await verify_with_checkpoints(svc.audit, cp.file, cp.public_key)
     return report.to_dict()
 
 

@@ -6,7 +6,10 @@
     chain               canonical encoding and hash (how outsiders verify an export)
     redact              secret redaction and size caps, applied before storing
     query               query (filtered pages, newest first), tail (live)
-    verify              verify (first broken seq)
+    verify              verify (first broken seq); verify_with_checkpoints (and a
+                        missing tail or a rewritten chain, against the checkpoints)
+    checkpoint          signed head checkpoints: keys, the line format, the file
+    checkpointer        Checkpointer (writes them while the control plane runs)
     models / dialect    the table; per-backend locking and connection setup
     bench               bench_append (events/s, for `make bench`)
 
@@ -15,11 +18,13 @@
 
 from ..errors import AuditUnavailable
 from .chain import GENESIS_HASH, canonical_bytes, compute_hash
+from .checkpoint import Checkpoint, CheckpointError
+from .checkpointer import Checkpointer
 from .query import MAX_LIMIT, AuditFilter, AuditPage, query, tail
 from .records import Action, AuditEvent, AuditRecord, Decision
 from .redact import REDACTED, redact
 from .store import AuditLog, AuditTransaction
-from .verify import Problem, VerifyReport, verify
+from .verify import Problem, VerifyReport, verify, verify_with_checkpoints
 
 __all__ = [
     "GENESIS_HASH",
@@ -33,6 +38,9 @@ __all__ = [
     "AuditRecord",
     "AuditTransaction",
     "AuditUnavailable",
+    "Checkpoint",
+    "CheckpointError",
+    "Checkpointer",
     "Decision",
     "Problem",
     "VerifyReport",
@@ -42,4 +50,5 @@ __all__ = [
     "redact",
     "tail",
     "verify",
+    "verify_with_checkpoints",
 ]
