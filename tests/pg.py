@@ -6,7 +6,8 @@ data is thrown away). PostgreSQL refuses to run as root, so under root the folde
 given to `nobody` and both programs run as `nobody` (`subprocess` drops the user and
 groups itself, so signals reach `postgres` directly; `nobody` exists on every Debian).
 Each pytest-xdist worker starts its own server (a session fixture), so workers never
-share a database; `create_database()` gives each test its own.
+share a database; `create_database()` gives each test its own. A test that takes the
+server away (`crash()`, then `restart()`) starts a private one with `PgServer.start()`.
 """
 
 from __future__ import annotations
@@ -66,6 +67,13 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def _spawn(argv: list[str], log: Path) -> subprocess.Popen[bytes]:
+    """Start `postgres` (as `nobody` under root), appending to `log`."""
+    who = _as_nobody() if os.geteuid() == 0 else {}
+    with open(log, "ab") as out:
+        return subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, **who)
+
+
 @dataclass
 class PgServer:
     """A running server: connect as superuser `postgres` to 127.0.0.1:`port`."""
@@ -74,6 +82,7 @@ class PgServer:
     port: int
     proc: subprocess.Popen[bytes]
     _names: count[int] = field(default_factory=lambda: count(1))
+    _argv: list[str] = field(default_factory=list)
 
     @classmethod
     def start(cls, prefix: str = "nexflow-pg-") -> PgServer:
@@ -113,20 +122,28 @@ class PgServer:
             "shared_buffers": "64MB",
         }
         args = [a for k, v in settings.items() for a in ("-c", f"{k}={v}")]
-        with open(log, "wb") as out:
-            proc = subprocess.Popen(
-                [str(bindir / "postgres"), "-D", str(data), *args],
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                **who,
-            )
-        server = cls(root, port, proc)
+        argv = [str(bindir / "postgres"), "-D", str(data), *args]
+        server = cls(root, port, _spawn(argv, log), _argv=argv)
         try:
             server._wait_ready()
         except BaseException:
             server.stop()
             raise
         return server
+
+    def crash(self) -> None:
+        """Stop the server at once (immediate shutdown: no checkpoint, clients cut off),
+        keeping its data; `restart()` brings it back (with crash recovery)."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGQUIT)  # immediate shutdown
+            self.proc.wait(timeout=20)
+
+    def restart(self) -> None:
+        """Start the server again on the same data and port (after `crash()`)."""
+        if self.proc.poll() is None:
+            raise RuntimeError("the server is still running")
+        self.proc = _spawn(self._argv, self.root / "postgres.log")
+        self._wait_ready()
 
     def _wait_ready(self) -> None:
         deadline = time.monotonic() + 60

@@ -3,6 +3,9 @@
 The executor runs as its own process (it is the privileged side); the control plane
 runs in this one. Ctrl-C or SIGTERM stops the control plane gracefully, then the
 executor; if the executor dies, the control plane is stopped too and `up` exits 1.
+If this process dies without stopping it (SIGKILL, a crash), the kernel sends the
+executor SIGTERM (parent-death signal); a restarted `up` waits (bounded) for such a
+predecessor to finish stopping and release its state directory before starting its own.
 
 With `--opa` a private OPA server (`policy.LocalOpaServer`) starts first and the control
 plane decides with it (`policy.opa_url`); it is stopped last, dies with this process
@@ -13,11 +16,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
+import fcntl
 import os
 import shutil
 import signal
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import structlog
@@ -37,12 +43,67 @@ def _executor_command(settings: Settings) -> list[str]:
     cmd = [str(exe) if exe.exists() else (shutil.which("nexflow-executor") or "nexflow-executor")]
     cmd += ["--socket", str(settings.resolved_executor_socket)]
     # Its own state dir per home: it names the executor's containers, which start-up reaps.
-    cmd += ["--state-dir", str(settings.resolved_executor_socket.parent / "executor-state")]
+    cmd += ["--state-dir", str(_executor_state_dir(settings))]
     cmd += ["--backend", settings.sandbox.backend]
     # The executor must never mount the control plane's own state into a sandbox.
-    for private in ("nexflow.db", "nexflow.db-wal", "nexflow.db-shm", "admin.token", "run"):
-        cmd += ["--forbid", str(settings.home / private)]
+    private = [settings.home / p for p in ("nexflow.db", "nexflow.db-wal", "nexflow.db-shm")]
+    private += [settings.token_file, settings.resolved_executor_socket.parent]
+    private += [settings.checkpoint_key_file.parent, settings.checkpoint_file.parent]
+    for path in private:
+        cmd += ["--forbid", str(path)]
     return cmd
+
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> Callable[[], None] | None:
+    """A preexec function: SIGTERM the child when this process dies (Linux only)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    prctl = ctypes.CDLL(None, use_errno=True).prctl  # resolved here, not in the child
+    parent = os.getpid()
+
+    def set_pdeathsig() -> None:
+        prctl(_PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0)
+        if os.getppid() != parent:  # the parent died before prctl took effect
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    return set_pdeathsig
+
+
+def _executor_state_dir(settings: Settings) -> Path:
+    return settings.resolved_executor_socket.parent / "executor-state"
+
+
+def _state_dir_free(state_dir: Path) -> bool:
+    """Whether no executor holds `state_dir`'s lock (the executor's `lock_state_dir`)."""
+    try:
+        fd = os.open(state_dir / "executor.lock", os.O_RDWR)
+    except FileNotFoundError:
+        return True
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    finally:
+        os.close(fd)  # closing drops the lock, if we got it
+    return True
+
+
+async def _wait_for_predecessor(settings: Settings, timeout_s: float = 30) -> None:
+    """After a crash the old executor may still be stopping (its running calls get a
+    grace period): wait until it lets go of the state directory. If it never does, the
+    new executor refuses to start and says why."""
+    state_dir = _executor_state_dir(settings)
+    deadline = time.monotonic() + timeout_s
+    if _state_dir_free(state_dir):
+        return
+    log.warning("executor.predecessor_running", state_dir=str(state_dir))
+    while time.monotonic() < deadline:
+        await asyncio.sleep(0.1)
+        if _state_dir_free(state_dir):
+            return
 
 
 async def _wait_for_executor(proc: asyncio.subprocess.Process, settings: Settings) -> None:
@@ -112,7 +173,12 @@ async def serve_stack(settings: Settings, opa: LocalOpaServer | None = None) -> 
     prepare_home(settings)
     give_workspace_to_sandbox(settings)
     settings.resolved_executor_socket.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    proc = await asyncio.create_subprocess_exec(*_executor_command(settings), env=os.environ.copy())
+    await _wait_for_predecessor(settings)
+    proc = await asyncio.create_subprocess_exec(
+        *_executor_command(settings),
+        env=os.environ.copy(),
+        preexec_fn=_die_with_parent(),  # only a prctl call: safe after fork
+    )
     try:
         await _wait_for_executor(proc, settings)
         config = uvicorn.Config(
@@ -136,6 +202,7 @@ async def serve_stack(settings: Settings, opa: LocalOpaServer | None = None) -> 
         log.info(
             "nexflow.up",
             url=f"http://{settings.host}:{settings.port}",
+            web_ui=f"http://{settings.host}:{settings.port}/ui/",
             home=str(settings.home),
             token_file=str(settings.token_file),
         )

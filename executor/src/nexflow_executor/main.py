@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import signal
 import sys
+import threading
 from pathlib import Path
 
 import structlog
@@ -68,12 +70,35 @@ def _settings(args: argparse.Namespace) -> Settings:
     return base.model_copy(update=overrides)
 
 
+GRACE_S = 5.0
+HARD_DEADLINE_S = GRACE_S + 15.0
+"""After a stop signal, the process exits by this time whatever hangs (a sandbox's
+pipes that never close, a wedged event loop): a supervisor restarting us must not wait
+forever for the state directory's lock. Sandboxes left behind are reaped at next start."""
+
+
+def _arm_deadline() -> None:
+    def expire() -> None:
+        log.error("executor.stop_deadline", after_s=HARD_DEADLINE_S)
+        os._exit(3)
+
+    timer = threading.Timer(HARD_DEADLINE_S, expire)
+    timer.daemon = True
+    timer.start()
+
+
 async def _run(settings: Settings) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
+
+    def on_signal() -> None:
+        if not stop.is_set():
+            _arm_deadline()
+        stop.set()
+
     for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    await serve(settings, stop)
+        loop.add_signal_handler(sig, on_signal)
+    await serve(settings, stop, grace_s=GRACE_S)
 
 
 def main(argv: list[str] | None = None) -> int:
