@@ -389,15 +389,20 @@ class CallService:
             )
         return approval
 
-    async def run_approved(self, approval: Approval) -> CallResult | None:
+    async def run_approved(
+        self, approval: Approval, principal: Principal | None = None
+    ) -> CallResult | None:
         """Run a granted approval's call, if the current catalog and policy still give
-        exactly what was approved; else invalidate it. None when it did not run."""
+        exactly what was approved; else invalidate it. None when it did not run.
+
+        `principal` is the requester as their account stands now (roles may have
+        changed since they asked); default: as stored with the approval."""
         started = time.perf_counter()
-        principal = approval.requester()
+        principal = principal or approval.requester()
         structlog.contextvars.bind_contextvars(call_id=approval.call_id, principal=principal.id)
         problem, decision, skill = await self._redecide(approval, principal)
         if problem is not None or decision is None or skill is None:
-            await self._invalidate(approval, principal, problem or "decision_changed")
+            await self.invalidate(approval, principal, problem or "decision_changed")
             return None
         decided = self._event(
             "call.decided",
@@ -462,7 +467,7 @@ class CallService:
             return "grants_changed", decision, None
         return None, decision, skill
 
-    async def _invalidate(self, approval: Approval, principal: Principal, why: str) -> None:
+    async def invalidate(self, approval: Approval, principal: Principal, why: str) -> None:
         """granted → invalidated: approval.invalidated and call.failed, in one transaction."""
         self.metrics.calls.labels(skill=approval.skill, status="refused").inc()
         message = f"the approved call changed since it was approved ({why}); ask again"

@@ -132,14 +132,16 @@ async def test_changed_grants_are_invalidated_not_run(api: Api) -> None:
     await _approve_and_expect_stale(api, body, "grants_changed")
 
 
-async def _approve_and_expect_stale(api: Api, body: dict[str, object], why: str) -> None:
+async def _approve_and_expect_stale(
+    api: Api, body: dict[str, object], why: str, requester: str = "admin"
+) -> None:
     ok = await api.request("olga", "POST", f"/api/v1/approvals/{body['approval_id']}/approve")
     assert ok.status_code == 200, ok.text
     state = await api.call_state(str(body["call_id"]), _done)
     assert state["status"] == "error" and state["error"] == "approval_stale", state
     assert api.executor.requests == []
     actions = api.actions(str(body["call_id"]))
-    assert actions[-2:] == [("approval.invalidated", "system"), ("call.failed", "admin")]
+    assert actions[-2:] == [("approval.invalidated", "system"), ("call.failed", requester)]
     (row,) = api.rows("SELECT reason_codes FROM audit_events WHERE action='approval.invalidated'")
     assert json.loads(row["reason_codes"]) == [why]
     shown = await api.request("admin", "GET", f"/api/v1/approvals/{body['approval_id']}")
@@ -193,3 +195,29 @@ async def test_unknown_approval_and_bad_body(api: Api) -> None:
         "admin", "POST", f"/api/v1/approvals/{body['approval_id']}/deny", json={"x": 1}
     )
     assert bad.status_code == 422 and bad.json()["field"] == "x"
+
+
+async def test_a_requester_disabled_since_asking_is_not_run(api: Api) -> None:
+    """Locking a user out also voids what they asked for: the approval is invalidated
+    (`requester_disabled`) and nothing reaches the executor."""
+    await api.user("olga", ["operator"], ["approvals:decide"])
+    await api.user("rita", ["operator"], ["calls:run"])
+    body = await api.pending(who="rita")
+    off = await api.request("admin", "PATCH", "/api/v1/users/rita", json={"disabled": True})
+    assert off.status_code == 200, off.text
+    await _approve_and_expect_stale(api, body, "requester_disabled", requester="rita")
+
+
+async def test_a_requester_who_lost_the_role_since_asking_is_not_run(api: Api) -> None:
+    """The call is re-decided with the roles the requester has NOW: an operator demoted to
+    viewer after asking no longer gets the shell, so the approval is void."""
+    await api.user("olga", ["operator"], ["approvals:decide"])
+    await api.user("rita", ["operator"], ["calls:run"])
+    body = await api.pending(who="rita")
+    demoted = await api.request("admin", "PATCH", "/api/v1/users/rita", json={"roles": ["viewer"]})
+    assert demoted.status_code == 200, demoted.text
+    ok = await api.request("olga", "POST", f"/api/v1/approvals/{body['approval_id']}/approve")
+    assert ok.status_code == 200, ok.text
+    state = await api.call_state(str(body["call_id"]), _done)
+    assert state["status"] == "error" and state["error"] == "approval_stale", state
+    assert api.executor.requests == []

@@ -17,18 +17,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 from typing import TYPE_CHECKING, Any
 
 import structlog
 
 from ..audit import AuditEvent
 from ..auth import Principal
-from ..errors import NexflowError, PolicyDenied, PolicyUnavailable
+from ..errors import NexflowError, NotFound, PolicyDenied, PolicyUnavailable
 from ..policy import PolicyEngine
 from .records import SYSTEM, Approval, Status
 from .store import ApprovalStore, expired_event, not_pending
 
 if TYPE_CHECKING:
+    from ..accounts import AccountStore
     from ..calls import CallService
 
 log = structlog.get_logger("nexflow.approvals")
@@ -44,10 +46,12 @@ class ApprovalService:
         calls: CallService,
         *,
         sweep_interval_s: float,
+        accounts: AccountStore | None = None,
     ) -> None:
         self.store = store
         self.engine = engine
         self.calls = calls
+        self.accounts = accounts
         self._interval = sweep_interval_s
         self._tasks: set[asyncio.Task[Any]] = set()
         self._sweeper: asyncio.Task[None] | None = None
@@ -114,7 +118,7 @@ class ApprovalService:
                             "approval_id": current.id,
                             "requested_by": current.principal["id"],
                             "comment": comment,
-                            "via": who.token_id,
+                            "via": who.via,
                         },
                     )
                 )
@@ -132,11 +136,29 @@ class ApprovalService:
 
     async def _run(self, approval: Approval) -> None:
         try:
-            await self.calls.run_approved(approval)
+            requester = await self._requester_now(approval)
+            if requester is None:
+                await self.calls.invalidate(approval, approval.requester(), "requester_disabled")
+                return
+            await self.calls.run_approved(approval, requester)
         except NexflowError as exc:  # recorded as call.failed where it could be
             log.warning("approval.run_failed", approval_id=approval.id, error=exc.code)
         except Exception:
             log.exception("approval.run_crashed", approval_id=approval.id)
+
+    async def _requester_now(self, approval: Approval) -> Principal | None:
+        """The requester with the roles their account has now; None if it was disabled
+        (or replaced) since they asked: an approval never runs for a locked-out user."""
+        asked = approval.requester()
+        if self.accounts is None or asked.user_id is None:
+            return asked  # the bootstrap admin, or no account store
+        try:
+            user = await self.accounts.get_user(asked.id)
+        except NotFound:
+            return None
+        if user.disabled or user.id != asked.user_id:
+            return None
+        return dataclasses.replace(asked, roles=user.roles)
 
     # -- lifecycle -----------------------------------------------------------------------
 
