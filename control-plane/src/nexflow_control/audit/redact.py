@@ -22,6 +22,7 @@ harmless number costs less than storing a credential.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Mapping
@@ -81,8 +82,9 @@ def _replace(match: re.Match[str]) -> str:
     return REDACTED if kept is None else kept + REDACTED
 
 
+@functools.lru_cache(maxsize=4096)
 def is_secret_key(key: str) -> bool:
-    """Does a mapping key name something secret?"""
+    """Does a mapping key name something secret? (Keys repeat: answers are cached.)"""
     return _SECRET_KEY.search(key.lower().replace("-", "_")) is not None
 
 
@@ -108,7 +110,10 @@ def cut_text(text: str, max_bytes: int, dropped: int = 0) -> str:
 
 def redact(value: Any, *, max_bytes: int = MAX_PAYLOAD_BYTES) -> Any:
     """A redacted, JSON-able, size-capped copy of `value` (see the module docstring)."""
-    tree = _Cleaner().clean(value, 0)
+    cleaner = _Cleaner()
+    tree = cleaner.clean(value, 0)
+    if not cleaner.long_strings and len(canonical_bytes(tree)) <= max_bytes:
+        return tree  # the common case: nothing to cut
     limit = max_bytes
     while True:
         try:
@@ -160,13 +165,16 @@ class _Cleaner:
 
     def __init__(self) -> None:
         self.nodes = 0
+        self.long_strings = False
 
     def clean(self, value: Any, depth: int) -> Any:
         self.nodes += 1
         if value is None or isinstance(value, bool):
             return value
         if isinstance(value, str):
-            return _text(value)
+            text = _text(value)
+            self.long_strings |= isinstance(text, _Long)
+            return text
         if isinstance(value, int):
             if value.bit_length() > 256:
                 return f"<int of {value.bit_length()} bits>"
@@ -179,7 +187,9 @@ class _Cleaner:
             if isinstance(value, Mapping):
                 return self._mapping(value, depth)
             return self._sequence(value, depth)
-        return _text(_describe(value))
+        text = _text(_describe(value))
+        self.long_strings |= isinstance(text, _Long)
+        return text
 
     def _room(self, size: int) -> int:
         return max(0, min(size, MAX_ITEMS, MAX_NODES - self.nodes))
