@@ -14,6 +14,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from nexflow_control.logs import configure_logging
+
 from bench import components, docker, egress, policy, spine, viewer
 
 ASYNC = {
@@ -32,6 +34,7 @@ def main() -> int:
         "--only", nargs="+", choices=[*ASYNC, "docker"], help="run only these benchmarks"
     )
     args = parser.parse_args()
+    configure_logging("WARNING")  # the figures, not the in-process stores' info lines
     chosen = args.only or [*ASYNC, "docker"]
     scale = 0.2 if args.quick else 1.0
     with tempfile.TemporaryDirectory(prefix="nexflow-bench-") as tmp:
