@@ -1,5 +1,6 @@
 """Fixtures for the approval tests: the real app (create_app) on a temporary home with a
-real SQLite file and a copy of the shipped policies, driven over HTTP in-process.
+real SQLite file or a real PostgreSQL database (each test runs on both) and a copy of
+the shipped policies, driven over HTTP in-process.
 
 The executor is a small gRPC servicer on a unix socket (the real contract and channel):
 it records each ExecuteRequest it gets and answers with fixed output, so a test can see
@@ -27,6 +28,8 @@ from nexflow.executor.v1 import executor_pb2_grpc as pb_grpc
 from nexflow_control.api.deps import Services
 from nexflow_control.app import create_app
 from nexflow_control.settings import REPO_ROOT, ApprovalSettings, PolicySettings, Settings
+
+from tests.pg import PgServer, parametrize_backends, pg_rows
 
 ADMIN_TOKEN = "bootstrap-admin-" + "b" * 32
 
@@ -67,6 +70,7 @@ class Api:
     policies: Path
     skills: Path
     executor: StubExecutor
+    db_url: str | None = None
     tokens: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -114,7 +118,10 @@ class Api:
             await asyncio.sleep(0.01)
         raise AssertionError(f"call {call_id} stayed {body['status']}")
 
-    def rows(self, sql: str, *params: Any) -> list[sqlite3.Row]:
+    def rows(self, sql: str, *params: Any) -> list[Any]:
+        """Rows straight from the database (an independent reader); `?` placeholders."""
+        if self.db_url is not None:
+            return pg_rows(self.db_url, sql, *params)
         with sqlite3.connect(self.home / "nexflow.db") as conn:
             conn.row_factory = sqlite3.Row
             return list(conn.execute(sql, params))
@@ -141,8 +148,11 @@ async def stub_executor(socket: Path) -> AsyncIterator[StubExecutor]:
 
 
 @asynccontextmanager
-async def running_api(tmp: Path, *, ttl_s: float = 300.0) -> AsyncIterator[Api]:
-    """The app on `tmp/home` (reused when it exists: a restart), its policies and skills."""
+async def running_api(
+    tmp: Path, *, ttl_s: float = 300.0, db_url: str | None = None
+) -> AsyncIterator[Api]:
+    """The app on `tmp/home` (reused when it exists: a restart), its policies and skills;
+    the database is the home's SQLite file, or `db_url`."""
     policies, skills = tmp / "policies", tmp / "skills"
     if not policies.exists():
         shutil.copytree(REPO_ROOT / "policies", policies)
@@ -150,6 +160,7 @@ async def running_api(tmp: Path, *, ttl_s: float = 300.0) -> AsyncIterator[Api]:
         make_skill(skills, "shell-echo", "[shell]")
     socket = tmp / "executor.sock"
     settings = Settings(
+        database_url=db_url,
         home=tmp / "home",
         admin_token=ADMIN_TOKEN,
         executor_socket=socket,
@@ -164,10 +175,29 @@ async def running_api(tmp: Path, *, ttl_s: float = 300.0) -> AsyncIterator[Api]:
         async with app.router.lifespan_context(app):
             transport = httpx.ASGITransport(app=app)
             async with httpx.AsyncClient(transport=transport, base_url="http://cp") as client:
-                yield Api(client, app, settings.home, policies, skills, executor)
+                yield Api(client, app, settings.home, policies, skills, executor, db_url)
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    parametrize_backends(metafunc, sqlite_fixtures=set())
+
+
+@pytest.fixture(scope="session")
+def backend(request: pytest.FixtureRequest) -> str:
+    """ "sqlite" or "postgres" (parametrized by `pytest_generate_tests`)."""
+    return str(request.param)
 
 
 @pytest.fixture
-async def api(tmp_path: Path) -> AsyncIterator[Api]:
-    async with running_api(tmp_path) as running:
+def db_url(backend: str, request: pytest.FixtureRequest) -> str | None:
+    """None (the home's SQLite file) or a fresh database on the real PostgreSQL server."""
+    if backend != "postgres":
+        return None
+    server: PgServer = request.getfixturevalue("pg_server")
+    return server.create_database()
+
+
+@pytest.fixture
+async def api(tmp_path: Path, db_url: str | None) -> AsyncIterator[Api]:
+    async with running_api(tmp_path, db_url=db_url) as running:
         yield running

@@ -148,10 +148,10 @@ async def _approve_and_expect_stale(
     assert shown.json()["status"] == "invalidated"
 
 
-async def test_expiry_denies_and_never_runs(tmp_path: Path) -> None:
+async def test_expiry_denies_and_never_runs(tmp_path: Path, db_url: str | None) -> None:
     """With a short TTL the sweeper expires the approval (actor system); approving it then
     is 409 and nothing runs."""
-    async with running_api(tmp_path, ttl_s=0.3) as api:
+    async with running_api(tmp_path, ttl_s=0.3, db_url=db_url) as api:
         await api.user("olga", ["operator"], ["approvals:decide"])
         body = await api.pending()
         state = await api.call_state(body["call_id"], lambda s: s == "expired")
@@ -162,17 +162,19 @@ async def test_expiry_denies_and_never_runs(tmp_path: Path) -> None:
         assert api.actions(body["call_id"])[-1] == ("approval.expired", "system")
 
 
-async def test_pending_survives_restart_and_granted_is_interrupted(tmp_path: Path) -> None:
+async def test_pending_survives_restart_and_granted_is_interrupted(
+    tmp_path: Path, db_url: str | None
+) -> None:
     """A new app on the same database keeps pending approvals pending (and they can be
     approved and run); a granted-but-never-dispatched one is interrupted, not run."""
-    async with running_api(tmp_path) as api:
+    async with running_api(tmp_path, db_url=db_url) as api:
         await api.user("olga", ["operator"], ["approvals:decide"])
         olga = api.tokens["olga"]
         kept = await api.pending(value={"data": 7})
         lost = await api.pending(value={"data": 8})
         # A crash between the grant and the dispatch, simulated in the table.
         api.rows("UPDATE approvals SET status='granted' WHERE id=?", lost["approval_id"])
-    async with running_api(tmp_path) as api:
+    async with running_api(tmp_path, db_url=db_url) as api:
         api.tokens["olga"] = olga
         listed = await api.request("olga", "GET", "/api/v1/approvals", params={"status": "pending"})
         assert [a["id"] for a in listed.json()["approvals"]] == [kept["approval_id"]]
