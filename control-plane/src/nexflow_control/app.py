@@ -202,6 +202,7 @@ def create_app(settings: Settings) -> FastAPI:
             services = await build_services(settings)
         except (PolicyError, AuditUnavailable, AccountsUnavailable, ApprovalsUnavailable) as exc:
             log.error("control_plane.start_failed", reason=str(exc))
+            app.state.start_failed = str(exc)  # said in one line: the server hides the trace
             raise
         app.state.services = services
         watcher = policy_watcher(settings, services.engine, services.audit)

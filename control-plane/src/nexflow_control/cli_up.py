@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import ctypes
 import fcntl
+import logging
 import os
 import shutil
 import signal
@@ -28,6 +29,7 @@ from pathlib import Path
 
 import structlog
 import uvicorn
+from fastapi import FastAPI
 
 from .app import create_app, prepare_home
 from .executor_client import ExecutorClient
@@ -156,6 +158,19 @@ def _with_local_opa(settings: Settings, opa: LocalOpaServer) -> Settings:
     return settings.model_copy(update={"policy": policy})
 
 
+class _KnownStartFailure(logging.Filter):
+    """Drops the server's copy of the traceback of a start failure the app already
+    reported in one line (`control_plane.start_failed`: database down, bad policy)."""
+
+    def __init__(self, app: FastAPI) -> None:
+        super().__init__()
+        self._app = app
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        known = getattr(self._app.state, "start_failed", None) is not None
+        return not (known and record.getMessage().startswith("Traceback"))
+
+
 async def _watch_opa(opa: LocalOpaServer | None, server: uvicorn.Server) -> bool:
     """Stop the stack if the OPA server exits on its own; True when it did."""
     if opa is None:
@@ -181,8 +196,10 @@ async def serve_stack(settings: Settings, opa: LocalOpaServer | None = None) -> 
     )
     try:
         await _wait_for_executor(proc, settings)
+        app = create_app(settings)
+        logging.getLogger("uvicorn.error").addFilter(_KnownStartFailure(app))
         config = uvicorn.Config(
-            create_app(settings),
+            app,
             host=settings.host,
             port=settings.port,
             log_config=None,
@@ -194,7 +211,8 @@ async def serve_stack(settings: Settings, opa: LocalOpaServer | None = None) -> 
         async def watch_executor() -> None:
             await proc.wait()
             if not server.should_exit:
-                log.error("executor.exited", status=proc.returncode)
+                if server.started or proc.returncode:  # not: stopped after a failed start
+                    log.error("executor.exited", status=proc.returncode)
                 server.should_exit = True
 
         watcher = asyncio.create_task(watch_executor())
@@ -233,7 +251,10 @@ def run_up(settings: Settings, *, opa: bool = False) -> int:
         log.error("nexflow.up_failed", reason=str(exc))
         return 1
     except SystemExit as exc:
-        log.error("nexflow.up_failed", reason=str(exc.code))
+        # A message of ours, or the server's exit status (3: the app failed to start,
+        # already logged as control_plane.start_failed).
+        reason = exc.code if isinstance(exc.code, str) else "the control plane did not start"
+        log.error("nexflow.up_failed", reason=reason)
         return 1
     except KeyboardInterrupt:
         return 0
