@@ -22,25 +22,13 @@ from fastapi.responses import StreamingResponse
 from ..api.audit_filters import AuditFilterDep
 from ..api.deps import AuditRead, ServicesDep
 from ..audit import AuditFilter, AuditLog
+from ..audit.chain import HASHED_FIELDS
 from ..audit.query import scan
 from ..errors import InvalidInput
 
 router = APIRouter(prefix="/api/v1", tags=["audit"])
 
-COLUMNS = (
-    "seq",
-    "ts",
-    "action",
-    "call_id",
-    "actor",
-    "skill",
-    "decision",
-    "reason_codes",
-    "policy_revision",
-    "payload",
-    "prev_hash",
-    "hash",
-)
+COLUMNS = (*HASHED_FIELDS, "hash")  # a record as stored: re-verifiable from the file
 _PAGE = 1000
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
