@@ -8,6 +8,7 @@ text. Screenshots of each step land in `.artifacts/screenshots/` (kept by CI).
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -141,6 +142,14 @@ def test_filter_the_log_and_open_a_calls_story(world: dict[str, Any], page: Any)
     assert all(a.startswith("call.") for a in actions), actions
     assert {"call.requested", "call.decided", "call.dispatched", "call.finished"} <= set(actions)
     _shot(page, "03-log-filtered")
+    # The export link downloads what the filters select, with the session's cookie.
+    with page.expect_download() as download:
+        page.click("#export-jsonl")
+    lines = Path(download.value.path()).read_text().splitlines()
+    exported = [json.loads(line) for line in lines]
+    assert exported and {e["actor"] for e in exported} == {"carol"}
+    assert all(e["action"].startswith("call.") for e in exported)
+    assert [e["seq"] for e in exported] == sorted(e["seq"] for e in exported)
     page.locator(f"a.call-link:text-is('{call_id}')").first.click()
     page.wait_for_url(re.compile(f"/ui/calls/{call_id}"))
     expect(page.locator("#call-summary [data-status]")).to_have_text("succeeded")
