@@ -9,7 +9,7 @@ A route names what its token must be allowed to do by the dependency it takes:
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -19,6 +19,7 @@ from ..accounts.sessions import SessionStore
 from ..approvals.service import ApprovalService
 from ..audit import AuditLog
 from ..audit.checkpointer import Checkpointer
+from ..audit.status import ChainStatus
 from ..auth import (
     CSRF_HEADER,
     SESSION_COOKIE,
@@ -54,6 +55,7 @@ class Services:
     tail: LogTail
     checkpointer: Checkpointer | None = None
     """Set by the app's lifespan when checkpoints are enabled."""
+    chain_status: ChainStatus = field(default_factory=ChainStatus)
 
 
 def services(request: Request) -> Services:

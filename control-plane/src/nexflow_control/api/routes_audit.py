@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from ..audit import AuditFilter, query, verify, verify_with_checkpoints
+from ..audit import AuditFilter, VerifyReport, query, verify, verify_with_checkpoints
+from ..audit.chain import format_ts
 from ..calls import parse_output
 from ..errors import NotFound
 from .audit_filters import AuditFilterDep
@@ -32,15 +34,20 @@ async def list_events(
 
 
 @router.get("/audit/verify")
-async def verify_chain(svc: ServicesDep, _: AuditRead) -> dict[str, Any]:
+async def verify_chain(svc: ServicesDep, _: AuditRead, fresh: bool = False) -> dict[str, Any]:
     """Walk the hash chain and hold it against the signed checkpoints; name the first
-    broken sequence number (or the missing tail), if any."""
+    broken sequence number (or the missing tail), if any. The report of the last walk is
+    reused for a minute (`verified_at` says when it ran); `fresh=true` walks again."""
     cp = svc.checkpointer
-    if cp is None:
-        report = await verify(svc.audit)
-        return {**report.to_dict(), "warnings": ["checkpoints are disabled"]}
-    report = await verify_with_checkpoints(svc.audit, cp.file, cp.public_key)
-    return report.to_dict()
+
+    async def walk() -> VerifyReport:
+        if cp is None:
+            plain = await verify(svc.audit)
+            return dataclasses.replace(plain, warnings=("checkpoints are disabled",))
+        return await verify_with_checkpoints(svc.audit, cp.file, cp.public_key)
+
+    report, verified_at = await svc.chain_status.report(walk, fresh=fresh)
+    return {**report.to_dict(), "verified_at": format_ts(verified_at)}
 
 
 @router.get("/calls/{call_id}")

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -110,26 +111,46 @@ class _Broken(Exception):
         self.seq, self.problem, self.message = seq, problem, message
 
 
-async def verify(log: AuditLog, *, chunk_size: int = 5000) -> VerifyReport:
-    """Check the whole chain from seq 1; `AuditUnavailable` if the store cannot be read."""
-    checked, prev_seq, prev_hash = 0, 0, GENESIS_HASH
+async def verify(log: AuditLog, *, chunk_size: int = 1000) -> VerifyReport:
+    """Check the whole chain from seq 1; `AuditUnavailable` if the store cannot be read.
+
+    Each chunk is hashed on a worker thread: a walk over millions of events must not
+    stall the control plane's event loop (calls keep being served meanwhile)."""
+    state = _Walk()
     try:
         while True:
-            rows = await _chunk(log, prev_seq, chunk_size)
-            for row in rows:
-                prev_hash = _check(row, prev_seq, prev_hash)
-                prev_seq, checked = int(row.seq), checked + 1
+            rows = await _chunk(log, state.prev_seq, chunk_size)
+            await asyncio.to_thread(state.check, rows)
             if len(rows) < chunk_size:
                 break
     except _Broken as bad:
         return VerifyReport(
-            False, checked, bad.seq, bad.problem.value, bad.message, prev_seq or None,
-            prev_hash if prev_seq else None,
+            False, state.checked, bad.seq, bad.problem.value, bad.message, state.head_seq,
+            state.head_hash,
         )  # fmt: skip
+    checked = state.checked
     message = f"{checked} records, chain intact" if checked else "the audit log is empty"
-    return VerifyReport(
-        True, checked, None, None, message, prev_seq or None, prev_hash if prev_seq else None
-    )
+    return VerifyReport(True, checked, None, None, message, state.head_seq, state.head_hash)
+
+
+class _Walk:
+    """How far the walk got: the last good record."""
+
+    def __init__(self) -> None:
+        self.checked, self.prev_seq, self.prev_hash = 0, 0, GENESIS_HASH
+
+    def check(self, rows: Sequence[Row[Any]]) -> None:
+        for row in rows:
+            self.prev_hash = _check(row, self.prev_seq, self.prev_hash)
+            self.prev_seq, self.checked = int(row.seq), self.checked + 1
+
+    @property
+    def head_seq(self) -> int | None:
+        return self.prev_seq or None
+
+    @property
+    def head_hash(self) -> str | None:
+        return self.prev_hash if self.prev_seq else None
 
 
 async def verify_with_checkpoints(
@@ -137,7 +158,7 @@ async def verify_with_checkpoints(
     checkpoint_file: Path,
     public_key: Ed25519PublicKey | None,
     *,
-    chunk_size: int = 5000,
+    chunk_size: int = 1000,
 ) -> VerifyReport:
     """`verify`, then hold the log against every checkpoint in `checkpoint_file`.
 

@@ -132,15 +132,15 @@ function loginView(main) {
 
 // ---- top bar: chain status and pending count ------------------------------------------------
 
-async function refreshChrome() {
+async function refreshChrome(fresh = false) {
   const chain = document.getElementById("chain-status");
   chain.className = "chain"; chain.textContent = "chain: verifying…";
-  api("GET", "/api/v1/audit/verify").then((r) => {
+  api("GET", "/api/v1/audit/verify" + (fresh ? "?fresh=true" : "")).then((r) => {
     chain.className = r.ok ? "chain ok" : "chain bad";
     chain.textContent = r.ok
       ? `chain verified · ${r.checked} events`
       : `chain BROKEN at #${r.first_bad_seq ?? "?"}: ${r.problem}`;
-    chain.title = r.message || "";
+    chain.title = `${r.message || ""}\nverified ${fmtTime(r.verified_at)}; click to verify again`;
   }).catch((e) => { chain.className = "chain bad"; chain.textContent = `chain: ${e.message}`; });
   refreshPending();
 }
@@ -420,6 +420,7 @@ document.addEventListener("click", (event) => {
 window.addEventListener("popstate", route);
 document.addEventListener("DOMContentLoaded", async () => {
   document.getElementById("logout").addEventListener("click", logout);
+  document.getElementById("chain-status").addEventListener("click", () => refreshChrome(true));
   if (!location.pathname.startsWith("/ui/login") && (await loadSession())) refreshChrome();
   route();
 });
