@@ -1,0 +1,27 @@
+"""Calls: one skill call, from the request to its audited result.
+
+    _service    CallService: run (resolve → validate → decide → audit → dispatch → audit),
+                pend (approval required), refuse; run_approved / invalidate delegate
+    _approved   the approved-call path: re-decide, then dispatch or invalidate
+    _dispatch   send to the executor; call.dispatched / call.egress / call.finished
+    _requests   the checked input, the policy input and the executor's request (pure)
+    _results    CallResult, PendingCall, ApprovalStale, parse_output, new_call_id, and
+                the small helpers audit payloads are built from
+
+Nothing is dispatched unless the events that say why it may run are committed first
+("no audit, no execution"); every step that ends a call early is an audit event too.
+"""
+
+from ._dispatch import Commit
+from ._results import ApprovalStale, CallResult, PendingCall, new_call_id, parse_output
+from ._service import CallService
+
+__all__ = [
+    "ApprovalStale",
+    "CallResult",
+    "CallService",
+    "Commit",
+    "PendingCall",
+    "new_call_id",
+    "parse_output",
+]

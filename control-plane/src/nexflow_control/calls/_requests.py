@@ -1,0 +1,123 @@
+"""What a call sends on: its checked input, the policy input, the executor's request.
+
+Pure functions of the skill, the input and the workspace; nothing here does I/O.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from nexflow.executor.v1 import executor_pb2 as pb
+
+from .. import policy as policy_mod
+from ..auth import Principal
+from ..inputs import HostAccess, PathAccess, resolve_hosts, resolve_paths, validate_input
+from ..skills import SKILL_DIGEST_LABEL, Skill
+
+_RUNTIMES = {"bash": pb.RUNTIME_BASH, "python": pb.RUNTIME_PYTHON, "node": pb.RUNTIME_NODE}
+_BACKENDS = {"": pb.BACKEND_UNSPECIFIED, "docker": pb.BACKEND_DOCKER, "nsjail": pb.BACKEND_NSJAIL}
+
+
+def prepare(
+    skill: Skill, raw_input: Any, workspace: Path, *, max_input_bytes: int
+) -> tuple[bytes, list[PathAccess], list[HostAccess]]:
+    """The validated stdin, and the paths and hosts the input names; NexflowError (422)
+    when the input does not fit the skill."""
+    stdin = validate_input(
+        f"{skill.name}@{skill.digest}",
+        skill.input_schema,
+        raw_input,
+        max_bytes=max_input_bytes,
+    )
+    paths = resolve_paths(list(skill.path_inputs), raw_input, workspace)
+    hosts = resolve_hosts(skill.network_inputs, raw_input)
+    return stdin, paths, hosts
+
+
+def policy_input(
+    workspace: Path,
+    call_id: str,
+    principal: Principal,
+    skill: Skill,
+    input_digest: str,
+    paths: list[PathAccess],
+    hosts: list[HostAccess],
+    facts: dict[str, Any],
+    approved: bool = False,
+) -> dict[str, Any]:
+    """The policy input; `facts` are `rate` and `skill_runs` (see history.py)."""
+    ws = str(workspace)
+    limits: dict[str, int] = {}
+    if skill.timeout_sec:
+        limits["wall_time_ms"] = int(skill.timeout_sec * 1000)
+    if skill.max_output_kb:
+        limits["output_bytes"] = int(skill.max_output_kb * 1024)
+    return {
+        "principal": principal.to_policy(),
+        "skill": {
+            "name": skill.name,
+            "version": skill.version,
+            "digest": skill.digest,
+            "publisher": skill.publisher,
+            # Nothing verifies a publisher yet (signed skills come with the registry):
+            # the publisher a SKILL.md names is a claim.
+            "publisher_verified": False,
+            "source": skill.source,
+            "permissions": sorted(str(p) for p in skill.permissions),
+            "runtime": str(skill.runtime) if skill.runtime else None,
+            "tags": list(skill.tags),
+            "filesystem": [
+                {"path": str(f.resolve(workspace)), "mode": f.mode} for f in skill.filesystem
+            ],
+            "network": [str(n) for n in skill.network],
+            "limits": limits,
+            "backend": skill.requested_backend,
+        },
+        "call": {
+            "id": call_id,
+            "input_sha256": input_digest,
+            "paths": [p.to_policy() for p in paths],
+            "hosts": [h.to_policy() for h in hosts],
+        },
+        "context": {
+            "workspace": ws,
+            "time": datetime.now(UTC).isoformat(),
+            "approved": approved,
+            "rate": facts["rate"],
+            "skill_runs": facts["skill_runs"],
+        },
+    }
+
+
+def execute_request(
+    workspace: Path, call_id: str, skill: Skill, stdin: bytes, grants: policy_mod.Grants
+) -> pb.ExecuteRequest:
+    assert skill.entrypoint is not None  # CallService.run refuses skills without one
+    mounts = []
+    for g in grants.filesystem:
+        target = "/workspace" if Path(g.path) == workspace else g.path
+        mounts.append(pb.Mount(host_path=g.path, sandbox_path=target, writable=g.mode == "rw"))
+    lim = grants.limits
+    return pb.ExecuteRequest(
+        call_id=call_id,
+        runtime=_RUNTIMES[str(skill.runtime)],
+        skill_dir=str(skill.dir),
+        entrypoint=str(skill.entrypoint),
+        stdin=stdin,
+        mounts=mounts,
+        network_hosts=list(grants.network),
+        image=skill.image_ref or "",
+        image_labels={SKILL_DIGEST_LABEL: skill.digest} if skill.dockerfile else {},
+        backend=_BACKENDS[skill.requested_backend or ""],
+        limits=pb.Limits(
+            wall_time_ms=lim.wall_time_ms,
+            cpu_time_ms=lim.cpu_time_ms,
+            memory_bytes=lim.memory_bytes,
+            pids=lim.pids,
+            output_bytes=lim.output_bytes,
+        )
+        if lim is not None
+        else pb.Limits(),
+    )
