@@ -134,7 +134,10 @@ async def test_logout_ends_the_session_and_needs_csrf(api: Api) -> None:
     api.client.cookies.set("nexflow_session", secret)  # a copy kept from before the logout
     replay = await api.client.get("/api/v1/me")
     assert replay.status_code == 401 and replay.json()["error"] == "session_expired"
-    assert [r["action"] for r in api.events("auth.")][-1] == "auth.logout"
+    # The logout, then the replayed cookie refused (and audited as such).
+    last = api.events("auth.")[-2:]
+    assert [r["action"] for r in last] == ["auth.logout", "auth.failed"]
+    assert json.loads(last[1]["reason_codes"]) == ["session_expired"]
 
 
 async def test_a_password_change_or_disabling_ends_sessions(api: Api) -> None:

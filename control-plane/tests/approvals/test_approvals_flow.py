@@ -97,6 +97,16 @@ async def test_scope_and_policy_decide_who_may_approve(api: Api) -> None:
     still = await api.request("admin", "GET", f"/api/v1/approvals/{body['approval_id']}")
     assert still.json()["status"] == "pending"
     assert api.executor.requests == []
+    # Every refused attempt is on the record, with who tried and why.
+    refused = api.rows(
+        "SELECT action, actor, reason_codes FROM audit_events"
+        " WHERE action IN ('auth.scope_refused', 'approval.refused') ORDER BY seq"
+    )
+    assert [(r["action"], r["actor"], json.loads(r["reason_codes"])) for r in refused] == [
+        ("auth.scope_refused", "alice", ["insufficient_scope"]),
+        ("approval.refused", "bob", ["approver_role_not_allowed"]),
+        ("approval.refused", "admin", ["self_approval_not_allowed"]),
+    ]
 
 
 async def test_changed_input_is_invalidated_not_run(api: Api) -> None:

@@ -29,9 +29,11 @@ from ..auth import (
     session_principal,
 )
 from ..calls import CallService
+from ..errors import CsrfFailed, InsufficientScope, Unauthenticated
 from ..executor_client import ExecutorClient
 from ..metrics import Metrics
 from ..policy import PolicyEngine
+from ..refusals import RefusalRecorder
 from ..settings import Settings
 from ..skills import SkillCatalog
 from ..web.login_limits import LoginLimiter
@@ -56,6 +58,10 @@ class Services:
     checkpointer: Checkpointer | None = None
     """Set by the app's lifespan when checkpoints are enabled."""
     chain_status: ChainStatus = field(default_factory=ChainStatus)
+    refusals: RefusalRecorder = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.refusals = RefusalRecorder(self.audit)
 
 
 def services(request: Request) -> Services:
@@ -64,28 +70,58 @@ def services(request: Request) -> Services:
 
 
 async def principal(request: Request, svc: Annotated[Services, Depends(services)]) -> Principal:
-    """A bearer token if one is presented, else the browser session's cookie."""
+    """A bearer token if one is presented, else the browser session's cookie; a refusal
+    is audited (`auth.failed`, throttled: see `refusals`)."""
     authorization = request.headers.get("authorization")
     cookie = request.cookies.get(SESSION_COOKIE)
-    if authorization is None and cookie:
-        return await session_principal(
-            svc.sessions,
-            cookie,
+    try:
+        if authorization is None and cookie:
+            return await session_principal(
+                svc.sessions,
+                cookie,
+                method=request.method,
+                csrf=request.headers.get(CSRF_HEADER),
+                origin=request.headers.get("origin"),
+                host=request.headers.get("host"),
+            )
+        return await svc.auth.authenticate(authorization)
+    except (Unauthenticated, CsrfFailed) as exc:
+        await svc.refusals.record(
+            "auth.failed",
+            exc,
+            client=_client(request),
             method=request.method,
-            csrf=request.headers.get(CSRF_HEADER),
-            origin=request.headers.get("origin"),
-            host=request.headers.get("host"),
+            path=request.url.path,
+            authorization=authorization,
+            channel="web" if authorization is None and cookie else "http",
         )
-    return await svc.auth.authenticate(authorization)
+        raise
+
+
+def _client(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
 
 
 ServicesDep = Annotated[Services, Depends(services)]
 PrincipalDep = Annotated[Principal, Depends(principal)]
 
 
-def _scoped(scope: Scope) -> Callable[[Principal], Awaitable[Principal]]:
-    async def check(who: PrincipalDep) -> Principal:
-        return require_scope(who, scope)
+def _scoped(scope: Scope) -> Callable[..., Awaitable[Principal]]:
+    async def check(who: PrincipalDep, request: Request, svc: ServicesDep) -> Principal:
+        try:
+            return require_scope(who, scope)
+        except InsufficientScope as exc:
+            await svc.refusals.record(
+                "auth.scope_refused",
+                exc,
+                client=_client(request),
+                method=request.method,
+                path=request.url.path,
+                actor=who.id,
+                scope=str(scope),
+                via=who.via,
+            )
+            raise
 
     return check
 
@@ -97,10 +133,10 @@ AccountsAdmin = Annotated[Principal, Depends(_scoped(Scope.ACCOUNTS_ADMIN))]
 ApprovalsDecide = Annotated[Principal, Depends(_scoped(Scope.APPROVALS_DECIDE))]
 
 
-async def _approvals_read(who: PrincipalDep) -> Principal:
+async def _approvals_read(who: PrincipalDep, request: Request, svc: ServicesDep) -> Principal:
     if Scope.APPROVALS_DECIDE in who.scopes:
         return who
-    return require_scope(who, Scope.AUDIT_READ)
+    return await _scoped(Scope.AUDIT_READ)(who, request, svc)
 
 
 ApprovalsRead = Annotated[Principal, Depends(_approvals_read)]

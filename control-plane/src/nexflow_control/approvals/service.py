@@ -24,7 +24,7 @@ import structlog
 
 from ..audit import AuditEvent
 from ..auth import Principal
-from ..errors import NexflowError, NotFound, PolicyDenied, PolicyUnavailable
+from ..errors import AuditUnavailable, NexflowError, NotFound, PolicyDenied, PolicyUnavailable
 from ..policy import PolicyEngine
 from .records import SYSTEM, Approval, Status
 from .store import ApprovalStore, expired_event, not_pending
@@ -88,6 +88,25 @@ class ApprovalService:
             }
         )
         if not answer.allow:
+            codes = sorted(r.code for r in answer.reasons)
+            with contextlib.suppress(AuditUnavailable):  # the refusal stands either way
+                await self.store.audit.append(
+                    AuditEvent(
+                        action="approval.refused",
+                        call_id=approval.call_id,
+                        actor=who.id,
+                        skill=approval.skill,
+                        decision="deny",
+                        reason_codes=codes,
+                        policy_revision=answer.revision,
+                        payload={
+                            "approval_id": approval.id,
+                            "approve": approve,
+                            "requested_by": approval.principal["id"],
+                            "via": who.via,
+                        },
+                    )
+                )
             raise PolicyDenied(
                 f"policy does not allow {who.id!r} to decide this call",
                 approval_id=approval.id,
