@@ -94,19 +94,19 @@ def _shot(page: Any, name: str) -> None:
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
 
 
-def _login(page: Any, name: str = "alice", password: str = PASSWORD) -> None:
+def _login(page: Any, name: str = "alice", password: str = PASSWORD, *, ok: bool = True) -> None:
     page.goto("/ui/")
     page.wait_for_url(re.compile(r"/ui/login"))
     page.fill("#login-name", name)
     page.fill("#login-password", password)
     page.click("#login-form button[type=submit]")
-    if password == PASSWORD:
+    if ok:
         playwright_api.expect(page.locator("#who")).to_contain_text(name)
 
 
 def test_login_rejects_a_wrong_password_then_lets_the_right_one_in(page: Any) -> None:
     expect = playwright_api.expect
-    _login(page, password="not the password")
+    _login(page, password="not the password", ok=False)
     expect(page.locator("#login-error")).to_contain_text("wrong user name or password")
     _shot(page, "01-login-failed")
     page.fill("#login-password", PASSWORD)
@@ -249,3 +249,24 @@ def test_logout_ends_the_session_for_good(world: dict[str, Any], page: Any) -> N
     assert replay.json()["error"] == "session_expired"
     page.goto("/ui/approvals")
     page.wait_for_url(re.compile(r"/ui/login\?next="))
+
+
+def test_a_user_changes_their_password_in_the_browser(world: dict[str, Any], page: Any) -> None:
+    expect = playwright_api.expect
+    stack: Stack = world["stack"]
+    _user(stack, "pat", ["viewer"])
+    first = "pat's first password"
+    assert stack.client.put("/api/v1/users/pat/password", json={"password": first}).is_success
+    _login(page, "pat", first)
+    page.click("#who")
+    page.fill("#password-current", "not my password")
+    page.fill("#password-new", "pat's second password")
+    page.fill("#password-again", "pat's second password")
+    page.click("#password-form button[type=submit]")
+    expect(page.locator("#password-error")).to_contain_text("wrong user name or password")
+    page.fill("#password-current", first)
+    page.click("#password-form button[type=submit]")
+    page.wait_for_url(re.compile(r"/ui/login"))
+    _shot(page, "08-password-changed")
+    _login(page, "pat", "pat's second password")
+    expect(page.locator("#who")).to_contain_text("pat")

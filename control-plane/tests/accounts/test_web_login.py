@@ -223,3 +223,30 @@ async def test_export_defuses_spreadsheet_formulas(api: Api) -> None:
     )
     (row,) = list(csv.DictReader(io.StringIO(exported.text)))
     assert row["actor"] == "'=cmd|' /C calc'!A0"
+
+
+async def test_users_change_their_own_password(api: Api) -> None:
+    await _with_password(api, "alice", "user")
+    csrf = (await _login(api, "alice")).json()["csrf_token"]
+    body = {"current_password": PASSWORD, "new_password": "a brand new one"}
+    no_csrf = await api.client.post("/auth/password", json=body)
+    assert no_csrf.status_code == 403 and no_csrf.json()["error"] == "csrf_failed"
+    wrong = await api.client.post(
+        "/auth/password",
+        json={**body, "current_password": "not the password"},
+        headers={"X-CSRF-Token": csrf},
+    )
+    assert wrong.status_code == 401 and wrong.json()["error"] == "login_failed"
+    weak = await api.client.post(
+        "/auth/password", json={**body, "new_password": "short"}, headers={"X-CSRF-Token": csrf}
+    )
+    assert weak.status_code == 422 and weak.json()["field"] == "password"
+    done = await api.client.post("/auth/password", json=body, headers={"X-CSRF-Token": csrf})
+    assert done.status_code == 204, done.text
+    assert (await api.client.get("/api/v1/me")).status_code == 401  # every session ended
+    assert (await _login(api, "alice")).status_code == 401
+    assert (await _login(api, "alice", "a brand new one")).status_code == 200
+    changed = api.events("accounts.password_set")[-1]
+    assert changed["actor"] == "alice" and '"via":"session:' in changed["payload"]
+    failed = api.events("auth.login_failed")
+    assert [json.loads(r["payload"])["during"] for r in failed] == ["password_change", "login"]

@@ -18,8 +18,9 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Row, insert, select, update
 
 from ..audit import Action, AuditEvent, AuditLog
 from ..errors import NotFound, Unauthenticated
@@ -107,25 +108,7 @@ class SessionStore:
         """(cookie secret, session) for the right name and password, else `Unauthenticated`
         with one message whatever was wrong (no such user, no password, wrong password,
         disabled), so a caller learns nothing about which names exist."""
-        async with reading(self._engine) as conn:
-            row = (
-                await conn.execute(
-                    select(users, user_passwords.c.hash.label("password_hash"))
-                    .outerjoin(user_passwords, user_passwords.c.user_id == users.c.id)
-                    .where(users.c.name == name)
-                )
-            ).first()
-        stored = None if row is None else row.password_hash
-        good = await asyncio.to_thread(passwords.verify_password, password, stored)
-        if not good or row is None or row.disabled:
-            await self._audit.append(
-                AuditEvent(
-                    action=Action.LOGIN_FAILED,
-                    actor=name[:64] or None,
-                    payload={"client": client, "channel": "web"},
-                )
-            )
-            raise Unauthenticated("wrong user name or password", code="login_failed")
+        row = await self._check_password(name, password, client=client, during="login")
         secret, csrf, now = secrets.token_urlsafe(32), secrets.token_urlsafe(32), self._now()
         session = WebSession(_session_id(secret), to_user(row), csrf, now, now + self._lifetime)
         async with changing(self._audit) as tx:
@@ -147,6 +130,41 @@ class SessionStore:
                 )
             )
         return secret, session
+
+    async def change_password(
+        self, name: str, current: str, new: str, *, client: str, actor: Actor
+    ) -> None:
+        """A user changing their own password: the current one must be right (a wrong one
+        counts as a failed login); then every session of theirs ends, this one too."""
+        passwords.check_strength(new)
+        await self._check_password(name, current, client=client, during="password_change")
+        await self.set_password(name, new, actor=actor)
+
+    async def _check_password(
+        self, name: str, password: str, *, client: str, during: str
+    ) -> Row[Any]:
+        """The user row, if `password` is theirs and they are active; else the failure is
+        audited (`auth.login_failed`) and `Unauthenticated` raised."""
+        async with reading(self._engine) as conn:
+            row = (
+                await conn.execute(
+                    select(users, user_passwords.c.hash.label("password_hash"))
+                    .outerjoin(user_passwords, user_passwords.c.user_id == users.c.id)
+                    .where(users.c.name == name)
+                )
+            ).first()
+        stored = None if row is None else row.password_hash
+        good = await asyncio.to_thread(passwords.verify_password, password, stored)
+        if not good or row is None or row.disabled:
+            await self._audit.append(
+                AuditEvent(
+                    action=Action.LOGIN_FAILED,
+                    actor=name[:64] or None,
+                    payload={"client": client, "channel": "web", "during": during},
+                )
+            )
+            raise Unauthenticated("wrong user name or password", code="login_failed")
+        return row
 
     async def session(self, secret: str) -> WebSession:
         """The live session a cookie stands for, else `Unauthenticated` (`session_expired`)."""

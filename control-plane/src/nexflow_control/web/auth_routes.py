@@ -1,4 +1,5 @@
-"""`/auth/login`, `/auth/logout`, `/auth/session`: the browser's way in and out.
+"""`/auth/login`, `/auth/logout`, `/auth/session`, `/auth/password`: the browser's way
+in and out, and changing one's own password.
 
 Login takes JSON only (`{"name", "password"}`): a cross-site HTML form cannot send
 that content type without a CORS preflight, which this server never grants, so no
@@ -14,6 +15,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 
+from ..accounts import Actor
 from ..accounts.sessions import WebSession
 from ..api.body import json_object
 from ..api.deps import Services, ServicesDep
@@ -105,6 +107,41 @@ async def logout(request: Request, svc: ServicesDep) -> Response:
         host=request.headers.get("host"),
     )
     await svc.sessions.logout(secret, client=client_of(request))
+    response = Response(status_code=204)
+    response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict")
+    return response
+
+
+@router.post("/password", status_code=204)
+async def change_password(request: Request, svc: ServicesDep) -> Response:
+    """Change one's own password: `{"current_password", "new_password"}`, CSRF token
+    required. Every session of the user ends (this one too): log in again."""
+    secret = request.cookies.get(SESSION_COOKIE)
+    if not secret:
+        raise Unauthenticated("not logged in", code="session_expired")
+    who = await session_principal(
+        svc.sessions,
+        secret,
+        method="POST",
+        csrf=request.headers.get("x-csrf-token"),
+        origin=request.headers.get("origin"),
+        host=request.headers.get("host"),
+    )
+    body = await json_object(request, frozenset({"current_password", "new_password"}))
+    current, new = body.get("current_password"), body.get("new_password")
+    for field, value in (("current_password", current), ("new_password", new)):
+        if not isinstance(value, str) or not value:
+            raise InvalidInput(f"{field} must be a non-empty string", field=field)
+    assert isinstance(current, str) and isinstance(new, str)
+    client = client_of(request)
+    svc.logins.check(who.id, client)
+    try:
+        await svc.sessions.change_password(
+            who.id, current, new, client=client, actor=Actor(who.id, who.via)
+        )
+    except Unauthenticated:
+        svc.logins.failed(who.id, client)
+        raise
     response = Response(status_code=204)
     response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict")
     return response

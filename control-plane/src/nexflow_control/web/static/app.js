@@ -51,7 +51,7 @@ async function api(method, path, body) {
   if (response.status === 204) return null;
   let data = null;
   try { data = await response.json(); } catch { data = null; }
-  if (response.status === 401 && path !== "/auth/login") {
+  if (response.status === 401 && !path.startsWith("/auth/")) {  // a wrong password is not a lost session
     state.user = null;
     go("/ui/login?next=" + encodeURIComponent(location.pathname + location.search));
     throw new ApiError(401, data);
@@ -387,6 +387,39 @@ async function approvalsView(main) {
   }
 }
 
+// ---- one's own password ------------------------------------------------------------------
+
+function passwordView(main) {
+  const error = el("p", { class: "error", id: "password-error", role: "alert" });
+  const field = (id, label, autocomplete) =>
+    el("label", {}, label, el("input", { id, type: "password", autocomplete, required: true }));
+  const form = el("form", { class: "login", id: "password-form" },
+    el("h1", {}, "Change your password"),
+    field("password-current", "Current password", "current-password"),
+    field("password-new", "New password (10+ characters)", "new-password"),
+    field("password-again", "New password again", "new-password"),
+    el("button", { class: "primary", type: "submit" }, "Change password"),
+    el("p", { class: "muted" }, "Every session of yours ends: you log in again."),
+    error);
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const value = (id) => document.getElementById(id).value;
+    if (value("password-new") !== value("password-again")) {
+      error.textContent = "the new passwords differ";
+      return;
+    }
+    try {
+      await api("POST", "/auth/password",
+                { current_password: value("password-current"), new_password: value("password-new") });
+      state.user = null; state.csrf = null;
+      document.getElementById("topbar").hidden = true;
+      go("/ui/login");
+      toast("password changed; log in with the new one");
+    } catch (e) { error.textContent = e.message; }
+  });
+  main.append(form);
+}
+
 // ---- routing --------------------------------------------------------------------------------
 
 async function route() {
@@ -402,6 +435,7 @@ async function route() {
   for (const a of document.querySelectorAll("header nav a")) a.classList.remove("active");
   const call = path.match(/^\/ui\/calls\/(.+)$/);
   if (call) { await callView(main, decodeURIComponent(call[1])); return; }
+  if (path.startsWith("/ui/password")) { passwordView(main); return; }
   if (path.startsWith("/ui/approvals")) {
     document.getElementById("nav-approvals").classList.add("active");
     await approvalsView(main);
