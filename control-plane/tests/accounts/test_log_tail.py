@@ -83,6 +83,12 @@ def test_tail_refuses_the_unauthenticated(
     client: TestClient, headers: dict[str, str], code: int
 ) -> None:
     assert _refusal(client, "/ws/logs", headers).code == code
+    refused = client.get("/api/v1/audit", params={"action": "auth.failed"}, headers=BEARER).json()[
+        "events"
+    ]
+    assert [(e["payload"]["method"], e["payload"]["path"]) for e in refused] == [
+        ("WEBSOCKET", "/ws/logs")
+    ]
 
 
 def test_tail_needs_audit_read(client: TestClient) -> None:
@@ -92,6 +98,10 @@ def test_tail_needs_audit_read(client: TestClient) -> None:
     ).json()["token"]
     refused = _refusal(client, "/ws/logs", {"Authorization": f"Bearer {token}"})
     assert refused.code == 4403 and refused.reason == "insufficient_scope"
+    audited = client.get(
+        "/api/v1/audit", params={"action": "auth.scope_refused"}, headers=BEARER
+    ).json()["events"]
+    assert [(e["actor"], e["payload"]["path"]) for e in audited] == [("alice", "/ws/logs")]
 
 
 def test_a_session_socket_must_come_from_this_origin(client: TestClient) -> None:

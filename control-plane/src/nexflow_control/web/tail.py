@@ -186,17 +186,29 @@ async def _authenticate(ws: WebSocket) -> Principal:
         )
     else:
         who = await svc.auth.authenticate(authorization)
-    return require_scope(who, Scope.AUDIT_READ)
+    return who
 
 
 @router.websocket("/ws/logs")
 async def logs(ws: WebSocket) -> None:
+    who: Principal | None = None
     try:
-        await _authenticate(ws)
+        who = await _authenticate(ws)
+        require_scope(who, Scope.AUDIT_READ)
         params = ws.query_params
         filters = _filters_from(params)
         after = int(params["after"]) if params.get("after") else None
     except NexflowError as exc:
+        refused = "auth.scope_refused" if exc.code == "insufficient_scope" else "auth.failed"
+        await ws.app.state.services.refusals.record(
+            refused,
+            exc,
+            client=ws.client.host if ws.client else "unknown",
+            method="WEBSOCKET",
+            path=ws.url.path,
+            authorization=ws.headers.get("authorization"),
+            actor=who.id if who is not None else None,
+        )
         await ws.close(code=4401 if exc.status == 401 else 4403, reason=exc.code)
         return
     except ValueError:
