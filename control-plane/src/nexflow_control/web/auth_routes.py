@@ -20,7 +20,7 @@ from ..accounts.sessions import WebSession
 from ..api.body import json_object
 from ..api.deps import Services, ServicesDep
 from ..audit.chain import format_ts
-from ..auth import SESSION_COOKIE, same_origin, session_principal, web_scopes
+from ..auth import SESSION_COOKIE, Principal, same_origin, session_principal, web_scopes
 from ..errors import CsrfFailed, InvalidInput, Unauthenticated
 
 router = APIRouter(prefix="/auth", tags=["web"])
@@ -92,30 +92,9 @@ async def current_session(request: Request, response: Response, svc: ServicesDep
     return _session_body(await svc.sessions.session(secret))
 
 
-@router.post("/logout", status_code=204)
-async def logout(request: Request, svc: ServicesDep) -> Response:
-    """End the session (CSRF token required, so no other site can log anyone out)."""
-    secret = request.cookies.get(SESSION_COOKIE)
-    if not secret:
-        raise Unauthenticated("not logged in", code="session_expired")
-    await session_principal(
-        svc.sessions,
-        secret,
-        method="POST",
-        csrf=request.headers.get("x-csrf-token"),
-        origin=request.headers.get("origin"),
-        host=request.headers.get("host"),
-    )
-    await svc.sessions.logout(secret, client=client_of(request))
-    response = Response(status_code=204)
-    response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict")
-    return response
-
-
-@router.post("/password", status_code=204)
-async def change_password(request: Request, svc: ServicesDep) -> Response:
-    """Change one's own password: `{"current_password", "new_password"}`, CSRF token
-    required. Every session of the user ends (this one too): log in again."""
+async def _unsafe_session(request: Request, svc: Services) -> tuple[str, Principal]:
+    """(cookie secret, principal) of the caller's session, for a state-changing request:
+    the CSRF token and origin are checked as for any unsafe API request."""
     secret = request.cookies.get(SESSION_COOKIE)
     if not secret:
         raise Unauthenticated("not logged in", code="session_expired")
@@ -127,6 +106,24 @@ async def change_password(request: Request, svc: ServicesDep) -> Response:
         origin=request.headers.get("origin"),
         host=request.headers.get("host"),
     )
+    return secret, who
+
+
+@router.post("/logout", status_code=204)
+async def logout(request: Request, svc: ServicesDep) -> Response:
+    """End the session (CSRF token required, so no other site can log anyone out)."""
+    secret, _ = await _unsafe_session(request, svc)
+    await svc.sessions.logout(secret, client=client_of(request))
+    response = Response(status_code=204)
+    response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict")
+    return response
+
+
+@router.post("/password", status_code=204)
+async def change_password(request: Request, svc: ServicesDep) -> Response:
+    """Change one's own password: `{"current_password", "new_password"}`, CSRF token
+    required. Every session of the user ends (this one too): log in again."""
+    _, who = await _unsafe_session(request, svc)
     body = await json_object(request, frozenset({"current_password", "new_password"}))
     current, new = body.get("current_password"), body.get("new_password")
     for field, value in (("current_password", current), ("new_password", new)):
