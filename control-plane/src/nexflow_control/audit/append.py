@@ -14,6 +14,10 @@ write transaction (which already holds the chain lock, `dialect.lock_chain_head`
   meanwhile the guard is false, nothing is inserted, and the head is read and the
   batch chained again in the same transaction. One round trip fewer per batch, and no
   weaker chain: the seq primary key would refuse a duplicate anyway.
+* PostgreSQL, the writer's usual case (`insert_one_shot`): the same guarded statement
+  run on its own, in autocommit, taking the chain lock itself: one round trip per batch
+  in all. Its snapshot may predate the lock, so there the seq primary key is what
+  refuses a batch chained on a stale head; the caller then takes the locked path.
 
 Each record's distinct reason codes also go to `audit_reason_codes` (derived, unhashed:
 see `models`), in the same transaction: on SQLite a second `executemany`, on PostgreSQL
@@ -28,9 +32,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import insert, select, text
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from .chain import GENESIS_HASH, canonical_text, hash_body, record_body
+from .dialect import CHAIN_LOCK_KEY
 from .models import audit_events, audit_reason_codes
 from .records import AuditEvent, AuditRecord
 
@@ -68,6 +74,22 @@ _PG_STATEMENTS = {
     (True, True): text("WITH ins AS (" + _PG_INSERT + _STILL_HEAD + _CODES_OF_INS),
 }
 _READ_HEAD = select(audit_events.c.seq, audit_events.c.hash).order_by(audit_events.c.seq.desc())
+
+# The guarded statements as one self-contained transaction: the chain lock is taken by
+# the statement itself (a one-row FROM item), so a batch costs ONE round trip, no
+# BEGIN/lock/COMMIT. The statement's snapshot may predate the lock, so its guard can be
+# stale; the seq primary key cannot: a batch chained on a stale head collides with the
+# record that took its seq and the whole statement fails (see `insert_one_shot`).
+_PG_ONE_SHOT = {
+    codes: text(
+        str(_PG_STATEMENTS[True, codes].text).replace(
+            "FROM unnest(",
+            f"FROM (SELECT pg_advisory_xact_lock({CHAIN_LOCK_KEY})) AS chain_lock(held), unnest(",
+            1,
+        )
+    )
+    for codes in (False, True)
+}
 
 
 async def insert_chained(
@@ -111,6 +133,30 @@ async def _pg_insert(
 def code_rows(records: list[AuditRecord]) -> list[dict[str, Any]]:
     """The `audit_reason_codes` rows of `records`: one per distinct code of each record."""
     return [{"code": c, "seq": r.seq} for r in records for c in dict.fromkeys(r.reason_codes)]
+
+
+async def insert_one_shot(
+    conn: AsyncConnection, events: list[AuditEvent], known_head: Head
+) -> list[AuditRecord] | None:
+    """PostgreSQL, autocommit connection: chain `events` after `known_head` and insert
+    them in one statement that takes the chain lock itself. None when the head moved (the
+    guard said so, or another writer's record holds the seq: the statement failed and
+    wrote nothing); the caller then appends the slow way, reading the head under the lock.
+    """
+    records, bodies = chain(events, known_head)
+    params: dict[str, Any] = {"body": bodies, "hash": [r.hash for r in records]}
+    params |= {"head_seq": known_head[0], "head_hash": known_head[1]}
+    with_codes = any(r.reason_codes for r in records)
+    try:
+        result = await conn.execute(_PG_ONE_SHOT[with_codes], params)
+    except IntegrityError:
+        return None  # a concurrent writer took this seq: nothing of ours was stored
+    inserted = int(result.scalar_one()) if with_codes else result.rowcount
+    if inserted == 0:
+        return None
+    if inserted != len(records):  # all or nothing, by construction: anything else is a bug
+        raise RuntimeError(f"one-shot audit insert wrote {inserted} of {len(records)} rows")
+    return records
 
 
 async def read_head(conn: AsyncConnection) -> Head:

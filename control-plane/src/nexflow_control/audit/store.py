@@ -30,7 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 
 from .. import migrations
 from ..errors import AuditUnavailable
-from .append import insert_chained
+from .append import insert_chained, insert_one_shot
 from .chain import canonical_text
 from .dialect import WRITE_TX, ensure_parent_dir, lock_chain_head, prepare_engine
 from .records import MAX_ID_LEN, MAX_REASON_CODE_LEN, MAX_REASON_CODES, AuditEvent, AuditRecord
@@ -230,6 +230,16 @@ class AuditLog:
             start = end
 
     async def _write(self, events: list[AuditEvent]) -> list[AuditRecord]:
+        if self._head is not None and self._engine.dialect.name == "postgresql":
+            # The common case on PostgreSQL: this process wrote the head last. One
+            # statement, one round trip, no BEGIN/lock/COMMIT (append.insert_one_shot);
+            # if the head moved, nothing was written and the locked path below runs.
+            async with self._engine.connect() as conn:
+                fast = await conn.execution_options(isolation_level="AUTOCOMMIT")
+                records = await insert_one_shot(fast, events, self._head)
+                await fast.rollback()  # ends SQLAlchemy's own bookkeeping; a no-op here
+            if records is not None:
+                return records
         async with self._engine.connect() as conn:
             await conn.execution_options(**WRITE_TX)
             async with conn.begin():
