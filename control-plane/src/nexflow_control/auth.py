@@ -19,6 +19,7 @@ import hashlib
 import hmac
 import os
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -133,16 +134,12 @@ def web_scopes(roles: tuple[str, ...]) -> frozenset[str]:
 
 
 async def session_principal(
-    sessions: SessionStore,
-    secret: str,
-    *,
-    method: str,
-    csrf: str | None,
-    origin: str | None,
-    host: str | None,
+    sessions: SessionStore, secret: str, *, method: str, headers: Mapping[str, str]
 ) -> Principal:
     """The principal of a browser session; unsafe methods must echo the session's CSRF
-    token and, when the browser names an origin, come from this host (403 `csrf_failed`)."""
+    token and, when the browser names an origin, come from this host (403 `csrf_failed`).
+    `headers` are the request's (`X-CSRF-Token`, `Origin`, `Host`)."""
+    csrf, origin, host = headers.get(CSRF_HEADER), headers.get("origin"), headers.get("host")
     session = await sessions.session(secret)
     if method.upper() not in _SAFE_METHODS:
         if not csrf or not hmac.compare_digest(csrf.encode(), session.csrf.encode()):

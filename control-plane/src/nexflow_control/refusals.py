@@ -12,7 +12,7 @@ Secrets never reach the event: an API token is named by its public id only.
 from __future__ import annotations
 
 import time
-from collections import defaultdict, deque
+from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
 
@@ -21,6 +21,7 @@ import structlog
 from .accounts.tokens import PREFIX, parse_token_id
 from .audit import AuditEvent, AuditLog
 from .errors import AuditUnavailable, NexflowError
+from .throttle import SlidingWindows
 
 log = structlog.get_logger("nexflow.auth")
 
@@ -35,8 +36,8 @@ class RefusalRecorder:
         per_minute: int = 20,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._audit, self._per_minute, self._clock = audit, per_minute, clock
-        self._recent: dict[str, deque[float]] = defaultdict(deque)
+        self._audit, self._per_minute = audit, per_minute
+        self._recent = SlidingWindows(60.0, max_keys=_MAX_CLIENTS, clock=clock)
         self._suppressed: dict[str, int] = defaultdict(int)
 
     async def record(
@@ -75,14 +76,10 @@ class RefusalRecorder:
             log.warning("auth.refusal_not_audited", action=action, client=client)
 
     def _admit(self, client: str) -> bool:
-        now = self._clock()
-        if len(self._recent) > _MAX_CLIENTS:
-            self._recent.clear()
-        window = self._recent[client]
-        while window and window[0] <= now - 60:
-            window.popleft()
-        if len(window) >= self._per_minute:
+        if self._recent.count(client) >= self._per_minute:
+            if len(self._suppressed) > _MAX_CLIENTS:
+                self._suppressed.clear()
             self._suppressed[client] += 1
             return False
-        window.append(now)
+        self._recent.add(client)
         return True

@@ -21,7 +21,6 @@ from ..audit import AuditLog
 from ..audit.checkpointer import Checkpointer
 from ..audit.status import ChainStatus
 from ..auth import (
-    CSRF_HEADER,
     SESSION_COOKIE,
     Principal,
     TokenAuthenticator,
@@ -77,12 +76,7 @@ async def principal(request: Request, svc: Annotated[Services, Depends(services)
     try:
         if authorization is None and cookie:
             return await session_principal(
-                svc.sessions,
-                cookie,
-                method=request.method,
-                csrf=request.headers.get(CSRF_HEADER),
-                origin=request.headers.get("origin"),
-                host=request.headers.get("host"),
+                svc.sessions, cookie, method=request.method, headers=request.headers
             )
         return await svc.auth.authenticate(authorization)
     except (Unauthenticated, CsrfFailed) as exc:
@@ -128,7 +122,8 @@ def _scoped(scope: Scope) -> Callable[..., Awaitable[Principal]]:
 
 CallsRun = Annotated[Principal, Depends(_scoped(Scope.CALLS_RUN))]
 SkillsRead = Annotated[Principal, Depends(_scoped(Scope.SKILLS_READ))]
-AuditRead = Annotated[Principal, Depends(_scoped(Scope.AUDIT_READ))]
+_audit_read = _scoped(Scope.AUDIT_READ)
+AuditRead = Annotated[Principal, Depends(_audit_read)]
 AccountsAdmin = Annotated[Principal, Depends(_scoped(Scope.ACCOUNTS_ADMIN))]
 ApprovalsDecide = Annotated[Principal, Depends(_scoped(Scope.APPROVALS_DECIDE))]
 
@@ -136,7 +131,7 @@ ApprovalsDecide = Annotated[Principal, Depends(_scoped(Scope.APPROVALS_DECIDE))]
 async def _approvals_read(who: PrincipalDep, request: Request, svc: ServicesDep) -> Principal:
     if Scope.APPROVALS_DECIDE in who.scopes:
         return who
-    return await _scoped(Scope.AUDIT_READ)(who, request, svc)
+    return await _audit_read(who, request, svc)
 
 
 ApprovalsRead = Annotated[Principal, Depends(_approvals_read)]

@@ -31,7 +31,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import insert, select, text
+from sqlalchemy import TextClause, insert, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -48,9 +48,10 @@ INSERT INTO audit_events (seq, ts, action, call_id, actor, skill, decision, reas
                           policy_revision, payload, prev_hash, hash)
 SELECT r.seq, r.ts, r.action, r.call_id, r.actor, r.skill, r.decision, r.reason_codes,
        r.policy_revision, r.payload, r.prev_hash, u.hash
-FROM unnest(CAST(:body AS text[]), CAST(:hash AS text[])) AS u(body, hash)
+FROM {lock}unnest(CAST(:body AS text[]), CAST(:hash AS text[])) AS u(body, hash)
 CROSS JOIN LATERAL json_populate_record(NULL::audit_events, u.body::json) AS r
 """
+"""`{lock}`: nothing, or a one-row FROM item that takes the chain lock (`_PG_ONE_SHOT`)."""
 _STILL_HEAD = """
 WHERE EXISTS (SELECT 1 FROM audit_events WHERE seq = :head_seq AND hash = :head_hash)
   AND NOT EXISTS (SELECT 1 FROM audit_events WHERE seq > :head_seq)
@@ -66,12 +67,17 @@ SELECT count(*) FROM ins
 """Appended to `WITH ins AS (` + an insert: also the reason-code rows of what it
 inserted; the statement returns how many records it inserted."""
 
+
+def _pg_statement(*, guarded: bool, codes: bool, lock: str = "") -> TextClause:
+    insert_sql = _PG_INSERT.format(lock=lock) + (_STILL_HEAD if guarded else "")
+    return text(("WITH ins AS (" + insert_sql + _CODES_OF_INS) if codes else insert_sql)
+
+
 # (guarded, with codes) -> statement; without codes the row count is the result's rowcount.
 _PG_STATEMENTS = {
-    (False, False): text(_PG_INSERT),
-    (True, False): text(_PG_INSERT + _STILL_HEAD),
-    (False, True): text("WITH ins AS (" + _PG_INSERT + _CODES_OF_INS),
-    (True, True): text("WITH ins AS (" + _PG_INSERT + _STILL_HEAD + _CODES_OF_INS),
+    (guarded, codes): _pg_statement(guarded=guarded, codes=codes)
+    for guarded in (False, True)
+    for codes in (False, True)
 }
 _READ_HEAD = select(audit_events.c.seq, audit_events.c.hash).order_by(audit_events.c.seq.desc())
 
@@ -81,12 +87,10 @@ _READ_HEAD = select(audit_events.c.seq, audit_events.c.hash).order_by(audit_even
 # stale; the seq primary key cannot: a batch chained on a stale head collides with the
 # record that took its seq and the whole statement fails (see `insert_one_shot`).
 _PG_ONE_SHOT = {
-    codes: text(
-        str(_PG_STATEMENTS[True, codes].text).replace(
-            "FROM unnest(",
-            f"FROM (SELECT pg_advisory_xact_lock({CHAIN_LOCK_KEY})) AS chain_lock(held), unnest(",
-            1,
-        )
+    codes: _pg_statement(
+        guarded=True,
+        codes=codes,
+        lock=f"(SELECT pg_advisory_xact_lock({CHAIN_LOCK_KEY})) AS chain_lock(held), ",
     )
     for codes in (False, True)
 }

@@ -98,14 +98,7 @@ async def _unsafe_session(request: Request, svc: Services) -> tuple[str, Princip
     secret = request.cookies.get(SESSION_COOKIE)
     if not secret:
         raise Unauthenticated("not logged in", code="session_expired")
-    who = await session_principal(
-        svc.sessions,
-        secret,
-        method="POST",
-        csrf=request.headers.get("x-csrf-token"),
-        origin=request.headers.get("origin"),
-        host=request.headers.get("host"),
-    )
+    who = await session_principal(svc.sessions, secret, method="POST", headers=request.headers)
     return secret, who
 
 

@@ -8,12 +8,10 @@ as the call rate counts do.
 from __future__ import annotations
 
 import time
-from collections import defaultdict, deque
 from collections.abc import Callable
 
 from ..errors import TooManyRequests
-
-_MAX_KEYS = 100_000  # bound the memory an attacker can make us spend on distinct names
+from ..throttle import SlidingWindows
 
 
 class LoginLimiter:
@@ -26,16 +24,13 @@ class LoginLimiter:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._limits = {"name": per_name, "client": per_client}
-        self._window, self._clock = window_s, clock
-        self._failures: dict[tuple[str, str], deque[float]] = defaultdict(deque)
+        self._failures = SlidingWindows(window_s, clock=clock)
 
     def check(self, name: str, client: str) -> None:
         """`TooManyRequests` (`login_rate_limited`, + `retry_after_s`) if either is over."""
-        now = self._clock()
-        for kind, key in (("name", name.lower()), ("client", client)):
-            window = self._window_of(kind, key, now)
-            if len(window) >= self._limits[kind]:
-                retry = max(1, int(window[0] + self._window - now) + 1)
+        for key in _keys(name, client):
+            if self._failures.count(key) >= self._limits[key[0]]:
+                retry = int(self._failures.retry_after(key)) + 1
                 raise TooManyRequests(
                     f"too many failed logins; try again in {retry} s",
                     code="login_rate_limited",
@@ -43,14 +38,9 @@ class LoginLimiter:
                 )
 
     def failed(self, name: str, client: str) -> None:
-        now = self._clock()
-        if len(self._failures) > _MAX_KEYS:
-            self._failures.clear()
-        for kind, key in (("name", name.lower()), ("client", client)):
-            self._window_of(kind, key, now).append(now)
+        for key in _keys(name, client):
+            self._failures.add(key)
 
-    def _window_of(self, kind: str, key: str, now: float) -> deque[float]:
-        window = self._failures[(kind, key)]
-        while window and window[0] <= now - self._window:
-            window.popleft()
-        return window
+
+def _keys(name: str, client: str) -> tuple[tuple[str, str], ...]:
+    return (("name", name.lower()), ("client", client))

@@ -181,9 +181,7 @@ async def _authenticate(ws: WebSocket) -> Principal:
         origin = ws.headers.get("origin")
         if origin is None or not same_origin(origin, ws.headers.get("host")):
             raise CsrfFailed("a session's socket must come from this host's pages")
-        who = await session_principal(
-            svc.sessions, cookie, method="GET", csrf=None, origin=origin, host=None
-        )
+        who = await session_principal(svc.sessions, cookie, method="GET", headers=ws.headers)
     else:
         who = await svc.auth.authenticate(authorization)
     return who
