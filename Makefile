@@ -1,4 +1,4 @@
-# The verbs: setup images run test lint bench proto. `make run` and `make test` work from a fresh clone.
+# The verbs: setup images run test lint bench proto (and opa, setup-test). `make run` and `make test` work from a fresh clone.
 SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -6,12 +6,22 @@ HOME_DIR ?= $(HOME)/.nexflow
 PORT ?= 8080
 PYTEST_ARGS ?=
 
-.PHONY: setup images run test lint fmt bench proto proto-check test-fast
+.PHONY: setup setup-test opa images run test lint fmt bench proto proto-check test-fast
 
+# `setup` installs what `make run` needs; `setup-test` adds the real parts the tests drive
+# (PostgreSQL, Chromium, OPA built from source). `nexflow up --opa` needs `make opa` first.
 setup: $(VENV)/.setup-done
 $(VENV)/.setup-done: uv.lock pyproject.toml */pyproject.toml scripts/setup.sh
-	./scripts/setup.sh
+	./scripts/setup.sh run
 	@touch $@
+
+setup-test: $(VENV)/.setup-test-done
+$(VENV)/.setup-test-done: $(VENV)/.setup-done scripts/install-opa.sh
+	./scripts/setup.sh test
+	@touch $@
+
+opa: setup
+	./scripts/install-opa.sh
 
 # The Docker engine (started if none answers) and the skill images (skipped when up to date).
 images: setup
@@ -21,10 +31,10 @@ images: setup
 run: setup images
 	$(VENV)/bin/nexflow up --home $(HOME_DIR) --port $(PORT)
 
-test: setup images proto-check lint
+test: setup-test images proto-check lint
 	./scripts/test.sh $(PYTEST_ARGS)
 
-test-fast: setup
+test-fast: setup-test
 	$(PY) -m pytest -q -m "not e2e" $(PYTEST_ARGS)
 
 lint: setup
@@ -36,7 +46,7 @@ fmt: setup
 	$(PY) -m ruff format .
 	$(PY) -m ruff check --fix .
 
-bench: setup
+bench: setup-test images
 	$(PY) bench/run.py
 
 proto: setup

@@ -1,17 +1,35 @@
 #!/usr/bin/env bash
-# Installs everything `make test` and `make run` need on a fresh Debian machine, idempotently:
-# system packages (when root), uv, the Python 3.12 virtualenv from uv.lock.
+# Installs what the stack needs on a fresh Debian machine, idempotently, saying what it is
+# doing and how long each step took.
+#
+# Usage: scripts/setup.sh [run|test]
+#   run   (default; `make setup`, `make run`) what the default stack needs: the system
+#         packages the executor and the sandboxes use, uv, the Python 3.12 virtualenv
+#         from uv.lock. The embedded policy engine needs no OPA binary.
+#   test  (`make test`) also the real parts the tests drive: PostgreSQL, Chromium, and the
+#         pinned OPA, built from source once into a cache (a few minutes the first time).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-log() { printf '\033[1m[setup]\033[0m %s\n' "$*" >&2; }
+profile="${1:-run}"
+case "$profile" in run | test) ;; *) echo "usage: $0 [run|test]" >&2; exit 2 ;; esac
+
+started=$SECONDS
+step_started=$SECONDS
+bold='' plain=''
+[ -t 2 ] && bold=$'\033[1m' plain=$'\033[0m'
+log() { printf '%s[setup %3ss]%s %s\n' "$bold" "$((SECONDS - started))" "$plain" "$*" >&2; }
+step() { step_started=$SECONDS; log "$*"; }
+done_step() { log "  done in $((SECONDS - step_started)) s"; }
 
 # --- system packages -------------------------------------------------------------------------
 # libnl-route-3-200: the nsjail binary links against it.
 # python3, nodejs, bash: the runtimes skills run with inside the nsjail sandbox (read-only /usr).
 # docker.io, debootstrap: the Docker backend and the offline build of its base image.
+# iproute2, dnsmasq-base: the egress proxy's network namespaces and their resolver.
+SYSTEM_PACKAGES=(libnl-route-3-200 python3 nodejs bash iproute2 util-linux docker.io debootstrap dnsmasq-base ca-certificates)
 # postgresql: the real server the audit and accounts tests (and `make bench`) also run on.
 # chromium: the real browser the web UI tests drive through Playwright.
-SYSTEM_PACKAGES=(libnl-route-3-200 python3 nodejs bash iproute2 util-linux docker.io debootstrap dnsmasq-base ca-certificates postgresql chromium)
+[ "$profile" = test ] && SYSTEM_PACKAGES+=(postgresql chromium)
 missing=()
 for p in "${SYSTEM_PACKAGES[@]}"; do
   status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
@@ -19,10 +37,11 @@ for p in "${SYSTEM_PACKAGES[@]}"; do
 done
 if ((${#missing[@]})); then
   if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
-    log "installing system packages: ${missing[*]}"
+    step "installing system packages: ${missing[*]}"
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq >/dev/null
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    done_step
   else
     log "missing system packages: ${missing[*]} (install them with apt-get as root)"; exit 1
   fi
@@ -38,10 +57,17 @@ find_python() {
 }
 PY=$(find_python) || { log "Python 3.12 not found (set NEXFLOW_PYTHON)"; exit 1; }
 if ! "$PY" -m uv --version >/dev/null 2>&1; then
-  log "installing uv into $PY"
+  step "installing uv into $PY"
   "$PY" -m pip install -q --disable-pip-version-check uv
+  done_step
 fi
-log "syncing .venv from uv.lock"
+step "syncing .venv from uv.lock"
 "$PY" -m uv sync --frozen --all-packages -p "$PY" -q
-./scripts/install-opa.sh
-log "ready: .venv/bin/nexflow"
+done_step
+
+if [ "$profile" = test ]; then
+  step "OPA (the policy tests run it beside the embedded engine)"
+  ./scripts/install-opa.sh
+  done_step
+fi
+log "ready ($profile): .venv/bin/nexflow"

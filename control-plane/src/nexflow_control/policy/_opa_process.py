@@ -52,7 +52,7 @@ def find_opa_binary() -> Path:
         return Path(found)
     raise OpaNotFound(
         f"the opa binary was not found next to {sys.executable} or on PATH "
-        "(`make setup` builds it with scripts/install-opa.sh)"
+        "(`make opa` builds it with scripts/install-opa.sh)"
     )
 
 
