@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from typing import Any
 
 from ..errors import InvalidInput
@@ -57,12 +58,11 @@ def _int(text: str) -> int:
 _DECODER = json.JSONDecoder(parse_float=_float, parse_int=_int, parse_constant=_constant)
 
 
-def _where(path: list[str | int]) -> str:
-    return ".".join(str(p) for p in path) or "body"
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+"""How a lone surrogate gets into decoded JSON: UTF-8 text cannot hold one, an escape can."""
 
 
 def _has_surrogate(text: str) -> bool:
-    # Fast path: a str without surrogates encodes; the check is C speed either way.
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
@@ -70,26 +70,49 @@ def _has_surrogate(text: str) -> bool:
     return False
 
 
-def _check(value: Any) -> None:
-    """Depth and surrogates, walked without recursion (the depth is what is checked)."""
-    stack: list[tuple[Any, list[str | int]]] = [(value, [])]
+def _path_to(root: Any, target: Any) -> str:
+    """The dotted path of `target` (found by identity) in `root`, for the error's field."""
+    trail: list[tuple[Any, list[str | int]]] = [(root, [])]
+    while trail:
+        node, path = trail.pop()
+        if node is target:
+            return ".".join(str(p) for p in path) or "body"
+        items = node.items() if isinstance(node, dict) else enumerate(node)
+        trail.extend((v, [*path, k]) for k, v in items if isinstance(v, dict | list | str))
+    return "body"
+
+
+def _check(value: Any, text: str) -> None:
+    """Depth and lone surrogates, walked without recursion; skipped when the text shows
+    there can be neither (few brackets, no surrogate escape)."""
+    surrogates = _SURROGATE_ESCAPE.search(text) is not None
+    if not surrogates and text.count("[") + text.count("{") < MAX_DEPTH:
+        return
+    stack: list[tuple[Any, int]] = [(value, 0)]
     while stack:
-        node, path = stack.pop()
-        if isinstance(node, str):
+        node, depth = stack.pop()
+        if type(node) is str:
             if _has_surrogate(node):
-                raise _Refused("invalid_string", "string holds a lone surrogate", _where(path))
+                raise _Refused(
+                    "invalid_string", "string holds a lone surrogate", _path_to(value, node)
+                )
             continue
-        if not isinstance(node, dict | list):
-            continue
-        if len(path) >= MAX_DEPTH:
-            raise _Refused("json_too_deep", f"nested deeper than {MAX_DEPTH}", _where(path))
-        if isinstance(node, dict):
-            for key, item in node.items():
-                if _has_surrogate(key):
-                    raise _Refused("invalid_string", "key holds a lone surrogate", _where(path))
-                stack.append((item, [*path, key]))
+        if depth >= MAX_DEPTH:
+            raise _Refused(
+                "json_too_deep", f"nested deeper than {MAX_DEPTH}", _path_to(value, node)
+            )
+        if type(node) is dict:
+            if surrogates and any(_has_surrogate(k) for k in node):
+                raise _Refused(
+                    "invalid_string", "key holds a lone surrogate", _path_to(value, node)
+                )
+            children: Any = node.values()
         else:
-            stack.extend((item, [*path, i]) for i, item in enumerate(node))
+            children = node
+        for child in children:
+            kind = type(child)
+            if kind is dict or kind is list or (surrogates and kind is str):
+                stack.append((child, depth + 1))
 
 
 def _loads(text: str) -> Any:
@@ -101,7 +124,7 @@ def _loads(text: str) -> Any:
         raise _Refused("json_too_deep", f"nested deeper than {MAX_DEPTH}") from None
     except ValueError as exc:
         raise _Refused("invalid_json", f"request body is not valid JSON: {exc}") from None
-    _check(value)
+    _check(value, text)
     return value
 
 
