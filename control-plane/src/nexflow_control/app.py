@@ -15,6 +15,7 @@ from .accounts import ALL_SCOPES, AccountStore
 from .accounts.sessions import SessionStore
 from .api.body_limit import BodyLimitMiddleware
 from .api.deps import Services
+from .api.disconnects import DisconnectWatch, install_disconnect_handler
 from .api.errors import install_error_handlers
 from .api.routes_accounts import router as accounts_router
 from .api.routes_approvals import router as approvals_router
@@ -237,6 +238,7 @@ def create_app(settings: Settings) -> FastAPI:
         redoc_url=None,
     )
     install_error_handlers(app)
+    install_disconnect_handler(app)
     app.include_router(system_router)
     app.include_router(skills_router)
     app.include_router(audit_router)
@@ -247,4 +249,5 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(auth_routes.router)
     pages.install(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.limits.max_body_bytes)
+    app.add_middleware(DisconnectWatch)
     return app

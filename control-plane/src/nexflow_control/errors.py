@@ -18,6 +18,8 @@
     ├── Conflict                   409 conflict / user_exists / identity_already_linked /
     │                                  approval_not_pending
     ├── TooManyRequests            429 login_rate_limited (+ retry_after_s)
+    ├── InternalError              500 internal_error (a fault of ours; + call_id when a
+    │                                  call had begun: its story ends in call.failed)
     └── Unavailable                503 *_unavailable (fail closed)
         ├── AuditUnavailable       503 audit_unavailable
         ├── ApprovalsUnavailable   503 approvals_unavailable
@@ -99,6 +101,10 @@ class NotExecutable(NexflowError):
 
 class Conflict(NexflowError):
     status, code = 409, "conflict"
+
+
+class InternalError(NexflowError):
+    status, code = 500, "internal_error"
 
 
 class Unavailable(NexflowError):

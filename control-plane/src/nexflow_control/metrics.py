@@ -35,5 +35,12 @@ class Metrics:
             registry=self.registry,
         )
 
+        self.client_disconnects = Counter(
+            "nexflow_client_disconnects",
+            "HTTP clients that went away mid-body (request_body) or before the answer",
+            ["stage"],
+            registry=self.registry,
+        )
+
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -8,20 +8,22 @@ from typing import Annotated
 from fastapi import Depends
 
 from ..audit import AuditFilter
+from .params import FilterText, utc
 
 
 def audit_filter(
-    actor: str | None = None,
-    skill: str | None = None,
-    action: str | None = None,
-    decision: str | None = None,
-    reason_code: str | None = None,
-    call_id: str | None = None,
+    actor: FilterText = None,
+    skill: FilterText = None,
+    action: FilterText = None,
+    decision: FilterText = None,
+    reason_code: FilterText = None,
+    call_id: FilterText = None,
     since: datetime | None = None,
     until: datetime | None = None,
 ) -> AuditFilter:
-    """`action` is exact or a prefix ending in `*`; `since` inclusive, `until` exclusive;
-    empty values are no filter (an HTML form sends every field)."""
+    """`action` is exact or a prefix ending in `*`; `since` inclusive, `until` exclusive
+    (ISO 8601; without an offset, UTC); empty values are no filter (an HTML form sends
+    every field)."""
     return AuditFilter(
         actor=actor or None,
         skill=skill or None,
@@ -29,8 +31,8 @@ def audit_filter(
         decision=decision or None,
         reason_code=reason_code or None,
         call_id=call_id or None,
-        since=since,
-        until=until,
+        since=utc(since, "since"),
+        until=utc(until, "until"),
     )
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from ..accounts import AccountStore, Scope
 from ..accounts.sessions import SessionStore
@@ -68,7 +69,15 @@ def services(request: Request) -> Services:
     return svc
 
 
-async def principal(request: Request, svc: Annotated[Services, Depends(services)]) -> Principal:
+# Declares the bearer scheme in /api/openapi.json; `principal` reads the header itself.
+_bearer = HTTPBearer(auto_error=False, description="an API token (`nexflow` admin or user)")
+
+
+async def principal(
+    request: Request,
+    svc: Annotated[Services, Depends(services)],
+    _: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
     """A bearer token if one is presented, else the browser session's cookie; a refusal
     is audited (`auth.failed`, throttled: see `refusals`)."""
     authorization = request.headers.get("authorization")

@@ -34,11 +34,15 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
         first = exc.errors()[0] if exc.errors() else {}
-        field = ".".join(str(p) for p in first.get("loc", ()) if p != "body") or None
+        where, *path = first.get("loc", ()) or ("request",)
+        # A body that does not fit the route's model is `invalid_input` (as a body refused
+        # by hand always was); a query, path or header parameter is `invalid_request`.
+        code = "invalid_input" if where == "body" else "invalid_request"
+        field = ".".join(str(p) for p in path) or str(where)
         return JSONResponse(
             {
-                "error": "invalid_request",
-                "message": f"{field or 'request'}: {first.get('msg', 'invalid')}",
+                "error": code,
+                "message": f"{field}: {first.get('msg', 'invalid')}",
                 "field": field,
             },
             status_code=422,

@@ -10,15 +10,26 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from fastapi import APIRouter, Response
+from fastapi import Response
 from pydantic import BaseModel, ConfigDict, StrictBool, StrictStr
 
 from ..accounts import Actor, parse_expiry
 from ..auth import Principal
 from ..errors import InvalidInput
 from .deps import AccountsAdmin, PrincipalDep, ServicesDep
+from .params import FilterText, PathName, utc
+from .route import edge_router
+from .schemas_accounts import (
+    LinkedIdentity,
+    Me,
+    NewTokenOut,
+    TokenList,
+    TokenOut,
+    UserList,
+    UserOut,
+)
 
-router = APIRouter(prefix="/api/v1", tags=["accounts"])
+router = edge_router("/api/v1", "accounts")
 
 
 class _Body(BaseModel):
@@ -55,7 +66,7 @@ def _actor(who: Principal) -> Actor:
     return Actor(who.id, who.via)
 
 
-@router.get("/me")
+@router.get("/me", response_model=Me)
 async def me(who: PrincipalDep) -> dict[str, Any]:
     """Who the presented token stands for: id, roles, scopes (any valid token)."""
     return {
@@ -69,25 +80,25 @@ async def me(who: PrincipalDep) -> dict[str, Any]:
     }
 
 
-@router.post("/users", status_code=201)
+@router.post("/users", status_code=201, response_model=UserOut)
 async def create_user(body: NewUser, svc: ServicesDep, who: AccountsAdmin) -> dict[str, Any]:
     user = await svc.accounts.create_user(body.name, body.roles, actor=_actor(who))
     return user.to_dict()
 
 
-@router.get("/users")
+@router.get("/users", response_model=UserList)
 async def list_users(svc: ServicesDep, _: AccountsAdmin) -> dict[str, Any]:
     return {"users": [u.to_dict() for u in await svc.accounts.list_users()]}
 
 
-@router.get("/users/{name}")
-async def show_user(name: str, svc: ServicesDep, _: AccountsAdmin) -> dict[str, Any]:
+@router.get("/users/{name}", response_model=UserOut)
+async def show_user(name: PathName, svc: ServicesDep, _: AccountsAdmin) -> dict[str, Any]:
     return (await svc.accounts.get_user(name)).to_dict()
 
 
-@router.patch("/users/{name}")
+@router.patch("/users/{name}", response_model=UserOut)
 async def update_user(
-    name: str, body: UserChange, svc: ServicesDep, who: AccountsAdmin
+    name: PathName, body: UserChange, svc: ServicesDep, who: AccountsAdmin
 ) -> dict[str, Any]:
     """Set roles (the whole list) and/or `disabled`; a disabled user's tokens stop working."""
     user = await svc.accounts.update_user(
@@ -102,21 +113,21 @@ class NewPassword(_Body):
 
 @router.put("/users/{name}/password", status_code=204)
 async def set_password(
-    name: str, body: NewPassword, svc: ServicesDep, who: AccountsAdmin
+    name: PathName, body: NewPassword, svc: ServicesDep, who: AccountsAdmin
 ) -> Response:
     """Set the user's web-login password (10+ characters); their open web sessions end."""
     await svc.sessions.set_password(name, body.password, actor=_actor(who))
     return Response(status_code=204, headers={"Cache-Control": "no-store"})
 
 
-@router.post("/users/{name}/tokens", status_code=201)
+@router.post("/users/{name}/tokens", status_code=201, response_model=NewTokenOut)
 async def create_token(
-    name: str, body: NewToken, response: Response, svc: ServicesDep, who: AccountsAdmin
+    name: PathName, body: NewToken, response: Response, svc: ServicesDep, who: AccountsAdmin
 ) -> dict[str, Any]:
     """A new API token; `token` in the answer is the bearer token, shown this once."""
     if body.expires_in is not None and body.expires_at is not None:
         raise InvalidInput("give expires_in or expires_at, not both", field="expires_at")
-    expires_at = body.expires_at
+    expires_at = utc(body.expires_at, "expires_at", code="invalid_input")
     if body.expires_in is not None:
         lifetime = parse_expiry(body.expires_in)
         expires_at = None if lifetime is None else datetime.now(UTC) + lifetime
@@ -127,31 +138,31 @@ async def create_token(
     return {**token.to_dict(datetime.now(UTC)), "token": whole}
 
 
-@router.get("/users/{name}/tokens")
-async def list_user_tokens(name: str, svc: ServicesDep, _: AccountsAdmin) -> dict[str, Any]:
+@router.get("/users/{name}/tokens", response_model=TokenList)
+async def list_user_tokens(name: PathName, svc: ServicesDep, _: AccountsAdmin) -> dict[str, Any]:
     now = datetime.now(UTC)
     return {"tokens": [t.to_dict(now) for t in await svc.accounts.list_tokens(name)]}
 
 
-@router.get("/tokens")
+@router.get("/tokens", response_model=TokenList)
 async def list_tokens(
-    svc: ServicesDep, _: AccountsAdmin, user: str | None = None
+    svc: ServicesDep, _: AccountsAdmin, user: FilterText = None
 ) -> dict[str, Any]:
     """Every token (or one user's with `?user=`), oldest first."""
     now = datetime.now(UTC)
     return {"tokens": [t.to_dict(now) for t in await svc.accounts.list_tokens(user)]}
 
 
-@router.post("/tokens/{token_id}/revoke")
-async def revoke_token(token_id: str, svc: ServicesDep, who: AccountsAdmin) -> dict[str, Any]:
+@router.post("/tokens/{token_id}/revoke", response_model=TokenOut)
+async def revoke_token(token_id: PathName, svc: ServicesDep, who: AccountsAdmin) -> dict[str, Any]:
     """Revoke a token (it answers 401 `token_revoked` from now on); idempotent."""
     token = await svc.accounts.revoke_token(token_id, actor=_actor(who))
     return token.to_dict(datetime.now(UTC))
 
 
-@router.post("/users/{name}/identities", status_code=201)
+@router.post("/users/{name}/identities", status_code=201, response_model=LinkedIdentity)
 async def link_identity(
-    name: str, body: NewIdentity, svc: ServicesDep, who: AccountsAdmin
+    name: PathName, body: NewIdentity, svc: ServicesDep, who: AccountsAdmin
 ) -> dict[str, Any]:
     """Link `provider:subject` (e.g. `telegram:123`) to the user; 409 if linked to anyone."""
     link = await svc.accounts.link_identity(name, body.provider, body.subject, actor=_actor(who))
@@ -160,7 +171,7 @@ async def link_identity(
 
 @router.delete("/users/{name}/identities/{provider}/{subject:path}", status_code=204)
 async def unlink_identity(
-    name: str, provider: str, subject: str, svc: ServicesDep, who: AccountsAdmin
+    name: PathName, provider: PathName, subject: PathName, svc: ServicesDep, who: AccountsAdmin
 ) -> Response:
     await svc.accounts.unlink_identity(name, provider, subject, actor=_actor(who))
     return Response(status_code=204)

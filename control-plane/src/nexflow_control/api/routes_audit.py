@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Annotated, Any
-
-from fastapi import APIRouter, Query
+from typing import Any
 
 from ..audit import AuditFilter, VerifyReport, query, verify, verify_with_checkpoints
 from ..audit.chain import format_ts
@@ -13,17 +11,20 @@ from ..calls import parse_output
 from ..errors import NotFound
 from .audit_filters import AuditFilterDep
 from .deps import AuditRead, ServicesDep
+from .params import Limit, PathName, Seq
+from .route import edge_router
+from .schemas import AuditPage, CallStory, VerifyOut
 
-router = APIRouter(prefix="/api/v1", tags=["audit"])
+router = edge_router("/api/v1", "audit")
 
 
-@router.get("/audit")
+@router.get("/audit", response_model=AuditPage)
 async def list_events(
     svc: ServicesDep,
     _: AuditRead,
     filters: AuditFilterDep,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    before: Annotated[int | None, Query(ge=1)] = None,
+    limit: Limit = 100,
+    before: Seq = None,
 ) -> dict[str, Any]:
     """Events newest first; pass `before=<next_before>` for the next page."""
     page = await query(svc.audit, filters, limit=limit, before_seq=before)
@@ -33,7 +34,7 @@ async def list_events(
     }
 
 
-@router.get("/audit/verify")
+@router.get("/audit/verify", response_model=VerifyOut)
 async def verify_chain(svc: ServicesDep, _: AuditRead, fresh: bool = False) -> dict[str, Any]:
     """Walk the hash chain and hold it against the signed checkpoints; name the first
     broken sequence number (or the missing tail), if any. The report of the last walk is
@@ -50,8 +51,8 @@ async def verify_chain(svc: ServicesDep, _: AuditRead, fresh: bool = False) -> d
     return {**report.to_dict(), "verified_at": format_ts(verified_at)}
 
 
-@router.get("/calls/{call_id}")
-async def show_call(call_id: str, svc: ServicesDep, _: AuditRead) -> dict[str, Any]:
+@router.get("/calls/{call_id}", response_model=CallStory)
+async def show_call(call_id: PathName, svc: ServicesDep, _: AuditRead) -> dict[str, Any]:
     """A call's whole story, from the audit log, oldest event first."""
     page = await query(svc.audit, AuditFilter(call_id=call_id), limit=1000)
     if not page.records:

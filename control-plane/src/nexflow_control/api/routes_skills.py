@@ -4,18 +4,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from ..calls import PendingCall
 from ..errors import NotFound
-from .body import json_object
 from .deps import CallsRun, ServicesDep, SkillsRead
+from .params import PathName
+from .route import edge_router
+from .schemas import CallResultOut, PendingCallOut, RunRequest, SkillDetail, SkillList
 
-router = APIRouter(prefix="/api/v1/skills", tags=["skills"])
+router = edge_router("/api/v1/skills", "skills")
+
+SkillName = PathName
 
 
-@router.get("")
+@router.get("", response_model=SkillList)
 async def list_skills(svc: ServicesDep, _: SkillsRead) -> dict[str, Any]:
     """Installed skills, and the skill folders that failed to load (with why)."""
     return {
@@ -24,8 +27,8 @@ async def list_skills(svc: ServicesDep, _: SkillsRead) -> dict[str, Any]:
     }
 
 
-@router.get("/{name}")
-async def show_skill(name: str, svc: ServicesDep, _: SkillsRead) -> dict[str, Any]:
+@router.get("/{name}", response_model=SkillDetail)
+async def show_skill(name: SkillName, svc: ServicesDep, _: SkillsRead) -> dict[str, Any]:
     skill = svc.catalog.get(name)
     if skill is None:
         raise NotFound(f"no skill named {name!r}", code="skill_not_found")
@@ -33,14 +36,17 @@ async def show_skill(name: str, svc: ServicesDep, _: SkillsRead) -> dict[str, An
     return detail
 
 
-@router.post("/{name}", response_model=None)
+@router.post(
+    "/{name}",
+    response_model=CallResultOut,
+    responses={202: {"model": PendingCallOut, "description": "waits for a human's approval"}},
+)
 async def run_skill(
-    name: str, request: Request, svc: ServicesDep, who: CallsRun
+    name: SkillName, svc: ServicesDep, who: CallsRun, body: RunRequest | None = None
 ) -> dict[str, Any] | JSONResponse:
     """Run a skill: body `{"input": {...}}`; the answer is the call's result, or 202
     `pending_approval` when a human must approve it first."""
-    body = await json_object(request, frozenset({"input"}))
-    result = await svc.calls.run(who, name, body.get("input", {}))
+    result = await svc.calls.run(who, name, body.input if body is not None else {})
     if isinstance(result, PendingCall):
         return JSONResponse(result.to_dict(), status_code=202)
     return result.to_dict()

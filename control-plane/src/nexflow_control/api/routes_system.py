@@ -4,16 +4,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Response
+from fastapi import Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from .deps import PrincipalDep, ServicesDep
+from .route import edge_router
+from .schemas import Health
 
-router = APIRouter(tags=["system"])
+router = edge_router("", "system")
 
 
-@router.get("/health")
+@router.get(
+    "/health",
+    response_model=Health,
+    responses={503: {"model": Health, "description": "the executor does not answer"}},
+)
 async def health(svc: ServicesDep) -> Response:
     """200 when the executor answers; 503 (same body) when it does not. `sandbox` names the
     backend calls run on by default, the other usable ones, and the warm pool."""
@@ -29,6 +35,10 @@ async def health(svc: ServicesDep) -> Response:
     return JSONResponse(body, status_code=200 if executor_ok else 503)
 
 
-@router.get("/api/v1/metrics")
+@router.get(
+    "/api/v1/metrics",
+    response_class=Response,
+    responses={200: {"content": {CONTENT_TYPE_LATEST: {"schema": {"type": "string"}}}}},
+)
 async def metrics(svc: ServicesDep, _: PrincipalDep) -> Response:
     return Response(svc.metrics.render(), media_type=CONTENT_TYPE_LATEST)

@@ -88,6 +88,7 @@ async def dispatch(
             )
         except AuditUnavailable:
             log.error("audit.write_failed", stage="call.failed")
+        exc.extra.setdefault("call_id", call_id)
         raise
     return await _finished(calls, call_id, principal, skill, execution, started)
 

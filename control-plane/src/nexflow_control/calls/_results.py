@@ -7,7 +7,6 @@ approved call that changed, 409); `call_event` builds one audit event of a call.
 from __future__ import annotations
 
 import dataclasses
-import json
 import secrets
 import time
 from dataclasses import dataclass
@@ -15,6 +14,7 @@ from typing import Any
 
 from .. import audit as audit_mod
 from .. import policy as policy_mod
+from ..api import parse_lenient
 from ..approvals import Approval
 from ..auth import Principal
 from ..errors import NexflowError
@@ -81,14 +81,15 @@ class ApprovalStale(NexflowError):
 
 
 def parse_output(stdout: str) -> Any:
-    """A script's result: its stdout as JSON if it is JSON, else the text itself."""
+    """A script's result: its stdout as JSON if it is JSON the API can answer, else the
+    text itself (which is always valid UTF-8: stdout is decoded with replacement)."""
     text = stdout.strip()
     if not text:
         return None
-    try:
-        return json.loads(text)
-    except ValueError:
-        return stdout
+    # The edge's strict decoder: JSON that could not be sent back as JSON (NaN, numbers
+    # that overflow, lone surrogates, nesting deeper than a request may have) stays text.
+    parsed, value = parse_lenient(text)
+    return value if parsed else stdout
 
 
 def call_event(

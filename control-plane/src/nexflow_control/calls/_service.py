@@ -6,6 +6,7 @@ the events that say why it may run are committed first ("no audit, no execution"
 
 from __future__ import annotations
 
+import contextlib
 import time
 from datetime import timedelta
 from typing import Any
@@ -18,6 +19,7 @@ from ..approvals import Approval, ApprovalStore, Status, new_approval_id
 from ..auth import Principal
 from ..errors import (
     AuditUnavailable,
+    InternalError,
     NexflowError,
     NotExecutable,
     NotFound,
@@ -42,6 +44,8 @@ from ._results import (
     new_call_id,
     reasons_list,
 )
+
+log = structlog.get_logger("nexflow.calls")
 
 
 class CallService:
@@ -95,13 +99,41 @@ class CallService:
         except AuditUnavailable as exc:
             return exc
         self.metrics.calls.labels(skill=skill, status="refused").inc()
+        error.extra.setdefault("call_id", call_id)  # recorded: the caller may look it up
         return error
 
     async def run(
         self, principal: Principal, name: str, raw_input: Any
     ) -> CallResult | PendingCall:
+        """One call. Every way out is recorded under its call id: a result, a pending
+        approval, a refusal (`call_id` in the error), or — for a fault of ours —
+        `call.failed` `internal_error` and a 500 that names the call id."""
         call_id = new_call_id()
         structlog.contextvars.bind_contextvars(call_id=call_id, principal=principal.id)
+        try:
+            return await self._run(call_id, principal, name, raw_input)
+        except NexflowError:
+            raise
+        except Exception as exc:
+            log.exception("call.internal_error", error_type=type(exc).__name__)
+            message = "internal error; see the server log"
+            with contextlib.suppress(AuditUnavailable):
+                await self._append(
+                    call_event(
+                        "call.failed",
+                        call_id,
+                        principal,
+                        name[:64],
+                        decision="error",
+                        reason_codes=["internal_error"],
+                        payload={"error": "internal_error", "message": message},
+                    )
+                )
+            raise InternalError(message, call_id=call_id) from None
+
+    async def _run(
+        self, call_id: str, principal: Principal, name: str, raw_input: Any
+    ) -> CallResult | PendingCall:
         started = time.perf_counter()
         skill = self.catalog.get(name)
         if skill is None:

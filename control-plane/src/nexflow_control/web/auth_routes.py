@@ -13,17 +13,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import Request, Response
 
 from ..accounts import Actor
 from ..accounts.sessions import WebSession
-from ..api.body import json_object
 from ..api.deps import Services, ServicesDep
+from ..api.route import edge_router
+from ..api.schemas_accounts import Login, PasswordChange, SessionOut
 from ..audit.chain import format_ts
 from ..auth import SESSION_COOKIE, Principal, same_origin, session_principal, web_scopes
 from ..errors import CsrfFailed, InvalidInput, Unauthenticated
 
-router = APIRouter(prefix="/auth", tags=["web"])
+router = edge_router("/auth", "web")
 
 
 def client_of(request: Request) -> str:
@@ -48,20 +49,17 @@ def _secure(svc: Services) -> bool:
     )
 
 
-@router.post("/login")
-async def login(request: Request, response: Response, svc: ServicesDep) -> dict[str, Any]:
+@router.post("/login", response_model=SessionOut)
+async def login(
+    body: Login, request: Request, response: Response, svc: ServicesDep
+) -> dict[str, Any]:
     """Log in with name and password; 401 `login_failed`, 429 `login_rate_limited`."""
     if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
         raise InvalidInput("send the login as application/json", code="unsupported_media_type")
     origin = request.headers.get("origin")
     if origin is not None and not same_origin(origin, request.headers.get("host")):
         raise CsrfFailed(f"cross-origin login from {origin[:100]!r} refused")
-    body = await json_object(request, frozenset({"name", "password"}))
-    name, password = body.get("name"), body.get("password")
-    for field, value in (("name", name), ("password", password)):
-        if not isinstance(value, str) or not value or len(value) > 1024:
-            raise InvalidInput(f"{field} must be a non-empty string", field=field)
-    assert isinstance(name, str) and isinstance(password, str)
+    name, password = body.name, body.password
     client = client_of(request)
     svc.logins.check(name, client)
     try:
@@ -82,7 +80,7 @@ async def login(request: Request, response: Response, svc: ServicesDep) -> dict[
     return _session_body(session)
 
 
-@router.get("/session")
+@router.get("/session", response_model=SessionOut)
 async def current_session(request: Request, response: Response, svc: ServicesDep) -> dict[str, Any]:
     """Who is logged in, and the CSRF token to echo; 401 `session_expired` if no one."""
     secret = request.cookies.get(SESSION_COOKIE)
@@ -113,16 +111,11 @@ async def logout(request: Request, svc: ServicesDep) -> Response:
 
 
 @router.post("/password", status_code=204)
-async def change_password(request: Request, svc: ServicesDep) -> Response:
+async def change_password(body: PasswordChange, request: Request, svc: ServicesDep) -> Response:
     """Change one's own password: `{"current_password", "new_password"}`, CSRF token
     required. Every session of the user ends (this one too): log in again."""
     _, who = await _unsafe_session(request, svc)
-    body = await json_object(request, frozenset({"current_password", "new_password"}))
-    current, new = body.get("current_password"), body.get("new_password")
-    for field, value in (("current_password", current), ("new_password", new)):
-        if not isinstance(value, str) or not value:
-            raise InvalidInput(f"{field} must be a non-empty string", field=field)
-    assert isinstance(current, str) and isinstance(new, str)
+    current, new = body.current_password, body.new_password
     client = client_of(request)
     svc.logins.check(who.id, client)
     try:

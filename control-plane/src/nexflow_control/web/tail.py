@@ -29,9 +29,11 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
 from ..accounts import Scope
 from ..api.audit_filters import audit_filter
+from ..api.params import TEXT_MAX
+from ..api.strict_json import INT_MAX
 from ..audit import AuditFilter, AuditLog, AuditRecord, tail
 from ..auth import SESSION_COOKIE, Principal, require_scope, same_origin, session_principal
-from ..errors import AuditUnavailable, CsrfFailed, NexflowError
+from ..errors import AuditUnavailable, CsrfFailed, InvalidInput, NexflowError
 
 log = structlog.get_logger("nexflow.web")
 router = APIRouter(tags=["audit"])
@@ -73,19 +75,39 @@ def _filters_from(params: Mapping[str, str]) -> AuditFilter:
     """The viewer's filters from the socket's query string; `ValueError` if malformed."""
 
     def when(key: str) -> datetime | None:
-        value = params.get(key)
+        value = text(key)
         return datetime.fromisoformat(value) if value else None
 
-    return audit_filter(
-        actor=params.get("actor"),
-        skill=params.get("skill"),
-        action=params.get("action"),
-        decision=params.get("decision"),
-        reason_code=params.get("reason_code"),
-        call_id=params.get("call_id"),
-        since=when("since"),
-        until=when("until"),
-    )
+    def text(key: str) -> str | None:
+        value = params.get(key)
+        if value is not None and (len(value) > TEXT_MAX or "\x00" in value):
+            raise ValueError(f"{key} is too long or holds NUL")
+        return value
+
+    try:
+        return audit_filter(
+            actor=text("actor"),
+            skill=text("skill"),
+            action=text("action"),
+            decision=text("decision"),
+            reason_code=text("reason_code"),
+            call_id=text("call_id"),
+            since=when("since"),
+            until=when("until"),
+        )
+    except InvalidInput as exc:
+        raise ValueError(exc.message) from None
+
+
+def _after(params: Mapping[str, str]) -> int | None:
+    """`after=<seq>`: a seq the database can hold; `ValueError` otherwise."""
+    value = params.get("after")
+    if not value:
+        return None
+    seq = int(value)
+    if not 0 <= seq <= INT_MAX:
+        raise ValueError("after is out of range")
+    return seq
 
 
 @dataclass(eq=False)
@@ -195,7 +217,7 @@ async def logs(ws: WebSocket) -> None:
         require_scope(who, Scope.AUDIT_READ)
         params = ws.query_params
         filters = _filters_from(params)
-        after = int(params["after"]) if params.get("after") else None
+        after = _after(params)
     except NexflowError as exc:
         refused = "auth.scope_refused" if exc.code == "insufficient_scope" else "auth.failed"
         await ws.app.state.services.refusals.record(
