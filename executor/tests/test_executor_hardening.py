@@ -3,6 +3,7 @@ relatives, setuid files, and the mount table. Each test fails if the attack work
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import stat
@@ -31,7 +32,8 @@ def native(nr, *args):
     return named(rc, ctypes.get_errno())
 
 def i386_setup():
-    code = b'\\xb8' + (425).to_bytes(4, 'little') + b'\\xbb\\x01\\x00\\x00\\x00\\x31\\xc9\\xcd\\x80\\xc3'
+    # mov eax, 425; mov ebx, 1; xor ecx, ecx; int 0x80; ret
+    code = b'\\xb8\\xa9\\x01\\x00\\x00\\xbb\\x01\\x00\\x00\\x00\\x31\\xc9\\xcd\\x80\\xc3'
     buf = mmap.mmap(-1, 4096, prot=mmap.PROT_READ | mmap.PROT_WRITE | mmap.PROT_EXEC)
     buf.write(code)
     fn = ctypes.CFUNCTYPE(ctypes.c_int)(ctypes.addressof(ctypes.c_char.from_buffer(buf)))
@@ -65,8 +67,12 @@ async def test_io_uring_system_calls_never_reach_the_kernel(stub, skill_dir):
     """io_uring_setup/enter/register, also via the x32 and i386 entry points, are refused;
     the same probe on the host shows the calls would otherwise reach the kernel."""
     probe = write_script(skill_dir, "uring.py", SYSCALL_PROBE)
-    host = subprocess.run(
-        [sys.executable, str(skill_dir / probe)], capture_output=True, text=True, check=True
+    host = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, str(skill_dir / probe)],
+        capture_output=True,
+        text=True,
+        check=True,
     )
     on_host = json.loads(host.stdout)
     assert on_host["io_uring_setup"] == "EFAULT" and on_host["io_uring_setup_i386"] == "EFAULT"
@@ -203,13 +209,15 @@ async def test_no_setuid_or_setgid_file_is_visible(stub, skill_dir, base_dir, ba
     assert seen["found"] in ([], ["/data/planted"]), seen["found"]
 
 
+_DOCKER_RUN_ROOT = ["docker", "run", "--rm", "--network=none", "--user=0", "--entrypoint=find"]
+
+
 @pytest.mark.docker
 def test_docker_runtime_images_carry_no_setuid_file():
     """`find / -xdev -perm /6000` in each runtime image finds nothing."""
     for image in ("nexflow/bash:bookworm", "nexflow/python:bookworm", "nexflow/node:bookworm"):
         done = subprocess.run(
-            ["docker", "run", "--rm", "--network=none", "--user=0", "--entrypoint=/usr/bin/find"]
-            + [image, "/", "-xdev", "-perm", "/6000"],
+            [*_DOCKER_RUN_ROOT, image, "/", "-xdev", "-perm", "/6000"],
             capture_output=True,
             text=True,
             check=False,

@@ -15,12 +15,12 @@ scratch space; non-root user (the executor's sandbox uid, 65534 by default, the 
 outside uid nsjail maps to, so granted directories need one owner for both backends);
 `cap_drop=ALL`; `no-new-privileges`; our own seccomp allowlist (seccomp.py: no io_uring,
 no ptrace, no mounts or namespaces); the launcher's Landlock domain (no /proc: no mount
-table, no other process) and a non-dumpable launcher; no network (`network_mode=none`); memory with swap equal to it (no swap),
-pids, CPU quota and RLIMIT_CPU; log driver `none`, so no output (and no secret in it)
-is written under /var/lib/docker; granted directories as bind mounts from the
-executor's staging root (see staging.py), resolved with realpath and re-checked when the
-container is created. Labels mark every container with this executor's instance id, so
-`reap()` removes what a crashed executor left behind.
+table, no other process) and a non-dumpable launcher; no network (`network_mode=none`);
+memory with swap equal to it (no swap), pids, CPU quota and RLIMIT_CPU; log driver
+`none`, so no output (and no secret in it) is written under /var/lib/docker; granted
+directories as bind mounts from the executor's staging root (see staging.py), resolved
+with realpath and re-checked when the container is created. Labels mark every container
+with this executor's instance id, so `reap()` removes what a crashed executor left behind.
 """
 
 from __future__ import annotations

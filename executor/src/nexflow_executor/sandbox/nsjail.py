@@ -29,9 +29,9 @@ from nexflow_executor.errors import BackendUnavailable, KillReason, SandboxError
 from nexflow_executor.sandbox.base import OnOutput, OnStarted, RunResult, RunSpec, Stream
 from nexflow_executor.sandbox.cgroups import CallCgroup, detect_version
 from nexflow_executor.sandbox.nsjail_config import build_command, build_config, render
-from nexflow_executor.sandbox.setuid import privileged_files
 from nexflow_executor.sandbox.outcome import classify, describe, watch
 from nexflow_executor.sandbox.output import LoaderNoiseFilter, OutputGate, pump
+from nexflow_executor.sandbox.setuid import privileged_files
 from nexflow_executor.sandbox.staging import Staging
 from nexflow_executor.settings import Settings
 

@@ -6,8 +6,9 @@ namespace is new (the network one stays empty: only `lo`), the script runs as ui
 under a seccomp filter (seccomp.py), on a read-only root that holds only the runtime's
 system directories (each setuid/setgid file or directory in them masked by an empty
 one, see setuid.py), a synthetic /etc, three /dev nodes, the skill at /skill (ro), a
-size-capped tmpfs at /tmp and the granted mounts; every mount is nosuid. No /proc. Resource limits other than rlimits are applied by the
-executor's own cgroup (see cgroups.py), so nsjail's cgroup support stays off.
+size-capped tmpfs at /tmp and the granted mounts; every mount is nosuid. No /proc.
+Resource limits other than rlimits are applied by the executor's own cgroup (see
+cgroups.py), so nsjail's cgroup support stays off.
 """
 
 from __future__ import annotations
