@@ -35,7 +35,7 @@ _ETC = {
     "nsswitch.conf": "passwd: files\ngroup: files\nhosts: files\n",
 }
 _DEV_NODES = ("null", "zero", "urandom")
-# A masked file is /dev/null made unopenable (nodev), a masked directory an empty tmpfs.
+# A masked file is /dev/null made unopenable (nodev); a masked directory, an empty tmpfs.
 _MASK = {"rw": False, "nodev": True, "nosuid": True, "noexec": True}
 
 
@@ -53,6 +53,20 @@ def build_command(spec: RunSpec, settings: Settings) -> list[str]:
     return [*head, *spec.args]
 
 
+def _tmpfs(dst: str, options: str, *, rw: bool = False, noexec: bool = False) -> MountPt:
+    """A tmpfs at `dst`, nodev and nosuid like every mount here."""
+    return MountPt(
+        dst=dst,
+        fstype="tmpfs",
+        rw=rw,
+        is_dir=True,
+        options=options,
+        nodev=True,
+        nosuid=True,
+        noexec=noexec,
+    )
+
+
 def _system_mounts(settings: Settings) -> list[MountPt]:
     mounts: list[MountPt] = []
     for path in settings.nsjail.system_dirs:
@@ -65,9 +79,7 @@ def _system_mounts(settings: Settings) -> list[MountPt]:
     # The host's setuid/setgid files and directories are hidden behind empty ones.
     for path, is_dir in privileged_files(tuple(settings.nsjail.system_dirs)):
         if is_dir:
-            mounts.append(
-                MountPt(dst=path, fstype="tmpfs", is_dir=True, options="size=4k,mode=755", **_MASK)
-            )
+            mounts.append(_tmpfs(path, "size=4k,mode=755", noexec=True))
         else:
             mounts.append(MountPt(src="/dev/null", dst=path, is_bind=True, is_dir=False, **_MASK))
     return mounts
@@ -84,25 +96,9 @@ def build_config(
     limits = spec.limits
     mounts = [
         # Read-only, tiny root: nothing of the host is visible unless mounted below.
-        MountPt(
-            dst="/",
-            fstype="tmpfs",
-            rw=False,
-            is_dir=True,
-            options="size=1m,mode=755",
-            nodev=True,
-            nosuid=True,
-        ),
+        _tmpfs("/", "size=1m,mode=755"),
         *_system_mounts(settings),
-        MountPt(
-            dst="/etc",
-            fstype="tmpfs",
-            rw=False,
-            is_dir=True,
-            options="size=64k,mode=755",
-            nodev=True,
-            nosuid=True,
-        ),
+        _tmpfs("/etc", "size=64k,mode=755"),
         *(
             MountPt(dst=f"/etc/{name}", src_content=body.encode(), nodev=True, nosuid=True)
             for name, body in _ETC.items()
@@ -116,15 +112,7 @@ def build_config(
         MountPt(
             src=str(spec.skill_dir), dst="/skill", is_bind=True, rw=False, nodev=True, nosuid=True
         ),
-        MountPt(
-            dst=SANDBOX_TMP,
-            fstype="tmpfs",
-            rw=True,
-            is_dir=True,
-            options=f"size={limits.tmpfs_bytes},mode=1777",
-            nodev=True,
-            nosuid=True,
-        ),
+        _tmpfs(SANDBOX_TMP, f"size={limits.tmpfs_bytes},mode=1777", rw=True),
         *(
             MountPt(
                 src=str(m.host_path),
