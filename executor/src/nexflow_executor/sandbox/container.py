@@ -4,7 +4,7 @@ A container is created for exactly one call and removed after it. Everything tha
 be fixed when a container is *created* — image, skill folder, granted mounts, memory,
 pids, CPU share, CPU-time rlimit, tmpfs size — is its `Profile`; everything that varies
 per call — argv, environment (secrets included), stdin — travels over the container's
-attached stdin to `launch.sh`, which waits there and execs the script (see its header).
+attached stdin to the launcher (launcher.c), which waits there and runs the script.
 So a container can be started before its call arrives (the warm pool) and still never
 see another call's data; and a call costs no `docker exec` (a runc process per call,
 tens of milliseconds): writing one header to an open stream starts the script.
@@ -13,13 +13,14 @@ The container's confinement, set here and nowhere else:
 read-only root filesystem; a size-capped tmpfs at /tmp (nosuid, nodev) as the only
 scratch space; non-root user (the executor's sandbox uid, 65534 by default, the same
 outside uid nsjail maps to, so granted directories need one owner for both backends);
-`cap_drop=ALL`; `no-new-privileges`; Docker's default seccomp profile (nothing here
-weakens it); no network (`network_mode=none`); memory with swap equal to it (no swap),
-pids, CPU quota and RLIMIT_CPU; log driver `none`, so no output (and no secret in it)
-is written under /var/lib/docker; granted directories as bind mounts from the
-executor's staging root (see staging.py), resolved with realpath and re-checked when the
-container is created. Labels mark every container with this executor's instance id, so
-`reap()` removes what a crashed executor left behind.
+`cap_drop=ALL`; `no-new-privileges`; our own seccomp allowlist (seccomp.py: no io_uring,
+no ptrace, no mounts or namespaces); the launcher's Landlock domain (no /proc: no mount
+table, no other process) and a non-dumpable launcher; no network (`network_mode=none`);
+memory with swap equal to it (no swap), pids, CPU quota and RLIMIT_CPU; log driver
+`none`, so no output (and no secret in it) is written under /var/lib/docker; granted
+directories as bind mounts from the executor's staging root (see staging.py), resolved
+with realpath and re-checked when the container is created. Labels mark every container
+with this executor's instance id, so `reap()` removes what a crashed executor left behind.
 """
 
 from __future__ import annotations
@@ -30,7 +31,6 @@ import hashlib
 import math
 import os
 import secrets
-import shlex
 import time
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
@@ -44,6 +44,8 @@ from nexflow_executor.errors import SandboxError
 from nexflow_executor.sandbox.base import SANDBOX_TMP, MountSpec, RunLimits, RunSpec, Runtime
 from nexflow_executor.sandbox.cgroups import CallCgroup
 from nexflow_executor.sandbox.docker_engine import AttachStream, DockerEngine
+from nexflow_executor.sandbox.launcher import build_launcher
+from nexflow_executor.sandbox.seccomp import docker_profile
 from nexflow_executor.sandbox.staging import Staging
 from nexflow_executor.settings import Settings
 from nexflow_executor.validation import recheck_host_path
@@ -60,10 +62,9 @@ log = structlog.get_logger("nexflow_executor")
 LABEL_MANAGED = "io.nexflow.managed"
 LABEL_EXECUTOR = "io.nexflow.executor"
 LABEL_PROFILE = "io.nexflow.profile"
-# The launcher, bind-mounted read-only; images need /bin/sh, head and env (Debian has them).
-LAUNCHER = Path(__file__).with_name("launch.sh")
-_LAUNCHER_IN_CONTAINER = "/nexflow/launch.sh"
-_IDLE_COMMAND = ["/bin/sh", _LAUNCHER_IN_CONTAINER]
+# The launcher (static, so any image will do), bind-mounted read-only and execute-only.
+_LAUNCHER_IN_CONTAINER = "/nexflow/launch"
+_IDLE_COMMAND = [_LAUNCHER_IN_CONTAINER]
 _IN_IMAGE = {Runtime.PYTHON: "/usr/bin/python3", Runtime.NODE: "/usr/bin/node"}
 _EXTRA_PIDS = 2  # docker-init and the launcher count against the pids limit too
 _CONTAINER_PATH = "/usr/local/bin:/usr/bin:/bin"
@@ -128,12 +129,10 @@ class SandboxContainer:
 
 
 def launch_header(spec: RunSpec, nonce: str) -> bytes:
-    """What launch.sh reads: a byte count line, then the end-marker nonce and the quoted
-    `env -i ...` command."""
-    words = ["/usr/bin/env", "-i", *(f"{k}={v}" for k, v in spec.env.items())]
-    words += container_command(spec)
-    body = f"mark={shlex.quote(nonce)}; set -- {' '.join(shlex.quote(w) for w in words)}"
-    data = body.encode()
+    """What the launcher reads: a byte count line, then NUL-terminated fields: the end-marker
+    nonce, the environment (NAME=VALUE each, an empty field after the last), the argv."""
+    fields = [nonce, *(f"{k}={v}" for k, v in spec.env.items()), "", *container_command(spec)]
+    data = b"".join(field.encode() + b"\0" for field in fields)
     return str(len(data)).encode() + b"\n" + data
 
 
@@ -163,6 +162,7 @@ class ContainerFactory:
         self._settings = settings
         self._engine = engine
         self.instance = instance_id(settings)
+        self._launcher: Path | None = None
         self._discarding: set[asyncio.Task[None]] = set()
         # Set while no call runs. Background work (removing used containers, starting
         # warm ones) waits for it, up to DEFER_S, so it does not compete with running
@@ -170,14 +170,20 @@ class ContainerFactory:
         self.quiet = asyncio.Event()
         self.quiet.set()
 
+    def prepare(self) -> None:
+        """Build (or find cached) the launcher binary; BackendUnavailable if it cannot."""
+        self._launcher = build_launcher(self._settings.state_dir)
+
     async def when_quiet(self) -> None:
         """Wait until no call runs, at most DEFER_S."""
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.quiet.wait(), DEFER_S)
 
     def _host_config(self, profile: Profile, staged: RunSpec) -> dict[str, Any]:
+        if self._launcher is None:
+            raise SandboxError("the Docker backend was not prepared (no launcher)")
         mounts = [
-            Mount(_LAUNCHER_IN_CONTAINER, str(LAUNCHER), type="bind", read_only=True),
+            Mount(_LAUNCHER_IN_CONTAINER, str(self._launcher), type="bind", read_only=True),
             Mount("/skill", str(staged.skill_dir), type="bind", read_only=True),
         ]
         mounts += [
@@ -191,7 +197,7 @@ class ContainerFactory:
             tmpfs={SANDBOX_TMP: f"rw,nosuid,nodev,size={profile.tmpfs_bytes},mode=1777"},
             shm_size=min(profile.tmpfs_bytes, 64 * 1024 * 1024),
             cap_drop=["ALL"],
-            security_opt=["no-new-privileges:true"],  # and the default seccomp profile stays
+            security_opt=["no-new-privileges:true", f"seccomp={docker_profile()}"],
             network_mode="none",
             mem_limit=profile.memory_bytes,
             memswap_limit=profile.memory_bytes,  # swap equal to memory: no swap at all

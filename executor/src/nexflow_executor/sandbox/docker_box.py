@@ -3,7 +3,7 @@
 A call resolves its image to an image ID, takes a ready container of its profile from
 the pool (or starts one: "cold"), writes the launch header and the call's stdin to the
 container's attached stdin (argv, environment and input exist only there, see
-container.py and launch.sh), streams its output through the shared output gate, and
+container.py and launcher.c), streams its output through the shared output gate, and
 ends it on wall time, output cap or cancel by SIGKILLing the whole container. Usage
 comes from the container's own cgroup: the CPU-time delta, the memory
 high-water mark (reset when the call starts) and the OOM-kill counter. Then the
@@ -66,6 +66,7 @@ class DockerSandbox:
     def check(self) -> None:
         """Refuse if the engine does not answer; note which runtime images are missing."""
         self._engine.connect()
+        self._factory.prepare()
         self.missing_images = []
         for reference in self._settings.docker.images.values():
             try:

@@ -1,9 +1,9 @@
-"""Finds launch.sh's end marker at the end of a container's stdout and stderr.
+"""Finds the launcher's (launcher.c) end marker at the end of a container's stdout and stderr.
 
 The marker is `\\0nexflow-exit:<nonce>:<status>\\n`, written by the launcher after the
-script exited (see launch.sh). `EndMarker.feed()` returns the bytes that are the script's
-output and holds back only a tail that could be the start of the marker, so output still
-streams; once the marker is complete, `status` is set and everything after it (from a
+script exited (see launcher.c). `EndMarker.feed()` returns the bytes that are the
+script's output and holds back only a tail that could be the start of the marker, so
+output still streams; once the marker is complete, `status` is set and everything after it (from a
 leftover background process) is dropped. The nonce is per call and never visible to the
 script, so output cannot end a call early by accident, and a script that forged it could
 only report an exit status it could have exited with anyway.

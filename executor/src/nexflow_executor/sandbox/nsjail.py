@@ -31,6 +31,7 @@ from nexflow_executor.sandbox.cgroups import CallCgroup, detect_version
 from nexflow_executor.sandbox.nsjail_config import build_command, build_config, render
 from nexflow_executor.sandbox.outcome import classify, describe, watch
 from nexflow_executor.sandbox.output import LoaderNoiseFilter, OutputGate, pump
+from nexflow_executor.sandbox.setuid import privileged_files
 from nexflow_executor.sandbox.staging import Staging
 from nexflow_executor.settings import Settings
 
@@ -107,6 +108,7 @@ class NsjailSandbox:
         if not os.access(self._nsenter, os.X_OK):
             raise BackendUnavailable("nsenter (util-linux) is needed to give sandboxes egress")
         detect_version(self._settings.nsjail.cgroup_root)
+        privileged_files(tuple(self._settings.nsjail.system_dirs))  # walked once, then cached
         for name, path in self._settings.runtimes:
             if not os.access(path, os.X_OK):
                 raise BackendUnavailable(f"runtime {name}: {path} is not an executable file")

@@ -2,11 +2,13 @@
 
 Security properties live here; the lines that carry them say so. In short: every
 namespace is new (the network one stays empty: only `lo`), the script runs as uid/gid
-1000 mapped to an unprivileged outside id, without capabilities and with
-no_new_privs, on a read-only root that holds only the runtime's system directories,
-a synthetic /etc, three /dev nodes, the skill at /skill (ro), a size-capped tmpfs at
-/tmp and the granted mounts. Resource limits other than rlimits are applied by the
-executor's own cgroup (see cgroups.py), so nsjail's cgroup support stays off.
+1000 mapped to an unprivileged outside id, without capabilities, with no_new_privs and
+under a seccomp filter (seccomp.py), on a read-only root that holds only the runtime's
+system directories (each setuid/setgid file or directory in them masked by an empty
+one, see setuid.py), a synthetic /etc, three /dev nodes, the skill at /skill (ro), a
+size-capped tmpfs at /tmp and the granted mounts; every mount is nosuid. No /proc.
+Resource limits other than rlimits are applied by the executor's own cgroup (see
+cgroups.py), so nsjail's cgroup support stays off.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from nsjail.enums import LogLevel, Mode, RLimitType
 from nsjail.serializers import to_textproto
 
 from nexflow_executor.sandbox.base import SANDBOX_TMP, RunSpec, Runtime
+from nexflow_executor.sandbox.seccomp import kafel_policy
+from nexflow_executor.sandbox.setuid import privileged_files
 from nexflow_executor.settings import Settings
 
 __all__ = ["INSIDE_ID", "build_command", "build_config"]
@@ -31,6 +35,8 @@ _ETC = {
     "nsswitch.conf": "passwd: files\ngroup: files\nhosts: files\n",
 }
 _DEV_NODES = ("null", "zero", "urandom")
+# A masked file is /dev/null made unopenable (nodev); a masked directory, an empty tmpfs.
+_MASK = {"rw": False, "nodev": True, "nosuid": True, "noexec": True}
 
 
 def build_command(spec: RunSpec, settings: Settings) -> list[str]:
@@ -47,13 +53,35 @@ def build_command(spec: RunSpec, settings: Settings) -> list[str]:
     return [*head, *spec.args]
 
 
+def _tmpfs(dst: str, options: str, *, rw: bool = False, noexec: bool = False) -> MountPt:
+    """A tmpfs at `dst`, nodev and nosuid like every mount here."""
+    return MountPt(
+        dst=dst,
+        fstype="tmpfs",
+        rw=rw,
+        is_dir=True,
+        options=options,
+        nodev=True,
+        nosuid=True,
+        noexec=noexec,
+    )
+
+
 def _system_mounts(settings: Settings) -> list[MountPt]:
     mounts: list[MountPt] = []
     for path in settings.nsjail.system_dirs:
         if os.path.islink(path):  # merged /usr: /bin -> usr/bin is recreated, not mounted
             mounts.append(MountPt(src=os.readlink(path), dst=path, is_symlink=True))
         elif os.path.isdir(path):
-            mounts.append(MountPt(src=path, dst=path, is_bind=True, rw=False, nodev=True))
+            mounts.append(
+                MountPt(src=path, dst=path, is_bind=True, rw=False, nodev=True, nosuid=True)
+            )
+    # The host's setuid/setgid files and directories are hidden behind empty ones.
+    for path, is_dir in privileged_files(tuple(settings.nsjail.system_dirs)):
+        if is_dir:
+            mounts.append(_tmpfs(path, "size=4k,mode=755", noexec=True))
+        else:
+            mounts.append(MountPt(src="/dev/null", dst=path, is_bind=True, is_dir=False, **_MASK))
     return mounts
 
 
@@ -68,26 +96,23 @@ def build_config(
     limits = spec.limits
     mounts = [
         # Read-only, tiny root: nothing of the host is visible unless mounted below.
-        MountPt(dst="/", fstype="tmpfs", rw=False, is_dir=True, options="size=1m,mode=755"),
+        _tmpfs("/", "size=1m,mode=755"),
         *_system_mounts(settings),
-        MountPt(dst="/etc", fstype="tmpfs", rw=False, is_dir=True, options="size=64k,mode=755"),
-        *(MountPt(dst=f"/etc/{name}", src_content=body.encode()) for name, body in _ETC.items()),
+        _tmpfs("/etc", "size=64k,mode=755"),
         *(
-            MountPt(src=f"/dev/{n}", dst=f"/dev/{n}", is_bind=True, rw=True, is_dir=False)
+            MountPt(dst=f"/etc/{name}", src_content=body.encode(), nodev=True, nosuid=True)
+            for name, body in _ETC.items()
+        ),
+        *(
+            MountPt(
+                src=f"/dev/{n}", dst=f"/dev/{n}", is_bind=True, rw=True, is_dir=False, nosuid=True
+            )
             for n in _DEV_NODES
         ),
         MountPt(
             src=str(spec.skill_dir), dst="/skill", is_bind=True, rw=False, nodev=True, nosuid=True
         ),
-        MountPt(
-            dst=SANDBOX_TMP,
-            fstype="tmpfs",
-            rw=True,
-            is_dir=True,
-            options=f"size={limits.tmpfs_bytes},mode=1777",
-            nodev=True,
-            nosuid=True,
-        ),
+        _tmpfs(SANDBOX_TMP, f"size={limits.tmpfs_bytes},mode=1777", rw=True),
         *(
             MountPt(
                 src=str(m.host_path),
@@ -134,7 +159,8 @@ def build_config(
         # files would then be readable wherever they are mounted.
         uidmap=[IdMap(inside_id=str(INSIDE_ID), outside_id=str(settings.sandbox_uid))],
         gidmap=[IdMap(inside_id=str(INSIDE_ID), outside_id=str(settings.sandbox_gid))],
-        mount_proc=False,  # python and node run without /proc; keeping it out hides more
+        mount_proc=False,  # python and node run without /proc; no mount table, no other pid
+        seccomp_string=[kafel_policy()],  # io_uring, ptrace, mounts, namespaces...: EPERM
         mount=mounts,
     )
 
