@@ -26,7 +26,8 @@ done_step() { log "  done in $((SECONDS - step_started)) s"; }
 # python3, nodejs, bash: the runtimes skills run with inside the nsjail sandbox (read-only /usr).
 # docker.io, debootstrap: the Docker backend and the offline build of its base image.
 # iproute2, dnsmasq-base: the egress proxy's network namespaces and their resolver.
-SYSTEM_PACKAGES=(libnl-route-3-200 python3 nodejs bash iproute2 util-linux docker.io debootstrap dnsmasq-base ca-certificates)
+# gcc, libc6-dev: the executor builds the Docker backend's static launcher (launcher.c) once.
+SYSTEM_PACKAGES=(libnl-route-3-200 python3 nodejs bash iproute2 util-linux docker.io debootstrap dnsmasq-base ca-certificates gcc libc6-dev)
 # postgresql: the real server the audit and accounts tests (and `make bench`) also run on.
 # chromium: the real browser the web UI tests drive through Playwright.
 [ "$profile" = test ] && SYSTEM_PACKAGES+=(postgresql chromium)
