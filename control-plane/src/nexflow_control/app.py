@@ -39,6 +39,7 @@ from .policy import (
     PolicyWatcher,
     ReloadResult,
 )
+from .public_paths import HideHostPaths, HostPathMask
 from .recovery import end_interrupted_calls
 from .settings import Settings
 from .skills import SkillCatalog
@@ -247,4 +248,5 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(auth_routes.router)
     pages.install(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.limits.max_body_bytes)
+    app.add_middleware(HideHostPaths, mask=HostPathMask.from_settings(settings))
     return app
