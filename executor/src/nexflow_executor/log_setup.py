@@ -27,7 +27,11 @@ import structlog
 __all__ = ["configure_logging", "redact_event", "redact_text"]
 
 REDACTED = "[REDACTED]"
-_SECRET_NAME = r"(?i:token|secret|pass(?:wd|word|phrase)?|api[_\-]?key|session|cookie|auth|sig|credential|jwt|key)"
+# A pattern of the names secrets go by (not a secret).
+_SECRET_WORDS = ("token", "secret", r"pass(?:wd|word|phrase)?", r"api[_\-]?key", "session")
+_SECRET_NAME = (
+    "(?i:" + "|".join([*_SECRET_WORDS, "cookie", "auth", "sig", "credential", "jwt", "key"]) + ")"
+)
 _SECRET_KEY = re.compile(_SECRET_NAME)
 _KEY_EXEMPT = ("_file", "_path", "_dir", "_id", "_ids", "_bytes", "_ms")
 # Each keeps its `name` group (what the secret was) and loses the rest of the match.
