@@ -40,6 +40,7 @@ from .policy import (
     PolicyWatcher,
     ReloadResult,
 )
+from .public_paths import HideHostPaths, HostPathMask
 from .recovery import end_interrupted_calls
 from .settings import Settings
 from .skills import SkillCatalog
@@ -250,4 +251,5 @@ def create_app(settings: Settings) -> FastAPI:
     pages.install(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.limits.max_body_bytes)
     app.add_middleware(DisconnectWatch)
+    app.add_middleware(HideHostPaths, mask=HostPathMask.from_settings(settings))
     return app

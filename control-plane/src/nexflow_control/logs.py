@@ -3,14 +3,80 @@
 uvicorn's and grpc's standard-library loggers go through the same processors. The
 application log carries ids (call_id, principal), never inputs, outputs or secrets —
 those belong to the audit log.
+
+Every line, ours or a library's, is redacted last, after the message is formatted and
+any traceback rendered (`redact_log_event`): values under keys that name a secret
+(``authorization``, ``cookie``, ``token``… but not ``token_file``), credential-looking text
+(the audit log's rules: ``Bearer …``, ``nxf_`` tokens, ``password=…``…), query-string and
+cookie pairs whose name looks secret (``?token=``, ``&access_token=``, ``nexflow_session=``)
+and whole ``Cookie:``/``Authorization:`` header lines. uvicorn writes a WebSocket's URL,
+query string included, to ``uvicorn.error``: that is how a ``/ws/logs?token=…`` would
+otherwise reach the log.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import sys
+from collections.abc import Mapping, MutableMapping
+from typing import Any
 
 import structlog
+
+from .audit import REDACTED, is_secret_key, scrub_text
+
+_SECRET_PAIR = re.compile(
+    # `name=value` at the start, after whitespace or a query/cookie separator, whose
+    # name says it holds a secret: keep the name, drop the value.
+    r"(?P<name>(?:^|(?<=[\s?&;,]))[\w.\-\[\]%]{0,64}?"
+    r"(?i:token|secret|pass(?:wd|word|phrase)?|api[_\-]?key|session|cookie|auth|sig"
+    r"|credential|jwt|key)[\w.\-\[\]%]{0,32}=)[^\s&;,\"']*"
+)
+_SECRET_HEADER = re.compile(r"(?P<name>(?i:\b(?:set-)?cookie|\bauthorization)\s*:\s*)[^\r\n]*")
+# Keys that name where a secret lives rather than hold it.
+_REFERENCE_SUFFIXES = ("_file", "_path", "_dir", "_id", "_ids", "_codes")
+_MAX_DEPTH = 8
+
+
+def scrub_log_text(text: str) -> str:
+    """`text` without credentials, secret query/cookie values or secret header lines."""
+    text = scrub_text(text)
+    if "=" in text:
+        text = _SECRET_PAIR.sub(lambda m: m.group("name") + REDACTED, text)
+    if ":" in text:
+        text = _SECRET_HEADER.sub(lambda m: m.group("name") + REDACTED, text)
+    return text
+
+
+def _secret_key(key: str) -> bool:
+    low = key.lower()
+    return is_secret_key(low) and not low.endswith(_REFERENCE_SUFFIXES)
+
+
+def _scrub(value: Any, depth: int) -> Any:
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    if isinstance(value, str):
+        return scrub_log_text(value)
+    if depth >= _MAX_DEPTH:
+        return "[too deep]"
+    if isinstance(value, Mapping):
+        return {
+            k: REDACTED if _secret_key(str(k)) else _scrub(v, depth + 1) for k, v in value.items()
+        }
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_scrub(v, depth + 1) for v in value]
+    return scrub_log_text(str(value))
+
+
+def redact_log_event(
+    _logger: Any, _method: str, event: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    """A structlog processor: the event with every secret removed (see the module doc)."""
+    for key, value in list(event.items()):
+        event[key] = REDACTED if _secret_key(key) else _scrub(value, 0)
+    return event
 
 
 def configure_logging(level: str = "INFO", *, json: bool | None = None) -> None:
@@ -36,6 +102,7 @@ def configure_logging(level: str = "INFO", *, json: bool | None = None) -> None:
         processors=[
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
             structlog.processors.format_exc_info,
+            redact_log_event,  # last before rendering: the message and traceback are text now
             renderer,
         ],
     )
@@ -44,7 +111,7 @@ def configure_logging(level: str = "INFO", *, json: bool | None = None) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    for name in ("uvicorn", "uvicorn.error", "grpc", "sqlalchemy"):
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "grpc", "sqlalchemy"):
         lg = logging.getLogger(name)
         lg.handlers[:] = []
         lg.propagate = True

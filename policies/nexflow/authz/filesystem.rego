@@ -77,7 +77,9 @@ _path_granted(entry) if {
 _violations contains _reason("path_outside_grant", message) if {
 	some entry in object.get(input.call, "paths", [])
 	not _path_granted(entry)
-	message := sprintf("input field %s resolves to %s, outside the granted directories for %s", [
-		entry.field, entry.resolved, entry.access,
+
+	# Name the path as the caller gave it: where it resolves on the host is not theirs to see.
+	message := sprintf("input field %s: %s is outside the granted directories for %s", [
+		entry.field, entry.value, entry.access,
 	])
 }

@@ -61,6 +61,13 @@ test_call_path_etc_shadow_is_denied if {
 	codes(d) == {"path_outside_grant"}
 }
 
+test_call_path_refusal_names_the_path_as_given_not_where_it_resolves if {
+	p := {"field": "path", "value": "link.txt", "resolved": "/home/me/secret/key", "access": "read"}
+	d := authz.decision with input as fs_input([{"path": workspace, "mode": "ro"}], [p])
+	d.reasons[0].message == "input field path: link.txt is outside the granted directories for read"
+	not contains(d.reasons[0].message, "/home/me")
+}
+
 test_call_path_sibling_prefix_is_denied if {
 	p := path("/home/me/workspace-evil/x", "read")
 	d := authz.decision with input as fs_input([{"path": workspace, "mode": "rw"}], [p])

@@ -22,7 +22,7 @@ from .checkpoint import Checkpoint, CheckpointError
 from .checkpointer import Checkpointer
 from .query import MAX_LIMIT, AuditFilter, AuditPage, query, tail
 from .records import Action, AuditEvent, AuditRecord, Decision
-from .redact import REDACTED, redact
+from .redact import REDACTED, is_secret_key, redact, scrub_text
 from .store import AuditLog, AuditTransaction
 from .verify import Problem, VerifyReport, verify, verify_with_checkpoints
 
@@ -46,8 +46,10 @@ __all__ = [
     "VerifyReport",
     "canonical_bytes",
     "compute_hash",
+    "is_secret_key",
     "query",
     "redact",
+    "scrub_text",
     "tail",
     "verify",
     "verify_with_checkpoints",
