@@ -29,7 +29,7 @@ async def reading(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
 @asynccontextmanager
 async def changing(audit: AuditLog) -> AsyncIterator[AuditTransaction]:
     """One audited change: the caller's writes and its `tx.record`ed events commit together
-    (this process's writers go one at a time: `AuditLog.write_turn`)."""
+    (this process's writers go one at a time: `Database.write_turn`)."""
     try:
         async with audit.transaction() as tx:
             yield tx

@@ -15,7 +15,7 @@ from sqlalchemy import or_, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from ..audit.dialect import WRITE_TX
+from ..db import WRITE_TX
 from ..errors import Unauthenticated
 from ._db import reading, why
 from .models import api_tokens, users

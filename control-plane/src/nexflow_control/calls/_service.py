@@ -55,12 +55,12 @@ class CallService:
         audit: audit_mod.AuditLog,
         executor: ExecutorClient,
         metrics: Metrics,
-        history: CallHistory | None = None,
-        approvals: ApprovalStore | None = None,
+        history: CallHistory,
+        approvals: ApprovalStore,
     ) -> None:
         self.settings = settings
-        self.approvals = approvals or ApprovalStore(audit)
-        self.history = history or CallHistory(audit)
+        self.approvals = approvals
+        self.history = history
         self.catalog = catalog
         self.engine = engine
         self.audit = audit
