@@ -10,9 +10,9 @@ import typer
 from alembic.util.exc import CommandError
 from sqlalchemy.exc import SQLAlchemyError
 
-from .cli_client import DEFAULT_HOME, fail
-from .db import Database, migrations
-from .settings import Settings
+from ..db import Database, migrations
+from ..settings import Settings
+from ._client import DEFAULT_HOME, fail
 
 app = typer.Typer(help="Create or upgrade the database schema.", no_args_is_help=True)
 
