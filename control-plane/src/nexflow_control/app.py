@@ -26,11 +26,10 @@ from .approvals.service import ApprovalService
 from .audit import Action, AuditEvent, AuditLog, AuditUnavailable
 from .audit.checkpointer import Checkpointer
 from .auth import Principal, TokenAuthenticator, load_or_create_admin_token
-from .calls import CallService
+from .calls import CallHistory, CallService, end_interrupted_calls
 from .db import Database
 from .errors import AccountsUnavailable, ApprovalsUnavailable
 from .executor_client import ExecutorClient
-from .history import CallHistory
 from .metrics import Metrics
 from .policy import (
     EmbeddedEngine,
@@ -40,7 +39,6 @@ from .policy import (
     PolicyWatcher,
     ReloadResult,
 )
-from .recovery import end_interrupted_calls
 from .settings import Settings
 from .skills import SkillCatalog
 from .web import auth_routes, export, pages, tail

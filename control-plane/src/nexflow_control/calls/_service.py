@@ -25,13 +25,13 @@ from ..errors import (
     PolicyUnavailable,
 )
 from ..executor_client import ExecutorClient
-from ..history import CallHistory
 from ..inputs import input_sha256
 from ..metrics import Metrics
 from ..settings import Settings
 from ..skills import Skill, SkillCatalog
 from . import _approved
 from ._dispatch import dispatch
+from ._history import CallHistory
 from ._requests import policy_input, prepare
 from ._results import (
     CallResult,
