@@ -16,8 +16,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ..db import WRITE_TX
+from ..db import error_type as why
 from ..errors import Unauthenticated
-from ._db import reading, why
+from ._db import reading
 from .models import api_tokens, users
 from .records import Credential, User
 from .rows import to_token, token_select

@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..audit import AuditEvent, AuditLog, AuditTransaction
 from ..db import Database
+from ..db import error_type as _why
 from ..errors import ApprovalsUnavailable, Conflict, NotFound
 from .models import approvals
 from .records import SYSTEM, Approval, Status, from_row
@@ -158,8 +159,3 @@ class ApprovalStore:
                 return [from_row(r) for r in result]
         except (OSError, SQLAlchemyError) as exc:
             raise ApprovalsUnavailable(f"the approvals table cannot be read ({_why(exc)})") from exc
-
-
-def _why(exc: BaseException) -> str:
-    orig = getattr(exc, "orig", None)
-    return type(orig if isinstance(orig, BaseException) else exc).__name__

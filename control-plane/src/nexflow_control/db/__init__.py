@@ -9,6 +9,7 @@
     WRITE_TX            execution options of a connection that will write
     WRITE_LOCK_KEY      the PostgreSQL advisory lock `writing()` takes
     error_summary       a lower error's type and first words, no SQL, no parameters
+    error_type          a lower error's type only
 
 Each area owns its tables (`audit.models`, `accounts.models`, `approvals.models`, each
 its own `MetaData`) and reads and writes only those; the database is handed to it, no
@@ -16,7 +17,7 @@ area is another's handle to it.
 """
 
 from . import migrations
-from ._database import Database, error_summary
+from ._database import Database, error_summary, error_type
 from ._dialect import WRITE_LOCK_KEY, WRITE_TX
 from ._types import UTCDateTime, canonical_json
 
@@ -27,5 +28,6 @@ __all__ = [
     "UTCDateTime",
     "canonical_json",
     "error_summary",
+    "error_type",
     "migrations",
 ]

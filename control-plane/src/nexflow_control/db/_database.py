@@ -87,6 +87,12 @@ def _cannot_open(exc: BaseException) -> AuditUnavailable:
     return AuditUnavailable(f"the audit store cannot be opened ({error_summary(exc)})")
 
 
+def error_type(exc: BaseException) -> str:
+    """The lower error's type only: no SQL, no parameters (which may hold a token hash)."""
+    orig = getattr(exc, "orig", None)
+    return type(orig if isinstance(orig, BaseException) else exc).__name__
+
+
 def error_summary(exc: BaseException) -> str:
     """A short, content-free description of a lower error (no SQL, no parameters)."""
     orig = getattr(exc, "orig", None)
