@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from nexflow_control import migrations
+from nexflow_control.db import migrations
 
 from tests.harness import start_stack
 from tests.pg import PgServer, pg_rows

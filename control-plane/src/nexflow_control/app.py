@@ -27,10 +27,10 @@ from .approvals.service import ApprovalService
 from .audit import Action, AuditEvent, AuditLog, AuditUnavailable
 from .audit.checkpointer import Checkpointer
 from .auth import Principal, TokenAuthenticator, load_or_create_admin_token
-from .calls import CallService
+from .calls import CallHistory, CallService, end_interrupted_calls
+from .db import Database
 from .errors import AccountsUnavailable, ApprovalsUnavailable
 from .executor_client import ExecutorClient
-from .history import CallHistory
 from .metrics import Metrics
 from .policy import (
     EmbeddedEngine,
@@ -41,7 +41,6 @@ from .policy import (
     ReloadResult,
 )
 from .public_paths import HideHostPaths, HostPathMask
-from .recovery import end_interrupted_calls
 from .settings import Settings
 from .skills import SkillCatalog
 from .web import auth_routes, export, pages, tail
@@ -129,15 +128,17 @@ async def build_services(settings: Settings) -> Services:
     catalog = SkillCatalog.load(skill_sources(settings))
     engine = await open_engine(settings)
     try:
-        audit = await AuditLog.open(settings.resolved_database_url)
+        db = await Database.open(settings.resolved_database_url)
     except BaseException:
         await engine.close()
         raise
+    audit = AuditLog(db)
     try:
-        accounts = await AccountStore.open(audit)
-        approval_store = await ApprovalStore.open(audit)
+        accounts = await AccountStore.open(db, audit)
+        approval_store = await ApprovalStore.open(db, audit)
     except BaseException:
         await audit.close()
+        await db.close()
         await engine.close()
         raise
     admin = Principal("admin", ("admin",), scopes=ALL_SCOPES)
@@ -171,6 +172,7 @@ async def build_services(settings: Settings) -> Services:
         log.warning("skill.load_problem", **d.to_dict())
     web = settings.web
     sessions = SessionStore(
+        db,
         audit,
         lifetime=timedelta(seconds=web.session_lifetime_s),
         idle=timedelta(seconds=web.session_idle_s),
@@ -194,6 +196,7 @@ async def build_services(settings: Settings) -> Services:
         sessions,
         logins,
         LogTail(audit),
+        db,
     )
 
 
@@ -229,6 +232,7 @@ def create_app(settings: Settings) -> FastAPI:
             if services.checkpointer is not None:
                 await services.checkpointer.stop()  # a last checkpoint of the final head
             await services.audit.close()
+            await services.db.close()
 
     app = FastAPI(
         title="Nexflow control plane",

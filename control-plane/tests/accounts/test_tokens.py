@@ -12,6 +12,7 @@ from pathlib import Path
 
 from nexflow_control.accounts import AccountStore, Actor
 from nexflow_control.audit import AuditLog
+from nexflow_control.db import Database
 
 from .conftest import SQLITE_ONLY, Api, sqlite_threads, threads_finished
 
@@ -184,9 +185,10 @@ async def test_last_used_is_written_at_most_once_a_minute(tmp_path: Path) -> Non
     """Authenticating records last_used_at, then does not even try to write for a minute."""
     others = sqlite_threads()
     db = tmp_path / "a.db"
-    audit = await AuditLog.open(f"sqlite+aiosqlite:///{db}", busy_timeout_ms=3000)
+    database = await Database.open(f"sqlite+aiosqlite:///{db}", busy_timeout_ms=3000)
+    audit = AuditLog(database)
     now = [datetime(2030, 1, 1, 12, 0, tzinfo=UTC)]
-    store = await AccountStore.open(audit, clock=lambda: now[0])
+    store = await AccountStore.open(database, audit, clock=lambda: now[0])
     try:
         await store.create_user("jo", ["user"], actor=Actor("admin"))
         token, whole = await store.create_token("jo", actor=Actor("admin"))
@@ -216,4 +218,5 @@ async def test_last_used_is_written_at_most_once_a_minute(tmp_path: Path) -> Non
         assert await last_used() == now[0]
     finally:
         await audit.close()
+        await database.close()
         await threads_finished(others)

@@ -170,6 +170,7 @@ async def test_weak_passwords_are_refused_naming_the_field(
 async def test_sessions_end_when_idle_and_at_their_lifetime(api: Api) -> None:
     now = [datetime(2026, 1, 1, tzinfo=UTC)]
     store = SessionStore(
+        api.services.db,
         api.services.audit,
         lifetime=timedelta(hours=2),
         idle=timedelta(minutes=30),

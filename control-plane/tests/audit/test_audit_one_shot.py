@@ -11,7 +11,7 @@ import asyncpg
 import pytest
 from nexflow_control.audit import AuditEvent, AuditLog, tail, verify
 from nexflow_control.audit.append import chain
-from nexflow_control.audit.dialect import CHAIN_LOCK_KEY
+from nexflow_control.db import WRITE_LOCK_KEY
 
 pytestmark = pytest.mark.postgres
 
@@ -39,7 +39,7 @@ async def test_a_one_shot_append_that_lost_the_race_lands_after_the_winner(
         assert log.head == (first.seq, first.hash)  # the next append takes the fast path
         tx = other.transaction()
         await tx.start()
-        await other.execute("SELECT pg_advisory_xact_lock($1)", CHAIN_LOCK_KEY)
+        await other.execute("SELECT pg_advisory_xact_lock($1)", WRITE_LOCK_KEY)
         ours = asyncio.create_task(log.append(AuditEvent(action="call.decided", actor="us")))
         for _ in range(200):  # until our statement waits for the lock (its snapshot taken)
             if await _waiting_for_the_lock(watcher):

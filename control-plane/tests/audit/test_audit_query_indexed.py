@@ -8,9 +8,9 @@ from __future__ import annotations
 from dataclasses import fields
 
 import pytest
-from nexflow_control import migrations
 from nexflow_control.audit import AuditEvent, AuditFilter, AuditLog, AuditRecord, query
 from nexflow_control.audit.query import scan
+from nexflow_control.db import migrations
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 from nexflow_control.audit import AuditEvent, AuditLog
-from nexflow_control.history import CallHistory
+from nexflow_control.calls import CallHistory
 
 
 class Clock:

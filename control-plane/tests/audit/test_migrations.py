@@ -8,10 +8,10 @@ from typing import Any
 
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from nexflow_control import migrations
 from nexflow_control.audit import AuditEvent, AuditLog, verify
 from nexflow_control.audit.models import metadata as audit_metadata
 from nexflow_control.cli import app
+from nexflow_control.db import migrations
 from sqlalchemy import create_engine
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine

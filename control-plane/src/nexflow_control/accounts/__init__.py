@@ -6,7 +6,7 @@
     scopes              Scope, DEFAULT_SCOPES, ALL_SCOPES (what a token may do)
     tokens              the `nxf_<id>_<secret>` format and its sha256
     validate            what names, roles, scopes, identities and expiries may be
-    models / rows       the tables (own MetaData, same database as the audit log); reads
+    models / rows       the tables (own MetaData, in the shared `db.Database`); reads
     _db                 reads, audited changes, lower errors mapped to ours
 
 Roles are stored here but defined in policy data (`policies/data.json`); scopes are

@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ..audit import AuditLog, AuditTransaction
+from ..db import error_type as why
 from ..errors import AccountsUnavailable, Conflict
 
 
@@ -29,7 +30,7 @@ async def reading(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
 @asynccontextmanager
 async def changing(audit: AuditLog) -> AsyncIterator[AuditTransaction]:
     """One audited change: the caller's writes and its `tx.record`ed events commit together
-    (this process's writers go one at a time: `AuditLog.write_turn`)."""
+    (this process's writers go one at a time: `Database.write_turn`)."""
     try:
         async with audit.transaction() as tx:
             yield tx
@@ -37,9 +38,3 @@ async def changing(audit: AuditLog) -> AsyncIterator[AuditTransaction]:
         raise Conflict("the change conflicts with a stored record") from exc
     except (OSError, SQLAlchemyError) as exc:
         raise AccountsUnavailable(f"the account store cannot be written ({why(exc)})") from exc
-
-
-def why(exc: BaseException) -> str:
-    """The lower error's type only: no SQL, no parameters."""
-    orig = getattr(exc, "orig", None)
-    return type(orig if isinstance(orig, BaseException) else exc).__name__

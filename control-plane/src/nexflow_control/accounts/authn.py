@@ -15,9 +15,10 @@ from sqlalchemy import or_, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from ..audit.dialect import WRITE_TX
+from ..db import WRITE_TX
+from ..db import error_type as why
 from ..errors import Unauthenticated
-from ._db import reading, why
+from ._db import reading
 from .models import api_tokens, users
 from .records import Credential, User
 from .rows import to_token, token_select

@@ -1,10 +1,10 @@
 """The account tables (SQLAlchemy Core, portable between SQLite and PostgreSQL).
 
-They live in the audit log's database (one `AccountStore` shares the `AuditLog`'s
-engine, so a change and its audit events commit together) but have their own
-`MetaData`. The schema is made by the Alembic revisions in `nexflow_control.migrations`
-(run by `AuditLog.open`): a change here needs a new revision there, and a test compares
-the migrated schema with this metadata.
+They live in the control plane's one database beside the audit log's tables (so a
+change and its audit events commit together) and have their own `MetaData`. The schema
+is made by the Alembic revisions in `nexflow_control.db.migrations` (run by
+`Database.open`): a change here needs a new revision there, and a test compares the
+migrated schema with this metadata.
 
 Users are never deleted (they are disabled), so audit records always name someone
 who existed; tokens are revoked, not deleted, for the same reason.
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from sqlalchemy import JSON, Boolean, Column, ForeignKey, Index, MetaData, String, Table
 
-from ..audit.models import UTCDateTime
+from ..db import UTCDateTime
 
 metadata = MetaData()
 

@@ -23,6 +23,7 @@ from typing import Any
 from sqlalchemy import Row, insert, select, update
 
 from ..audit import Action, AuditEvent, AuditLog
+from ..db import Database
 from ..errors import NotFound, Unauthenticated
 from . import passwords
 from ._db import changing, reading
@@ -54,10 +55,11 @@ class WebSession:
 
 
 class SessionStore:
-    """Passwords and sessions on the audit log's database; `clock` gives "now" (UTC)."""
+    """Passwords and sessions in `db`, changes audited in `audit`; `clock` gives "now" (UTC)."""
 
     def __init__(
         self,
+        db: Database,
         audit: AuditLog,
         *,
         lifetime: timedelta = timedelta(hours=12),
@@ -65,7 +67,7 @@ class SessionStore:
         clock: Callable[[], datetime] = _utcnow,
     ) -> None:
         self._audit = audit
-        self._engine = audit.engine
+        self._engine = db.engine
         self._lifetime, self._idle, self._now = lifetime, idle, clock
 
     async def set_password(self, name: str, password: str, *, actor: Actor) -> None:

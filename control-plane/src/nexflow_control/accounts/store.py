@@ -1,7 +1,7 @@
 """`AccountStore`: users, API tokens and identity links, beside the audit log.
 
-Build it with `await AccountStore.open(audit_log)`: it uses the audit log's engine (the
-same database, the same connection setup) and creates its tables. Every change runs in
+Build it with `await AccountStore.open(db, audit_log)`: it reads its tables in the shared
+`Database` (migrated by `Database.open`). Every change runs in
 `AuditLog.transaction()`: it holds the chain lock, so changes are serialized across
 processes and checks made inside the transaction (does that name exist?) cannot race,
 and the change and its `accounts.*` audit event commit together or not at all.
@@ -23,6 +23,7 @@ from typing import Any
 from sqlalchemy import delete, insert, select, update
 
 from ..audit import Action, AuditEvent, AuditLog
+from ..db import Database
 from ..errors import Conflict, InvalidInput, NotFound
 from . import validate
 from ._db import changing, reading
@@ -41,17 +42,20 @@ def _utcnow() -> datetime:
 class AccountStore:
     """Users, API tokens and identity links; `clock` gives "now" (UTC, aware)."""
 
-    def __init__(self, audit: AuditLog, *, clock: Callable[[], datetime] = _utcnow) -> None:
+    def __init__(
+        self, db: Database, audit: AuditLog, *, clock: Callable[[], datetime] = _utcnow
+    ) -> None:
+        self._db = db
         self._audit = audit
-        self._engine = audit.engine
+        self._engine = db.engine
         self._now = clock
 
     @classmethod
     async def open(
-        cls, audit: AuditLog, *, clock: Callable[[], datetime] = _utcnow
+        cls, db: Database, audit: AuditLog, *, clock: Callable[[], datetime] = _utcnow
     ) -> AccountStore:
-        """The store on `audit`'s database, whose tables `AuditLog.open` migrated."""
-        return cls(audit, clock=clock)
+        """The store on `db`, whose tables `Database.open` migrated; changes audited in `audit`."""
+        return cls(db, audit, clock=clock)
 
     # -- users ---------------------------------------------------------------------------
 
@@ -277,7 +281,7 @@ class AccountStore:
 
     async def authenticate(self, token: str) -> Credential:
         """The user and token a presented API token stands for, or `Unauthenticated`."""
-        return await authenticate(self._engine, self._audit.write_turn, token, self._now())
+        return await authenticate(self._engine, self._db.write_turn, token, self._now())
 
 
 def _event(action: str, actor: Actor, **payload: Any) -> AuditEvent:

@@ -29,6 +29,7 @@ from ..auth import (
     session_principal,
 )
 from ..calls import CallService
+from ..db import Database
 from ..errors import CsrfFailed, InsufficientScope, Unauthenticated
 from ..executor_client import ExecutorClient
 from ..metrics import Metrics
@@ -55,6 +56,8 @@ class Services:
     sessions: SessionStore
     logins: LoginLimiter
     tail: LogTail
+    db: Database
+    """The one database; the services above each use their own tables in it."""
     checkpointer: Checkpointer | None = None
     """Set by the app's lifespan when checkpoints are enabled."""
     chain_status: ChainStatus = field(default_factory=ChainStatus)

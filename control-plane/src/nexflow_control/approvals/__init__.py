@@ -1,6 +1,6 @@
 """Approvals: calls that wait for a human, bound to exactly what was asked.
 
-    models      the `approvals` table (own MetaData, in the audit log's database)
+    models      the `approvals` table (own MetaData, in the shared `db.Database`)
     records     Approval, Status
     store       ApprovalStore: reads, and changes committed with their audit events
     service     ApprovalService: approve / deny (scope + policy), expiry, background runs

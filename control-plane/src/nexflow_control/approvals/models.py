@@ -1,8 +1,8 @@
 """The approvals table (SQLAlchemy Core, portable between SQLite and PostgreSQL).
 
-It lives in the audit log's database, so a state change and its `approval.*` audit
-event commit together. Its schema history is in `migrations/versions/` (0002): a change
-here needs a new revision there.
+It lives in the control plane's one database beside the audit log's tables, so a state
+change and its `approval.*` audit event commit together. Its schema history is in
+`db/migrations/versions/` (0002): a change here needs a new revision there.
 
 Rows are never deleted: an approval's end state (denied, expired, ...) is its record.
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from sqlalchemy import JSON, Column, Index, MetaData, String, Table, Text
 
-from ..audit.models import UTCDateTime
+from ..db import UTCDateTime
 
 metadata = MetaData()
 

@@ -1,7 +1,7 @@
 """`ApprovalStore`: the approvals table, every change committed with its audit events.
 
-Built with `await ApprovalStore.open(audit_log)` (the audit log's engine; `AuditLog.open`
-migrates the table, see `migrations/`).
+Built with `await ApprovalStore.open(db, audit_log)` (the shared `Database`;
+`Database.open` migrates the table, see `db/migrations/`).
 Every state change runs in `AuditLog.transaction()`: the status is re-read under the
 chain lock, so two approvers (or an approver and the expiry sweeper), even in two
 processes, cannot both move one approval out of `pending`.
@@ -22,6 +22,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..audit import AuditEvent, AuditLog, AuditTransaction
+from ..db import Database
+from ..db import error_type as _why
 from ..errors import ApprovalsUnavailable, Conflict, NotFound
 from .models import approvals
 from .records import SYSTEM, Approval, Status, from_row
@@ -59,16 +61,19 @@ def expired_event(approval: Approval) -> AuditEvent:
 class ApprovalStore:
     """See the module docstring; `clock` gives "now" (UTC, aware)."""
 
-    def __init__(self, audit: AuditLog, *, clock: Callable[[], datetime] = utcnow) -> None:
+    def __init__(
+        self, db: Database, audit: AuditLog, *, clock: Callable[[], datetime] = utcnow
+    ) -> None:
+        self.db = db
         self.audit = audit
         self.now = clock
 
     @classmethod
     async def open(
-        cls, audit: AuditLog, *, clock: Callable[[], datetime] = utcnow
+        cls, db: Database, audit: AuditLog, *, clock: Callable[[], datetime] = utcnow
     ) -> ApprovalStore:
-        """The store on `audit`'s database, whose tables `AuditLog.open` migrated."""
-        return cls(audit, clock=clock)
+        """The store on `db`, whose tables `Database.open` migrated; changes audited in `audit`."""
+        return cls(db, audit, clock=clock)
 
     @asynccontextmanager
     async def changing(self) -> AsyncIterator[AuditTransaction]:
@@ -149,13 +154,8 @@ class ApprovalStore:
 
     async def _read(self, query: object) -> list[Approval]:
         try:
-            async with self.audit.engine.connect() as conn:
+            async with self.db.engine.connect() as conn:
                 result = await conn.execute(query)  # type: ignore[call-overload]
                 return [from_row(r) for r in result]
         except (OSError, SQLAlchemyError) as exc:
             raise ApprovalsUnavailable(f"the approvals table cannot be read ({_why(exc)})") from exc
-
-
-def _why(exc: BaseException) -> str:
-    orig = getattr(exc, "orig", None)
-    return type(orig if isinstance(orig, BaseException) else exc).__name__

@@ -10,7 +10,7 @@
                         missing tail or a rewritten chain, against the checkpoints)
     checkpoint          signed head checkpoints: keys, the line format, the file
     checkpointer        Checkpointer (writes them while the control plane runs)
-    models / dialect    the table; per-backend locking and connection setup
+    models              the tables (this area's own `MetaData` in the shared `db.Database`)
     bench               bench_append (events/s, for `make bench`)
 
 `AuditUnavailable` is `nexflow_control.errors.AuditUnavailable` (HTTP 503).

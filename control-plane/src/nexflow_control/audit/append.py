@@ -1,5 +1,5 @@
 """Chaining a batch of events after the head and inserting it, inside the caller's
-write transaction (which already holds the chain lock, `dialect.lock_chain_head`).
+write transaction (which already holds the chain lock: `Database.writing()`).
 
 * SQLite: the head is read (a primary-key lookup in the same process, no round trip),
   then one `executemany`.
@@ -35,8 +35,8 @@ from sqlalchemy import TextClause, insert, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from ..db import WRITE_LOCK_KEY
 from .chain import GENESIS_HASH, canonical_text, hash_body, record_body
-from .dialect import CHAIN_LOCK_KEY
 from .models import audit_events, audit_reason_codes
 from .records import AuditEvent, AuditRecord
 
@@ -90,7 +90,7 @@ _PG_ONE_SHOT = {
     codes: _pg_statement(
         guarded=True,
         codes=codes,
-        lock=f"(SELECT pg_advisory_xact_lock({CHAIN_LOCK_KEY})) AS chain_lock(held), ",
+        lock=f"(SELECT pg_advisory_xact_lock({WRITE_LOCK_KEY})) AS chain_lock(held), ",
     )
     for codes in (False, True)
 }

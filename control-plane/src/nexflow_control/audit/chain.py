@@ -40,9 +40,10 @@ checkpoints of the head, kept elsewhere (a later issue).
 from __future__ import annotations
 
 import hashlib
-import json
 from datetime import UTC, datetime
 from typing import Any
+
+from ..db import canonical_json
 
 GENESIS_HASH = "0" * 64
 """`prev_hash` of the first record."""
@@ -63,11 +64,9 @@ HASHED_FIELDS = (
 """Every stored column except `hash` itself."""
 
 
-def canonical_text(value: Any) -> str:
-    """Deterministic JSON text: sorted keys, no whitespace, non-ASCII kept as is."""
-    return json.dumps(
-        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-    )
+canonical_text = canonical_json
+"""Deterministic JSON text: sorted keys, no whitespace, non-ASCII kept as is (the
+database's own JSON encoding, `db.canonical_json`)."""
 
 
 def canonical_bytes(value: Any) -> bytes:

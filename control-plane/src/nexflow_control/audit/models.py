@@ -13,45 +13,9 @@ same transaction as the records (`append.insert_chained`). It is not hashed and
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from sqlalchemy import JSON, BigInteger, Column, Index, Integer, MetaData, String, Table
 
-from sqlalchemy import (
-    JSON,
-    BigInteger,
-    Column,
-    DateTime,
-    Dialect,
-    Index,
-    Integer,
-    MetaData,
-    String,
-    Table,
-)
-from sqlalchemy.types import TypeDecorator
-
-
-class UTCDateTime(TypeDecorator[datetime]):
-    """Timezone-aware UTC datetimes with microseconds on every backend.
-
-    PostgreSQL keeps them as `timestamptz`; SQLite as fixed-width text
-    (`YYYY-MM-DD HH:MM:SS.ffffff`, UTC), which sorts and compares correctly.
-    Naive datetimes given to filters are taken as UTC.
-    """
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
-
-    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
+from ..db import UTCDateTime
 
 metadata = MetaData()
 

@@ -2,7 +2,7 @@
 
 Callers `await append(event)`; the call returns only once the row is committed. One
 writer task per `AuditLog` drains a queue: it takes every job waiting (up to
-`max_batch` events), and in ONE transaction locks the chain (`dialect.lock_chain_head`),
+`max_batch` events), and in ONE transaction locks the chain (`Database.writing()`),
 takes the head (max seq and its hash), gives each event seq = previous + 1, its
 timestamp and hash, inserts them all (`append.insert_chained`), and commits; then it
 resolves each waiter. When
@@ -24,15 +24,13 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 
 import structlog
-from alembic.util.exc import CommandError as AlembicError
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from .. import migrations
+from ..db import Database
+from ..db import error_summary as _why
 from ..errors import AuditUnavailable
 from .append import insert_chained, insert_one_shot
-from .chain import canonical_text
-from .dialect import WRITE_TX, ensure_parent_dir, lock_chain_head, prepare_engine
 from .records import MAX_ID_LEN, MAX_REASON_CODE_LEN, MAX_REASON_CODES, AuditEvent, AuditRecord
 from .redact import MAX_PAYLOAD_BYTES, redact
 
@@ -46,22 +44,23 @@ class _Job:
 
 
 class AuditLog:
-    """The hash-chained audit log in a SQL database. Build it with `await AuditLog.open(url)`."""
+    """The hash-chained audit log in the `Database` it is given (`AuditLog(db)`), or in
+    one of its own (`await AuditLog.open(url)`, closed with the log)."""
 
     def __init__(
-        self, engine: AsyncEngine, *, max_batch: int = 1000, max_payload_bytes: int
+        self,
+        db: Database,
+        *,
+        max_batch: int = 1000,
+        max_payload_bytes: int = MAX_PAYLOAD_BYTES,
     ) -> None:
-        self._engine = engine
+        self._db = db
+        self._owns_db = False
         self._max_batch = max_batch
         self._max_payload_bytes = max_payload_bytes
         self._queue: asyncio.Queue[_Job | None] = asyncio.Queue()
         self._closed = False
         self._head: tuple[int, str] | None = None
-        self.write_turn = asyncio.Lock()
-        """Held by `transaction()`: this process's transactional writers (accounts,
-        approvals) take turns here rather than in the database's lock wait (SQLite's busy
-        handler backs off in steps of milliseconds). Hold it for other single writes to
-        the same database, too."""
         self._writer = asyncio.create_task(self._run(), name="audit-writer")
 
     @classmethod
@@ -73,36 +72,22 @@ class AuditLog:
         max_batch: int = 1000,
         max_payload_bytes: int = MAX_PAYLOAD_BYTES,
     ) -> AuditLog:
-        """Connect and migrate the schema to head; `AuditUnavailable` if the store cannot be used.
+        """The log on a database of its own (`Database.open`: connect, migrate to head);
+        `AuditUnavailable` if the store cannot be used. For tools and tests: the control
+        plane opens one `Database` and hands it to `AuditLog(db)`.
 
         `busy_timeout_ms` bounds how long SQLite waits for another writer's lock before
         an append fails.
         """
-        try:
-            ensure_parent_dir(url)
-            # Pre-ping: a server restarted while this process was idle left only dead
-            # connections in the pool; the first append after it must not fail for that.
-            engine = create_async_engine(
-                url, json_serializer=canonical_text, pool_pre_ping=not url.startswith("sqlite")
-            )
-        except (OSError, SQLAlchemyError, ValueError) as exc:
-            raise AuditUnavailable(f"the audit store cannot be opened ({_why(exc)})") from exc
-        try:
-            prepare_engine(engine, busy_timeout_ms=busy_timeout_ms)
-            async with engine.connect() as conn:
-                await conn.execution_options(**WRITE_TX)
-                async with conn.begin():
-                    await lock_chain_head(conn)
-                    await migrations.upgrade(conn)
-        except (OSError, SQLAlchemyError, ValueError, AlembicError) as exc:
-            await engine.dispose()
-            raise AuditUnavailable(f"the audit store cannot be opened ({_why(exc)})") from exc
-        return cls(engine, max_batch=max_batch, max_payload_bytes=max_payload_bytes)
+        db = await Database.open(url, busy_timeout_ms=busy_timeout_ms)
+        log = cls(db, max_batch=max_batch, max_payload_bytes=max_payload_bytes)
+        log._owns_db = True
+        return log
 
     @property
     def engine(self) -> AsyncEngine:
         """The database engine (for `query`, `tail` and `verify`)."""
-        return self._engine
+        return self._db.engine
 
     @property
     def head(self) -> tuple[int, str] | None:
@@ -139,15 +124,12 @@ class AuditLog:
             raise AuditUnavailable("the audit log is closed")
         in_block = False
         try:
-            async with self.write_turn, self._engine.connect() as conn:
-                await conn.execution_options(**WRITE_TX)
-                async with conn.begin():
-                    await lock_chain_head(conn)
-                    tx = AuditTransaction(conn, self._prepare)
-                    in_block = True
-                    yield tx
-                    in_block = False
-                    records = await insert_chained(conn, tx.events, self._head) if tx.events else []
+            async with self._db.write_turn, self._db.writing() as conn:
+                tx = AuditTransaction(conn, self._prepare)
+                in_block = True
+                yield tx
+                in_block = False
+                records = await insert_chained(conn, tx.events, self._head) if tx.events else []
         except (OSError, SQLAlchemyError) as exc:
             if in_block:
                 raise
@@ -157,13 +139,14 @@ class AuditLog:
             self._head = (records[-1].seq, records[-1].hash)
 
     async def close(self) -> None:
-        """Write what is queued, stop the writer and release the database."""
+        """Write what is queued and stop the writer; release the database if it is the log's own."""
         if not self._closed:
             self._closed = True
             self._queue.put_nowait(None)
         with contextlib.suppress(asyncio.CancelledError):
             await self._writer
-        await self._engine.dispose()
+        if self._owns_db:
+            await self._db.close()
 
     def _prepare(self, event: AuditEvent) -> AuditEvent:
         payload = event.payload if isinstance(event.payload, dict) else {"value": event.payload}
@@ -230,21 +213,18 @@ class AuditLog:
             start = end
 
     async def _write(self, events: list[AuditEvent]) -> list[AuditRecord]:
-        if self._head is not None and self._engine.dialect.name == "postgresql":
+        if self._head is not None and self._db.engine.dialect.name == "postgresql":
             # The common case on PostgreSQL: this process wrote the head last. One
             # statement, one round trip, no BEGIN/lock/COMMIT (append.insert_one_shot);
             # if the head moved, nothing was written and the locked path below runs.
-            async with self._engine.connect() as conn:
+            async with self._db.engine.connect() as conn:
                 fast = await conn.execution_options(isolation_level="AUTOCOMMIT")
                 records = await insert_one_shot(fast, events, self._head)
                 await fast.rollback()  # ends SQLAlchemy's own bookkeeping; a no-op here
             if records is not None:
                 return records
-        async with self._engine.connect() as conn:
-            await conn.execution_options(**WRITE_TX)
-            async with conn.begin():
-                await lock_chain_head(conn)
-                return await insert_chained(conn, events, self._head)
+        async with self._db.writing() as conn:
+            return await insert_chained(conn, events, self._head)
 
     def _fail_queued(self) -> None:
         while not self._queue.empty():
@@ -274,11 +254,3 @@ def _short(text: str, limit: int) -> str:
 
 def _short_or_none(text: str | None) -> str | None:
     return None if text is None else _short(str(text), MAX_ID_LEN)
-
-
-def _why(exc: BaseException) -> str:
-    """A short, content-free description of a lower error (no SQL, no parameters)."""
-    orig = getattr(exc, "orig", None)
-    inner = orig if isinstance(orig, BaseException) else exc
-    text = str(inner.args[0]) if inner.args and isinstance(inner.args[0], str) else ""
-    return f"{type(inner).__name__}: {text[:120]}" if text else type(inner).__name__

@@ -7,21 +7,28 @@
     _requests   the checked input, the policy input and the executor's request (pure)
     _results    CallResult, PendingCall, ApprovalStale, parse_output, new_call_id, and
                 the small helpers audit payloads are built from
+    _history    CallHistory: recent decisions and versions that ran, from the audit log
+    _recovery   end_interrupted_calls: calls a stopped control plane left unfinished
 
 Nothing is dispatched unless the events that say why it may run are committed first
 ("no audit, no execution"); every step that ends a call early is an audit event too.
 """
 
 from ._dispatch import Commit
+from ._history import CallHistory
+from ._recovery import end_interrupted_calls, unfinished_calls
 from ._results import ApprovalStale, CallResult, PendingCall, new_call_id, parse_output
 from ._service import CallService
 
 __all__ = [
     "ApprovalStale",
+    "CallHistory",
     "CallResult",
     "CallService",
     "Commit",
     "PendingCall",
+    "end_interrupted_calls",
     "new_call_id",
     "parse_output",
+    "unfinished_calls",
 ]

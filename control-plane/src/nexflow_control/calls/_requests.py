@@ -47,7 +47,7 @@ def policy_input(
     facts: dict[str, Any],
     approved: bool = False,
 ) -> dict[str, Any]:
-    """The policy input; `facts` are `rate` and `skill_runs` (see history.py)."""
+    """The policy input; `facts` are `rate` and `skill_runs` (see `CallHistory`)."""
     ws = str(workspace)
     limits: dict[str, int] = {}
     if skill.timeout_sec:

@@ -27,13 +27,13 @@ from ..errors import (
     PolicyUnavailable,
 )
 from ..executor_client import ExecutorClient
-from ..history import CallHistory
 from ..inputs import input_sha256
 from ..metrics import Metrics
 from ..settings import Settings
 from ..skills import Skill, SkillCatalog
 from . import _approved
 from ._dispatch import dispatch
+from ._history import CallHistory
 from ._requests import policy_input, prepare
 from ._results import (
     CallResult,
@@ -59,12 +59,12 @@ class CallService:
         audit: audit_mod.AuditLog,
         executor: ExecutorClient,
         metrics: Metrics,
-        history: CallHistory | None = None,
-        approvals: ApprovalStore | None = None,
+        history: CallHistory,
+        approvals: ApprovalStore,
     ) -> None:
         self.settings = settings
-        self.approvals = approvals or ApprovalStore(audit)
-        self.history = history or CallHistory(audit)
+        self.approvals = approvals
+        self.history = history
         self.catalog = catalog
         self.engine = engine
         self.audit = audit

@@ -21,8 +21,8 @@ from collections import deque
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-from .audit import AuditLog
-from .audit.query import decisions_since, version_has_run
+from ..audit import AuditLog
+from ..audit.query import decisions_since, version_has_run
 
 MINUTE = 60
 HOUR = 3600

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
-from nexflow_control.audit.models import UTCDateTime
+from nexflow_control.db import UTCDateTime
 
 revision = "0002"
 down_revision = "0001"

@@ -20,10 +20,10 @@ _VERSION_TABLE = "alembic_version"
 
 
 def target_metadata() -> list[MetaData]:
-    """Every table the migrations manage, as the models define them."""
-    from ..accounts.models import metadata as accounts
-    from ..approvals.models import metadata as approvals
-    from ..audit.models import metadata as audit
+    """Every table the migrations manage, as the areas that own them define them."""
+    from ...accounts.models import metadata as accounts
+    from ...approvals.models import metadata as approvals
+    from ...audit.models import metadata as audit
 
     return [audit, accounts, approvals]
 
@@ -31,7 +31,7 @@ def target_metadata() -> list[MetaData]:
 def config(connection: Connection | None = None) -> Config:
     """An Alembic config for the packaged scripts; `connection` is what env.py runs on."""
     cfg = Config()
-    cfg.set_main_option("script_location", "nexflow_control:migrations")
+    cfg.set_main_option("script_location", "nexflow_control.db:migrations")
     cfg.attributes["connection"] = connection
     return cfg
 

@@ -9,8 +9,8 @@ from typing import Annotated
 
 import typer
 
-from .cli_client import fail
-from .settings import REPO_ROOT
+from ..settings import REPO_ROOT
+from ._client import fail
 
 app = typer.Typer(help="Build, lint and list skill images.", no_args_is_help=True)
 
@@ -24,7 +24,7 @@ def lint(
 ) -> None:
     """Check Dockerfiles: non-root USER, no ADD from URLs, pinned base, no secrets, labels.
     Exit 0 valid, 1 invalid, 2 usage error."""
-    from .images import lint_command
+    from ..images import lint_command
 
     raise typer.Exit(lint_command(paths, as_json, sys.stdout))
 
@@ -45,7 +45,7 @@ def build(
         fail("give a folder or --all (not both)", code=2)
     if all_:
         _runtime_images(list(RUNTIME_IMAGES), force)
-        from .skills import SkillCatalog
+        from ..skills import SkillCatalog
 
         catalog = SkillCatalog.load([(REPO_ROOT / "skills", "builtin")])
         for skill in catalog.list():
@@ -75,9 +75,9 @@ def _runtime_images(names: list[str], force: bool) -> None:
 def _skill_image(folder: Path, force: bool) -> None:
     from rich.console import Console
 
-    from .images import lint_paths
-    from .images._build import BuildError, build_skill_image, skill_image_present
-    from .skills import load_skill
+    from ..images import lint_paths
+    from ..images._build import BuildError, build_skill_image, skill_image_present
+    from ..skills import load_skill
 
     console = Console(stderr=True)
     loaded = load_skill(folder)
@@ -114,7 +114,7 @@ def _skill_image(folder: Path, force: bool) -> None:
 @app.command("list")
 def list_() -> None:
     """Runtime and skill images on this host."""
-    from .images._build import BuildError, list_images
+    from ..images._build import BuildError, list_images
 
     try:
         rows = list_images()

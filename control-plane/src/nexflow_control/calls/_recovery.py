@@ -19,8 +19,8 @@ import structlog
 from sqlalchemy import exists, select
 from sqlalchemy.exc import SQLAlchemyError
 
-from .audit import Action, AuditEvent, AuditLog, AuditUnavailable
-from .audit.models import audit_events
+from ..audit import Action, AuditEvent, AuditLog, AuditUnavailable
+from ..audit.models import audit_events
 
 log = structlog.get_logger("nexflow.recovery")
 

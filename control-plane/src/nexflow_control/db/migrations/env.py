@@ -1,7 +1,7 @@
 """Alembic environment: on the caller's connection (the runtime), or an async engine (CLI).
 
 The runtime passes its connection in `config.attributes["connection"]`, already inside a
-write transaction holding the chain lock; Alembic then adds no transaction of its own.
+write transaction holding the write lock; Alembic then adds no transaction of its own.
 Run by the `alembic` command instead (to draft a revision), it connects with the async
 engine of `sqlalchemy.url` (or NEXFLOW_DATABASE_URL), the pattern of Alembic's async
 template.
@@ -16,7 +16,7 @@ from alembic import context
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from nexflow_control.migrations._run import target_metadata
+from nexflow_control.db.migrations._run import target_metadata
 
 
 def _run(connection: Connection) -> None:

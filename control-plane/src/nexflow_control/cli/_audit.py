@@ -10,10 +10,10 @@ from typing import Annotated, Any
 import typer
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from .audit import AuditLog, CheckpointError, verify_with_checkpoints
-from .audit.checkpoint import load_public_key
-from .cli_client import DEFAULT_HOME, error_message, fail, request, resolve_token
-from .settings import Settings
+from ..audit import AuditLog, CheckpointError, verify_with_checkpoints
+from ..audit.checkpoint import load_public_key
+from ..settings import Settings
+from ._client import DEFAULT_HOME, error_message, fail, request, resolve_token
 
 app = typer.Typer(help="Read and verify the audit log.", no_args_is_help=True)
 

@@ -9,7 +9,8 @@ from typing import Annotated
 
 import typer
 
-from .cli_client import (
+from ..skills import lint_command
+from ._client import (
     DEFAULT_HOME,
     HomeOpt,
     TokenOpt,
@@ -20,7 +21,6 @@ from .cli_client import (
     request,
     resolve_token,
 )
-from .skills import lint_command
 
 app = typer.Typer(help="Inspect, lint and run skills.", no_args_is_help=True)
 

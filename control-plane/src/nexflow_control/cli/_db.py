@@ -10,10 +10,9 @@ import typer
 from alembic.util.exc import CommandError
 from sqlalchemy.exc import SQLAlchemyError
 
-from . import migrations
-from .audit import AuditLog
-from .cli_client import DEFAULT_HOME, fail
-from .settings import Settings
+from ..db import Database, migrations
+from ..settings import Settings
+from ._client import DEFAULT_HOME, fail
 
 app = typer.Typer(help="Create or upgrade the database schema.", no_args_is_help=True)
 
@@ -34,8 +33,8 @@ def upgrade_cmd(home: Home = DEFAULT_HOME, database_url: DatabaseUrl = None) -> 
     url = _url(home, database_url)
 
     async def run() -> None:
-        log = await AuditLog.open(url)  # migrates under the chain lock
-        await log.close()
+        db = await Database.open(url)  # migrates under the write lock
+        await db.close()
 
     try:
         asyncio.run(run())

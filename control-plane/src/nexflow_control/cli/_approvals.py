@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from .cli_client import (
+from ._client import (
     DEFAULT_HOME,
     DEFAULT_URL,
     HomeOpt,

@@ -31,11 +31,11 @@ import structlog
 import uvicorn
 from fastapi import FastAPI
 
-from .app import create_app, prepare_home
-from .executor_client import ExecutorClient
-from .logs import configure_logging
-from .policy import LocalOpaServer, OpaNotFound, OpaStartError
-from .settings import Settings
+from ..app import create_app, prepare_home
+from ..executor_client import ExecutorClient
+from ..logs import configure_logging
+from ..policy import LocalOpaServer, OpaNotFound, OpaStartError
+from ..settings import Settings
 
 log = structlog.get_logger("nexflow.up")
 

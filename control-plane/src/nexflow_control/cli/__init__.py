@@ -1,4 +1,13 @@
-"""The `nexflow` command line."""
+"""The `nexflow` command line: `app` (the Typer root, with `up`) and `main`.
+
+One module per command group:
+
+    _skill      skill lint|list|show|call          _audit      audit verify|tail
+    _approvals  approval list|show|approve|deny    _image      image lint|build|list
+    _policy     policy test|check|eval             _accounts   user ..., token ...
+    _db         db upgrade|current                 _up         what `nexflow up` runs
+    _client     what the HTTP commands share (home, token, request, fail)
+"""
 
 from __future__ import annotations
 
@@ -7,8 +16,8 @@ from typing import Annotated
 
 import typer
 
-from . import cli_accounts, cli_approvals, cli_audit, cli_db, cli_image, cli_policy, cli_skill
-from .cli_client import DEFAULT_HOME
+from . import _accounts, _approvals, _audit, _db, _image, _policy, _skill
+from ._client import DEFAULT_HOME
 
 app = typer.Typer(
     help="Nexflow: run AI-agent skills in sandboxes, checked by policy and audited.",
@@ -16,14 +25,14 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-app.add_typer(cli_skill.app, name="skill")
-app.add_typer(cli_audit.app, name="audit")
-app.add_typer(cli_approvals.app, name="approval")
-app.add_typer(cli_image.app, name="image")
-app.add_typer(cli_policy.app, name="policy")
-app.add_typer(cli_accounts.user_app, name="user")
-app.add_typer(cli_accounts.token_app, name="token")
-app.add_typer(cli_db.app, name="db")
+app.add_typer(_skill.app, name="skill")
+app.add_typer(_audit.app, name="audit")
+app.add_typer(_approvals.app, name="approval")
+app.add_typer(_image.app, name="image")
+app.add_typer(_policy.app, name="policy")
+app.add_typer(_accounts.user_app, name="user")
+app.add_typer(_accounts.token_app, name="token")
+app.add_typer(_db.app, name="db")
 
 
 @app.command()
@@ -71,8 +80,8 @@ def up(
     """Start the executor and the control plane in the foreground (Ctrl-C stops both)."""
     from pydantic import ValidationError
 
-    from .cli_up import run_up
-    from .settings import PolicySettings, SandboxSettings, Settings
+    from ..settings import PolicySettings, SandboxSettings, Settings
+    from ._up import run_up
 
     if sandbox not in ("auto", "docker", "nsjail"):
         typer.echo(f"--sandbox: {sandbox!r} is not one of auto, docker, nsjail", err=True)
@@ -100,3 +109,6 @@ def up(
 
 def main() -> None:
     app()
+
+
+__all__ = ["app", "main"]

@@ -15,8 +15,7 @@ from typing import Annotated, Any
 
 import typer
 
-from .cli_client import fail
-from .policy import (
+from ..policy import (
     EmbeddedEngine,
     LocalOpaServer,
     OpaServerEngine,
@@ -25,8 +24,9 @@ from .policy import (
     find_opa_binary,
     read_policy_dir,
 )
-from .policy._explain import PACKAGE, Explanation, embedded_document, explain
-from .settings import REPO_ROOT
+from ..policy._explain import PACKAGE, Explanation, embedded_document, explain
+from ..settings import REPO_ROOT
+from ._client import fail
 
 app = typer.Typer(help="Test, check and try the Rego policies.", no_args_is_help=True)
 

@@ -1,13 +1,13 @@
 """The database schema's history (Alembic), shipped inside the package.
 
 `upgrade(conn)` brings a database to the newest revision inside the caller's write
-transaction (`AuditLog.open` calls it under the chain lock, so two processes starting at
+transaction (`Database.open` calls it under the write lock, so two processes starting at
 once never both migrate). A database made by the earlier `create_all` code (tables
 present, no `alembic_version`) is adopted: stamped at the baseline, whose schema it has.
 
 A new table is one new file in `versions/` plus its
 `MetaData` in `target_metadata()`; `alembic revision --autogenerate` run with
-`-c control-plane/src/nexflow_control/migrations/alembic.ini` writes the first draft.
+`-c control-plane/src/nexflow_control/db/migrations/alembic.ini` writes the first draft.
 """
 
 from __future__ import annotations

@@ -18,9 +18,10 @@ from urllib.parse import quote
 
 import typer
 
-from .accounts import DEFAULT_SCOPES, TOKEN_PREFIX, passwords
-from .accounts import validate as check
-from .cli_client import (
+from ..accounts import DEFAULT_SCOPES, TOKEN_PREFIX, passwords
+from ..accounts import validate as check
+from ..errors import InvalidInput
+from ._client import (
     DEFAULT_HOME,
     DEFAULT_URL,
     HomeOpt,
@@ -29,7 +30,6 @@ from .cli_client import (
     call_api,
     fail,
 )
-from .errors import InvalidInput
 
 user_app = typer.Typer(help="Manage users: roles, disabling, identity links.", no_args_is_help=True)
 token_app = typer.Typer(help="Create, list and revoke API tokens.", no_args_is_help=True)
