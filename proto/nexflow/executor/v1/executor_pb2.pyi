@@ -201,6 +201,7 @@ class ExecuteRequest(_message.Message):
     IMAGE_FIELD_NUMBER: _builtins.int
     BACKEND_FIELD_NUMBER: _builtins.int
     IMAGE_LABELS_FIELD_NUMBER: _builtins.int
+    BUNDLE_SHA256_FIELD_NUMBER: _builtins.int
     call_id: _builtins.str
     """Unique id of this call, chosen by the control plane; used for Cancel, for
     sandbox names and in every log line. Required; 1-64 chars of [A-Za-z0-9_-].
@@ -209,7 +210,8 @@ class ExecuteRequest(_message.Message):
     """How to interpret the entrypoint. Required."""
     skill_dir: _builtins.str
     """Absolute host path of the skill's folder. Bind-mounted read-only at /skill;
-    symlinks are resolved before mounting. Required; must be a directory.
+    symlinks are resolved before mounting. Local executors only (it is a path on the
+    executor's host): exactly one of skill_dir and bundle_sha256 is set.
     """
     entrypoint: _builtins.str
     """Path of the script relative to skill_dir, e.g. "run.py". Required; after
@@ -233,6 +235,15 @@ class ExecuteRequest(_message.Message):
     """Which backend to use. Default: BACKEND_UNSPECIFIED = the executor's default
     (or Docker when image is set). A backend this executor cannot use is refused
     with FAILED_PRECONDITION.
+    """
+    bundle_sha256: _builtins.str
+    """The skill by content: the sha256 (64 lowercase hex digits) of its bundle, an
+    uncompressed POSIX tar of the skill's folder (regular files and directories
+    only) sent earlier with PutBundle. The executor runs the copy it unpacked
+    read-only in its cache, mounted at /skill like skill_dir. A bundle it does not
+    hold fails the call before anything starts with FAILED_PRECONDITION and the
+    details "bundle_missing <sha256>": send it with PutBundle and call again.
+    Default: empty (then skill_dir names the skill).
     """
     @_builtins.property
     def args(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
@@ -296,10 +307,11 @@ class ExecuteRequest(_message.Message):
         image: _builtins.str = ...,
         backend: Global___Backend.ValueType = ...,
         image_labels: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
+        bundle_sha256: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["limits", b"limits"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["args", b"args", "backend", b"backend", "call_id", b"call_id", "entrypoint", b"entrypoint", "env", b"env", "image", b"image", "image_labels", b"image_labels", "limits", b"limits", "mounts", b"mounts", "network_hosts", b"network_hosts", "runtime", b"runtime", "skill_dir", b"skill_dir", "stdin", b"stdin"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["args", b"args", "backend", b"backend", "bundle_sha256", b"bundle_sha256", "call_id", b"call_id", "entrypoint", b"entrypoint", "env", b"env", "image", b"image", "image_labels", b"image_labels", "limits", b"limits", "mounts", b"mounts", "network_hosts", b"network_hosts", "runtime", b"runtime", "skill_dir", b"skill_dir", "stdin", b"stdin"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -314,10 +326,13 @@ class Mount(_message.Message):
     HOST_PATH_FIELD_NUMBER: _builtins.int
     SANDBOX_PATH_FIELD_NUMBER: _builtins.int
     WRITABLE_FIELD_NUMBER: _builtins.int
+    VOLUME_FIELD_NUMBER: _builtins.int
+    SUBPATH_FIELD_NUMBER: _builtins.int
     host_path: _builtins.str
     """Absolute host path. Symlinks are resolved with realpath before mounting and
     the result is checked again (it must still be a directory or file and must
-    not be, or be inside, the executor's own state or socket). Required.
+    not be, or be inside, the executor's own state or socket). Local executors
+    only: exactly one of host_path and volume is set.
     """
     sandbox_path: _builtins.str
     """Absolute path inside the sandbox. Default (empty): the same as the resolved
@@ -325,16 +340,29 @@ class Mount(_message.Message):
     """
     writable: _builtins.bool
     """true: read-write; false: read-only. Default: false (read-only)."""
+    volume: _builtins.str
+    """The name of a volume the executor is configured with (its setting
+    NEXFLOW_EXECUTOR_VOLUMES, e.g. "workspace" -> a directory on its host); with
+    subpath, the directory or file to mount from it. The executor resolves
+    <volume root>/<subpath> with realpath and refuses (INVALID_ARGUMENT) an unknown
+    volume or a result outside the volume's root. Default: empty (then host_path).
+    """
+    subpath: _builtins.str
+    """A relative path inside volume ("" or "." for its root); no absolute path, no
+    `..` component. Only with volume.
+    """
     def __init__(
         self,
         *,
         host_path: _builtins.str = ...,
         sandbox_path: _builtins.str = ...,
         writable: _builtins.bool = ...,
+        volume: _builtins.str = ...,
+        subpath: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["host_path", b"host_path", "sandbox_path", b"sandbox_path", "writable", b"writable"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["host_path", b"host_path", "sandbox_path", b"sandbox_path", "subpath", b"subpath", "volume", b"volume", "writable", b"writable"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -741,11 +769,29 @@ class DescribeResponse(_message.Message):
     BACKENDS_FIELD_NUMBER: _builtins.int
     POOL_READY_FIELD_NUMBER: _builtins.int
     POOL_PROFILES_FIELD_NUMBER: _builtins.int
+    SLOTS_TOTAL_FIELD_NUMBER: _builtins.int
+    SLOTS_BUSY_FIELD_NUMBER: _builtins.int
+    DRAINING_FIELD_NUMBER: _builtins.int
+    EXECUTOR_ID_FIELD_NUMBER: _builtins.int
     default_backend: Global___Backend.ValueType
     """The backend used for requests with BACKEND_UNSPECIFIED and no image."""
     pool_ready: _builtins.int
     """Docker warm pool: containers ready to take a call, and profiles kept warm."""
     pool_profiles: _builtins.int
+    slots_total: _builtins.int
+    """Calls this executor runs at once (NEXFLOW_EXECUTOR_MAX_CALLS); 0 = no limit.
+    An Execute beyond it is refused with RESOURCE_EXHAUSTED before anything starts.
+    """
+    slots_busy: _builtins.int
+    """Calls running now."""
+    draining: _builtins.bool
+    """true while the executor is draining (it finishes running calls and refuses new
+    ones with UNAVAILABLE "draining"); the control plane sends it no new calls.
+    """
+    executor_id: _builtins.str
+    """A stable name of this executor (NEXFLOW_EXECUTOR_ID, default the host name), for
+    dispatch, metrics and the audit log.
+    """
     @_builtins.property
     def backends(self) -> _containers.RepeatedCompositeFieldContainer[Global___BackendInfo]:
         """Every backend this executor knows, available or not."""
@@ -757,11 +803,67 @@ class DescribeResponse(_message.Message):
         backends: _abc.Iterable[Global___BackendInfo] | None = ...,
         pool_ready: _builtins.int = ...,
         pool_profiles: _builtins.int = ...,
+        slots_total: _builtins.int = ...,
+        slots_busy: _builtins.int = ...,
+        draining: _builtins.bool = ...,
+        executor_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["backends", b"backends", "default_backend", b"default_backend", "pool_profiles", b"pool_profiles", "pool_ready", b"pool_ready"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["backends", b"backends", "default_backend", b"default_backend", "draining", b"draining", "executor_id", b"executor_id", "pool_profiles", b"pool_profiles", "pool_ready", b"pool_ready", "slots_busy", b"slots_busy", "slots_total", b"slots_total"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___DescribeResponse: _TypeAlias = DescribeResponse  # noqa: Y015
+
+@_typing.final
+class BundleChunk(_message.Message):
+    """One piece of a bundle for PutBundle."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SHA256_FIELD_NUMBER: _builtins.int
+    SIZE_FIELD_NUMBER: _builtins.int
+    DATA_FIELD_NUMBER: _builtins.int
+    sha256: _builtins.str
+    """The bundle's sha256 (64 lowercase hex digits). Required in the first chunk;
+    later chunks leave it empty or repeat it.
+    """
+    size: _builtins.int
+    """The bundle's total size in bytes. Required in the first chunk."""
+    data: _builtins.bytes
+    """The next bytes of the bundle. Chunks of at most 1 MiB."""
+    def __init__(
+        self,
+        *,
+        sha256: _builtins.str = ...,
+        size: _builtins.int = ...,
+        data: _builtins.bytes = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["data", b"data", "sha256", b"sha256", "size", b"size"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BundleChunk: _TypeAlias = BundleChunk  # noqa: Y015
+
+@_typing.final
+class PutBundleResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    STORED_FIELD_NUMBER: _builtins.int
+    stored: _builtins.bool
+    """false when the executor already held this bundle (nothing was unpacked)."""
+    def __init__(
+        self,
+        *,
+        stored: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["stored", b"stored"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PutBundleResponse: _TypeAlias = PutBundleResponse  # noqa: Y015

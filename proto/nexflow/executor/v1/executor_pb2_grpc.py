@@ -51,6 +51,11 @@ class ExecutorStub:
                 request_serializer=nexflow_dot_executor_dot_v1_dot_executor__pb2.DescribeRequest.SerializeToString,
                 response_deserializer=nexflow_dot_executor_dot_v1_dot_executor__pb2.DescribeResponse.FromString,
                 _registered_method=True)
+        self.PutBundle = channel.stream_unary(
+                '/nexflow.executor.v1.Executor/PutBundle',
+                request_serializer=nexflow_dot_executor_dot_v1_dot_executor__pb2.BundleChunk.SerializeToString,
+                response_deserializer=nexflow_dot_executor_dot_v1_dot_executor__pb2.PutBundleResponse.FromString,
+                _registered_method=True)
 
 
 class ExecutorServicer:
@@ -87,6 +92,19 @@ class ExecutorServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def PutBundle(self, request_iterator, context):
+        """Stores one skill bundle under its sha256 so that ExecuteRequest.bundle_sha256 can
+        name it. The stream is the bundle's bytes in order; the first chunk carries the
+        digest and the total size. The executor hashes what it receives and refuses a
+        bundle whose sha256 or size differs (DATA_LOSS), one above its size limit
+        (RESOURCE_EXHAUSTED), and an archive it will not unpack (INVALID_ARGUMENT: an
+        absolute or `..` path, a link, a device, a duplicate name). A bundle it already
+        holds is acknowledged with stored = false and not unpacked again.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ExecutorServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -104,6 +122,11 @@ def add_ExecutorServicer_to_server(servicer, server):
                     servicer.Describe,
                     request_deserializer=nexflow_dot_executor_dot_v1_dot_executor__pb2.DescribeRequest.FromString,
                     response_serializer=nexflow_dot_executor_dot_v1_dot_executor__pb2.DescribeResponse.SerializeToString,
+            ),
+            'PutBundle': grpc.stream_unary_rpc_method_handler(
+                    servicer.PutBundle,
+                    request_deserializer=nexflow_dot_executor_dot_v1_dot_executor__pb2.BundleChunk.FromString,
+                    response_serializer=nexflow_dot_executor_dot_v1_dot_executor__pb2.PutBundleResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -189,6 +212,33 @@ class Executor:
             '/nexflow.executor.v1.Executor/Describe',
             nexflow_dot_executor_dot_v1_dot_executor__pb2.DescribeRequest.SerializeToString,
             nexflow_dot_executor_dot_v1_dot_executor__pb2.DescribeResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PutBundle(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_unary(
+            request_iterator,
+            target,
+            '/nexflow.executor.v1.Executor/PutBundle',
+            nexflow_dot_executor_dot_v1_dot_executor__pb2.BundleChunk.SerializeToString,
+            nexflow_dot_executor_dot_v1_dot_executor__pb2.PutBundleResponse.FromString,
             options,
             channel_credentials,
             insecure,
