@@ -100,13 +100,13 @@ async def serving(settings: Settings) -> AsyncIterator[pb_grpc.ExecutorStub]:
     """A real executor for `settings` (backends started, server on its socket), and a stub."""
     backends = select_backends(settings)
     await backends.start()
-    server, address = await create_server(settings, backends)
-    channel = grpc.aio.insecure_channel(address)
+    running = await create_server(settings, backends)
+    channel = grpc.aio.insecure_channel(running.address)
     try:
         yield pb_grpc.ExecutorStub(channel)
     finally:
         await channel.close()
-        await server.stop(None)
+        await running.stop(None)
         await backends.close()
 
 
