@@ -1,11 +1,12 @@
 """What skills by digest and TCP + mutual TLS add to one call, against the unix socket.
 
-Run: `PYTHONPATH=. .venv/bin/python executor/bench/bench_transport.py [N]` (as root). One real executor
-(nsjail) serves its unix socket and 127.0.0.1 with mutual TLS (certificates made here);
-N calls of a tiny script each way, interleaved: unix + skill_dir (the baseline), unix +
-cached bundle, TCP mTLS + cached bundle (one channel, as the control plane keeps one).
-Reports each median and its difference from the baseline; also one PutBundle's time.
-Blocking file set-up is deliberate: the loop runs nothing else meanwhile.
+Run: `PYTHONPATH=. .venv/bin/python executor/bench/bench_transport.py [N]` (as root).
+One real executor (nsjail) serves its unix socket and 127.0.0.1 with mutual TLS
+(certificates made here). N calls of a tiny script each way, interleaved: unix +
+skill_dir (the baseline), unix + cached bundle, TCP mTLS + cached bundle (one channel,
+as the control plane keeps one). Reports each median and its difference from the
+baseline, and one PutBundle's time. Blocking file set-up is deliberate: the loop runs
+nothing else meanwhile.
 """
 
 # ruff: noqa: ASYNC240
