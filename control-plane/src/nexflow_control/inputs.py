@@ -10,12 +10,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import best_match
-
 from .errors import InvalidInput
+from .skills import UnsafeSchema, ValidationTooCostly, first_error, safe_validator
 
-_validators: dict[str, Draft202012Validator] = {}
+_validators: dict[str, Any] = {}
 
 
 def canonical_json(value: Any) -> bytes:
@@ -32,6 +30,8 @@ def validate_input(
     """Validate `value` against the skill's input schema; return its JSON encoding.
 
     Raises InvalidInput naming the offending field (`field` is a JSON-pointer-like path).
+    CPU-bound on large inputs (up to `MAX_STEPS` keyword evaluations): async callers run
+    it off the event loop (`asyncio.to_thread`).
     """
     if not isinstance(value, dict):
         raise InvalidInput("'input' must be a JSON object", field="input")
@@ -42,10 +42,15 @@ def validate_input(
         )
     if schema is None:
         return encoded
-    validator = _validators.get(skill_key)
-    if validator is None:
-        validator = _validators[skill_key] = Draft202012Validator(schema)
-    error = best_match(validator.iter_errors(value))
+    try:
+        validator = _validators.get(skill_key)
+        if validator is None:
+            validator = _validators[skill_key] = safe_validator(schema)
+        error = first_error(validator, value)
+    except UnsafeSchema as exc:  # the loader refuses these; never run one anyway
+        raise InvalidInput(f"the skill's input schema is unsafe: {exc}", field="input") from None
+    except ValidationTooCostly as exc:
+        raise InvalidInput(f"input: {exc}", field="input", code="input_too_complex") from None
     if error is not None:
         where = "/".join(str(p) for p in error.absolute_path)
         field = f"input.{where.replace('/', '.')}" if where else "input"

@@ -7,6 +7,7 @@ what was approved, and otherwise `invalidate`s the approval (`approval_stale`).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from typing import TYPE_CHECKING
@@ -85,8 +86,12 @@ async def _redecide(
         return "skill_changed", None, None
     raw_input = json.loads(approval.input)
     try:
-        stdin, paths, hosts = prepare(
-            skill, raw_input, calls.workspace, max_input_bytes=calls.settings.limits.max_input_bytes
+        stdin, paths, hosts = await asyncio.to_thread(  # CPU-bound: off the event loop
+            prepare,
+            skill,
+            raw_input,
+            calls.workspace,
+            max_input_bytes=calls.settings.limits.max_input_bytes,
         )
     except NexflowError:
         return "input_changed", None, None

@@ -6,6 +6,7 @@ the events that say why it may run are committed first ("no audit, no execution"
 
 from __future__ import annotations
 
+import asyncio
 import time
 from datetime import timedelta
 from typing import Any
@@ -112,7 +113,8 @@ class CallService:
                 NotFound(f"no skill named {name!r}", code="skill_not_found"),
             )
         try:
-            stdin, paths, hosts = prepare(
+            stdin, paths, hosts = await asyncio.to_thread(  # CPU-bound: off the event loop
+                prepare,
                 skill,
                 raw_input,
                 self.workspace,

@@ -6,6 +6,8 @@ Public API::
     SkillCatalog.load([(folder, source), ...]) -> SkillCatalog (.get, .list, .diagnostics)
     lint_paths(paths) -> list[Diagnostic]
     lint_command(paths, as_json, out) -> exit code (0 valid, 1 invalid)
+    safe_validator(schema), first_error(validator, value) -> RE2 patterns, no fetches,
+        a step budget (ValidationTooCostly)
 """
 
 from ._catalog import SkillCatalog
@@ -26,6 +28,7 @@ from ._model import (
     Skill,
 )
 from ._sandbox import parse_host
+from ._validator import UnsafeSchema, ValidationTooCostly, first_error, safe_validator
 
 __all__ = [
     "SKILL_DIGEST_LABEL",
@@ -43,9 +46,13 @@ __all__ = [
     "Severity",
     "Skill",
     "SkillCatalog",
+    "UnsafeSchema",
+    "ValidationTooCostly",
+    "first_error",
     "lint_command",
     "lint_paths",
     "load_skill",
     "parse_host",
+    "safe_validator",
     "skill_digest",
 ]
