@@ -181,6 +181,6 @@ def schema_problems(schema: Any) -> list[Problem]:
         else:
             out.append(target)
     if not problems and (looped := _cycle(edges)) is not None:
-        problems.append((looped or "/", Code.SCHEMA_REF, "reference cycle that never steps "
+        problems.append((looped, Code.SCHEMA_REF, "reference cycle that never steps "
                          "into the input (it would recurse forever)"))  # fmt: skip
     return problems
