@@ -25,7 +25,7 @@ from urllib.parse import unquote
 from ._diagnostics import Code
 from ._regex import pattern_problem
 
-MAX_SCHEMA_NODES = 20_000
+MAX_SCHEMA_NODES = 5_000
 MAX_SCHEMA_DEPTH = 64
 
 Problem = tuple[str, Code, str]
