@@ -35,7 +35,17 @@ def validate_input(
     """
     if not isinstance(value, dict):
         raise InvalidInput("'input' must be a JSON object", field="input")
-    encoded = json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+    try:
+        encoded = json.dumps(
+            value, ensure_ascii=False, separators=(",", ":"), allow_nan=False
+        ).encode()
+    except (ValueError, TypeError, RecursionError) as exc:  # NaN, a lone surrogate, too deep
+        reason = (
+            "holds a lone UTF-16 surrogate"
+            if isinstance(exc, UnicodeError)
+            else "is not plain JSON (NaN, Infinity or nested too deeply)"
+        )
+        raise InvalidInput(f"input {reason}", field="input") from None
     if len(encoded) > max_bytes:
         raise InvalidInput(
             f"input is {len(encoded)} bytes; the limit is {max_bytes}", field="input"

@@ -207,3 +207,11 @@ def test_unsafe_schema_is_never_run() -> None:
     with pytest.raises(InvalidInput) as err:
         _check(schema, {"a": 1})
     assert "only local" in err.value.message
+
+
+@pytest.mark.parametrize("value", [{"s": "\ud800"}, {"n": float("nan")}, {"n": float("inf")}])
+def test_unencodable_input_is_a_clear_error(value: dict[str, Any]) -> None:
+    """A lone surrogate or NaN in an input (found by fuzzing: it raised) is a 422."""
+    with pytest.raises(InvalidInput) as err:
+        _check({"type": "object"}, value)
+    assert err.value.extra["field"] == "input"
