@@ -28,7 +28,8 @@ SCALARS = [
     "2001-12-14t21:59:43.10-05:00", "1.0e+999", "9" * 4400, "-" + "9" * 30, "yes", "!!binary aGk=",
     "!!python/object/apply:os.system [id]", "!local x", "&a x", "*a", "'\\x00'", '"\\x1b[2J"',
     '"\\ud800"', '"\\U0010FFFF"', "{a: [1, {b: 2}]}", "[" * 80, "{" * 80, "'{timeoutSec: 5,}'",
-    "'{a: Infinity}'", "|\n  block\n  text", ">-\n  folded", "\"multi\n  line\"", "\t", "? [a]\n: b",
+    "'{a: Infinity}'", "|\n  block\n  text", ">-\n  folded", "\"multi\n  line\"", "\t",
+    "? [a]\n: b",
     "{$ref: 'http://x/y'}", "{pattern: '(a+)+$'}", "{pattern: '(?<=a)'}", "{$ref: '#'}",
 ]  # fmt: skip
 KEYS = [

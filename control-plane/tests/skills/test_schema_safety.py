@@ -119,7 +119,8 @@ def test_unsafe_frontmatter_schema_is_refused(
 
 def test_unsafe_body_schema_names_the_block_line(write_skill: WriteSkill) -> None:
     """A pattern RE2 cannot run in a body schema block is reported at the block's fence."""
-    body = '\n## Input schema\n\n```json\n{"type": "object", "properties": {"a": {"pattern": "(?=a)"}}}\n```\n'
+    schema = '{"type": "object", "properties": {"a": {"pattern": "(?=a)"}}}'
+    body = f"\n## Input schema\n\n```json\n{schema}\n```\n"
     folder = write_skill(OK, body)
     assert _errors(folder) == [(8, "input_schema.properties.a.pattern", Code.SCHEMA_PATTERN)]
 
@@ -147,7 +148,8 @@ def test_safe_recursive_and_local_refs_load(write_skill: WriteSkill) -> None:
     folder = write_skill(
         OK
         + "input_schema:\n  type: object\n  $defs:\n    'a b': {type: string}\n"
-        + "    node: {$anchor: node, type: object, properties: {kids: {type: array, items: {$ref: '#node'}}}}\n"
+        + "    node: {$anchor: node, type: object,\n"
+        + "           properties: {kids: {type: array, items: {$ref: '#node'}}}}\n"
         + "  properties:\n    tree: {$ref: '#/$defs/node'}\n    s: {$ref: '#/$defs/a%20b'}\n"
     )
     result = load_skill(folder)

@@ -7,7 +7,6 @@ what was approved, and otherwise `invalidate`s the approval (`approval_stale`).
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from typing import TYPE_CHECKING
@@ -23,7 +22,7 @@ from ..errors import NexflowError
 from ..inputs import input_sha256
 from ..skills import Skill
 from ._dispatch import dispatch
-from ._requests import policy_input, prepare
+from ._requests import policy_input, prepare_off_loop
 from ._results import ApprovalStale, CallResult, call_event, grants_dict, reasons_list
 
 if TYPE_CHECKING:
@@ -86,8 +85,7 @@ async def _redecide(
         return "skill_changed", None, None
     raw_input = json.loads(approval.input)
     try:
-        stdin, paths, hosts = await asyncio.to_thread(  # CPU-bound: off the event loop
-            prepare,
+        stdin, paths, hosts = await prepare_off_loop(
             skill,
             raw_input,
             calls.workspace,

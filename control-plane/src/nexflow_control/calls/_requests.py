@@ -5,6 +5,8 @@ Pure functions of the skill, the input and the workspace; nothing here does I/O.
 
 from __future__ import annotations
 
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -34,6 +36,23 @@ def prepare(
     paths = resolve_paths(list(skill.path_inputs), raw_input, workspace)
     hosts = resolve_hosts(skill.network_inputs, raw_input)
     return stdin, paths, hosts
+
+
+# Validation is CPU-bound (up to MAX_STEPS keyword evaluations per call): it runs on one
+# thread of its own, off the event loop. One on purpose: every extra thread that
+# wants the GIL lengthens the event loop's wait for it (5 ms switch interval each).
+_VALIDATION = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nexflow-validate")
+
+
+async def prepare_off_loop(
+    skill: Skill, raw_input: Any, workspace: Path, *, max_input_bytes: int
+) -> tuple[bytes, list[PathAccess], list[HostAccess]]:
+    """`prepare` on the validation threads, so a costly input never stalls the server."""
+
+    def run() -> tuple[bytes, list[PathAccess], list[HostAccess]]:
+        return prepare(skill, raw_input, workspace, max_input_bytes=max_input_bytes)
+
+    return await asyncio.get_running_loop().run_in_executor(_VALIDATION, run)
 
 
 def policy_input(

@@ -6,7 +6,6 @@ the events that say why it may run are committed first ("no audit, no execution"
 
 from __future__ import annotations
 
-import asyncio
 import time
 from datetime import timedelta
 from typing import Any
@@ -33,7 +32,7 @@ from ..settings import Settings
 from ..skills import Skill, SkillCatalog
 from . import _approved
 from ._dispatch import dispatch
-from ._requests import policy_input, prepare
+from ._requests import policy_input, prepare_off_loop
 from ._results import (
     CallResult,
     PendingCall,
@@ -113,8 +112,7 @@ class CallService:
                 NotFound(f"no skill named {name!r}", code="skill_not_found"),
             )
         try:
-            stdin, paths, hosts = await asyncio.to_thread(  # CPU-bound: off the event loop
-                prepare,
+            stdin, paths, hosts = await prepare_off_loop(
                 skill,
                 raw_input,
                 self.workspace,
