@@ -10,10 +10,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from .errors import InvalidInput
-from .skills import UnsafeSchema, ValidationTooCostly, first_error, safe_validator
-
-_validators: dict[str, Any] = {}
+from .errors import InvalidInput, Unavailable
+from .skills import InputProblem, NeedsWorker, ValidationPool, ValidationUnavailable, check_input
 
 
 def canonical_json(value: Any) -> bytes:
@@ -24,15 +22,9 @@ def input_sha256(value: Any) -> str:
     return hashlib.sha256(canonical_json(value)).hexdigest()
 
 
-def validate_input(
-    skill_key: str, schema: dict[str, Any] | None, value: Any, *, max_bytes: int
-) -> bytes:
-    """Validate `value` against the skill's input schema; return its JSON encoding.
-
-    Raises InvalidInput naming the offending field (`field` is a JSON-pointer-like path).
-    CPU-bound on large inputs (up to `MAX_STEPS` keyword evaluations): async callers run
-    it off the event loop (`asyncio.to_thread`).
-    """
+def encode_input(value: Any, *, max_bytes: int) -> bytes:
+    """The input's JSON encoding (the skill's stdin); InvalidInput when it is not a JSON
+    object of at most `max_bytes` bytes."""
     if not isinstance(value, dict):
         raise InvalidInput("'input' must be a JSON object", field="input")
     try:
@@ -50,21 +42,51 @@ def validate_input(
         raise InvalidInput(
             f"input is {len(encoded)} bytes; the limit is {max_bytes}", field="input"
         )
+    return encoded
+
+
+def _refuse(problem: InputProblem | None) -> None:
+    if problem is None:
+        return
+    extra = {} if problem.keyword is None else {"validator": problem.keyword}
+    raise InvalidInput(problem.message, code=problem.code, field=problem.field, **extra)
+
+
+def validate_input(
+    skill_key: str, schema: dict[str, Any] | None, value: Any, *, max_bytes: int
+) -> bytes:
+    """Validate `value` against the skill's input schema, here and now, with the full
+    step budget; return its JSON encoding. Raises InvalidInput naming the offending field
+    (`input.a.b`). Blocking: the server uses `validate_input_tiered`."""
+    encoded = encode_input(value, max_bytes=max_bytes)
+    if schema is not None:
+        _refuse(check_input(skill_key, schema, value))
+    return encoded
+
+
+async def validate_input_tiered(
+    skill_key: str,
+    schema: dict[str, Any] | None,
+    value: Any,
+    *,
+    max_bytes: int,
+    pool: ValidationPool,
+) -> bytes:
+    """`validate_input` for the event loop: inline within a small CPU slice (the common
+    input ends there, at no extra cost), else in one of `pool`'s worker processes, so a
+    costly input never stalls the server. Unavailable (503 `validation_unavailable`)
+    when no worker can answer."""
+    encoded = encode_input(value, max_bytes=max_bytes)
     if schema is None:
         return encoded
     try:
-        validator = _validators.get(skill_key)
-        if validator is None:
-            validator = _validators[skill_key] = safe_validator(schema)
-        error = first_error(validator, value)
-    except UnsafeSchema as exc:  # the loader refuses these; never run one anyway
-        raise InvalidInput(f"the skill's input schema is unsafe: {exc}", field="input") from None
-    except ValidationTooCostly as exc:
-        raise InvalidInput(f"input: {exc}", field="input", code="input_too_complex") from None
-    if error is not None:
-        where = "/".join(str(p) for p in error.absolute_path)
-        field = f"input.{where.replace('/', '.')}" if where else "input"
-        raise InvalidInput(f"{field}: {error.message}", field=field, validator=error.validator)
+        problem = check_input(skill_key, schema, value, inline=True)
+    except NeedsWorker:
+        try:
+            problem = await pool.check(skill_key, schema, encoded)
+        except ValidationUnavailable as exc:
+            raise Unavailable(str(exc), code="validation_unavailable") from None
+    _refuse(problem)
     return encoded
 
 

@@ -29,10 +29,10 @@ from ..history import CallHistory
 from ..inputs import input_sha256
 from ..metrics import Metrics
 from ..settings import Settings
-from ..skills import Skill, SkillCatalog
+from ..skills import Skill, SkillCatalog, ValidationPool
 from . import _approved
 from ._dispatch import dispatch
-from ._requests import policy_input, prepare_off_loop
+from ._requests import policy_input, prepare
 from ._results import (
     CallResult,
     PendingCall,
@@ -67,6 +67,7 @@ class CallService:
         self.executor = executor
         self.metrics = metrics
         self.workspace = settings.resolved_workspace
+        self.validation = ValidationPool()  # worker processes, started on first need
 
     async def _append(self, *events: audit_mod.AuditEvent) -> None:
         try:
@@ -112,11 +113,12 @@ class CallService:
                 NotFound(f"no skill named {name!r}", code="skill_not_found"),
             )
         try:
-            stdin, paths, hosts = await prepare_off_loop(
+            stdin, paths, hosts = await prepare(
                 skill,
                 raw_input,
                 self.workspace,
                 max_input_bytes=self.settings.limits.max_input_bytes,
+                pool=self.validation,
             )
             if not skill.executable:
                 raise NotExecutable(f"skill {name!r} has instructions only; nothing to execute")
