@@ -59,9 +59,14 @@ class _Worker:
 
     async def receive(self, timeout_s: float) -> Any:
         loop = asyncio.get_running_loop()
-        readable = loop.create_future()
+        readable: asyncio.Future[None] = loop.create_future()
         fd = self.conn.fileno()
-        loop.add_reader(fd, lambda: readable.done() or readable.set_result(None))
+
+        def wake() -> None:
+            if not readable.done():
+                readable.set_result(None)
+
+        loop.add_reader(fd, wake)
         try:
             async with asyncio.timeout(timeout_s):
                 await readable
