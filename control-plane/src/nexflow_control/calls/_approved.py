@@ -22,7 +22,7 @@ from ..errors import NexflowError, Unavailable
 from ..inputs import input_sha256
 from ..skills import Skill
 from ._dispatch import dispatch
-from ._requests import policy_input, prepare
+from ._requests import policy_input
 from ._results import ApprovalStale, CallResult, call_event, grants_dict, reasons_list
 
 if TYPE_CHECKING:
@@ -85,13 +85,7 @@ async def _redecide(
         return "skill_changed", None, None
     raw_input = json.loads(approval.input)
     try:
-        stdin, paths, hosts = await prepare(
-            skill,
-            raw_input,
-            calls.workspace,
-            max_input_bytes=calls.settings.limits.max_input_bytes,
-            pool=calls.validation,
-        )
+        stdin, paths, hosts = await calls.prepare_input(skill, raw_input)
     except Unavailable:
         raise  # no worker could judge the input: that is not a changed input
     except NexflowError:
