@@ -4,6 +4,7 @@ either refused as a clear error or encoded as plain, round-trippable JSON."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
 from pathlib import Path
@@ -16,7 +17,7 @@ from nexflow_control.calls._requests import policy_input, prepare
 from nexflow_control.errors import NexflowError
 from nexflow_control.policy import encode_input
 from nexflow_control.policy._input import MAX_SAFE_INTEGER
-from nexflow_control.skills import Skill
+from nexflow_control.skills import Skill, ValidationPool
 
 FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -103,11 +104,16 @@ def test_policy_input_builder_never_crashes(
 ) -> None:
     """From a caller's raw input to the encoded policy input: a clear error or plain JSON."""
     workspace = Path("/tmp/nexflow-fuzz-workspace")
+    pool = ValidationPool()  # its worker processes start only if an input needs one
     try:
-        _, paths, hosts = prepare(SKILL, raw, workspace, max_input_bytes=4096)
+        _, paths, hosts = asyncio.run(
+            prepare(SKILL, raw, workspace, max_input_bytes=4096, pool=pool)
+        )
     except NexflowError as exc:
         assert exc.status == 422 and exc.message
         return
+    finally:
+        pool.close()
     facts = {"rate": {"principal_skill_1m": 0}, "skill_runs": 0}
     built = policy_input(workspace, "call-1", principal, SKILL, "0" * 64, paths, hosts, facts)
     _check_encoded(built)
