@@ -18,11 +18,11 @@ from .. import policy as policy_mod
 from ..approvals import Approval, Status, not_pending
 from ..approvals.records import SYSTEM
 from ..auth import Principal
-from ..errors import NexflowError
+from ..errors import NexflowError, Unavailable
 from ..inputs import input_sha256
 from ..skills import Skill
 from ._dispatch import dispatch
-from ._requests import policy_input, prepare
+from ._requests import policy_input
 from ._results import ApprovalStale, CallResult, call_event, grants_dict, reasons_list
 
 if TYPE_CHECKING:
@@ -85,9 +85,9 @@ async def _redecide(
         return "skill_changed", None, None
     raw_input = json.loads(approval.input)
     try:
-        stdin, paths, hosts = prepare(
-            skill, raw_input, calls.workspace, max_input_bytes=calls.settings.limits.max_input_bytes
-        )
+        stdin, paths, hosts = await calls.prepare_input(skill, raw_input)
+    except Unavailable:
+        raise  # no worker could judge the input: that is not a changed input
     except NexflowError:
         return "input_changed", None, None
     digest = input_sha256(raw_input)

@@ -1,6 +1,7 @@
 """What a call sends on: its checked input, the policy input, the executor's request.
 
-Pure functions of the skill, the input and the workspace; nothing here does I/O.
+Functions of the skill, the input and the workspace; nothing here does I/O except
+handing a costly validation to a worker process.
 """
 
 from __future__ import annotations
@@ -13,23 +14,25 @@ from nexflow.executor.v1 import executor_pb2 as pb
 
 from .. import policy as policy_mod
 from ..auth import Principal
-from ..inputs import HostAccess, PathAccess, resolve_hosts, resolve_paths, validate_input
-from ..skills import SKILL_DIGEST_LABEL, Skill
+from ..inputs import HostAccess, PathAccess, resolve_hosts, resolve_paths, validate_input_tiered
+from ..skills import SKILL_DIGEST_LABEL, Skill, ValidationPool
 
 _RUNTIMES = {"bash": pb.RUNTIME_BASH, "python": pb.RUNTIME_PYTHON, "node": pb.RUNTIME_NODE}
 _BACKENDS = {"": pb.BACKEND_UNSPECIFIED, "docker": pb.BACKEND_DOCKER, "nsjail": pb.BACKEND_NSJAIL}
 
 
-def prepare(
-    skill: Skill, raw_input: Any, workspace: Path, *, max_input_bytes: int
+async def prepare(
+    skill: Skill, raw_input: Any, workspace: Path, *, max_input_bytes: int, pool: ValidationPool
 ) -> tuple[bytes, list[PathAccess], list[HostAccess]]:
     """The validated stdin, and the paths and hosts the input names; NexflowError (422)
-    when the input does not fit the skill."""
-    stdin = validate_input(
+    when the input does not fit the skill. A costly validation goes to `pool`'s worker
+    processes; the common one runs inline (see `validate_input_tiered`)."""
+    stdin = await validate_input_tiered(
         f"{skill.name}@{skill.digest}",
         skill.input_schema,
         raw_input,
         max_bytes=max_input_bytes,
+        pool=pool,
     )
     paths = resolve_paths(list(skill.path_inputs), raw_input, workspace)
     hosts = resolve_hosts(skill.network_inputs, raw_input)

@@ -27,10 +27,10 @@ from ..errors import (
     PolicyUnavailable,
 )
 from ..executor_client import ExecutorClient
-from ..inputs import input_sha256
+from ..inputs import HostAccess, PathAccess, input_sha256
 from ..metrics import Metrics
 from ..settings import Settings
-from ..skills import Skill, SkillCatalog
+from ..skills import Skill, SkillCatalog, ValidationPool
 from . import _approved
 from ._dispatch import dispatch
 from ._history import CallHistory
@@ -71,6 +71,19 @@ class CallService:
         self.executor = executor
         self.metrics = metrics
         self.workspace = settings.resolved_workspace
+        self.validation = ValidationPool()  # worker processes, started on first need
+
+    async def prepare_input(
+        self, skill: Skill, raw_input: Any
+    ) -> tuple[bytes, list[PathAccess], list[HostAccess]]:
+        """The call's validated stdin and the paths and hosts its input names (see `prepare`)."""
+        return await prepare(
+            skill,
+            raw_input,
+            self.workspace,
+            max_input_bytes=self.settings.limits.max_input_bytes,
+            pool=self.validation,
+        )
 
     async def _append(self, *events: audit_mod.AuditEvent) -> None:
         try:
@@ -144,12 +157,7 @@ class CallService:
                 NotFound(f"no skill named {name!r}", code="skill_not_found"),
             )
         try:
-            stdin, paths, hosts = prepare(
-                skill,
-                raw_input,
-                self.workspace,
-                max_input_bytes=self.settings.limits.max_input_bytes,
-            )
+            stdin, paths, hosts = await self.prepare_input(skill, raw_input)
             if not skill.executable:
                 raise NotExecutable(f"skill {name!r} has instructions only; nothing to execute")
         except NexflowError as exc:
