@@ -30,7 +30,7 @@ from .auth import Principal, TokenAuthenticator, load_or_create_admin_token
 from .calls import CallHistory, CallService, end_interrupted_calls
 from .db import Database
 from .errors import AccountsUnavailable, ApprovalsUnavailable
-from .executor_client import ExecutorClient
+from .executors import GrpcExecutor
 from .metrics import Metrics
 from .policy import (
     EmbeddedEngine,
@@ -150,8 +150,9 @@ async def build_services(settings: Settings) -> Services:
             payload=_engine_facts(settings),
         )
     )
-    executor = ExecutorClient(
-        settings.resolved_executor_socket, connect_timeout_s=settings.executor_timeout_s
+    executor = GrpcExecutor(
+        f"unix://{settings.resolved_executor_socket}",
+        connect_timeout_s=settings.executor_timeout_s,
     )
     metrics = Metrics()
     history = CallHistory(audit)

@@ -23,8 +23,9 @@ router = edge_router("", "system")
 async def health(svc: ServicesDep) -> Response:
     """200 when the executor answers; 503 (same body) when it does not. `sandbox` names the
     backend calls run on by default, the other usable ones, and the warm pool."""
-    executor_ok = await svc.executor.healthy()
-    sandbox = await svc.executor.describe() if executor_ok else None
+    states = await svc.executor.states()
+    executor_ok = any(s.healthy for s in states)
+    sandbox = next((s.sandbox() for s in states if s.described), None)
     body: dict[str, Any] = {
         "status": "ok" if executor_ok else "degraded",
         "executor": "serving" if executor_ok else "unreachable",

@@ -32,7 +32,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from ..app import create_app, prepare_home
-from ..executor_client import ExecutorClient
+from ..executors import GrpcExecutor
 from ..logs import configure_logging
 from ..policy import LocalOpaServer, OpaNotFound, OpaStartError
 from ..settings import Settings
@@ -109,7 +109,7 @@ async def _wait_for_predecessor(settings: Settings, timeout_s: float = 30) -> No
 
 
 async def _wait_for_executor(proc: asyncio.subprocess.Process, settings: Settings) -> None:
-    client = ExecutorClient(settings.resolved_executor_socket, connect_timeout_s=1)
+    client = GrpcExecutor(f"unix://{settings.resolved_executor_socket}", connect_timeout_s=1)
     try:
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:

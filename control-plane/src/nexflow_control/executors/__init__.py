@@ -1,0 +1,47 @@
+"""Executors: where calls run, behind one protocol (the control plane's seam).
+
+    _types    ExecutionSpec (what to run), Outcome (how it ended), KillReason, Mount,
+              Limits, Usage, EgressRecord, ExecutorState, and the `Executor` protocol
+    _errors   ExecutorRejected, ImageUnavailable, ExecutorLost; gRPC codes mapped to them
+    _proto    domain types to protobuf and back (the only builder of executor_pb2 messages)
+    _grpc     GrpcExecutor: one executor over one gRPC channel
+
+Protobuf and gRPC types stay inside this package: `calls/` builds an `ExecutionSpec`
+and gets an `Outcome` or one of the control plane's errors.
+"""
+
+from ..errors import ExecutorUnavailable
+from ._errors import ExecutorLost, ExecutorRejected, ImageUnavailable
+from ._grpc import GrpcExecutor
+from ._types import (
+    Backend,
+    EgressRecord,
+    ExecutionSpec,
+    Executor,
+    ExecutorState,
+    KillReason,
+    Limits,
+    Mount,
+    Outcome,
+    Runtime,
+    Usage,
+)
+
+__all__ = [
+    "Backend",
+    "EgressRecord",
+    "ExecutionSpec",
+    "Executor",
+    "ExecutorLost",
+    "ExecutorRejected",
+    "ExecutorState",
+    "ExecutorUnavailable",
+    "GrpcExecutor",
+    "ImageUnavailable",
+    "KillReason",
+    "Limits",
+    "Mount",
+    "Outcome",
+    "Runtime",
+    "Usage",
+]

@@ -1,0 +1,109 @@
+"""One executor over one gRPC channel: the control plane's side of the contract.
+
+gRPC errors are translated here (`map_rpc_error`) and nowhere else: callers see the
+seam's errors only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from nexflow.executor.v1 import executor_pb2 as pb
+from nexflow.executor.v1 import executor_pb2_grpc as pb_grpc
+
+from ..errors import ExecutorUnavailable
+from ._errors import ExecutorLost, map_rpc_error
+from ._proto import Collector, described, execute_request
+from ._types import ExecutionSpec, ExecutorState, Outcome
+
+SERVICE = "nexflow.executor.v1.Executor"
+
+
+class GrpcExecutor:
+    """One long-lived channel to one executor (a unix socket, or TCP with mutual TLS)."""
+
+    def __init__(
+        self,
+        target: str,
+        *,
+        name: str | None = None,
+        credentials: grpc.ChannelCredentials | None = None,
+        server_name: str | None = None,
+        connect_timeout_s: float = 5.0,
+    ) -> None:
+        self.target = target
+        self.name = name or target
+        self.remote = credentials is not None
+        self._connect_timeout_s = connect_timeout_s
+        if credentials is None:
+            self._channel = grpc.aio.insecure_channel(target)
+        else:
+            options = [("grpc.ssl_target_name_override", server_name)] if server_name else []
+            self._channel = grpc.aio.secure_channel(target, credentials, options=options)
+        self._stub = pb_grpc.ExecutorStub(self._channel)
+        self._health = health_pb2_grpc.HealthStub(self._channel)
+
+    async def close(self) -> None:
+        await self._channel.close()
+
+    async def healthy(self) -> bool:
+        """True when the executor answers its health check as SERVING."""
+        try:
+            reply = await self._health.Check(
+                health_pb2.HealthCheckRequest(service=SERVICE), timeout=self._connect_timeout_s
+            )
+        except grpc.aio.AioRpcError:
+            return False
+        return bool(reply.status == health_pb2.HealthCheckResponse.SERVING)
+
+    async def state(self) -> ExecutorState:
+        """Its health and `Describe` answer now."""
+        if not await self.healthy():
+            return ExecutorState(self.name, self.target, healthy=False)
+        try:
+            reply = await self._stub.Describe(pb.DescribeRequest(), timeout=self._connect_timeout_s)
+        except grpc.aio.AioRpcError:
+            return ExecutorState(self.name, self.target, healthy=True)
+        return described(self.name, self.target, reply)
+
+    async def states(self) -> list[ExecutorState]:
+        return [await self.state()]
+
+    async def execute(self, spec: ExecutionSpec, *, output_cap: int) -> Outcome:
+        """Run one call and collect its stream (see `Executor.execute`)."""
+        return await self._run(execute_request(spec), output_cap)
+
+    async def _run(self, request: pb.ExecuteRequest, output_cap: int) -> Outcome:
+        collected = Collector(output_cap)
+        # The overall deadline is the executor's business (wall-time limit); ours only
+        # guards against an executor that never finishes the stream.
+        deadline = request.limits.wall_time_ms / 1000 + 30 if request.limits.wall_time_ms else 660
+        call = self._stub.Execute(request, timeout=deadline, wait_for_ready=False)
+        try:
+            async for event in call:
+                collected.add(event)
+        except grpc.aio.AioRpcError as exc:
+            if collected.started:
+                raise ExecutorLost(
+                    f"executor {self.name} was lost mid-call: {exc.details() or exc.code().name}"
+                ) from exc
+            raise map_rpc_error(exc) from exc
+        finally:
+            with contextlib.suppress(Exception):
+                call.cancel()
+        outcome = collected.outcome(self.name)
+        if outcome is None:
+            message = "executor ended the call without reporting how it finished"
+            if collected.started:
+                raise ExecutorLost(f"{message} ({self.name})")
+            raise ExecutorUnavailable(message)
+        return outcome
+
+    async def cancel(self, call_id: str) -> bool:
+        try:
+            reply = await self._stub.Cancel(pb.CancelRequest(call_id=call_id), timeout=5)
+        except grpc.aio.AioRpcError as exc:
+            raise map_rpc_error(exc) from exc
+        return bool(reply.found)
