@@ -30,7 +30,7 @@ from .auth import Principal, TokenAuthenticator, load_or_create_admin_token
 from .calls import CallHistory, CallService, end_interrupted_calls
 from .db import Database
 from .errors import AccountsUnavailable, ApprovalsUnavailable
-from .executors import GrpcExecutor
+from .executors import GrpcExecutor, Volumes
 from .metrics import Metrics
 from .policy import (
     EmbeddedEngine,
@@ -153,6 +153,7 @@ async def build_services(settings: Settings) -> Services:
     executor = GrpcExecutor(
         f"unix://{settings.resolved_executor_socket}",
         connect_timeout_s=settings.executor_timeout_s,
+        volumes=Volumes(settings.resolved_volumes),
     )
     metrics = Metrics()
     history = CallHistory(audit)

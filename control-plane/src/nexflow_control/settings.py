@@ -41,6 +41,7 @@ class SandboxSettings(BaseModel):
 
 
 _LABEL = r"[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?"
+VOLUME_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 SKILL_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,62}[a-z0-9])?$")
 ALLOW_HOST = re.compile(
     rf"^(?:(?:\*\.)?{_LABEL}(?:\.{_LABEL})*|\[[0-9A-Fa-f:.]+\])(?::(?:[0-9]{{1,5}}|\*))?$"
@@ -163,11 +164,25 @@ class Settings(BaseSettings):
     builtin_skills_dir: Path = REPO_ROOT / "skills"
     workspace: Path | None = None
     """The directory file-* skills may touch; default: HOME/workspace."""
+    volumes: dict[str, Path] = Field(default_factory=dict)
+    """Directories executors know by name (``NEXFLOW_VOLUMES='{"data": "/srv/data"}'``):
+    a grant inside one travels as (volume, subpath). ``workspace`` is always one: the
+    workspace above unless set here."""
     limits: LimitSettings = Field(default_factory=LimitSettings)
     sandbox: SandboxSettings = Field(default_factory=SandboxSettings)
     approvals: ApprovalSettings = Field(default_factory=ApprovalSettings)
     checkpoints: CheckpointSettings = Field(default_factory=CheckpointSettings)
     web: WebSettings = Field(default_factory=WebSettings)
+
+    @field_validator("volumes")
+    @classmethod
+    def _check_volumes(cls, value: dict[str, Path]) -> dict[str, Path]:
+        for name, root in value.items():
+            if not VOLUME_NAME.match(name):
+                raise ValueError(f"{name!r} is not a volume name (a-z, 0-9, _ and -)")
+            if not root.is_absolute():
+                raise ValueError(f"volume {name!r}: {root} is not an absolute path")
+        return value
 
     @model_validator(mode="after")
     def _refuse_weak_secrets_in_production(self) -> Settings:
@@ -186,6 +201,13 @@ class Settings(BaseSettings):
     @property
     def resolved_workspace(self) -> Path:
         return (self.workspace or self.home / "workspace").resolve()
+
+    @property
+    def resolved_volumes(self) -> dict[str, Path]:
+        """Volume name → resolved root, ``workspace`` included."""
+        volumes = {"workspace": self.resolved_workspace}
+        volumes.update({name: root.resolve() for name, root in self.volumes.items()})
+        return volumes
 
     @property
     def user_skills_dir(self) -> Path:

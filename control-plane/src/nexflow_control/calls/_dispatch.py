@@ -116,6 +116,8 @@ async def _finished(parts: CallParts, ctx: CallContext, outcome: Outcome) -> Cal
                     "backend": outcome.backend,
                     "image_id": outcome.image_id,
                     "warm": outcome.warm,
+                    "executor": outcome.executor,
+                    "bundle_sha256": outcome.bundle_sha256,
                     "stdout": cap(stdout, io_cap),
                     "stderr": cap(stderr, io_cap),
                     "egress": {

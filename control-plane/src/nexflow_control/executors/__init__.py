@@ -5,12 +5,15 @@
     _errors   ExecutorRejected, ImageUnavailable, ExecutorLost; gRPC codes mapped to them
     _proto    domain types to protobuf and back (the only builder of executor_pb2 messages)
     _grpc     GrpcExecutor: one executor over one gRPC channel
+    _bundles  a skill folder as a deterministic tar (Bundle), cached by skill digest
+    _volumes  Volumes: directories known by name on both sides of the wire
 
 Protobuf and gRPC types stay inside this package: `calls/` builds an `ExecutionSpec`
 and gets an `Outcome` or one of the control plane's errors.
 """
 
 from ..errors import ExecutorUnavailable
+from ._bundles import Bundle, BundleCache, BundleRefused, build_bundle
 from ._errors import ExecutorLost, ExecutorRejected, ImageUnavailable
 from ._grpc import GrpcExecutor
 from ._types import (
@@ -26,9 +29,13 @@ from ._types import (
     Runtime,
     Usage,
 )
+from ._volumes import Volumes
 
 __all__ = [
     "Backend",
+    "Bundle",
+    "BundleCache",
+    "BundleRefused",
     "EgressRecord",
     "ExecutionSpec",
     "Executor",
@@ -44,4 +51,6 @@ __all__ = [
     "Outcome",
     "Runtime",
     "Usage",
+    "Volumes",
+    "build_bundle",
 ]

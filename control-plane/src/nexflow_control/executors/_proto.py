@@ -3,6 +3,7 @@ messages for a call."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from nexflow.executor.v1 import executor_pb2 as pb
@@ -26,17 +27,24 @@ def backend_name(value: int) -> str:
     return str(pb.Backend.Name(value)).removeprefix("BACKEND_").lower()
 
 
-def _mount(m: Mount, by_volume: bool) -> pb.Mount:
-    if by_volume and m.volume:
-        return pb.Mount(
-            volume=m.volume, subpath=m.subpath, sandbox_path=m.sandbox_path, writable=m.writable
-        )
-    return pb.Mount(host_path=m.host_path, sandbox_path=m.sandbox_path, writable=m.writable)
+Locate = Callable[[str], tuple[str, str] | None]
 
 
-def execute_request(spec: ExecutionSpec, bundle_sha256: str = "") -> pb.ExecuteRequest:
-    """The request for `spec`: by bundle digest and volumes when `bundle_sha256` is given
-    (the executor serves that contract), else by host paths (a local executor)."""
+def _mount(m: Mount, locate: Locate | None) -> pb.Mount:
+    where = locate(m.host_path) if locate is not None else None
+    if where is None:
+        return pb.Mount(host_path=m.host_path, sandbox_path=m.sandbox_path, writable=m.writable)
+    volume, subpath = where
+    return pb.Mount(
+        volume=volume, subpath=subpath, sandbox_path=m.sandbox_path, writable=m.writable
+    )
+
+
+def execute_request(
+    spec: ExecutionSpec, bundle_sha256: str = "", locate: Locate | None = None
+) -> pb.ExecuteRequest:
+    """The request for `spec`: by host paths (a local executor of the path contract), or
+    by bundle digest with mounts named by volume where `locate` finds one."""
     lim = spec.limits
     return pb.ExecuteRequest(
         call_id=spec.call_id,
@@ -45,7 +53,7 @@ def execute_request(spec: ExecutionSpec, bundle_sha256: str = "") -> pb.ExecuteR
         bundle_sha256=bundle_sha256,
         entrypoint=spec.entrypoint,
         stdin=spec.stdin,
-        mounts=[_mount(m, bool(bundle_sha256)) for m in spec.mounts],
+        mounts=[_mount(m, locate if bundle_sha256 else None) for m in spec.mounts],
         network_hosts=list(spec.network_hosts),
         image=spec.image,
         image_labels=dict(spec.image_labels),
@@ -108,7 +116,7 @@ class Collector:
         elif kind == "finished":
             self.finished = event.finished
 
-    def outcome(self, executor: str) -> Outcome | None:
+    def outcome(self, executor: str, bundle_sha256: str = "") -> Outcome | None:
         """The outcome, or None when no Finished came."""
         fin = self.finished
         if fin is None:
@@ -127,6 +135,7 @@ class Collector:
             image_id=self.image_id,
             warm=self.warm,
             executor=executor,
+            bundle_sha256=bundle_sha256,
         )
 
 
@@ -147,3 +156,10 @@ def described(name: str, target: str, reply: pb.DescribeResponse) -> ExecutorSta
         draining=reply.draining,
         executor_id=reply.executor_id,
     )
+
+
+def bundle_chunks(sha256: str, data: bytes, size: int) -> list[pb.BundleChunk]:
+    """`data` as PutBundle chunks of at most `size` bytes; the first names the bundle."""
+    pieces = [data[i : i + size] for i in range(0, len(data), size)] or [b""]
+    first = pb.BundleChunk(sha256=sha256, size=len(data), data=pieces[0])
+    return [first, *(pb.BundleChunk(data=p) for p in pieces[1:])]

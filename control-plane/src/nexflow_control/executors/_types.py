@@ -28,14 +28,12 @@ class KillReason(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Mount:
-    """One granted directory. `volume`/`subpath` name it inside a volume the control plane
-    knows (set when the grant lies in one); `host_path` is the path on this machine."""
+    """One granted directory: its path on the control plane's machine, where the sandbox
+    sees it, and whether it may write there."""
 
     host_path: str
     sandbox_path: str
     writable: bool
-    volume: str = ""
-    subpath: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +112,8 @@ class Outcome:
     warm: bool
     executor: str
     """The name of the executor that ran it."""
+    bundle_sha256: str = ""
+    """The bundle the skill travelled as; "" when the executor read its folder."""
 
     @property
     def status(self) -> Literal["succeeded", "failed", "killed"]:
