@@ -30,7 +30,7 @@ from .auth import Principal, TokenAuthenticator, load_or_create_admin_token
 from .calls import CallHistory, CallService, end_interrupted_calls
 from .db import Database
 from .errors import AccountsUnavailable, ApprovalsUnavailable
-from .executors import GrpcExecutor, Volumes
+from .executors import executor_pool
 from .metrics import Metrics
 from .policy import (
     EmbeddedEngine,
@@ -150,11 +150,8 @@ async def build_services(settings: Settings) -> Services:
             payload=_engine_facts(settings),
         )
     )
-    executor = GrpcExecutor(
-        f"unix://{settings.resolved_executor_socket}",
-        connect_timeout_s=settings.executor_timeout_s,
-        volumes=Volumes(settings.resolved_volumes),
-    )
+    executor = executor_pool(settings)
+    await executor.refresh()
     metrics = Metrics()
     history = CallHistory(audit)
     log.info("rate_counts.restored", decisions=await history.restore())
@@ -215,6 +212,7 @@ def create_app(settings: Settings) -> FastAPI:
         watcher = policy_watcher(settings, services.engine, services.audit)
         watcher.start()
         services.approvals.start()
+        services.executor.start()
         if settings.checkpoints.enabled:
             services.checkpointer = Checkpointer.from_settings(services.audit, settings)
             services.checkpointer.start()

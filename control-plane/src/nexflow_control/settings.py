@@ -48,6 +48,45 @@ ALLOW_HOST = re.compile(
 )
 
 
+class ExecutorTls(BaseModel):
+    """Mutual TLS to a remote executor: our client certificate, and the CA and name its
+    server certificate must have."""
+
+    ca_file: Path
+    """PEM CA certificate(s) the executor's certificate must chain to."""
+    cert_file: Path
+    """PEM client certificate the control plane presents."""
+    key_file: Path
+    """PEM private key of that certificate."""
+    server_name: str | None = None
+    """The name the executor's certificate must carry; default: the target's host."""
+
+    @field_validator("ca_file", "cert_file", "key_file")
+    @classmethod
+    def _readable(cls, value: Path) -> Path:
+        if not value.is_file():
+            raise ValueError(f"{value} is not a readable file")
+        return value
+
+
+class ExecutorTarget(BaseModel):
+    """One executor: ``unix:///path`` (local), or ``host:port`` over TCP with mutual TLS."""
+
+    target: str
+    name: str | None = None
+    """Its name in /health, metrics and the audit log; default: the target."""
+    tls: ExecutorTls | None = None
+
+    @model_validator(mode="after")
+    def _tls_for_tcp_only(self) -> ExecutorTarget:
+        local = self.target.startswith("unix:")
+        if not local and self.tls is None:
+            raise ValueError(f"executor {self.target!r}: a TCP target needs tls (mutual TLS)")
+        if local and self.tls is not None:
+            raise ValueError(f"executor {self.target!r}: tls is for TCP targets only")
+        return self
+
+
 class PolicySettings(BaseModel):
     """Which policy engine decides, and how policy changes are picked up."""
 
@@ -157,6 +196,13 @@ class Settings(BaseSettings):
     """Unix socket of the executor; default: HOME/run/executor.sock."""
     executor_timeout_s: float = 5.0
     """How long to wait for the executor to accept a call before failing closed."""
+    executors: list[ExecutorTarget] = Field(default_factory=list)
+    """The executors calls are dispatched to (``NEXFLOW_EXECUTORS='[{"target":
+    "10.0.0.7:7443", "tls": {"ca_file": ..., "cert_file": ..., "key_file": ...}}]'``);
+    default: the one local executor at ``executor_socket``."""
+    executor_refresh_s: float = Field(default=2.0, ge=0)
+    """How often each executor's health, slots and draining are read, in seconds; 0 = never
+    (only when /health or the metrics ask)."""
     policy_dir: Path = REPO_ROOT / "policies"
     policy: PolicySettings = Field(default_factory=PolicySettings)
     skills_dirs: list[Path] = Field(default_factory=list)
@@ -197,6 +243,12 @@ class Settings(BaseSettings):
     @property
     def resolved_executor_socket(self) -> Path:
         return self.executor_socket or self.home / "run" / "executor.sock"
+
+    @property
+    def resolved_executors(self) -> list[ExecutorTarget]:
+        """The configured executors, or the one local executor `nexflow up` starts."""
+        local = ExecutorTarget(target=f"unix://{self.resolved_executor_socket}", name="local")
+        return self.executors or [local]
 
     @property
     def resolved_workspace(self) -> Path:

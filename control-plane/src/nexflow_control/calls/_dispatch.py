@@ -16,7 +16,7 @@ import structlog
 from .. import audit as audit_mod
 from .. import policy as policy_mod
 from ..errors import AuditUnavailable, NexflowError
-from ..executors import EgressRecord, Outcome
+from ..executors import EgressRecord, KillReason, Outcome
 from ._context import CallContext, CallParts
 from ._requests import execution_spec
 from ._results import CallResult, cap, grants_dict, parse_output
@@ -134,6 +134,8 @@ async def _finished(parts: CallParts, ctx: CallContext, outcome: Outcome) -> Cal
         log.error("audit.write_failed", stage="call.finished")
         result = CallResult(**{**result.to_dict(), "audit_complete": False})
     parts.metrics.calls.labels(skill=skill.name, status=outcome.status).inc()
+    if outcome.kill_reason is not KillReason.NONE:
+        parts.metrics.executor_kills.labels(executor=outcome.executor, reason=kill).inc()
     parts.metrics.call_latency.labels(skill=skill.name).observe(duration_ms / 1000)
     log.info(
         "call.finished",

@@ -7,6 +7,8 @@
     _grpc     GrpcExecutor: one executor over one gRPC channel
     _bundles  a skill folder as a deterministic tar (Bundle), cached by skill digest
     _volumes  Volumes: directories known by name on both sides of the wire
+    _pool     ExecutorPool: several executors, dispatch by health and free slots
+    _config   executor_pool(settings): the pool a control plane runs with
 
 Protobuf and gRPC types stay inside this package: `calls/` builds an `ExecutionSpec`
 and gets an `Outcome` or one of the control plane's errors.
@@ -14,8 +16,10 @@ and gets an `Outcome` or one of the control plane's errors.
 
 from ..errors import ExecutorUnavailable
 from ._bundles import Bundle, BundleCache, BundleRefused, build_bundle
+from ._config import executor_pool
 from ._errors import ExecutorLost, ExecutorRejected, ImageUnavailable
 from ._grpc import GrpcExecutor
+from ._pool import ExecutorPool
 from ._types import (
     Backend,
     EgressRecord,
@@ -40,6 +44,7 @@ __all__ = [
     "ExecutionSpec",
     "Executor",
     "ExecutorLost",
+    "ExecutorPool",
     "ExecutorRejected",
     "ExecutorState",
     "ExecutorUnavailable",
@@ -53,4 +58,5 @@ __all__ = [
     "Usage",
     "Volumes",
     "build_bundle",
+    "executor_pool",
 ]

@@ -6,6 +6,7 @@ seam's errors only.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 
 import grpc
@@ -56,6 +57,7 @@ class GrpcExecutor:
         self._volumes = volumes or Volumes({})
         self._bundles = bundles or BundleCache()
         self._by_digest: bool | None = True if self.remote else None
+        self._uploads: dict[str, asyncio.Future[bool]] = {}  # bundles being sent now
         if credentials is None:
             self._channel = grpc.aio.insecure_channel(target)
         else:
@@ -110,8 +112,17 @@ class GrpcExecutor:
         try:
             return await self._run(request, output_cap, bundle.sha256)
         except _BundleMissing:
-            await self.put_bundle(bundle)
+            await self._upload_once(bundle)
             return await self._run(request, output_cap, bundle.sha256, resend=False)
+
+    async def _upload_once(self, bundle: Bundle) -> None:
+        """Send `bundle`; calls that miss it while it is on its way wait for that upload."""
+        upload = self._uploads.get(bundle.sha256)
+        if upload is None:
+            upload = asyncio.ensure_future(self.put_bundle(bundle))
+            self._uploads[bundle.sha256] = upload
+            upload.add_done_callback(lambda _: self._uploads.pop(bundle.sha256, None))
+        await asyncio.shield(upload)
 
     async def put_bundle(self, bundle: Bundle) -> bool:
         """Send one bundle (PutBundle); False when the executor already held it."""

@@ -142,6 +142,8 @@ class ExecutorState:
     draining: bool = False
     executor_id: str = ""
     """Non-empty when the executor serves the digest contract (bundles, volumes)."""
+    inflight: int = 0
+    """Calls this control plane is running on it now."""
 
     def sandbox(self) -> dict[str, object]:
         """The `/health` view of its backends and warm pool."""
