@@ -16,6 +16,7 @@ import datetime
 import hashlib
 import io
 import json
+import shutil
 import tarfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -31,8 +32,31 @@ from cryptography.x509.oid import NameOID
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from nexflow.executor.v1 import executor_pb2 as pb
 from nexflow.executor.v1 import executor_pb2_grpc as pb_grpc
+from nexflow_control.executors import ExecutionSpec, Mount
+from nexflow_control.settings import REPO_ROOT
+from nexflow_control.skills import skill_digest
 
 SERVICE = "nexflow.executor.v1.Executor"
+
+
+def copy_echo(root: Path) -> Path:
+    """A copy of the built-in echo skill under `root`."""
+    target = root / "echo"
+    shutil.copytree(REPO_ROOT / "skills" / "echo", target)
+    return target
+
+
+def spec(skill: Path, call_id: str, *mounts: Mount) -> ExecutionSpec:
+    """What a call of `skill` asks of an executor, with these grants."""
+    return ExecutionSpec(
+        call_id=call_id,
+        runtime="python",
+        skill_dir=skill,
+        skill_digest=skill_digest(skill),
+        entrypoint="run.py",
+        stdin=b'{"message":"hi"}',
+        mounts=mounts,
+    )
 
 
 class DigestExecutor(pb_grpc.ExecutorServicer):

@@ -4,50 +4,28 @@ that names itself in Describe, host paths to a local executor of the path contra
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 from nexflow_control.executors import (
-    ExecutionSpec,
     GrpcExecutor,
     Mount,
     Volumes,
     build_bundle,
 )
-from nexflow_control.settings import REPO_ROOT
-from nexflow_control.skills import skill_digest
 
-from .conftest import DigestExecutor, serve
-
-
-def _spec(skill: Path, call_id: str, *mounts: Mount) -> ExecutionSpec:
-    return ExecutionSpec(
-        call_id=call_id,
-        runtime="python",
-        skill_dir=skill,
-        skill_digest=skill_digest(skill),
-        entrypoint="run.py",
-        stdin=b'{"message":"hi"}',
-        mounts=mounts,
-    )
-
-
-def _skill(tmp_path: Path) -> Path:
-    skill = tmp_path / "echo"
-    shutil.copytree(REPO_ROOT / "skills" / "echo", skill)
-    return skill
+from .conftest import DigestExecutor, copy_echo, serve, spec
 
 
 async def test_bundle_sent_once_then_run_by_digest(tmp_path: Path) -> None:
     """First call: Execute → bundle_missing → PutBundle → Execute; the executor unpacks
     exactly the skill's files; the second call is run from its cache with no upload."""
-    skill = _skill(tmp_path)
+    skill = copy_echo(tmp_path)
     stub = DigestExecutor("exec-a")
     async with serve(stub, f"unix://{tmp_path / 'e.sock'}") as (_, target):
         client = GrpcExecutor(target, name="a")
         try:
-            first = await client.execute(_spec(skill, "c1"), output_cap=1 << 20)
-            second = await client.execute(_spec(skill, "c2"), output_cap=1 << 20)
+            first = await client.execute(spec(skill, "c1"), output_cap=1 << 20)
+            second = await client.execute(spec(skill, "c2"), output_cap=1 << 20)
         finally:
             await client.close()
     bundle = build_bundle(skill)
@@ -65,13 +43,13 @@ async def test_bundle_sent_once_then_run_by_digest(tmp_path: Path) -> None:
 
 async def test_large_bundle_travels_in_chunks_of_one_mib(tmp_path: Path) -> None:
     """A 2.5 MiB skill is sent as chunks of at most 1 MiB that add up to the bundle."""
-    skill = _skill(tmp_path)
+    skill = copy_echo(tmp_path)
     (skill / "blob.bin").write_bytes(bytes(range(256)) * (10 * 1024))
     stub = DigestExecutor("exec-a")
     async with serve(stub, f"unix://{tmp_path / 'e.sock'}") as (_, target):
         client = GrpcExecutor(target)
         try:
-            outcome = await client.execute(_spec(skill, "c1"), output_cap=1 << 20)
+            outcome = await client.execute(spec(skill, "c1"), output_cap=1 << 20)
         finally:
             await client.close()
     (sizes,) = stub.chunk_sizes
@@ -83,7 +61,7 @@ async def test_large_bundle_travels_in_chunks_of_one_mib(tmp_path: Path) -> None
 async def test_grants_inside_a_volume_travel_by_name(tmp_path: Path) -> None:
     """A grant inside a known volume is sent as (volume, subpath); one outside every
     volume keeps its host path (a local executor may still mount it)."""
-    skill = _skill(tmp_path)
+    skill = copy_echo(tmp_path)
     workspace = tmp_path / "ws"
     (workspace / "notes").mkdir(parents=True)
     other = tmp_path / "elsewhere"
@@ -97,7 +75,7 @@ async def test_grants_inside_a_volume_travel_by_name(tmp_path: Path) -> None:
     async with serve(stub, f"unix://{tmp_path / 'e.sock'}") as (_, target):
         client = GrpcExecutor(target, volumes=Volumes({"workspace": workspace}))
         try:
-            await client.execute(_spec(skill, "c1", *mounts), output_cap=1 << 20)
+            await client.execute(spec(skill, "c1", *mounts), output_cap=1 << 20)
         finally:
             await client.close()
     sent = [
@@ -114,7 +92,7 @@ async def test_grants_inside_a_volume_travel_by_name(tmp_path: Path) -> None:
 async def test_path_contract_executor_gets_host_paths(tmp_path: Path) -> None:
     """An executor whose Describe names no executor_id gets skill_dir and host paths,
     and is never sent a bundle."""
-    skill = _skill(tmp_path)
+    skill = copy_echo(tmp_path)
     workspace = tmp_path / "ws"
     workspace.mkdir()
     stub = DigestExecutor("")
@@ -122,7 +100,7 @@ async def test_path_contract_executor_gets_host_paths(tmp_path: Path) -> None:
         client = GrpcExecutor(target, volumes=Volumes({"workspace": workspace}))
         try:
             mount = Mount(str(workspace), "/workspace", True)
-            outcome = await client.execute(_spec(skill, "c1", mount), output_cap=1 << 20)
+            outcome = await client.execute(spec(skill, "c1", mount), output_cap=1 << 20)
         finally:
             await client.close()
     (request,) = stub.requests

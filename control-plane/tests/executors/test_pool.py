@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import shutil
 from contextlib import AsyncExitStack
 from pathlib import Path
 
@@ -13,36 +12,19 @@ import grpc
 import pytest
 from nexflow_control.errors import ExecutorUnavailable
 from nexflow_control.executors import (
-    ExecutionSpec,
     ExecutorLost,
     ExecutorPool,
     ExecutorRejected,
     GrpcExecutor,
     Mount,
 )
-from nexflow_control.settings import REPO_ROOT
-from nexflow_control.skills import skill_digest
 
-from .conftest import DigestExecutor, Pki, serve
-
-
-def _spec(skill: Path, call_id: str, *mounts: Mount) -> ExecutionSpec:
-    return ExecutionSpec(
-        call_id=call_id,
-        runtime="python",
-        skill_dir=skill,
-        skill_digest=skill_digest(skill),
-        entrypoint="run.py",
-        stdin=b"{}",
-        mounts=mounts,
-    )
+from .conftest import DigestExecutor, Pki, copy_echo, serve, spec
 
 
 @pytest.fixture
 def skill(tmp_path: Path) -> Path:
-    target = tmp_path / "echo"
-    shutil.copytree(REPO_ROOT / "skills" / "echo", target)
-    return target
+    return copy_echo(tmp_path)
 
 
 def _client(pki: Pki, target: str, name: str, who: str = "control-plane") -> GrpcExecutor:
@@ -79,7 +61,7 @@ async def test_load_spreads_over_two_tls_executors(tmp_path: Path, skill: Path) 
     async with AsyncExitStack() as stack:
         pool = await _tls_pool(stack, tmp_path, stubs)
         outcomes = await asyncio.gather(
-            *(pool.execute(_spec(skill, f"c{i}"), output_cap=1 << 16) for i in range(20))
+            *(pool.execute(spec(skill, f"c{i}"), output_cap=1 << 16) for i in range(20))
         )
     assert all(o.status == "succeeded" for o in outcomes)
     ran = [json.loads(o.stdout)["executor"] for o in outcomes]
@@ -104,7 +86,7 @@ async def test_certificate_of_another_ca_is_refused(tmp_path: Path, skill: Path)
         client = GrpcExecutor(target, credentials=creds, server_name="executor-1")
         try:
             with pytest.raises(ExecutorUnavailable):
-                await client.execute(_spec(skill, "c1"), output_cap=1 << 16)
+                await client.execute(spec(skill, "c1"), output_cap=1 << 16)
         finally:
             await client.close()
     assert stub.requests == []
@@ -118,12 +100,12 @@ async def test_draining_and_full_executors_are_skipped(tmp_path: Path, skill: Pa
     full.busy = 1
     async with AsyncExitStack() as stack:
         pool = await _tls_pool(stack, tmp_path, [drain, full, free])
-        outcome = await pool.execute(_spec(skill, "c1"), output_cap=1 << 16)
+        outcome = await pool.execute(spec(skill, "c1"), output_cap=1 << 16)
         assert json.loads(outcome.stdout)["executor"] == "o"
         free.draining = True
         await pool.refresh()
         with pytest.raises(ExecutorUnavailable, match=r"draining.*full|full.*draining") as err:
-            await pool.execute(_spec(skill, "c2"), output_cap=1 << 16)
+            await pool.execute(spec(skill, "c2"), output_cap=1 << 16)
     assert err.value.code == "executor_unavailable" and err.value.status == 503
     assert drain.requests == [] and full.requests == []
     assert [r.call_id for r in free.requests] == ["c1", "c1"]  # bundle_missing, then ran
@@ -138,7 +120,7 @@ async def test_failure_before_started_tries_the_next(tmp_path: Path, skill: Path
             refresh_s=0,
         )
         try:
-            outcome = await pool.execute(_spec(skill, "c1"), output_cap=1 << 16)
+            outcome = await pool.execute(spec(skill, "c1"), output_cap=1 << 16)
             states = {s.name: s.healthy for s in await pool.states()}
         finally:
             await pool.close()
@@ -163,7 +145,7 @@ async def test_executor_lost_mid_call_is_not_run_again(tmp_path: Path, skill: Pa
         stack.push_async_callback(pool.close)
         await pool.refresh()
         second.draining = False
-        call = asyncio.create_task(pool.execute(_spec(skill, "c1"), output_cap=1 << 16))
+        call = asyncio.create_task(pool.execute(spec(skill, "c1"), output_cap=1 << 16))
         await asyncio.wait_for(first.started.wait(), 10)
         await server.stop(None)
         with pytest.raises(ExecutorLost) as err:
@@ -179,5 +161,5 @@ async def test_remote_executor_takes_volume_grants_only(tmp_path: Path, skill: P
         pool = await _tls_pool(stack, tmp_path, [stub])
         mount = Mount(str(tmp_path), "/data", False)
         with pytest.raises(ExecutorRejected, match="lies in no volume"):
-            await pool.execute(_spec(skill, "c1", mount), output_cap=1 << 16)
+            await pool.execute(spec(skill, "c1", mount), output_cap=1 << 16)
     assert stub.requests == []
