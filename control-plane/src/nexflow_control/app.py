@@ -30,7 +30,7 @@ from .auth import Principal, TokenAuthenticator, load_or_create_admin_token
 from .calls import CallHistory, CallService, end_interrupted_calls
 from .db import Database
 from .errors import AccountsUnavailable, ApprovalsUnavailable
-from .executor_client import ExecutorClient
+from .executors import executor_pool
 from .metrics import Metrics
 from .policy import (
     EmbeddedEngine,
@@ -150,10 +150,10 @@ async def build_services(settings: Settings) -> Services:
             payload=_engine_facts(settings),
         )
     )
-    executor = ExecutorClient(
-        settings.resolved_executor_socket, connect_timeout_s=settings.executor_timeout_s
-    )
+    executor = executor_pool(settings)
+    await executor.refresh()
     metrics = Metrics()
+    metrics.executor_queue.set_function(lambda: executor.waiting)
     history = CallHistory(audit)
     log.info("rate_counts.restored", decisions=await history.restore())
     calls = CallService(
@@ -213,6 +213,7 @@ def create_app(settings: Settings) -> FastAPI:
         watcher = policy_watcher(settings, services.engine, services.audit)
         watcher.start()
         services.approvals.start()
+        services.executor.start()
         if settings.checkpoints.enabled:
             services.checkpointer = Checkpointer.from_settings(services.audit, settings)
             services.checkpointer.start()

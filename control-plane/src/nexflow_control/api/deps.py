@@ -31,7 +31,7 @@ from ..auth import (
 from ..calls import CallService
 from ..db import Database
 from ..errors import CsrfFailed, InsufficientScope, Unauthenticated
-from ..executor_client import ExecutorClient
+from ..executors import ExecutorPool
 from ..metrics import Metrics
 from ..policy import PolicyEngine
 from ..refusals import RefusalRecorder
@@ -47,7 +47,7 @@ class Services:
     catalog: SkillCatalog
     engine: PolicyEngine
     audit: AuditLog
-    executor: ExecutorClient
+    executor: ExecutorPool
     metrics: Metrics
     auth: TokenAuthenticator
     calls: CallService
