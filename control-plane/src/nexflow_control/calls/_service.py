@@ -159,9 +159,8 @@ class CallService:
         input_digest = input_sha256(raw_input)
         # Unreadable audit store: AuditUnavailable, and the call is refused (503).
         skill_runs = await self.history.skill_runs(skill.name, skill.digest)
-        # Read and counted with no await between: concurrent calls see each other.
-        facts = {"skill_runs": skill_runs, "rate": self.history.rate(principal.id)}
-        self.history.record_decision(principal.id)
+        # Read and counted in one step, shared by every control plane on the database.
+        facts = {"skill_runs": skill_runs, "rate": await self.history.count_decision(principal.id)}
         request = policy_input(
             self.workspace, call_id, principal, skill, input_digest, paths, hosts, facts
         )
