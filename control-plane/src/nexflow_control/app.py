@@ -43,6 +43,7 @@ from .policy import (
 from .public_paths import HideHostPaths, HostPathMask
 from .settings import Settings
 from .skills import SkillCatalog
+from .throttle import SharedCounts
 from .web import auth_routes, export, pages, tail
 from .web.login_limits import LoginLimiter
 from .web.tail import LogTail
@@ -154,8 +155,8 @@ async def build_services(settings: Settings) -> Services:
     await executor.refresh()
     metrics = Metrics()
     metrics.executor_queue.set_function(lambda: executor.waiting)
-    history = CallHistory(audit)
-    log.info("rate_counts.restored", decisions=await history.restore())
+    counts = SharedCounts(db)
+    history = CallHistory(audit, counts)
     calls = CallService(
         settings, catalog, engine, audit, executor, metrics, history, approval_store
     )
@@ -178,6 +179,7 @@ async def build_services(settings: Settings) -> Services:
         idle=timedelta(seconds=web.session_idle_s),
     )
     logins = LoginLimiter(
+        counts,
         per_name=web.login_failures,
         per_client=web.login_failures_per_client,
         window_s=web.login_window_s,

@@ -37,6 +37,7 @@ from ..policy import PolicyEngine
 from ..refusals import RefusalRecorder
 from ..settings import Settings
 from ..skills import SkillCatalog
+from ..throttle import SharedCounts
 from ..web.login_limits import LoginLimiter
 from ..web.tail import LogTail
 
@@ -64,7 +65,7 @@ class Services:
     refusals: RefusalRecorder = field(init=False)
 
     def __post_init__(self) -> None:
-        self.refusals = RefusalRecorder(self.audit)
+        self.refusals = RefusalRecorder(self.audit, SharedCounts(self.db))
 
 
 def services(request: Request) -> Services:

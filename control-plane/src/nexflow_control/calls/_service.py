@@ -163,9 +163,8 @@ class CallService:
         input_digest = input_sha256(raw_input)
         # Unreadable audit store: AuditUnavailable, and the call is refused (503).
         skill_runs = await parts.history.skill_runs(skill.name, skill.digest)
-        # Read and counted with no await between: concurrent calls see each other.
-        facts = {"skill_runs": skill_runs, "rate": parts.history.rate(principal.id)}
-        parts.history.record_decision(principal.id)
+        # Read and counted in one step, shared by every control plane on the database.
+        facts = {"skill_runs": skill_runs, "rate": await parts.history.count_decision(principal.id)}
         request = policy_input(
             parts.workspace, call_id, principal, skill, input_digest, paths, hosts, facts
         )
