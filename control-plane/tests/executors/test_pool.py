@@ -4,6 +4,7 @@ Started only, and `executor_lost` (never a second run) when one dies mid-call.""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 from contextlib import AsyncExitStack
 from pathlib import Path
@@ -152,6 +153,38 @@ async def test_executor_lost_mid_call_is_not_run_again(tmp_path: Path, skill: Pa
             await call
     assert err.value.code == "executor_lost"
     assert second.requests == []
+
+
+async def test_idempotent_skill_runs_again_when_its_executor_is_lost(
+    tmp_path: Path, skill: Path
+) -> None:
+    """A skill declared idempotent whose executor dies after Started runs again on the
+    next executor, and the outcome names the lost one."""
+    first, second = DigestExecutor("a"), DigestExecutor("b")
+    first.hold = asyncio.Event()
+    async with AsyncExitStack() as stack:
+        server, target_a = await stack.enter_async_context(
+            serve(first, f"unix://{tmp_path / 'a.sock'}")
+        )
+        _, target_b = await stack.enter_async_context(
+            serve(second, f"unix://{tmp_path / 'b.sock'}")
+        )
+        second.draining = True  # not a candidate at first: the call must land on `a`
+        pool = ExecutorPool(
+            [GrpcExecutor(target_a, name="a"), GrpcExecutor(target_b, name="b")], refresh_s=0
+        )
+        stack.push_async_callback(pool.close)
+        await pool.refresh()
+        idempotent = dataclasses.replace(spec(skill, "c1"), idempotent=True)
+        call = asyncio.create_task(pool.execute(idempotent, output_cap=1 << 16))
+        await asyncio.wait_for(first.started.wait(), 10)
+        second.draining = False
+        await pool.refresh()  # b takes calls again
+        await server.stop(None)
+        outcome = await call
+    assert outcome.status == "succeeded" and outcome.executor == "b"
+    assert outcome.lost_on == ("a",)
+    assert [r.call_id for r in second.requests][-1] == "c1"
 
 
 async def test_remote_executor_takes_volume_grants_only(tmp_path: Path, skill: Path) -> None:

@@ -92,11 +92,14 @@ def test_runtime_from_shebang() -> None:
 
 
 def test_seed_metadata_json(write_skill: WriteSkill) -> None:
-    """The seed's ``metadata: {"timeoutSec": 30, ...}`` and a JSON string both give limits."""
+    """The seed's ``metadata: {"timeoutSec": 30, ...}`` and a JSON string both give limits;
+    ``idempotent: true`` is read too."""
     folder = write_skill('name: demo\ndescription: d\nmetadata: {"timeoutSec": 7}\n')
     assert load_skill(folder).skill.timeout_sec == 7  # type: ignore[union-attr]
     folder = write_skill('name: demo\ndescription: d\nmetadata: \'{"maxOutputKb": "9"}\'\n')
     assert load_skill(folder).skill.max_output_kb == 9  # type: ignore[union-attr]
+    folder = write_skill("name: demo\ndescription: d\nmetadata: {idempotent: true}\n")
+    assert load_skill(folder).skill.idempotent  # type: ignore[union-attr]
 
 
 def test_skill_is_immutable() -> None:

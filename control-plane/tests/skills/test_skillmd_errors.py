@@ -278,6 +278,16 @@ CASES = [
         "metadata.timeoutSec",
         "error",
     ),
+    (
+        "idempotent_not_bool",
+        OK + "metadata: {idempotent: 'yes'}\n",
+        "",
+        None,
+        Code.BAD_TYPE,
+        4,
+        "metadata.idempotent",
+        "error",
+    ),
     ("unknown_field", OK + "colour: red\n", "", None, Code.UNKNOWN_FIELD, 4, "colour", "warning"),
     (
         "req_file",

@@ -118,6 +118,7 @@ async def _finished(parts: CallParts, ctx: CallContext, outcome: Outcome) -> Cal
                     "warm": outcome.warm,
                     "executor": outcome.executor,
                     "bundle_sha256": outcome.bundle_sha256,
+                    "lost_on": list(outcome.lost_on),
                     "stdout": cap(stdout, io_cap),
                     "stderr": cap(stderr, io_cap),
                     "egress": {

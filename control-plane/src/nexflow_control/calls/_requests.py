@@ -125,4 +125,5 @@ def execution_spec(
         )
         if lim is not None
         else Limits(),
+        idempotent=skill.idempotent,
     )

@@ -5,7 +5,9 @@ call goes to a healthy, non-draining executor with free slots (its reported busy
 or this process's own calls there if more), least loaded first and in turn among equals.
 Executors whose last check failed are tried last, not dropped (the check may be stale).
 A call that fails before its executor said Started is tried on the next one; once
-started it is never sent elsewhere: a broken stream is `ExecutorLost`.
+started it is never sent elsewhere: a broken stream is `ExecutorLost` — unless the
+skill is declared idempotent, when it runs again on the next executor (once per
+executor; the outcome names the lost ones in `lost_on`).
 
 When every executor that could take a call is full (by its slots, or because it just
 answered RESOURCE_EXHAUSTED), the call waits for a slot, in arrival order as far as the
@@ -25,11 +27,19 @@ import itertools
 import structlog
 
 from ..errors import ExecutorUnavailable
-from ._errors import ExecutorBusy
+from ._errors import ExecutorBusy, ExecutorLost
 from ._grpc import GrpcExecutor
 from ._types import ExecutionSpec, ExecutorState, Outcome
 
 log = structlog.get_logger("nexflow.executors")
+
+
+class _LostIdempotent(Exception):
+    """An idempotent call's executor was lost mid-call: pick another."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.name = name
 
 
 class ExecutorPool:
@@ -109,9 +119,11 @@ class ExecutorPool:
         for member in self.members:
             await member.close()
 
-    def _candidates(self) -> tuple[list[GrpcExecutor], list[str], bool]:
-        """Executors to try in order, why the others were left out, and whether any was
-        left out only for being full (then a slot may free up)."""
+    def _candidates(
+        self, exclude: list[str] | tuple[str, ...] = ()
+    ) -> tuple[list[GrpcExecutor], list[str], bool]:
+        """Executors to try in order (none named in `exclude`), why the others were left
+        out, and whether any was left out only for being full (then a slot may free up)."""
         turn, count = next(self._turn), len(self.members)
         now = self._now()
         ranked: list[tuple[tuple[int, float, int, int], GrpcExecutor]] = []
@@ -121,6 +133,9 @@ class ExecutorPool:
             state = self._states.get(member.name)
             inflight = self._inflight[member.name]
             order = (index - turn) % count
+            if member.name in exclude:
+                skipped.append(f"{member.name} lost")
+                continue
             if state is not None and state.healthy and state.draining:
                 skipped.append(f"{member.name} draining")
                 continue
@@ -149,14 +164,24 @@ class ExecutorPool:
         one is full (see the module docstring)."""
         loop = asyncio.get_running_loop()
         deadline: float | None = None
+        lost: list[str] = []  # executors an idempotent call was lost on
         while True:
-            candidates, skipped, full = self._candidates()
+            candidates, skipped, full = self._candidates(exclude=lost)
             if candidates:
                 try:
-                    return await self._try(candidates, spec, output_cap)
+                    outcome = await self._try(candidates, spec, output_cap)
+                    return dataclasses.replace(outcome, lost_on=tuple(lost)) if lost else outcome
                 except ExecutorBusy:
                     full = True  # each one that could take it was full after all
+                except _LostIdempotent as gone:
+                    lost.append(gone.name)
+                    continue
             if not full:
+                if lost:
+                    raise ExecutorLost(
+                        f"executor(s) {', '.join(lost)} lost mid-call, and no other can take "
+                        "it (" + ", ".join(skipped or ["none left"]) + ")"
+                    )
                 raise ExecutorUnavailable(
                     "no executor can take the call (" + ", ".join(skipped) + ")"
                 )
@@ -185,18 +210,23 @@ class ExecutorPool:
         self, candidates: list[GrpcExecutor], spec: ExecutionSpec, output_cap: int
     ) -> Outcome:
         """The first of `candidates` that runs the call; ExecutorBusy when every one that
-        did not fail otherwise was full."""
+        did not fail otherwise was full; `_LostIdempotent` when an idempotent call's
+        executor died mid-call (the caller picks again without it)."""
         failure: ExecutorUnavailable | None = None
         busy: ExecutorBusy | None = None
         for member in candidates:
             self._inflight[member.name] += 1
             try:
                 return await member.execute(spec, output_cap=output_cap)
+            except ExecutorLost as exc:
+                self._mark_unhealthy(member)
+                if not spec.idempotent:
+                    raise
+                log.warning("executor.lost_retrying", executor=member.name, call_id=spec.call_id)
+                raise _LostIdempotent(member.name) from exc
             except ExecutorBusy as exc:
                 busy = exc
-                self._busy_until[member.name] = (
-                    asyncio.get_running_loop().time() + self.BUSY_RETRY_S
-                )
+                self._busy_until[member.name] = self._now() + self.BUSY_RETRY_S
             except ExecutorUnavailable as exc:
                 failure = exc
                 self._mark_unhealthy(member)

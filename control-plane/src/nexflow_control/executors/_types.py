@@ -64,6 +64,8 @@ class ExecutionSpec:
     image_labels: dict[str, str] = field(default_factory=dict)
     backend: Backend = ""
     limits: Limits = field(default_factory=Limits)
+    idempotent: bool = False
+    """The skill may run again on another executor if its first one is lost mid-call."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +116,8 @@ class Outcome:
     """The name of the executor that ran it."""
     bundle_sha256: str = ""
     """The bundle the skill travelled as; "" when the executor read its folder."""
+    lost_on: tuple[str, ...] = ()
+    """Executors lost mid-call before this one ran it (an idempotent skill only)."""
 
     @property
     def status(self) -> Literal["succeeded", "failed", "killed"]:

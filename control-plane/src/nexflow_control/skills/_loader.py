@@ -217,6 +217,7 @@ def load_skill(skill_dir: Path, source: str = "user") -> LoadResult:
         entrypoint=entrypoint,
         timeout_sec=meta.timeout_sec,
         max_output_kb=meta.max_output_kb,
+        idempotent=meta.idempotent,
         requirements=requirements,
         os=claw.os if claw else (),
         dialects=_dialects(fm, meta.raw, body.input is not None or body.output is not None),

@@ -2,7 +2,8 @@
 
 ``metadata`` is a mapping in the spec, but real files also write it as a JSON
 (or JSON5) string. Inside it, ``timeoutSec`` and ``maxOutputKb`` are Nexflow
-limits, and ``openclaw`` (older files: ``clawdbot``) is OpenClaw's block, itself
+limits, ``idempotent: true`` lets a call whose executor was lost mid-run run again
+elsewhere, and ``openclaw`` (older files: ``clawdbot``) is OpenClaw's block, itself
 sometimes a JSON5 string: ``requires.bins``, ``requires.env``, ``install``,
 ``os``, ``emoji``.
 """
@@ -21,7 +22,7 @@ MAX_TIMEOUT_SEC = 3600
 DEFAULT_MAX_OUTPUT_KB = 256
 MAX_OUTPUT_KB = 16 * 1024
 OPENCLAW_KEYS = ("openclaw", "clawdbot")
-NEXFLOW_KEYS = ("timeoutSec", "maxOutputKb")
+NEXFLOW_KEYS = ("timeoutSec", "maxOutputKb", "idempotent")
 
 
 @dataclass
@@ -39,6 +40,7 @@ class Metadata:
     raw: dict[str, Any] = field(default_factory=dict)
     timeout_sec: int = DEFAULT_TIMEOUT_SEC
     max_output_kb: int = DEFAULT_MAX_OUTPUT_KB
+    idempotent: bool = False
     openclaw: OpenClaw | None = None
 
 
@@ -69,6 +71,11 @@ def read_metadata(ck: Checker) -> Metadata:
     meta.max_output_kb = ck.positive_int(
         raw, "maxOutputKb", "metadata.maxOutputKb", DEFAULT_MAX_OUTPUT_KB, MAX_OUTPUT_KB
     )
+    idempotent = raw.get("idempotent", False)
+    if isinstance(idempotent, bool):
+        meta.idempotent = idempotent
+    else:
+        ck.bad_type("metadata.idempotent", "true or false", idempotent)
     for key in OPENCLAW_KEYS:
         if key in raw:
             fld = f"metadata.{key}"

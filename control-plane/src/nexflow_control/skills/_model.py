@@ -106,6 +106,9 @@ class Skill:
     network: tuple[NetworkRequest, ...] = ()
     timeout_sec: int = 30
     max_output_kb: int = 256
+    idempotent: bool = False
+    """metadata.idempotent: running it twice does no harm, so a call whose executor was
+    lost mid-run may run again on another."""
     tags: tuple[str, ...] = ()
     category: str | None = None
     emoji: str | None = None
@@ -230,6 +233,7 @@ class Skill:
                 "network": [str(n) for n in self.network],
                 "timeout_sec": self.timeout_sec,
                 "max_output_kb": self.max_output_kb,
+                "idempotent": self.idempotent,
                 "allowed_tools": list(self.allowed_tools),
                 "requirements": self.requirements.to_dict(),
                 "env_required": (
