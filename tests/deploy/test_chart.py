@@ -149,18 +149,28 @@ def test_generated_certificates_give_mutual_tls_between_the_two_sides() -> None:
     assert cp_volumes["tls"]["secret"]["secretName"] == "nx-nexflow-control-plane-tls"
 
 
-def test_executors_are_privileged_only_as_documented_and_probed_over_grpc_health() -> None:
-    """Executors: privileged for nsjail by default, no API token, gVisor's RuntimeClass
-    when asked for, and grpc.health.v1 probes."""
+def test_executors_get_only_the_capabilities_nsjail_needs_and_grpc_health_probes() -> None:
+    """Executors: named capabilities (no privileged container) and the cgroup tree by
+    default, privileged only when asked; no API token, gVisor's RuntimeClass when asked
+    for, grpc.health.v1 probes."""
     default = pod_spec(one(render("default"), "StatefulSet", "nx-nexflow-executor"))
     assert "runtimeClassName" not in default
-    assert default["containers"][0]["securityContext"]["privileged"] is True
+    sc = default["containers"][0]["securityContext"]
+    assert sc["privileged"] is False and sc["capabilities"]["drop"] == ["ALL"]
+    added = set(sc["capabilities"]["add"])
+    assert {"SYS_ADMIN", "NET_ADMIN", "SETUID", "SETGID"} <= added
+    assert not added & {"SYS_PTRACE", "SYS_MODULE", "SYS_RAWIO", "SYS_RESOURCE", "ALL"}
+    volumes = {v["name"]: v for v in default["volumes"]}
+    assert volumes["cgroup"]["hostPath"]["path"] == "/sys/fs/cgroup"
+    assert not [v for v in default["volumes"] if "hostPath" in v and v["name"] != "cgroup"]
     docs = render("gvisor-3-executors")
     spec = pod_spec(one(docs, "StatefulSet", "nx-nexflow-executor"))
     assert spec["automountServiceAccountToken"] is False
     assert spec["runtimeClassName"] == "gvisor"
     assert one(docs, "RuntimeClass", "gvisor")["handler"] == "runsc"
     (container,) = spec["containers"]
+    assert container["securityContext"]["privileged"] is True
+    assert "cgroup" not in {v["name"] for v in spec["volumes"]}
     assert container["image"] == "registry.example.test/nexflow/executor:bookworm"
     for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
         assert container[probe]["exec"]["command"][-1].endswith("executor-health.py")
@@ -177,7 +187,9 @@ def _policy(docs: tuple[dict[str, Any], ...], component: str) -> dict[str, Any]:
 
 def _selects(peer: dict[str, Any], component: str) -> bool:
     labels = peer.get("podSelector", {}).get("matchLabels", {})
-    return labels.get("app.kubernetes.io/component") == component and "namespaceSelector" not in peer
+    return (
+        labels.get("app.kubernetes.io/component") == component and "namespaceSelector" not in peer
+    )
 
 
 @pytest.mark.parametrize("name", RENDERINGS)

