@@ -75,7 +75,11 @@ def stack() -> Iterator[ComposeStack]:
     env = {**os.environ, "NEXFLOW_PORT": str(port), "NEXFLOW_DB_PASSWORD": uuid.uuid4().hex}
     s = ComposeStack(project, f"http://127.0.0.1:{port}", env)
     try:
-        s.compose("up", "-d", timeout=UP_TIMEOUT_S)
+        try:
+            s.compose("up", "-d", timeout=UP_TIMEOUT_S)
+        except AssertionError as exc:  # say which service failed, with its own words
+            logs = "\n".join(s.logs(n)[-1500:] for n in ("certs", "executor-1", "control-plane"))
+            pytest.fail(f"{exc}\n--- service logs ---\n{logs}")
         _wait_healthy(s.url, s)
         yield s
     finally:
