@@ -127,8 +127,9 @@ context_hash() { # content of the context and the Dockerfile, and the parent ima
   {
     echo "parent $parent_id"
     sha256sum "$dockerfile"
-    (cd "$ctx" && find . \( -type f -o -type l \) -print0 | LC_ALL=C sort -z |
-      xargs -0 -r sha256sum 2>/dev/null || true)
+    # Files by content, symlinks by target (the venv's python links name the host's).
+    (cd "$ctx" && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 -r sha256sum)
+    (cd "$ctx" && find . -type l -printf '%p -> %l\n' | LC_ALL=C sort)
   } | sha256sum | cut -d' ' -f1
 }
 
