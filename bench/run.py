@@ -16,7 +16,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from nexflow_control.logs import configure_logging
 
-from bench import components, docker, edge, egress, policy, spine, viewer
+from bench import components, docker, edge, egress, policy, shared_counts, spine, viewer
 
 ASYNC = {
     "components": components.run,
@@ -25,6 +25,7 @@ ASYNC = {
     "spine": spine.run,
     "egress": egress.run,
     "edge": edge.run,
+    "shared_counts": shared_counts.run,
 }
 
 

@@ -19,8 +19,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from nexflow_control import migrations
 from nexflow_control.audit import AuditFilter, AuditLog, query
+from nexflow_control.db import migrations
 
 from bench.stats import pct
 

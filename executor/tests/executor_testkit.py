@@ -8,8 +8,11 @@ sandbox uid 65534; the control plane's stand-in home is passed as forbidden.
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import io
 import os
 import shutil
+import tarfile
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -100,13 +103,13 @@ async def serving(settings: Settings) -> AsyncIterator[pb_grpc.ExecutorStub]:
     """A real executor for `settings` (backends started, server on its socket), and a stub."""
     backends = select_backends(settings)
     await backends.start()
-    server, address = await create_server(settings, backends)
-    channel = grpc.aio.insecure_channel(address)
+    running = await create_server(settings, backends)
+    channel = grpc.aio.insecure_channel(running.address)
     try:
         yield pb_grpc.ExecutorStub(channel)
     finally:
         await channel.close()
-        await server.stop(None)
+        await running.stop(None)
         await backends.close()
 
 
@@ -173,3 +176,72 @@ async def execute(stub: pb_grpc.ExecutorStub, req: pb.ExecuteRequest) -> Outcome
             else:
                 outcome.stderr += event.output.data
     return outcome
+
+
+NSJAIL_ONLY = pytest.mark.parametrize("backend", [pytest.param("nsjail", marks=pytest.mark.nsjail)])
+"""For tests about admission, bundles or transport, where the backend does not matter."""
+
+
+def tar_bundle(files: dict[str, bytes], *, executable: tuple[str, ...] = ()) -> bytes:
+    """An uncompressed POSIX tar of `files` (name -> content), as the control plane sends."""
+    members = []
+    for name, data in files.items():
+        info = tarfile.TarInfo(name)
+        info.size = len(data)
+        info.mode = 0o755 if name in executable else 0o644
+        members.append((info, data))
+    return tar_of(members)
+
+
+def tar_of(members: list[tuple[tarfile.TarInfo, bytes | None]]) -> bytes:
+    """A tar of exactly these members (any type, any name: for refusals)."""
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for info, data in members:
+            tar.addfile(info, io.BytesIO(data) if data is not None else None)
+    return out.getvalue()
+
+
+def chunks_of(
+    data: bytes, *, sha256: str | None = None, size: int | None = None, chunk: int = 64 * 1024
+) -> list[pb.BundleChunk]:
+    """`data` as a PutBundle stream; `sha256`/`size` override what the first chunk declares."""
+    digest = hashlib.sha256(data).hexdigest() if sha256 is None else sha256
+    pieces = [data[i : i + chunk] for i in range(0, len(data), chunk)] or [b""]
+    stream = [pb.BundleChunk(data=piece) for piece in pieces]
+    stream[0].sha256 = digest
+    stream[0].size = len(data) if size is None else size
+    return stream
+
+
+async def put_bundle(stub: pb_grpc.ExecutorStub, data: bytes, **declared: object) -> bool:
+    """Send `data` with PutBundle; whether the executor stored it (False: already held)."""
+
+    async def stream() -> AsyncIterator[pb.BundleChunk]:
+        for piece in chunks_of(data, **declared):  # type: ignore[arg-type]
+            yield piece
+
+    response = await stub.PutBundle(stream())
+    return bool(response.stored)
+
+
+def cached_bundles(settings: Settings) -> list[str]:
+    """Names in the bundle cache and in its incoming directory (what an upload left)."""
+    root = settings.bundle_dir
+    names = [p.name for p in root.iterdir() if p.name != ".incoming"]
+    return sorted(names + [f".incoming/{p.name}" for p in (root / ".incoming").iterdir()])
+
+
+def bundle_request(digest: str, entrypoint: str, **fields: object) -> pb.ExecuteRequest:
+    """An ExecuteRequest for a skill held as a bundle (no skill_dir)."""
+    req = request(Path("/unused"), entrypoint, **fields)
+    req.skill_dir = ""
+    req.bundle_sha256 = digest
+    return req
+
+
+async def status_of(call: object) -> grpc.aio.AioRpcError:
+    """The error a call ended with (fails the test if it ended well)."""
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await call  # type: ignore[misc]
+    return caught.value

@@ -30,7 +30,7 @@ from .auth import Principal, TokenAuthenticator, load_or_create_admin_token
 from .calls import CallHistory, CallService, end_interrupted_calls
 from .db import Database
 from .errors import AccountsUnavailable, ApprovalsUnavailable
-from .executor_client import ExecutorClient
+from .executors import executor_pool
 from .metrics import Metrics
 from .policy import (
     EmbeddedEngine,
@@ -43,6 +43,7 @@ from .policy import (
 from .public_paths import HideHostPaths, HostPathMask
 from .settings import Settings
 from .skills import SkillCatalog
+from .throttle import SharedCounts
 from .web import auth_routes, export, pages, tail
 from .web.login_limits import LoginLimiter
 from .web.tail import LogTail
@@ -150,12 +151,12 @@ async def build_services(settings: Settings) -> Services:
             payload=_engine_facts(settings),
         )
     )
-    executor = ExecutorClient(
-        settings.resolved_executor_socket, connect_timeout_s=settings.executor_timeout_s
-    )
+    executor = executor_pool(settings)
+    await executor.refresh()
     metrics = Metrics()
-    history = CallHistory(audit)
-    log.info("rate_counts.restored", decisions=await history.restore())
+    metrics.executor_queue.set_function(lambda: executor.waiting)
+    counts = SharedCounts(db)
+    history = CallHistory(audit, counts)
     calls = CallService(
         settings, catalog, engine, audit, executor, metrics, history, approval_store
     )
@@ -178,6 +179,7 @@ async def build_services(settings: Settings) -> Services:
         idle=timedelta(seconds=web.session_idle_s),
     )
     logins = LoginLimiter(
+        counts,
         per_name=web.login_failures,
         per_client=web.login_failures_per_client,
         window_s=web.login_window_s,
@@ -213,6 +215,7 @@ def create_app(settings: Settings) -> FastAPI:
         watcher = policy_watcher(settings, services.engine, services.audit)
         watcher.start()
         services.approvals.start()
+        services.executor.start()
         if settings.checkpoints.enabled:
             services.checkpointer = Checkpointer.from_settings(services.audit, settings)
             services.checkpointer.start()

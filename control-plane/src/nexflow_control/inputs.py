@@ -10,12 +10,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import best_match
-
-from .errors import InvalidInput
-
-_validators: dict[str, Draft202012Validator] = {}
+from .errors import InvalidInput, Unavailable
+from .skills import InputProblem, NeedsWorker, ValidationPool, ValidationUnavailable, check_input
 
 
 def canonical_json(value: Any) -> bytes:
@@ -26,30 +22,71 @@ def input_sha256(value: Any) -> str:
     return hashlib.sha256(canonical_json(value)).hexdigest()
 
 
-def validate_input(
-    skill_key: str, schema: dict[str, Any] | None, value: Any, *, max_bytes: int
-) -> bytes:
-    """Validate `value` against the skill's input schema; return its JSON encoding.
-
-    Raises InvalidInput naming the offending field (`field` is a JSON-pointer-like path).
-    """
+def encode_input(value: Any, *, max_bytes: int) -> bytes:
+    """The input's JSON encoding (the skill's stdin); InvalidInput when it is not a JSON
+    object of at most `max_bytes` bytes."""
     if not isinstance(value, dict):
         raise InvalidInput("'input' must be a JSON object", field="input")
-    encoded = json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+    try:
+        encoded = json.dumps(
+            value, ensure_ascii=False, separators=(",", ":"), allow_nan=False
+        ).encode()
+    except (ValueError, TypeError, RecursionError) as exc:  # NaN, a lone surrogate, too deep
+        reason = (
+            "holds a lone UTF-16 surrogate"
+            if isinstance(exc, UnicodeError)
+            else "is not plain JSON (NaN, Infinity or nested too deeply)"
+        )
+        raise InvalidInput(f"input {reason}", field="input") from None
     if len(encoded) > max_bytes:
         raise InvalidInput(
             f"input is {len(encoded)} bytes; the limit is {max_bytes}", field="input"
         )
+    return encoded
+
+
+def _refuse(problem: InputProblem | None) -> None:
+    if problem is None:
+        return
+    extra = {} if problem.keyword is None else {"validator": problem.keyword}
+    raise InvalidInput(problem.message, code=problem.code, field=problem.field, **extra)
+
+
+def validate_input(
+    skill_key: str, schema: dict[str, Any] | None, value: Any, *, max_bytes: int
+) -> bytes:
+    """Validate `value` against the skill's input schema, here and now, with the full
+    step budget; return its JSON encoding. Raises InvalidInput naming the offending field
+    (`input.a.b`). Blocking: the server uses `validate_input_tiered`."""
+    encoded = encode_input(value, max_bytes=max_bytes)
+    if schema is not None:
+        _refuse(check_input(skill_key, schema, value))
+    return encoded
+
+
+async def validate_input_tiered(
+    skill_key: str,
+    schema: dict[str, Any] | None,
+    value: Any,
+    *,
+    max_bytes: int,
+    pool: ValidationPool,
+) -> bytes:
+    """`validate_input` for the event loop: inline within a small CPU slice (the common
+    input ends there, at no extra cost), else in one of `pool`'s worker processes, so a
+    costly input never stalls the server. Unavailable (503 `validation_unavailable`)
+    when no worker can answer."""
+    encoded = encode_input(value, max_bytes=max_bytes)
     if schema is None:
         return encoded
-    validator = _validators.get(skill_key)
-    if validator is None:
-        validator = _validators[skill_key] = Draft202012Validator(schema)
-    error = best_match(validator.iter_errors(value))
-    if error is not None:
-        where = "/".join(str(p) for p in error.absolute_path)
-        field = f"input.{where.replace('/', '.')}" if where else "input"
-        raise InvalidInput(f"{field}: {error.message}", field=field, validator=error.validator)
+    try:
+        problem = check_input(skill_key, schema, value, inline=True)
+    except NeedsWorker:
+        try:
+            problem = await pool.check(skill_key, schema, encoded)
+        except ValidationUnavailable as exc:
+            raise Unavailable(str(exc), code="validation_unavailable") from None
+    _refuse(problem)
     return encoded
 
 

@@ -3,17 +3,18 @@
 token trying to approve a call).
 
 Anyone can send bad tokens, so these events are throttled per client address: at most
-`per_minute` a minute; the next one recorded after a quiet spell says how many were
-left out (`suppressed`). Recording never changes the answer: if the audit store cannot
-take the event the refusal still stands, and only the application log says so.
+`per_minute` a minute, counted in the database (`throttle.SharedCounts`, kind
+``refused``) so that several control planes together record no more; the next one a
+control plane records after a quiet spell says how many *it* left out (`suppressed`,
+counted in its memory: a refusal left out costs no write). Recording never changes the
+answer: if the audit store cannot take the event the refusal still stands, and only the
+application log says so.
 Secrets never reach the event: an API token is named by its public id only.
 """
 
 from __future__ import annotations
 
-import time
 from collections import defaultdict
-from collections.abc import Callable
 from typing import Any
 
 import structlog
@@ -21,23 +22,23 @@ import structlog
 from .accounts.tokens import PREFIX, parse_token_id
 from .audit import AuditEvent, AuditLog
 from .errors import AuditUnavailable, NexflowError
-from .throttle import SlidingWindows
+from .throttle import SharedCounts
 
 log = structlog.get_logger("nexflow.auth")
 
 _MAX_CLIENTS = 10_000
+REFUSED = "refused"
 
 
 class RefusalRecorder:
     def __init__(
         self,
         audit: AuditLog,
+        counts: SharedCounts,
         *,
         per_minute: int = 20,
-        clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._audit, self._per_minute = audit, per_minute
-        self._recent = SlidingWindows(60.0, max_keys=_MAX_CLIENTS, clock=clock)
+        self._audit, self._counts, self._per_minute = audit, counts, per_minute
         self._suppressed: dict[str, int] = defaultdict(int)
 
     async def record(
@@ -52,7 +53,7 @@ class RefusalRecorder:
         authorization: str | None = None,
         **extra: Any,
     ) -> None:
-        if not self._admit(client):
+        if not await self._admit(action, client):
             return
         payload: dict[str, Any] = {"client": client, "method": method, "path": path[:256]}
         if authorization:
@@ -75,11 +76,14 @@ class RefusalRecorder:
         except AuditUnavailable:
             log.warning("auth.refusal_not_audited", action=action, client=client)
 
-    def _admit(self, client: str) -> bool:
-        if self._recent.count(client) >= self._per_minute:
+    async def _admit(self, action: str, client: str) -> bool:
+        try:
+            seen = await self._counts.take(REFUSED, client, (60.0,), limit=self._per_minute)
+        except AuditUnavailable:
+            log.warning("auth.refusal_not_audited", action=action, client=client)
+            return False
+        if not seen.taken:
             if len(self._suppressed) > _MAX_CLIENTS:
                 self._suppressed.clear()
             self._suppressed[client] += 1
-            return False
-        self._recent.add(client)
-        return True
+        return seen.taken

@@ -41,10 +41,50 @@ class SandboxSettings(BaseModel):
 
 
 _LABEL = r"[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?"
+VOLUME_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 SKILL_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,62}[a-z0-9])?$")
 ALLOW_HOST = re.compile(
     rf"^(?:(?:\*\.)?{_LABEL}(?:\.{_LABEL})*|\[[0-9A-Fa-f:.]+\])(?::(?:[0-9]{{1,5}}|\*))?$"
 )
+
+
+class ExecutorTls(BaseModel):
+    """Mutual TLS to a remote executor: our client certificate, and the CA and name its
+    server certificate must have."""
+
+    ca_file: Path
+    """PEM CA certificate(s) the executor's certificate must chain to."""
+    cert_file: Path
+    """PEM client certificate the control plane presents."""
+    key_file: Path
+    """PEM private key of that certificate."""
+    server_name: str | None = None
+    """The name the executor's certificate must carry; default: the target's host."""
+
+    @field_validator("ca_file", "cert_file", "key_file")
+    @classmethod
+    def _readable(cls, value: Path) -> Path:
+        if not value.is_file():
+            raise ValueError(f"{value} is not a readable file")
+        return value
+
+
+class ExecutorTarget(BaseModel):
+    """One executor: ``unix:///path`` (local), or ``host:port`` over TCP with mutual TLS."""
+
+    target: str
+    name: str | None = None
+    """Its name in /health, metrics and the audit log; default: the target."""
+    tls: ExecutorTls | None = None
+
+    @model_validator(mode="after")
+    def _tls_for_tcp_only(self) -> ExecutorTarget:
+        local = self.target.startswith("unix:")
+        if not local and self.tls is None:
+            raise ValueError(f"executor {self.target!r}: a TCP target needs tls (mutual TLS)")
+        if local and self.tls is not None:
+            raise ValueError(f"executor {self.target!r}: tls is for TCP targets only")
+        return self
 
 
 class PolicySettings(BaseModel):
@@ -156,6 +196,18 @@ class Settings(BaseSettings):
     """Unix socket of the executor; default: HOME/run/executor.sock."""
     executor_timeout_s: float = 5.0
     """How long to wait for the executor to accept a call before failing closed."""
+    executors: list[ExecutorTarget] = Field(default_factory=list)
+    """The executors calls are dispatched to (``NEXFLOW_EXECUTORS='[{"target":
+    "10.0.0.7:7443", "tls": {"ca_file": ..., "cert_file": ..., "key_file": ...}}]'``);
+    default: the one local executor at ``executor_socket``."""
+    executor_refresh_s: float = Field(default=2.0, ge=0)
+    """How often each executor's health, slots and draining are read, in seconds; 0 = never
+    (only when /health or the metrics ask)."""
+    executor_queue_s: float = Field(default=30.0, ge=0)
+    """How long a call waits for a free slot while every executor is full, in seconds;
+    then 503 executor_unavailable (nothing ran)."""
+    executor_queue_max: int = Field(default=1000, ge=0)
+    """How many calls may wait for a slot at once; more are refused at once (503)."""
     policy_dir: Path = REPO_ROOT / "policies"
     policy: PolicySettings = Field(default_factory=PolicySettings)
     skills_dirs: list[Path] = Field(default_factory=list)
@@ -163,11 +215,25 @@ class Settings(BaseSettings):
     builtin_skills_dir: Path = REPO_ROOT / "skills"
     workspace: Path | None = None
     """The directory file-* skills may touch; default: HOME/workspace."""
+    volumes: dict[str, Path] = Field(default_factory=dict)
+    """Directories executors know by name (``NEXFLOW_VOLUMES='{"data": "/srv/data"}'``):
+    a grant inside one travels as (volume, subpath). ``workspace`` is always one: the
+    workspace above unless set here."""
     limits: LimitSettings = Field(default_factory=LimitSettings)
     sandbox: SandboxSettings = Field(default_factory=SandboxSettings)
     approvals: ApprovalSettings = Field(default_factory=ApprovalSettings)
     checkpoints: CheckpointSettings = Field(default_factory=CheckpointSettings)
     web: WebSettings = Field(default_factory=WebSettings)
+
+    @field_validator("volumes")
+    @classmethod
+    def _check_volumes(cls, value: dict[str, Path]) -> dict[str, Path]:
+        for name, root in value.items():
+            if not VOLUME_NAME.match(name):
+                raise ValueError(f"{name!r} is not a volume name (a-z, 0-9, _ and -)")
+            if not root.is_absolute():
+                raise ValueError(f"volume {name!r}: {root} is not an absolute path")
+        return value
 
     @model_validator(mode="after")
     def _refuse_weak_secrets_in_production(self) -> Settings:
@@ -184,8 +250,21 @@ class Settings(BaseSettings):
         return self.executor_socket or self.home / "run" / "executor.sock"
 
     @property
+    def resolved_executors(self) -> list[ExecutorTarget]:
+        """The configured executors, or the one local executor `nexflow up` starts."""
+        local = ExecutorTarget(target=f"unix://{self.resolved_executor_socket}", name="local")
+        return self.executors or [local]
+
+    @property
     def resolved_workspace(self) -> Path:
         return (self.workspace or self.home / "workspace").resolve()
+
+    @property
+    def resolved_volumes(self) -> dict[str, Path]:
+        """Volume name → resolved root, ``workspace`` included."""
+        volumes = {"workspace": self.resolved_workspace}
+        volumes.update({name: root.resolve() for name, root in self.volumes.items()})
+        return volumes
 
     @property
     def user_skills_dir(self) -> Path:

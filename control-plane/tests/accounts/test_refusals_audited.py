@@ -8,6 +8,7 @@ import json
 
 from nexflow_control.errors import Unauthenticated
 from nexflow_control.refusals import RefusalRecorder
+from nexflow_control.throttle import SharedCounts
 
 from .conftest import Api
 
@@ -54,7 +55,8 @@ async def test_an_agent_token_trying_to_approve_is_audited(api: Api) -> None:
 
 async def test_refusals_are_throttled_per_client_and_the_count_is_kept(api: Api) -> None:
     now = [0.0]
-    recorder = RefusalRecorder(api.services.audit, per_minute=3, clock=lambda: now[0])
+    counts = SharedCounts(api.services.db, clock=lambda: now[0])
+    recorder = RefusalRecorder(api.services.audit, counts, per_minute=3)
     error = Unauthenticated("invalid bearer token")
     for _ in range(10):
         await recorder.record("auth.failed", error, client="10.0.0.9", method="GET", path="/x")
@@ -70,3 +72,16 @@ async def test_refusals_are_throttled_per_client_and_the_count_is_kept(api: Api)
         ("10.0.0.8", None),
         ("10.0.0.9", 7),
     ]
+
+
+async def test_two_control_planes_share_the_refusal_throttle(api: Api) -> None:
+    """Two recorders (two control planes on one database) record no more than the limit
+    for a client together; each says how many it left out."""
+    error = Unauthenticated("invalid bearer token")
+    planes = [
+        RefusalRecorder(api.services.audit, SharedCounts(api.services.db), per_minute=4)
+        for _ in range(2)
+    ]
+    for i in range(10):
+        await planes[i % 2].record("auth.failed", error, client="10.0.0.7", method="GET", path="/")
+    assert len(api.events("auth.failed")) == 4

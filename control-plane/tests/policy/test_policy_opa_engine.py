@@ -218,7 +218,7 @@ def test_missing_binary_is_a_clear_error(monkeypatch: pytest.MonkeyPatch, tmp_pa
     """Without an opa binary next to Python or on PATH, the error says where it looked."""
     monkeypatch.setattr(sys, "executable", str(tmp_path / "python"))
     monkeypatch.setenv("PATH", str(tmp_path))
-    with pytest.raises(OpaNotFound, match="make setup"):
+    with pytest.raises(OpaNotFound, match="make opa"):
         find_opa_binary()
 
 

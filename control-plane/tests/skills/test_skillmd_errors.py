@@ -234,7 +234,7 @@ CASES = [
         "error",
     ),
     ("yaml_syntax", OK + "tags: [a, b\n", "", None, Code.YAML_SYNTAX, 4, "", "error"),
-    ("yaml_alias", OK + "a: &x [1]\nb: *x\n", "", None, Code.YAML_ALIAS, 5, "", "error"),
+    ("yaml_alias", OK + "a: &x [1]\nb: *x\n", "", None, Code.YAML_ALIAS, 5, "b", "error"),
     (
         "yaml_tag",
         OK + "x: !!python/object/apply:os.system ['id']\n",
@@ -242,10 +242,10 @@ CASES = [
         None,
         Code.YAML_TAG,
         4,
-        "",
+        "x",
         "error",
     ),
-    ("yaml_local_tag", OK + "x: !custom 1\n", "", None, Code.YAML_TAG, 4, "", "error"),
+    ("yaml_local_tag", OK + "x: !custom 1\n", "", None, Code.YAML_TAG, 4, "x", "error"),
     ("duplicate_key", OK + "name: demo\n", "", None, Code.DUPLICATE_KEY, 4, "name", "error"),
     ("not_mapping", "- a\n- b\n", "", None, Code.BAD_TYPE, 2, "", "error"),
     (

@@ -5,6 +5,9 @@ ExecutorError                  anything the executor refuses or fails at
 ├── InvalidRequest             a request field is wrong          → INVALID_ARGUMENT
 ├── PreconditionFailed         valid, but cannot run here/now    → FAILED_PRECONDITION
 ├── BackendUnavailable         the sandbox backend cannot run    → UNAVAILABLE
+│   └── Draining               the executor takes no new calls   → UNAVAILABLE
+├── Exhausted                  a slot or size limit is reached   → RESOURCE_EXHAUSTED
+├── BundleCorrupt              a bundle's bytes are not as said  → DATA_LOSS
 └── SandboxError               the sandbox failed to set up      → INTERNAL
 ```
 
@@ -21,7 +24,10 @@ import grpc
 
 __all__ = [
     "BackendUnavailable",
+    "BundleCorrupt",
+    "Draining",
     "ExecutorError",
+    "Exhausted",
     "InvalidRequest",
     "KillReason",
     "PreconditionFailed",
@@ -54,6 +60,21 @@ class BackendUnavailable(ExecutorError):
     """The sandbox backend (nsjail binary, cgroups, Docker engine) cannot be used."""
 
 
+class Draining(BackendUnavailable):
+    """The executor is draining: it finishes running calls and takes no new ones."""
+
+    def __init__(self) -> None:
+        super().__init__("draining")
+
+
+class Exhausted(ExecutorError):
+    """A capacity limit is reached: every call slot is busy, or a bundle is too large."""
+
+
+class BundleCorrupt(ExecutorError):
+    """A bundle's bytes differ from the digest or size its sender declared."""
+
+
 class SandboxError(ExecutorError):
     """The sandbox could not be set up; `detail` carries the backend's diagnostics."""
 
@@ -78,6 +99,8 @@ _STATUS: tuple[tuple[type[ExecutorError], grpc.StatusCode], ...] = (
     (InvalidRequest, grpc.StatusCode.INVALID_ARGUMENT),
     (PreconditionFailed, grpc.StatusCode.FAILED_PRECONDITION),
     (BackendUnavailable, grpc.StatusCode.UNAVAILABLE),
+    (Exhausted, grpc.StatusCode.RESOURCE_EXHAUSTED),
+    (BundleCorrupt, grpc.StatusCode.DATA_LOSS),
     (SandboxError, grpc.StatusCode.INTERNAL),
 )
 

@@ -1,4 +1,8 @@
-"""`nexflow-executor`: serve the executor on a unix socket until SIGINT/SIGTERM.
+"""`nexflow-executor`: serve the executor (unix socket; TCP with mutual TLS when configured).
+
+SIGTERM or SIGINT: drain (refuse new calls, health NOT_SERVING), let running calls
+finish for up to `drain_grace_s`, then exit. SIGUSR1: drain and exit once the last
+running call has ended, with no time limit (a later SIGTERM applies the grace).
 
 Exit codes: 0 after a graceful stop, 2 when it refuses to start (bad settings,
 nsjail or cgroups unusable). Prints nothing but log lines.
@@ -70,35 +74,36 @@ def _settings(args: argparse.Namespace) -> Settings:
     return base.model_copy(update=overrides)
 
 
-GRACE_S = 5.0
-HARD_DEADLINE_S = GRACE_S + 15.0
-"""After a stop signal, the process exits by this time whatever hangs (a sandbox's
-pipes that never close, a wedged event loop): a supervisor restarting us must not wait
-forever for the state directory's lock. Sandboxes left behind are reaped at next start."""
+HARD_DEADLINE_EXTRA_S = 15.0
+"""After a stop signal, the process exits by drain_grace_s + this whatever hangs (a
+sandbox's pipes that never close, a wedged event loop): a supervisor restarting us must
+not wait forever for the state directory's lock. Sandboxes left behind are reaped at
+next start."""
 
 
-def _arm_deadline() -> None:
+def _arm_deadline(after_s: float) -> None:
     def expire() -> None:
-        log.error("executor.stop_deadline", after_s=HARD_DEADLINE_S)
+        log.error("executor.stop_deadline", after_s=after_s)
         os._exit(3)
 
-    timer = threading.Timer(HARD_DEADLINE_S, expire)
+    timer = threading.Timer(after_s, expire)
     timer.daemon = True
     timer.start()
 
 
 async def _run(settings: Settings) -> None:
-    stop = asyncio.Event()
+    stop, drain = asyncio.Event(), asyncio.Event()
     loop = asyncio.get_running_loop()
 
-    def on_signal() -> None:
+    def on_stop() -> None:
         if not stop.is_set():
-            _arm_deadline()
+            _arm_deadline(settings.drain_grace_s + HARD_DEADLINE_EXTRA_S)
         stop.set()
 
     for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, on_signal)
-    await serve(settings, stop, grace_s=GRACE_S)
+        loop.add_signal_handler(sig, on_stop)
+    loop.add_signal_handler(signal.SIGUSR1, drain.set)
+    await serve(settings, stop, drain)
 
 
 def main(argv: list[str] | None = None) -> int:

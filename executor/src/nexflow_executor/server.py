@@ -1,4 +1,5 @@
-"""Builds the gRPC server on a unix socket; `serve()` runs it until asked to stop."""
+"""Builds the gRPC server (unix socket; TCP with mutual TLS when configured); `serve()`
+runs it until asked to stop, draining first."""
 
 from __future__ import annotations
 
@@ -7,21 +8,26 @@ import contextlib
 import fcntl
 import os
 import stat
+from dataclasses import dataclass
 
 import grpc
 import structlog
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from nexflow.executor.v1 import executor_pb2, executor_pb2_grpc
 
+from nexflow_executor.admission import Admission
 from nexflow_executor.backends import Backends, select_backends
+from nexflow_executor.bundles import BundleStore
 from nexflow_executor.errors import PreconditionFailed
 from nexflow_executor.service import ExecutorService
 from nexflow_executor.settings import Settings
+from nexflow_executor.tls import ClientIdentity, server_credentials
 
-__all__ = ["create_server", "lock_state_dir", "serve"]
+__all__ = ["Running", "create_server", "lock_state_dir", "serve"]
 
 log = structlog.get_logger("nexflow_executor")
 SERVICE_NAME = executor_pb2.DESCRIPTOR.services_by_name["Executor"].full_name
+_FLUSH_S = 1.0  # after the drain: for streams still being written to end cleanly
 
 
 def _prepare_socket_path(settings: Settings) -> None:
@@ -34,14 +40,43 @@ def _prepare_socket_path(settings: Settings) -> None:
         path.unlink()  # a stale socket from an earlier run
 
 
-async def create_server(settings: Settings, backends: Backends) -> tuple[grpc.aio.Server, str]:
-    """A started server bound to `unix:<settings.socket>` (mode `socket_mode`), and its address.
+@dataclass
+class Running:
+    """A started server: where it listens and the parts `serve` drains and stops."""
+
+    server: grpc.aio.Server
+    address: str  # unix:<socket>
+    tcp_address: str | None  # host:port actually bound (mutual TLS), or None
+    admission: Admission
+    health: health.aio.HealthServicer
+    service: ExecutorService
+
+    async def drain(self) -> None:
+        """Take no new calls or bundles (UNAVAILABLE "draining"); health NOT_SERVING."""
+        self.admission.drain()
+        for name in ("", SERVICE_NAME):
+            await self.health.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
+
+    async def stop(self, grace_s: float | None) -> None:
+        """Stop serving; calls still running after `grace_s` are cancelled (killed)."""
+        await self.server.stop(grace_s)
+        self.service.close()
+
+
+async def create_server(settings: Settings, backends: Backends) -> Running:
+    """A started server bound to `unix:<settings.socket>` (mode `socket_mode`) and, when
+    `settings.tcp` is set, to its TCP address with mutual TLS.
 
     `backends` come from `select_backends` and are started and closed by the caller.
     """
     _prepare_socket_path(settings)
-    server = grpc.aio.server()
-    service = ExecutorService(settings, backends)
+    bundles = BundleStore(settings)
+    bundles.open()
+    interceptors = [] if settings.tcp is None else [ClientIdentity(settings.tcp.client_name)]
+    credentials = None if settings.tcp is None else server_credentials(settings.tcp)
+    server = grpc.aio.server(interceptors=interceptors)
+    admission = Admission(settings.max_calls)
+    service = ExecutorService(settings, backends, bundles, admission)
     executor_pb2_grpc.add_ExecutorServicer_to_server(service, server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
@@ -52,10 +87,24 @@ async def create_server(settings: Settings, backends: Backends) -> tuple[grpc.ai
     finally:
         os.umask(old_umask)
     os.chmod(settings.socket, settings.socket_mode)
+    tcp_address = None
+    if settings.tcp is not None and credentials is not None:
+        tcp_address = _bind_tcp(server, settings.tcp.address, credentials)
     await server.start()
     for name in ("", SERVICE_NAME):
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
-    return server, address
+    return Running(server, address, tcp_address, admission, health_servicer, service)
+
+
+def _bind_tcp(server: grpc.aio.Server, address: str, credentials: grpc.ServerCredentials) -> str:
+    host, _, port = address.rpartition(":")
+    if not host or not port.isdigit():
+        raise PreconditionFailed(f"tcp.address: {address!r} is not host:port")
+    try:
+        bound = server.add_secure_port(address, credentials)
+    except RuntimeError as exc:
+        raise PreconditionFailed(f"tcp.address: cannot listen on {address!r}: {exc}") from None
+    return f"{host}:{bound}"
 
 
 def lock_state_dir(settings: Settings) -> int:
@@ -77,24 +126,58 @@ def lock_state_dir(settings: Settings) -> int:
     return fd
 
 
-async def serve(settings: Settings, stop: asyncio.Event, grace_s: float = 5.0) -> None:
-    """Run until `stop` is set, then stop gracefully (running calls get `grace_s`)."""
+async def serve(
+    settings: Settings, stop: asyncio.Event, drain: asyncio.Event | None = None
+) -> None:
+    """Serve until `stop` or `drain` is set, draining first.
+
+    `stop` (SIGTERM/SIGINT): refuse new calls, let running ones finish for up to
+    `settings.drain_grace_s`, kill what is left, exit. `drain` (SIGUSR1): refuse new
+    calls and exit when the last running one has ended, however long it takes (a
+    `stop` meanwhile applies the grace period from then on)."""
     lock_state_dir(settings)  # released when the process exits
     backends = select_backends(settings)
     await backends.start()
     try:
-        server, _ = await create_server(settings, backends)
+        running = await create_server(settings, backends)
         log.info(
             "executor.ready",
+            executor_id=settings.executor_id,
             socket=str(settings.socket),
+            tcp=running.tcp_address,
+            slots=settings.max_calls,
             backend=backends.default,
             available=sorted(backends.available),
             unavailable=backends.unavailable,
         )
-        await stop.wait()
-        log.info("executor.stopping", grace_s=grace_s)
-        await server.stop(grace_s)
+        await _drain_when_asked(running, stop, drain or asyncio.Event(), settings.drain_grace_s)
     finally:
         await backends.close()
     with contextlib.suppress(FileNotFoundError):
         settings.socket.unlink()
+
+
+async def _drain_when_asked(
+    running: Running, stop: asyncio.Event, drain: asyncio.Event, grace_s: float
+) -> None:
+    stopped = asyncio.create_task(stop.wait())
+    drained = asyncio.create_task(drain.wait())
+    try:
+        await asyncio.wait({stopped, drained}, return_when=asyncio.FIRST_COMPLETED)
+        await running.drain()
+        admission = running.admission
+        log.info("executor.draining", busy=admission.busy, on="stop" if stop.is_set() else "drain")
+        if not stop.is_set():
+            idle = asyncio.create_task(admission.wait_idle())
+            await asyncio.wait({idle, stopped}, return_when=asyncio.FIRST_COMPLETED)
+            idle.cancel()
+        try:
+            async with asyncio.timeout(grace_s):
+                await admission.wait_idle()
+        except TimeoutError:
+            log.warning("executor.drain_timeout", grace_s=grace_s, killed=admission.busy)
+        log.info("executor.stopping")
+        await running.stop(_FLUSH_S)
+    finally:
+        stopped.cancel()
+        drained.cancel()

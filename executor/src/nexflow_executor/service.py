@@ -1,4 +1,8 @@
-"""The gRPC servicer: `Execute` streams Started → (Output | Egress)* → Finished; `Cancel`.
+"""The gRPC servicer: `Execute` streams Started → (Output | Egress)* → Finished; `Cancel`,
+`Describe`, `PutBundle` (bundles/).
+
+A call is admitted first (admission.py: a free slot, not draining), then validated; a
+call that names a bundle holds it in the cache until it ends.
 
 A call with network grants gets its own egress proxy (egress/), handed to the backend in
 `RunSpec.egress`; its connection records stream as `Egress` events, and it is closed —
@@ -12,15 +16,19 @@ durations and byte counts, never stdin, env or output. Errors are translated by
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import time
+from collections.abc import AsyncIterator
 
 import grpc
 import structlog
 from nexflow.executor.v1 import executor_pb2 as pb
 from nexflow.executor.v1 import executor_pb2_grpc as pb_grpc
 
+from nexflow_executor.admission import Admission
 from nexflow_executor.backends import BACKEND_ENUM, Backends
+from nexflow_executor.bundles import BundleStore, receive_bundle
 from nexflow_executor.egress import CallEgress, Egress, EgressRecord
 from nexflow_executor.errors import ExecutorError, KillReason, PreconditionFailed, to_grpc_status
 from nexflow_executor.sandbox.base import RunResult, RunSpec, Sandbox, Stream
@@ -112,9 +120,13 @@ class _CallStream:
 class ExecutorService(pb_grpc.ExecutorServicer):  # type: ignore[misc]
     """Runs requests on the configured sandbox backend."""
 
-    def __init__(self, settings: Settings, backends: Backends) -> None:
+    def __init__(
+        self, settings: Settings, backends: Backends, bundles: BundleStore, admission: Admission
+    ) -> None:
         self._settings = settings
         self._backends = backends
+        self._bundles = bundles
+        self._admission = admission
         self._running: dict[str, asyncio.Event] = {}
         self._egress = Egress(settings.egress)
 
@@ -128,9 +140,15 @@ class ExecutorService(pb_grpc.ExecutorServicer):  # type: ignore[misc]
         context: grpc.aio.ServicerContext[pb.ExecuteRequest, pb.ExecuteEvent],
     ) -> None:
         call_id = request.call_id
-        with structlog.contextvars.bound_contextvars(call_id=call_id[:64]):
+        with (
+            structlog.contextvars.bound_contextvars(call_id=call_id[:64]),
+            contextlib.ExitStack() as held,
+        ):
             try:
-                spec = validate_request(request, self._settings)
+                held.enter_context(self._admission.admit())
+                spec = validate_request(request, self._settings, self._bundles.path_of)
+                if request.bundle_sha256:  # held until the call ends: never evicted meanwhile
+                    held.enter_context(self._bundles.hold(request.bundle_sha256))
                 backend = self._backends.pick(request.backend, spec.image)
                 structlog.contextvars.bind_contextvars(backend=backend.name)
                 if call_id in self._running:
@@ -214,7 +232,31 @@ class ExecutorService(pb_grpc.ExecutorServicer):  # type: ignore[misc]
         request: pb.DescribeRequest,
         context: grpc.aio.ServicerContext[pb.DescribeRequest, pb.DescribeResponse],
     ) -> pb.DescribeResponse:
-        return self._backends.describe()
+        response = self._backends.describe()
+        response.slots_total = self._admission.total
+        response.slots_busy = self._admission.busy
+        response.draining = self._admission.draining
+        response.executor_id = self._settings.executor_id
+        return response
+
+    async def PutBundle(
+        self,
+        request_iterator: AsyncIterator[pb.BundleChunk],
+        context: grpc.aio.ServicerContext[pb.BundleChunk, pb.PutBundleResponse],
+    ) -> pb.PutBundleResponse:
+        try:
+            self._admission.check_open()
+            limit = self._settings.bundles.max_bytes
+            digest, stored = await receive_bundle(request_iterator, self._bundles, limit)
+        except ExecutorError as exc:
+            code, message = to_grpc_status(exc)
+            log.info("executor.bundle", outcome="refused", code=code.name, message=message)
+            await context.abort(code, message)
+        except Exception:
+            log.exception("executor.bundle", outcome="internal_error")
+            await context.abort(*to_grpc_status(RuntimeError()))
+        log.info("executor.bundle", outcome="stored" if stored else "held", sha256=digest)
+        return pb.PutBundleResponse(stored=stored)
 
 
 def _log_result(task: asyncio.Task[RunResult], *, disconnected: bool) -> None:

@@ -9,13 +9,16 @@ Built in `main()` or in tests, never as a module-level singleton.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
+from socket import gethostname
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = [
     "BACKENDS",
+    "BundleSettings",
     "DockerSettings",
     "EgressSettings",
     "LimitValues",
@@ -24,6 +27,7 @@ __all__ = [
     "PoolSettings",
     "RuntimePaths",
     "Settings",
+    "TcpSettings",
 ]
 
 MiB = 1024 * 1024
@@ -157,6 +161,41 @@ class EgressSettings(BaseModel):
         return self
 
 
+class BundleSettings(BaseModel):
+    """Skill bundles (PutBundle): what one may be, and how much the cache keeps."""
+
+    max_bytes: int = Field(64 * MiB, ge=10240)  # the tar as sent; larger: RESOURCE_EXHAUSTED
+    max_unpacked_bytes: int = Field(256 * MiB, ge=1)  # sum of the files' sizes in one bundle
+    max_entries: int = Field(10_000, ge=1)  # files and directories in one bundle
+    # Unpacked bytes the cache keeps; beyond it, the least recently used bundles that no
+    # running call uses are removed (the control plane sends them again when needed).
+    cache_bytes: int = Field(1024 * MiB, ge=1)
+
+    @model_validator(mode="after")
+    def _one_bundle_fits(self) -> BundleSettings:
+        if self.cache_bytes < self.max_unpacked_bytes:
+            raise ValueError("bundles.cache_bytes must be at least bundles.max_unpacked_bytes")
+        return self
+
+
+class TcpSettings(BaseModel):
+    """gRPC over TCP with mutual TLS: only clients whose certificate chains to
+    `client_ca_file` and names `client_name` (a DNS/URI SAN or the CN) are served."""
+
+    address: str = Field(min_length=1)  # "host:port", e.g. "0.0.0.0:7443"; port 0: any
+    cert_file: Path  # the executor's certificate chain (PEM)
+    key_file: Path  # its private key (PEM)
+    client_ca_file: Path  # the CA that signs the control plane's certificate (PEM)
+    client_name: str = Field(min_length=1)  # the identity the client certificate must carry
+
+
+_VOLUME_NAME = re.compile(r"[a-z0-9][a-z0-9_.-]{0,62}")
+
+
+def _default_max_calls() -> int:
+    return 4 * (os.cpu_count() or 1)
+
+
 class Settings(BaseSettings):
     """Everything the executor can be configured with."""
 
@@ -183,6 +222,16 @@ class Settings(BaseSettings):
     # database, config, keys and tokens. The socket and state_dir are always added.
     forbidden_paths: list[Path] = Field(default_factory=list)
     log_level: str = "info"
+    # A stable name of this executor in Describe, metrics and the audit log.
+    executor_id: str = Field(default_factory=gethostname, min_length=1, max_length=128)
+    # Calls run at once; more are refused with RESOURCE_EXHAUSTED. 0: no limit.
+    max_calls: int = Field(default_factory=_default_max_calls, ge=0)
+    # After SIGTERM/SIGINT, how long running calls may go on before they are killed.
+    drain_grace_s: float = Field(25.0, ge=0)
+    # Directories grants may name (Mount.volume), e.g. {"workspace": "/srv/nexflow/ws"}.
+    volumes: dict[str, Path] = Field(default_factory=dict)
+    bundles: BundleSettings = Field(default_factory=BundleSettings)
+    tcp: TcpSettings | None = None  # None: the unix socket only
 
     @field_validator("socket", "state_dir", "stage_dir")
     @classmethod
@@ -193,6 +242,21 @@ class Settings(BaseSettings):
     @classmethod
     def _expand_all(cls, value: list[Path]) -> list[Path]:
         return [p.expanduser() for p in value]
+
+    @field_validator("volumes")
+    @classmethod
+    def _check_volumes(cls, value: dict[str, Path]) -> dict[str, Path]:
+        for name, root in value.items():
+            if not _VOLUME_NAME.fullmatch(name):
+                raise ValueError(f"volume name {name!r}: 1-63 characters of [a-z0-9_.-]")
+            if not root.expanduser().is_absolute():
+                raise ValueError(f"volume {name!r}: {str(root)!r} must be an absolute path")
+        return {name: root.expanduser() for name, root in value.items()}
+
+    @property
+    def bundle_dir(self) -> Path:
+        """Where unpacked bundles live: inside state_dir, so never mountable by a grant."""
+        return self.state_dir / "bundles"
 
     @field_validator("backend")
     @classmethod

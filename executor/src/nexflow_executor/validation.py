@@ -9,10 +9,8 @@ here: unwritable grant). Which backend runs it is the service's choice.
 from __future__ import annotations
 
 import os
-import posixpath
 import re
-import stat
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
 from nexflow.executor.v1 import executor_pb2 as pb
@@ -23,10 +21,11 @@ from nexflow_executor.errors import (
     InvalidRequest,
     PreconditionFailed,
 )
+from nexflow_executor.mounts import resolve_host, resolve_mounts, sandbox_may
 from nexflow_executor.sandbox.base import SANDBOX_TMP, MountSpec, RunLimits, RunSpec, Runtime
 from nexflow_executor.settings import Settings
 
-__all__ = ["MAX_STDIN_BYTES", "recheck_host_path", "validate_request"]
+__all__ = ["MAX_STDIN_BYTES", "BundlePath", "validate_request"]
 
 MAX_STDIN_BYTES = 1024 * 1024
 MAX_NETWORK_HOSTS = 64
@@ -43,19 +42,18 @@ _RUNTIMES = {
     pb.RUNTIME_PYTHON: Runtime.PYTHON,
     pb.RUNTIME_NODE: Runtime.NODE,
 }
-# Sandbox paths a mount may not be, nor be inside: the sandbox's own structure.
-_RESERVED_TARGETS = (
-    "/proc", "/dev", "/sys", "/skill", "/usr", "/lib", "/lib32", "/lib64", "/libx32",
-    "/bin", "/sbin", "/etc", SANDBOX_TMP,
-)  # fmt: skip
-# Host trees never mountable whatever the settings say: /proc/<pid>/root is the host root.
-_NEVER_MOUNTABLE = (Path("/proc"), Path("/sys"), Path("/dev"))
 _WORKSPACE = "/workspace"
 _CERTS = "/etc/ssl/certs"
 _PATH = "/usr/local/bin:/usr/bin:/bin"
 
 
-def validate_request(request: pb.ExecuteRequest, settings: Settings) -> RunSpec:
+BundlePath = Callable[[str], Path]
+"""Where a held bundle is unpacked, by digest; raises `bundle_missing` when not held."""
+
+
+def validate_request(
+    request: pb.ExecuteRequest, settings: Settings, bundle_path: BundlePath
+) -> RunSpec:
     """Check every field of `request` and resolve it into a `RunSpec`."""
     if not _CALL_ID.fullmatch(request.call_id):
         raise InvalidRequest("call_id", "required; 1-64 characters of [A-Za-z0-9_-]")
@@ -67,9 +65,7 @@ def validate_request(request: pb.ExecuteRequest, settings: Settings) -> RunSpec:
             "runtime", "required; one of RUNTIME_BASH, RUNTIME_PYTHON, RUNTIME_NODE"
         )
     forbidden = settings.all_forbidden()
-    skill_dir = _resolve_host("skill_dir", request.skill_dir, forbidden)
-    if not skill_dir.is_dir():
-        raise InvalidRequest("skill_dir", f"{request.skill_dir!r} is not a directory")
+    skill_dir = _resolve_skill(request, forbidden, bundle_path)
     entrypoint = _resolve_entrypoint(skill_dir, request.entrypoint)
     _check_readable(settings, skill_dir, entrypoint)
     if len(request.stdin) > MAX_STDIN_BYTES:
@@ -77,7 +73,7 @@ def validate_request(request: pb.ExecuteRequest, settings: Settings) -> RunSpec:
     for i, arg in enumerate(request.args):
         if "\x00" in arg:
             raise InvalidRequest(f"args[{i}]", "must not contain a NUL character")
-    mounts = _resolve_mounts(request.mounts, forbidden, settings)
+    mounts = resolve_mounts(request.mounts, forbidden, settings)
     env = _build_env(request.call_id, request.env, mounts)
     if network:
         env.update(proxy_env(settings.egress))
@@ -138,43 +134,20 @@ def _check_image(request: pb.ExecuteRequest) -> str:
     return image
 
 
-def recheck_host_path(path: Path, settings: Settings) -> None:
-    """Re-check an already resolved grant just before it is mounted again (warm pool refill):
-    it must still resolve to itself and touch no forbidden path."""
-    resolved = _resolve_host("mounts", str(path), settings.all_forbidden())
-    if resolved != path:
-        raise PreconditionFailed(f"grant {str(path)!r} now resolves to {str(resolved)!r}")
-
-
-def _resolve_host(field: str, raw: str, forbidden: Iterable[Path]) -> Path:
-    """realpath an absolute host path, then refuse it if it touches a forbidden path."""
-    if not raw:
-        raise InvalidRequest(field, "required")
-    if not os.path.isabs(raw):
-        raise InvalidRequest(field, f"{raw!r} must be an absolute path")
-    if "\x00" in raw:
-        raise InvalidRequest(field, "must not contain a NUL character")
-    for never in _NEVER_MOUNTABLE:
-        if Path(os.path.normpath(raw)).is_relative_to(never):
-            raise InvalidRequest(field, f"{raw!r} is inside {never}, which is never mountable")
-    try:
-        resolved = Path(os.path.realpath(raw, strict=True))
-    except OSError as exc:
-        raise InvalidRequest(field, f"{raw!r} cannot be resolved: {exc.strerror}") from exc
-    if not resolved.exists():
-        raise InvalidRequest(field, f"{raw!r} does not exist")
-    if resolved == Path("/"):
-        raise InvalidRequest(field, "the host's root directory cannot be mounted")
-    for never in _NEVER_MOUNTABLE:
-        if resolved.is_relative_to(never):
-            raise InvalidRequest(field, f"{raw!r} is inside {never}, which is never mountable")
-    for bad in forbidden:
-        if resolved.is_relative_to(bad) or bad.is_relative_to(resolved):
-            raise InvalidRequest(
-                field,
-                f"{raw!r} resolves to {str(resolved)!r}, which is or contains a forbidden path",
-            )
-    return resolved
+def _resolve_skill(
+    request: pb.ExecuteRequest, forbidden: list[Path], bundle_path: BundlePath
+) -> Path:
+    """The skill folder: a host path (local executors) or a held bundle, exactly one."""
+    if bool(request.skill_dir) == bool(request.bundle_sha256):
+        raise InvalidRequest("skill_dir", "set exactly one of skill_dir and bundle_sha256")
+    if request.bundle_sha256:
+        # The executor's own read-only copy: inside its state directory, which no grant
+        # may touch, so it skips the grant checks (and is never a grant itself).
+        return bundle_path(request.bundle_sha256)
+    skill_dir = resolve_host("skill_dir", request.skill_dir, forbidden)
+    if not skill_dir.is_dir():
+        raise InvalidRequest("skill_dir", f"{request.skill_dir!r} is not a directory")
+    return skill_dir
 
 
 def _resolve_entrypoint(skill_dir: Path, raw: str) -> str:
@@ -190,63 +163,14 @@ def _resolve_entrypoint(skill_dir: Path, raw: str) -> str:
     return str(resolved.relative_to(skill_dir))
 
 
-def _sandbox_may(settings: Settings, path: Path, bits: int) -> bool:
-    """Whether the sandbox's outside uid/gid has `bits` (r=4, w=2, x=1) on `path`."""
-    st = path.stat()
-    if st.st_uid == settings.sandbox_uid:
-        shift = 6
-    elif st.st_gid == settings.sandbox_gid:
-        shift = 3
-    else:
-        shift = 0
-    return (stat.S_IMODE(st.st_mode) >> shift) & bits == bits
-
-
 def _check_readable(settings: Settings, skill_dir: Path, entrypoint: str) -> None:
-    if not _sandbox_may(settings, skill_dir, 5) or not _sandbox_may(
+    if not sandbox_may(settings, skill_dir, 5) or not sandbox_may(
         settings, skill_dir / entrypoint, 4
     ):
         raise PreconditionFailed(
             f"skill_dir: {str(skill_dir)!r} or its entrypoint is not readable by the sandbox "
             f"uid {settings.sandbox_uid}; fix: chmod o+rX (or chown to {settings.sandbox_uid})"
         )
-
-
-def _resolve_mounts(
-    raw_mounts: Iterable[pb.Mount], forbidden: list[Path], settings: Settings
-) -> tuple[MountSpec, ...]:
-    mounts: list[MountSpec] = []
-    seen: set[str] = set()
-    for i, m in enumerate(raw_mounts):
-        field = f"mounts[{i}]"
-        host = _resolve_host(f"{field}.host_path", m.host_path, forbidden)
-        target = _check_target(f"{field}.sandbox_path", m.sandbox_path or str(host))
-        if target in seen:
-            raise InvalidRequest(f"{field}.sandbox_path", f"{target!r} is mounted twice")
-        seen.add(target)
-        if m.writable and not _sandbox_may(settings, host, 3 if host.is_dir() else 2):
-            raise PreconditionFailed(
-                f"{field}.host_path: {str(host)!r} is granted read-write but the sandbox uid "
-                f"{settings.sandbox_uid} cannot write it; fix: "
-                f"chown {settings.sandbox_uid}:{settings.sandbox_gid} {str(host)!r}"
-            )
-        mounts.append(MountSpec(host_path=host, sandbox_path=target, writable=m.writable))
-    # Parents before children, so a nested grant is not hidden by its parent's mount.
-    return tuple(sorted(mounts, key=lambda s: s.sandbox_path.count("/")))
-
-
-def _check_target(field: str, raw: str) -> str:
-    if not raw.startswith("/"):
-        raise InvalidRequest(field, f"{raw!r} must be an absolute path")
-    if ".." in raw.split("/") or "\x00" in raw:
-        raise InvalidRequest(field, f"{raw!r} must not contain '..' or NUL")
-    target = "/" + posixpath.normpath(raw).lstrip("/")
-    if target == "/":
-        raise InvalidRequest(field, "cannot mount over the sandbox root '/'")
-    for reserved in _RESERVED_TARGETS:
-        if target == reserved or target.startswith(reserved + "/"):
-            raise InvalidRequest(field, f"{target!r} is reserved ({reserved} is a system path)")
-    return target
 
 
 def _build_env(

@@ -31,12 +31,13 @@ from ..auth import (
 from ..calls import CallService
 from ..db import Database
 from ..errors import CsrfFailed, InsufficientScope, Unauthenticated
-from ..executor_client import ExecutorClient
+from ..executors import ExecutorPool
 from ..metrics import Metrics
 from ..policy import PolicyEngine
 from ..refusals import RefusalRecorder
 from ..settings import Settings
 from ..skills import SkillCatalog
+from ..throttle import SharedCounts
 from ..web.login_limits import LoginLimiter
 from ..web.tail import LogTail
 
@@ -47,7 +48,7 @@ class Services:
     catalog: SkillCatalog
     engine: PolicyEngine
     audit: AuditLog
-    executor: ExecutorClient
+    executor: ExecutorPool
     metrics: Metrics
     auth: TokenAuthenticator
     calls: CallService
@@ -64,7 +65,7 @@ class Services:
     refusals: RefusalRecorder = field(init=False)
 
     def __post_init__(self) -> None:
-        self.refusals = RefusalRecorder(self.audit)
+        self.refusals = RefusalRecorder(self.audit, SharedCounts(self.db))
 
 
 def services(request: Request) -> Services:

@@ -21,14 +21,30 @@ router = edge_router("", "system")
     responses={503: {"model": Health, "description": "the executor does not answer"}},
 )
 async def health(svc: ServicesDep) -> Response:
-    """200 when the executor answers; 503 (same body) when it does not. `sandbox` names the
-    backend calls run on by default, the other usable ones, and the warm pool."""
-    executor_ok = await svc.executor.healthy()
-    sandbox = await svc.executor.describe() if executor_ok else None
+    """200 when an executor answers; 503 (same body) when none does. `sandbox` names the
+    backend calls run on by default, the other usable ones, and the warm pool (of the
+    first executor that describes itself); `executors` lists each executor's health,
+    slots, draining flag and this control plane's calls on it."""
+    states = await svc.executor.states()
+    svc.metrics.observe_executors(states)
+    executor_ok = any(s.healthy for s in states)
+    sandbox = next((s.sandbox() for s in states if s.described), None)
     body: dict[str, Any] = {
         "status": "ok" if executor_ok else "degraded",
         "executor": "serving" if executor_ok else "unreachable",
         "sandbox": sandbox,
+        "executors": [
+            {
+                "name": s.name,
+                "healthy": s.healthy,
+                "draining": s.draining,
+                "slots_total": s.slots_total,
+                "slots_busy": s.slots_busy,
+                "inflight": s.inflight,
+                "executor_id": s.executor_id,
+            }
+            for s in states
+        ],
         "policy_revision": svc.engine.revision,
         "skills": len(svc.catalog.list()),
     }
@@ -41,4 +57,5 @@ async def health(svc: ServicesDep) -> Response:
     responses={200: {"content": {CONTENT_TYPE_LATEST: {"schema": {"type": "string"}}}}},
 )
 async def metrics(svc: ServicesDep, _: PrincipalDep) -> Response:
+    svc.metrics.observe_executors(await svc.executor.states())
     return Response(svc.metrics.render(), media_type=CONTENT_TYPE_LATEST)

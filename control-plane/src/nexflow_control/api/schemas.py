@@ -257,12 +257,33 @@ class ApprovalComment(BaseModel):
     comment: str | None = Field(default=None, max_length=MAX_COMMENT)
 
 
+class ExecutorHealth(Answer):
+    name: str
+    healthy: bool
+    draining: bool
+    slots_total: int = Field(description="0 = no limit")
+    slots_busy: int
+    inflight: int = Field(description="calls this control plane runs there now")
+    executor_id: str = Field(description="empty: the executor serves the path contract")
+
+
 class Health(Answer):
     model_config = _example(
         {
             "status": "ok",
             "executor": "serving",
             "sandbox": {"backend": "nsjail", "available": ["nsjail", "docker"]},
+            "executors": [
+                {
+                    "name": "local",
+                    "healthy": True,
+                    "draining": False,
+                    "slots_total": 0,
+                    "slots_busy": 0,
+                    "inflight": 0,
+                    "executor_id": "",
+                }
+            ],
             "policy_revision": "sha256:…",
             "skills": 9,
         }
@@ -270,5 +291,6 @@ class Health(Answer):
     status: Literal["ok", "degraded"]
     executor: Literal["serving", "unreachable"]
     sandbox: dict[str, Any] | None
+    executors: list[ExecutorHealth]
     policy_revision: str | None
     skills: int

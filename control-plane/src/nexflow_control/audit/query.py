@@ -218,19 +218,6 @@ def _conditions(f: AuditFilter, actions: Sequence[str] | None) -> list[ColumnEle
     return out
 
 
-async def decisions_since(log: AuditLog, since: datetime) -> list[tuple[str, datetime]]:
-    """(actor, ts) of every `call.decided` event at or after `since`, oldest first.
-
-    Walks the `ts` index; used once at start to restore the per-principal rate counts.
-    """
-    stmt = (
-        select(t.c.actor, t.c.ts)
-        .where(t.c.ts >= since, t.c.action == "call.decided", t.c.actor.is_not(None))
-        .order_by(t.c.ts)
-    )
-    return [(str(r.actor), r.ts) for r in await _fetch(log, stmt)]
-
-
 async def version_has_run(log: AuditLog, skill: str, digest: str) -> bool:
     """Whether a `call.dispatched` event exists for this skill at this exact digest.
 

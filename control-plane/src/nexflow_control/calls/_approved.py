@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import time
-from typing import TYPE_CHECKING
 
 import structlog
 
@@ -18,35 +17,39 @@ from .. import policy as policy_mod
 from ..approvals import Approval, Status, not_pending
 from ..approvals.records import SYSTEM
 from ..auth import Principal
-from ..errors import NexflowError
+from ..errors import NexflowError, Unavailable
 from ..inputs import input_sha256
 from ..skills import Skill
+from ._context import CallContext, CallParts
 from ._dispatch import dispatch
-from ._requests import policy_input, prepare
+from ._requests import policy_input
 from ._results import ApprovalStale, CallResult, call_event, grants_dict, reasons_list
-
-if TYPE_CHECKING:
-    from ._service import CallService
 
 log = structlog.get_logger("nexflow.calls")
 
 
 async def run_approved(
-    calls: CallService, approval: Approval, principal: Principal | None = None
+    parts: CallParts, approval: Approval, principal: Principal | None = None
 ) -> CallResult | None:
     """See `CallService.run_approved`."""
     started = time.perf_counter()
     principal = principal or approval.requester()
     structlog.contextvars.bind_contextvars(call_id=approval.call_id, principal=principal.id)
-    problem, decision, skill = await _redecide(calls, approval, principal)
+    problem, decision, skill = await _redecide(parts, approval, principal)
     if problem is not None or decision is None or skill is None:
-        await invalidate(calls, approval, principal, problem or "decision_changed")
+        await invalidate(parts, approval, principal, problem or "decision_changed")
         return None
-    decided = call_event(
+    ctx = CallContext(
+        call_id=approval.call_id,
+        principal=principal,
+        skill=skill,
+        stdin=approval.input.encode(),
+        input_digest=approval.input_sha256,
+        started=started,
+        facts=approval.context,
+    )
+    decided = ctx.event(
         "call.decided",
-        approval.call_id,
-        principal,
-        skill.name,
         decision="allow",
         reason_codes=list(decision.codes),
         policy_revision=decision.revision,
@@ -61,33 +64,30 @@ async def run_approved(
     async def commit(events: list[audit_mod.AuditEvent]) -> None:
         # The row becomes `ran` in the transaction that records the dispatch: after a
         # crash, a `granted` row is one that was certainly never dispatched.
-        async with calls.approvals.changing() as tx:
-            current = await calls.approvals.locked(tx, approval.id)
+        async with parts.approvals.changing() as tx:
+            current = await parts.approvals.locked(tx, approval.id)
             if current.status is not Status.GRANTED:
                 raise not_pending(current)
-            await calls.approvals.set_status(tx.conn, current, Status.RAN)
+            await parts.approvals.set_status(tx.conn, current, Status.RAN)
             for event in events:
                 tx.record(event)
 
-    stdin = approval.input.encode()
-    calls.metrics.decisions.labels(outcome="allow").inc()
-    return await dispatch(
-        calls, approval.call_id, principal, skill, stdin, decision, started, [decided], commit
-    )
+    parts.metrics.decisions.labels(outcome="allow").inc()
+    return await dispatch(parts, ctx, decision, [decided], commit)
 
 
 async def _redecide(
-    calls: CallService, approval: Approval, principal: Principal
+    parts: CallParts, approval: Approval, principal: Principal
 ) -> tuple[str | None, policy_mod.Decision | None, Skill | None]:
     """(what changed or None, the decision with approved=true, the current skill)."""
-    skill = calls.catalog.get(approval.skill)
+    skill = parts.catalog.get(approval.skill)
     if skill is None or skill.digest != approval.skill_digest:
         return "skill_changed", None, None
     raw_input = json.loads(approval.input)
     try:
-        stdin, paths, hosts = prepare(
-            skill, raw_input, calls.workspace, max_input_bytes=calls.settings.limits.max_input_bytes
-        )
+        stdin, paths, hosts = await parts.prepare_input(skill, raw_input)
+    except Unavailable:
+        raise  # no worker could judge the input: that is not a changed input
     except NexflowError:
         return "input_changed", None, None
     digest = input_sha256(raw_input)
@@ -95,7 +95,7 @@ async def _redecide(
         return "input_changed", None, None
     # The facts the request was decided on (it was counted then, not again now).
     request = policy_input(
-        calls.workspace,
+        parts.workspace,
         approval.call_id,
         principal,
         skill,
@@ -106,9 +106,9 @@ async def _redecide(
         approved=True,
     )
     try:
-        decision = await calls.engine.decide(request)
+        decision = await parts.engine.decide(request)
     except policy_mod.PolicyUnavailable:
-        calls.metrics.decisions.labels(outcome="error").inc()
+        parts.metrics.decisions.labels(outcome="error").inc()
         return "policy_unavailable", None, None
     if not decision.allow:
         return "decision_changed", decision, None
@@ -117,17 +117,15 @@ async def _redecide(
     return None, decision, skill
 
 
-async def invalidate(
-    calls: CallService, approval: Approval, principal: Principal, why: str
-) -> None:
+async def invalidate(parts: CallParts, approval: Approval, principal: Principal, why: str) -> None:
     """See `CallService.invalidate`."""
-    calls.metrics.calls.labels(skill=approval.skill, status="refused").inc()
+    parts.metrics.calls.labels(skill=approval.skill, status="refused").inc()
     message = f"the approved call changed since it was approved ({why}); ask again"
-    async with calls.approvals.changing() as tx:
-        current = await calls.approvals.locked(tx, approval.id)
+    async with parts.approvals.changing() as tx:
+        current = await parts.approvals.locked(tx, approval.id)
         if current.status is not Status.GRANTED:
             return
-        await calls.approvals.set_status(tx.conn, current, Status.INVALIDATED)
+        await parts.approvals.set_status(tx.conn, current, Status.INVALIDATED)
         tx.record(
             audit_mod.AuditEvent(
                 action="approval.invalidated",

@@ -1,6 +1,7 @@
-"""What a call sends on: its checked input, the policy input, the executor's request.
+"""What a call sends on: its checked input, the policy input, the execution spec.
 
-Pure functions of the skill, the input and the workspace; nothing here does I/O.
+Functions of the skill, the input and the workspace; nothing here does I/O except
+handing a costly validation to a worker process.
 """
 
 from __future__ import annotations
@@ -9,27 +10,28 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from nexflow.executor.v1 import executor_pb2 as pb
-
 from .. import policy as policy_mod
 from ..auth import Principal
-from ..inputs import HostAccess, PathAccess, resolve_hosts, resolve_paths, validate_input
-from ..skills import SKILL_DIGEST_LABEL, Skill
+from ..executors import Backend, ExecutionSpec, Limits, Mount, Runtime
+from ..inputs import HostAccess, PathAccess, resolve_hosts, resolve_paths, validate_input_tiered
+from ..skills import SKILL_DIGEST_LABEL, Skill, ValidationPool
 
-_RUNTIMES = {"bash": pb.RUNTIME_BASH, "python": pb.RUNTIME_PYTHON, "node": pb.RUNTIME_NODE}
-_BACKENDS = {"": pb.BACKEND_UNSPECIFIED, "docker": pb.BACKEND_DOCKER, "nsjail": pb.BACKEND_NSJAIL}
+_RUNTIMES: dict[str, Runtime] = {"bash": "bash", "python": "python", "node": "node"}
+_BACKENDS: dict[str, Backend] = {"": "", "docker": "docker", "nsjail": "nsjail"}
 
 
-def prepare(
-    skill: Skill, raw_input: Any, workspace: Path, *, max_input_bytes: int
+async def prepare(
+    skill: Skill, raw_input: Any, workspace: Path, *, max_input_bytes: int, pool: ValidationPool
 ) -> tuple[bytes, list[PathAccess], list[HostAccess]]:
     """The validated stdin, and the paths and hosts the input names; NexflowError (422)
-    when the input does not fit the skill."""
-    stdin = validate_input(
+    when the input does not fit the skill. A costly validation goes to `pool`'s worker
+    processes; the common one runs inline (see `validate_input_tiered`)."""
+    stdin = await validate_input_tiered(
         f"{skill.name}@{skill.digest}",
         skill.input_schema,
         raw_input,
         max_bytes=max_input_bytes,
+        pool=pool,
     )
     paths = resolve_paths(list(skill.path_inputs), raw_input, workspace)
     hosts = resolve_hosts(skill.network_inputs, raw_input)
@@ -91,27 +93,30 @@ def policy_input(
     }
 
 
-def execute_request(
+def execution_spec(
     workspace: Path, call_id: str, skill: Skill, stdin: bytes, grants: policy_mod.Grants
-) -> pb.ExecuteRequest:
+) -> ExecutionSpec:
+    """What the executor is asked to run: the skill, the input and the granted mounts,
+    hosts and limits."""
     assert skill.entrypoint is not None  # CallService.run refuses skills without one
     mounts = []
     for g in grants.filesystem:
         target = "/workspace" if Path(g.path) == workspace else g.path
-        mounts.append(pb.Mount(host_path=g.path, sandbox_path=target, writable=g.mode == "rw"))
+        mounts.append(Mount(host_path=g.path, sandbox_path=target, writable=g.mode == "rw"))
     lim = grants.limits
-    return pb.ExecuteRequest(
+    return ExecutionSpec(
         call_id=call_id,
         runtime=_RUNTIMES[str(skill.runtime)],
-        skill_dir=str(skill.dir),
+        skill_dir=skill.dir,
+        skill_digest=skill.digest,
         entrypoint=str(skill.entrypoint),
         stdin=stdin,
-        mounts=mounts,
-        network_hosts=list(grants.network),
+        mounts=tuple(mounts),
+        network_hosts=tuple(grants.network),
         image=skill.image_ref or "",
         image_labels={SKILL_DIGEST_LABEL: skill.digest} if skill.dockerfile else {},
         backend=_BACKENDS[skill.requested_backend or ""],
-        limits=pb.Limits(
+        limits=Limits(
             wall_time_ms=lim.wall_time_ms,
             cpu_time_ms=lim.cpu_time_ms,
             memory_bytes=lim.memory_bytes,
@@ -119,5 +124,5 @@ def execute_request(
             output_bytes=lim.output_bytes,
         )
         if lim is not None
-        else pb.Limits(),
+        else Limits(),
     )

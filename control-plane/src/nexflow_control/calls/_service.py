@@ -26,15 +26,16 @@ from ..errors import (
     PolicyDenied,
     PolicyUnavailable,
 )
-from ..executor_client import ExecutorClient
-from ..inputs import input_sha256
+from ..executors import Executor
+from ..inputs import HostAccess, PathAccess, input_sha256
 from ..metrics import Metrics
 from ..settings import Settings
-from ..skills import Skill, SkillCatalog
+from ..skills import Skill, SkillCatalog, ValidationPool
 from . import _approved
+from ._context import CallContext, CallParts
 from ._dispatch import dispatch
 from ._history import CallHistory
-from ._requests import policy_input, prepare
+from ._requests import policy_input
 from ._results import (
     CallResult,
     PendingCall,
@@ -57,27 +58,34 @@ class CallService:
         catalog: SkillCatalog,
         engine: policy_mod.PolicyEngine,
         audit: audit_mod.AuditLog,
-        executor: ExecutorClient,
+        executor: Executor,
         metrics: Metrics,
         history: CallHistory,
         approvals: ApprovalStore,
     ) -> None:
-        self.settings = settings
-        self.approvals = approvals
-        self.history = history
-        self.catalog = catalog
-        self.engine = engine
-        self.audit = audit
-        self.executor = executor
-        self.metrics = metrics
-        self.workspace = settings.resolved_workspace
+        self.parts = CallParts(
+            settings, catalog, engine, audit, executor, metrics, history, approvals
+        )
 
-    async def _append(self, *events: audit_mod.AuditEvent) -> None:
-        try:
-            await self.audit.append_many(list(events))
-        except AuditUnavailable:
-            self.metrics.audit_failures.inc()
-            raise
+    @property
+    def catalog(self) -> SkillCatalog:
+        return self.parts.catalog
+
+    @catalog.setter
+    def catalog(self, catalog: SkillCatalog) -> None:
+        """Swap the catalog calls resolve skills in (tests reload it)."""
+        self.parts.catalog = catalog
+
+    @property
+    def validation(self) -> ValidationPool:
+        """The worker processes costly input validation runs in."""
+        return self.parts.validation
+
+    async def prepare_input(
+        self, skill: Skill, raw_input: Any
+    ) -> tuple[bytes, list[PathAccess], list[HostAccess]]:
+        """The call's validated stdin and the paths and hosts its input names."""
+        return await self.parts.prepare_input(skill, raw_input)
 
     async def _refuse(
         self, call_id: str, principal: Principal, skill: str, error: NexflowError
@@ -85,7 +93,7 @@ class CallService:
         """Record a refusal; if even that cannot be recorded, the caller learns so."""
         codes = [r["code"] for r in error.extra.get("reasons", [])] or [error.code]
         try:
-            await self._append(
+            await self.parts.append(
                 call_event(
                     "call.refused",
                     call_id,
@@ -98,7 +106,7 @@ class CallService:
             )
         except AuditUnavailable as exc:
             return exc
-        self.metrics.calls.labels(skill=skill, status="refused").inc()
+        self.parts.metrics.calls.labels(skill=skill, status="refused").inc()
         error.extra.setdefault("call_id", call_id)  # recorded: the caller may look it up
         return error
 
@@ -118,7 +126,7 @@ class CallService:
             log.exception("call.internal_error", error_type=type(exc).__name__)
             message = "internal error; see the server log"
             with contextlib.suppress(AuditUnavailable):
-                await self._append(
+                await self.parts.append(
                     call_event(
                         "call.failed",
                         call_id,
@@ -135,7 +143,8 @@ class CallService:
         self, call_id: str, principal: Principal, name: str, raw_input: Any
     ) -> CallResult | PendingCall:
         started = time.perf_counter()
-        skill = self.catalog.get(name)
+        parts = self.parts
+        skill = parts.catalog.get(name)
         if skill is None:
             raise await self._refuse(
                 call_id,
@@ -144,12 +153,7 @@ class CallService:
                 NotFound(f"no skill named {name!r}", code="skill_not_found"),
             )
         try:
-            stdin, paths, hosts = prepare(
-                skill,
-                raw_input,
-                self.workspace,
-                max_input_bytes=self.settings.limits.max_input_bytes,
-            )
+            stdin, paths, hosts = await parts.prepare_input(skill, raw_input)
             if not skill.executable:
                 raise NotExecutable(f"skill {name!r} has instructions only; nothing to execute")
         except NexflowError as exc:
@@ -158,35 +162,26 @@ class CallService:
         # Hashed once: the policy input and the audit event both carry it.
         input_digest = input_sha256(raw_input)
         # Unreadable audit store: AuditUnavailable, and the call is refused (503).
-        skill_runs = await self.history.skill_runs(skill.name, skill.digest)
-        # Read and counted with no await between: concurrent calls see each other.
-        facts = {"skill_runs": skill_runs, "rate": self.history.rate(principal.id)}
-        self.history.record_decision(principal.id)
+        skill_runs = await parts.history.skill_runs(skill.name, skill.digest)
+        # Read and counted in one step, shared by every control plane on the database.
+        facts = {"skill_runs": skill_runs, "rate": await parts.history.count_decision(principal.id)}
         request = policy_input(
-            self.workspace, call_id, principal, skill, input_digest, paths, hosts, facts
+            parts.workspace, call_id, principal, skill, input_digest, paths, hosts, facts
         )
         try:
-            decision = await self.engine.decide(request)
+            decision = await parts.engine.decide(request)
         except policy_mod.PolicyUnavailable as exc:
-            self.metrics.decisions.labels(outcome="error").inc()
+            parts.metrics.decisions.labels(outcome="error").inc()
             raise await self._refuse(
                 call_id, principal, skill.name, PolicyUnavailable(f"policy engine failed: {exc}")
             ) from None
-        return await self._decided(
-            call_id, principal, skill, input_digest, stdin, decision, started, facts
-        )
+        ctx = CallContext(call_id, principal, skill, stdin, input_digest, started, facts)
+        return await self._decided(ctx, decision)
 
     async def _decided(
-        self,
-        call_id: str,
-        principal: Principal,
-        skill: Skill,
-        input_digest: str,
-        stdin: bytes,
-        decision: policy_mod.Decision,
-        started: float,
-        context: dict[str, Any],
+        self, ctx: CallContext, decision: policy_mod.Decision
     ) -> CallResult | PendingCall:
+        parts, skill = self.parts, ctx.skill
         reasons = reasons_list(decision)
         codes = [r.code for r in decision.reasons]
         # Only `allow` means "may run now"; approval-needed calls come back allow=false.
@@ -196,110 +191,74 @@ class CallService:
             outcome = "approval_required"
         else:
             outcome = "deny"
-        self.metrics.decisions.labels(outcome=outcome).inc()
-        io_cap = self.settings.limits.audit_io_bytes
-        requested = call_event(
+        parts.metrics.decisions.labels(outcome=outcome).inc()
+        io_cap = parts.settings.limits.audit_io_bytes
+        requested = ctx.event(
             "call.requested",
-            call_id,
-            principal,
-            skill.name,
             payload={
                 "skill_version": skill.version,
                 "skill_digest": skill.digest,
-                "channel": principal.channel,
-                "input_sha256": input_digest,
-                "input": cap(stdin.decode(), io_cap),
+                "channel": ctx.principal.channel,
+                "input_sha256": ctx.input_digest,
+                "input": cap(ctx.stdin.decode(), io_cap),
             },
         )
-        decided = call_event(
+        decided = ctx.event(
             "call.decided",
-            call_id,
-            principal,
-            skill.name,
             decision=outcome,
             reason_codes=codes,
             policy_revision=decision.revision,
             payload={"reasons": reasons, "grants": grants_dict(decision.grants)},
         )
         if outcome == "approval_required":
-            pending = await self._pend(
-                call_id,
-                principal,
-                skill,
-                input_digest,
-                stdin,
-                decision,
-                context,
-                requested,
-                decided,
-            )
-            self.metrics.calls.labels(skill=skill.name, status="pending_approval").inc()
+            pending = await self._pend(ctx, decision, requested, decided)
+            parts.metrics.calls.labels(skill=skill.name, status="pending_approval").inc()
             return PendingCall(pending)
         if outcome != "allow":
-            await self._append(requested, decided)
-            self.metrics.calls.labels(skill=skill.name, status="refused").inc()
-            raise PolicyDenied("policy denied the call", call_id=call_id, reasons=reasons)
-        return await dispatch(
-            self,
-            call_id,
-            principal,
-            skill,
-            stdin,
-            decision,
-            started,
-            [requested, decided],
-            self._commit,
-        )
+            await parts.append(requested, decided)
+            parts.metrics.calls.labels(skill=skill.name, status="refused").inc()
+            raise PolicyDenied("policy denied the call", call_id=ctx.call_id, reasons=reasons)
+        return await dispatch(parts, ctx, decision, [requested, decided], self._commit)
 
     async def _commit(self, events: list[audit_mod.AuditEvent]) -> None:
-        await self._append(*events)
+        await self.parts.append(*events)
 
     async def _pend(
-        self,
-        call_id: str,
-        principal: Principal,
-        skill: Skill,
-        input_digest: str,
-        stdin: bytes,
-        decision: policy_mod.Decision,
-        context: dict[str, Any],
-        *events: audit_mod.AuditEvent,
+        self, ctx: CallContext, decision: policy_mod.Decision, *events: audit_mod.AuditEvent
     ) -> Approval:
         """Store the call as a pending approval with its events, in one transaction."""
-        now = self.approvals.now()
+        store, principal = self.parts.approvals, ctx.principal
+        now = store.now()
         approval = Approval(
             id=new_approval_id(),
-            call_id=call_id,
+            call_id=ctx.call_id,
             status=Status.PENDING,
             principal={
                 **principal.to_policy(),
                 "user_id": principal.user_id,
                 "token_id": principal.token_id,
             },
-            skill=skill.name,
-            skill_digest=skill.digest,
-            input_sha256=input_digest,
-            input=stdin.decode(),  # validate_input capped it at limits.max_input_bytes
+            skill=ctx.skill.name,
+            skill_digest=ctx.skill.digest,
+            input_sha256=ctx.input_digest,
+            input=ctx.stdin.decode(),  # validate_input capped it at limits.max_input_bytes
             grants=grants_dict(decision.grants),
             policy_revision=decision.revision,
             reasons=reasons_list(decision),
-            context=context,
+            context=ctx.facts,
             created_at=now,
-            expires_at=now + timedelta(seconds=self.settings.approvals.ttl_s),
+            expires_at=now + timedelta(seconds=self.parts.settings.approvals.ttl_s),
             decided_at=None,
             decided_by=None,
             comment=None,
         )
-        async with self.approvals.changing() as tx:
-            await self.approvals.insert(tx, approval)
+        async with store.changing() as tx:
+            await store.insert(tx, approval)
             for event in events:
                 tx.record(event)
             tx.record(
-                call_event(
+                ctx.event(
                     "approval.requested",
-                    call_id,
-                    principal,
-                    skill.name,
                     decision="approval_required",
                     reason_codes=approval.reason_codes,
                     policy_revision=decision.revision,
@@ -320,8 +279,8 @@ class CallService:
 
         `principal` is the requester as their account stands now (roles may have
         changed since they asked); default: as stored with the approval."""
-        return await _approved.run_approved(self, approval, principal)
+        return await _approved.run_approved(self.parts, approval, principal)
 
     async def invalidate(self, approval: Approval, principal: Principal, why: str) -> None:
         """granted → invalidated: approval.invalidated and call.failed, in one transaction."""
-        await _approved.invalidate(self, approval, principal, why)
+        await _approved.invalidate(self.parts, approval, principal, why)

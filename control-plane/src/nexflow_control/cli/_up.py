@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import ctypes
 import fcntl
+import json
 import logging
 import os
 import shutil
@@ -32,7 +33,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from ..app import create_app, prepare_home
-from ..executor_client import ExecutorClient
+from ..executors import GrpcExecutor
 from ..logs import configure_logging
 from ..policy import LocalOpaServer, OpaNotFound, OpaStartError
 from ..settings import Settings
@@ -54,6 +55,12 @@ def _executor_command(settings: Settings) -> list[str]:
     for path in private:
         cmd += ["--forbid", str(path)]
     return cmd
+
+
+def _executor_env(settings: Settings) -> dict[str, str]:
+    """Our environment, plus the volumes by the names the control plane grants them."""
+    volumes = {name: str(root) for name, root in settings.resolved_volumes.items()}
+    return {**os.environ, "NEXFLOW_EXECUTOR_VOLUMES": json.dumps(volumes)}
 
 
 _PR_SET_PDEATHSIG = 1
@@ -109,7 +116,7 @@ async def _wait_for_predecessor(settings: Settings, timeout_s: float = 30) -> No
 
 
 async def _wait_for_executor(proc: asyncio.subprocess.Process, settings: Settings) -> None:
-    client = ExecutorClient(settings.resolved_executor_socket, connect_timeout_s=1)
+    client = GrpcExecutor(f"unix://{settings.resolved_executor_socket}", connect_timeout_s=1)
     try:
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
@@ -191,7 +198,7 @@ async def serve_stack(settings: Settings, opa: LocalOpaServer | None = None) -> 
     await _wait_for_predecessor(settings)
     proc = await asyncio.create_subprocess_exec(
         *_executor_command(settings),
-        env=os.environ.copy(),
+        env=_executor_env(settings),
         preexec_fn=_die_with_parent(),  # only a prctl call: safe after fork
     )
     try:

@@ -6,9 +6,14 @@ Public API::
     SkillCatalog.load([(folder, source), ...]) -> SkillCatalog (.get, .list, .diagnostics)
     lint_paths(paths) -> list[Diagnostic]
     lint_command(paths, as_json, out) -> exit code (0 valid, 1 invalid)
+    safe_validator(schema), first_error(validator, value) -> RE2 patterns, no fetches,
+        a step budget (ValidationTooCostly)
+    check_input(key, schema, value, inline=) -> InputProblem | None (NeedsWorker inline)
+    ValidationPool().check(key, schema, input_json) -> the same, in a worker process
 """
 
 from ._catalog import SkillCatalog
+from ._checking import InputProblem, NeedsWorker, check_input
 from ._diagnostics import Code, Diagnostic, Severity
 from ._digest import skill_digest
 from ._lint import lint_command, lint_paths
@@ -25,7 +30,9 @@ from ._model import (
     Runtime,
     Skill,
 )
+from ._pool import ValidationPool, ValidationUnavailable
 from ._sandbox import parse_host
+from ._validator import UnsafeSchema, ValidationTooCostly, first_error, safe_validator
 
 __all__ = [
     "SKILL_DIGEST_LABEL",
@@ -34,7 +41,9 @@ __all__ = [
     "Diagnostic",
     "Dialect",
     "FilesystemRequest",
+    "InputProblem",
     "LoadResult",
+    "NeedsWorker",
     "NetworkRequest",
     "PathAccess",
     "Permission",
@@ -43,9 +52,16 @@ __all__ = [
     "Severity",
     "Skill",
     "SkillCatalog",
+    "UnsafeSchema",
+    "ValidationPool",
+    "ValidationTooCostly",
+    "ValidationUnavailable",
+    "check_input",
+    "first_error",
     "lint_command",
     "lint_paths",
     "load_skill",
     "parse_host",
+    "safe_validator",
     "skill_digest",
 ]

@@ -7,13 +7,18 @@ folders without ``SKILL.md`` are skipped.
 
 Duplicate names: the first skill loaded keeps the name; every later skill with
 the same name is refused with a ``duplicate_name`` error, so a user skill can
-never silently shadow a built-in one. A broken skill never hides the others.
+never silently shadow a built-in one. A broken skill never hides the others: even
+an exception inside the loader (a bug) becomes a ``load_failed`` diagnostic for that
+folder alone.
+
+The catalog's diagnostics name files relative to the skills folder they were found in
+(``echo/SKILL.md``): they are shown over HTTP, and host paths are not the caller's business.
 """
 
 from __future__ import annotations
 
 import builtins
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from ._diagnostics import Code, Diagnostic, Severity
@@ -50,25 +55,31 @@ class SkillCatalog:
             if not folder.is_dir():
                 diagnostics.append(
                     Diagnostic(
-                        folder, 1, "", Code.PATH_MISSING, "skill folder not found", Severity.WARNING
+                        Path(folder.name),
+                        1,
+                        "",
+                        Code.PATH_MISSING,
+                        f"{source} skill folder not found",
+                        Severity.WARNING,
                     )
                 )
                 continue
-            for skill_dir in skill_dirs(folder):
-                result = load_skill(skill_dir, source)
-                diagnostics.extend(result.diagnostics)
-                skill = result.skill
+            found = skill_dirs(folder)
+            base = folder.parent if found == [folder] else folder
+            for skill_dir in found:
+                skill, problems = _load_one(skill_dir, source)
+                diagnostics.extend(_relative(d, base) for d in problems)
                 if skill is None:
                     continue
                 first = skills.get(skill.name)
                 if first is not None:
                     diagnostics.append(
                         Diagnostic(
-                            skill.skill_md,
+                            _relative_path(skill.skill_md, base),
                             1,
                             "name",
                             Code.DUPLICATE_NAME,
-                            f"skill {skill.name!r} already loaded from {first.dir} "
+                            f"skill {skill.name!r} already loaded from folder {first.dir.name!r} "
                             f"({first.source}); this one is ignored",
                         )
                     )
@@ -89,3 +100,23 @@ class SkillCatalog:
 
     def __len__(self) -> int:
         return len(self.skills)
+
+
+def _load_one(skill_dir: Path, source: str) -> tuple[Skill | None, list[Diagnostic]]:
+    try:
+        result = load_skill(skill_dir, source)
+    except Exception as exc:  # a loader bug must cost one skill, never the server
+        message = f"the loader failed on this skill ({type(exc).__name__}); it is not loaded"
+        return None, [Diagnostic(skill_dir / SKILL_FILE, 1, "", Code.LOAD_FAILED, message)]
+    return result.skill, result.diagnostics
+
+
+def _relative_path(path: Path, base: Path) -> Path:
+    try:
+        return path.relative_to(base)
+    except ValueError:
+        return Path(path.name)
+
+
+def _relative(diagnostic: Diagnostic, base: Path) -> Diagnostic:
+    return replace(diagnostic, file=_relative_path(diagnostic.file, base))

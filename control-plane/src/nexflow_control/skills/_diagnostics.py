@@ -32,6 +32,8 @@ class Code(StrEnum):
     YAML_ALIAS = "yaml_alias"
     YAML_TAG = "yaml_tag"
     DUPLICATE_KEY = "duplicate_key"
+    CONTROL_CHARACTER = "control_character"
+    UNSAFE_VALUE = "unsafe_value"  # NaN/Infinity, an integer beyond 64 bits, a lone surrogate
     # field level
     MISSING_FIELD = "missing_field"
     BAD_TYPE = "bad_type"
@@ -49,6 +51,9 @@ class Code(StrEnum):
     BAD_NETWORK_HOST = "bad_network_host"
     INVALID_SCHEMA = "invalid_schema"
     SCHEMA_CONFLICT = "schema_conflict"
+    SCHEMA_PATTERN = "schema_pattern"  # a pattern RE2 cannot run
+    SCHEMA_REF = "schema_ref"  # a remote, file, dynamic, dangling or endless reference
+    SCHEMA_TOO_LARGE = "schema_too_large"
     BAD_JSON5 = "bad_json5"
     ENTRYPOINT_OUTSIDE_SKILL = "entrypoint_outside_skill"
     ENTRYPOINT_MISSING = "entrypoint_missing"
@@ -56,3 +61,4 @@ class Code(StrEnum):
     PERMISSION_NOT_DECLARED = "permission_not_declared"
     # catalog level
     DUPLICATE_NAME = "duplicate_name"
+    LOAD_FAILED = "load_failed"  # the loader itself failed: a bug, reported, never fatal

@@ -14,6 +14,7 @@ from typing import Any
 
 from ._diagnostics import Code, Diagnostic, Severity
 from ._json5 import rewrite_json5_values
+from ._values import CONTROL
 from ._yaml import YamlDoc, YamlProblem, parse_yaml
 
 MAX_SKILL_MD_BYTES = 1024 * 1024
@@ -80,8 +81,17 @@ def _decode(path: Path, data: bytes) -> tuple[str | None, Diagnostic | None]:
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
         return None, _diag(path, line, Code.NOT_UTF8, f"not valid UTF-8 (byte {exc.start})")
-    text = text.removeprefix("\ufeff")
-    return text.replace("\r\n", "\n").replace("\r", "\n"), None
+    text = text.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
+    found = CONTROL.search(text)
+    if found is not None:
+        line = text.count("\n", 0, found.start()) + 1
+        return None, _diag(
+            path,
+            line,
+            Code.CONTROL_CHARACTER,
+            f"control character U+{ord(found.group()):04X} (only tab and newline are allowed)",
+        )
+    return text, None
 
 
 def read_document(path: Path) -> tuple[SkillDocument | None, list[Diagnostic]]:
@@ -144,4 +154,4 @@ def _parse_frontmatter(path: Path, yaml_text: str) -> YamlDoc | Diagnostic:
                     return parse_yaml(rewritten)
                 except YamlProblem:
                     pass
-        return _diag(path, first.line + 2, first.code, first.message)
+        return _diag(path, first.line + 2, first.code, first.message, first.field)

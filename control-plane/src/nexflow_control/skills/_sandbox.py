@@ -51,8 +51,14 @@ def resolve_entrypoint(ck: Checker, skill_dir: Path, location: str) -> Path | No
             f"{location!r} resolves outside the skill folder",
         )
         return None
-    if not target.is_file():
-        ck.add("location", Code.ENTRYPOINT_MISSING, f"{location!r} does not exist or is no file")
+    try:
+        is_file = target.is_file()
+    except OSError:  # a name too long, a loop of links, a folder we may not read
+        is_file = False
+    if not is_file:
+        ck.add(
+            "location", Code.ENTRYPOINT_MISSING, f"{location[:80]!r} does not exist or is no file"
+        )
         return None
     return target.relative_to(root)
 

@@ -1,6 +1,8 @@
 """Input and output JSON Schemas: from the frontmatter or from the body.
 
-Both are checked against the Draft 2020-12 meta-schema. The input schema must
+Both are checked for what could hurt the server (`schema_problems`: size, patterns
+RE2 cannot run, references that leave the document or never end), then against the
+Draft 2020-12 meta-schema. The input schema must
 have ``type: object`` at the top; ``x-nexflow-path`` (``read``/``write``) and
 ``x-nexflow-network`` (``url``: the call asks for that URL's host and port) may only mark
 top-level string properties.
@@ -10,28 +12,33 @@ from __future__ import annotations
 
 from typing import Any
 
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import SchemaError
-
 from ._context import Checker
 from ._diagnostics import Code
 from ._json5 import loads_json5
 from ._markdown import BodySchemas, FencedBlock
+from ._schema_safety import schema_problems
+from ._validator import check_schema as meta_problem
 
 PATH_MARK = "x-nexflow-path"
 NETWORK_MARK = "x-nexflow-network"
 _MARKS = {PATH_MARK: ("read", "write"), NETWORK_MARK: ("url",)}
 
 
-def _meta_errors(schema: Any) -> str | None:
-    try:
-        Draft202012Validator.check_schema(schema)
-    except SchemaError as exc:
-        where = "/".join(str(p) for p in exc.absolute_path) or "(root)"
-        return f"not a valid JSON Schema at {where}: {exc.message[:200]}"
-    except RecursionError:
-        return "schema is nested too deeply"
-    return None
+def field_path(fld: str, pointer: str) -> str:
+    """``input_schema`` + ``/allOf/0/pattern`` -> ``input_schema.allOf[0].pattern``."""
+    out = fld
+    tokens = [t.replace("~1", "/").replace("~0", "~") for t in pointer.split("/")[1:]]
+    for index, token in enumerate(tokens):
+        after_list = index > 0 and tokens[index - 1] in ("allOf", "anyOf", "oneOf", "prefixItems")
+        out += f"[{token}]" if after_list and token.isdigit() else f".{token}"
+    return out
+
+
+def _safety(ck: Checker, fld: str, schema: dict[str, Any], line: int | None) -> bool:
+    problems = schema_problems(schema)
+    for pointer, code, message in problems:
+        ck.add(field_path(fld, pointer), code, message, line=line)
+    return not problems
 
 
 def _path_marks(ck: Checker, fld: str, schema: dict[str, Any], line: int | None) -> bool:
@@ -61,7 +68,9 @@ def check_schema(
     if not isinstance(schema, dict):
         ck.add(fld, Code.INVALID_SCHEMA, "a schema must be a JSON object", line=line)
         return None
-    problem = _meta_errors(schema)
+    if not _safety(ck, fld, schema, line):
+        return None
+    problem = meta_problem(schema)
     if problem is not None:
         ck.add(fld, Code.INVALID_SCHEMA, problem, line=line)
         return None

@@ -1,12 +1,16 @@
 """A safe YAML reader that remembers the line of every key.
 
-PyYAML's ``SafeLoader`` composes the node graph (which carries marks); we then
-build plain Python values ourselves so that we can:
+PyYAML composes the node graph (which carries marks) — with libyaml's C parser when
+it is there, the pure-Python one otherwise; we then build plain Python values
+ourselves so that we can:
 
 * record the 0-based line of every dotted field path (``sandbox.filesystem[0].mode``),
-* refuse aliases outright (no billion-laughs expansion, no shared nodes),
+* refuse aliases outright (no billion-laughs expansion, no shared nodes): an alias
+  composes to a node already seen, which the builder notices by identity,
 * refuse every tag that is not a plain JSON-like type (``!!python/object``,
-  ``!!binary``, ``!!set``, local ``!tags``...); timestamps stay strings,
+  ``!!binary``, ``!!set``, merge keys ``<<``, local ``!tags``...); timestamps stay strings,
+* refuse scalars with no plain JSON form (`scalar_problem`: ``.inf``, ``.nan``, huge
+  integers, escaped control characters or lone surrogates),
 * report duplicate keys instead of silently keeping the last one.
 """
 
@@ -18,20 +22,24 @@ from typing import Any
 import yaml
 
 from ._diagnostics import Code
+from ._values import scalar_problem
 
 _TAG = "tag:yaml.org,2002:"
 _PLAIN_SCALARS = {_TAG + "null", _TAG + "bool", _TAG + "int", _TAG + "float"}
+_KEY_TAGS = {_TAG + "str", *_PLAIN_SCALARS}
 _MAX_DEPTH = 64
+_Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 class YamlProblem(Exception):
     """A fatal problem in the YAML text (``line`` is 0-based within the text)."""
 
-    def __init__(self, code: Code, line: int, message: str) -> None:
+    def __init__(self, code: Code, line: int, message: str, field: str = "") -> None:
         super().__init__(message)
         self.code = code
         self.line = line
         self.message = message
+        self.field = field
 
 
 @dataclass
@@ -41,87 +49,104 @@ class YamlDoc:
     duplicates: list[tuple[str, int]] = field(default_factory=list)
 
 
-class _NoAliasLoader(yaml.SafeLoader):
-    def compose_node(self, parent: Any, index: Any) -> Any:
-        if self.check_event(yaml.AliasEvent):
-            event = self.peek_event()  # type: ignore[no-untyped-call]
-            raise YamlProblem(
-                Code.YAML_ALIAS,
-                event.start_mark.line,
-                "YAML aliases (*name) are not allowed in SKILL.md",
-            )
-        return super().compose_node(parent, index)
-
-
 def join(path: str, key: str) -> str:
     return f"{path}.{key}" if path else key
 
 
 def parse_yaml(text: str) -> YamlDoc:
     """Parse one YAML document; raise `YamlProblem` for anything unsafe or broken."""
-    loader = _NoAliasLoader(text)
+    loader = None
     try:
+        loader = _Loader(text)
         node = loader.get_single_node()
         doc = YamlDoc(data=None)
         if node is not None:
-            doc.data = _build(loader, node, "", doc, 0)
+            doc.data = _Builder(loader, doc).build(node, "", 0)
         return doc
     except YamlProblem:
         raise
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        line = mark.line if mark is not None else 0
+        # libyaml counts a line break after the last line; no file line is past the text
+        line = min(mark.line, text.count("\n")) if mark is not None else 0
         problem = exc.problem or "invalid YAML"
         raise YamlProblem(Code.YAML_SYNTAX, line, f"invalid YAML: {problem}") from None
-    except yaml.YAMLError as exc:
-        raise YamlProblem(Code.YAML_SYNTAX, 0, f"invalid YAML: {exc}") from None
+    except (yaml.YAMLError, ValueError) as exc:
+        message = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+        raise YamlProblem(Code.YAML_SYNTAX, 0, f"invalid YAML: {message}") from None
     except RecursionError:
         raise YamlProblem(Code.YAML_SYNTAX, 0, "YAML is nested too deeply") from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
 
 
-def _build(loader: Any, node: Any, path: str, doc: YamlDoc, depth: int) -> Any:
-    line = node.start_mark.line
-    if depth > _MAX_DEPTH:
-        raise YamlProblem(Code.YAML_SYNTAX, line, "YAML is nested too deeply")
-    if isinstance(node, yaml.MappingNode):
+class _Builder:
+    """Plain values from a composed node graph; every node may be used once."""
+
+    def __init__(self, loader: Any, doc: YamlDoc) -> None:
+        self.loader = loader
+        self.doc = doc
+        self.seen: set[int] = set()
+
+    def build(self, node: Any, path: str, depth: int) -> Any:
+        line = node.start_mark.line
+        if depth > _MAX_DEPTH:
+            raise YamlProblem(Code.YAML_SYNTAX, line, "YAML is nested too deeply")
+        if id(node) in self.seen:
+            where = self.doc.lines.get(path, line)
+            raise YamlProblem(Code.YAML_ALIAS, where, "YAML aliases (*name) are not allowed", path)
+        self.seen.add(id(node))
+        if isinstance(node, yaml.MappingNode):
+            return self._mapping(node, path, depth)
+        if isinstance(node, yaml.SequenceNode):
+            if node.tag != _TAG + "seq":
+                message = f"YAML tag {node.tag!r} is not allowed"
+                raise YamlProblem(Code.YAML_TAG, line, message, path)
+            items: list[Any] = []
+            for index, item in enumerate(node.value):
+                child = f"{path}[{index}]"
+                self.doc.lines[child] = item.start_mark.line
+                items.append(self.build(item, child, depth + 1))
+            return items
+        return self._scalar(node, path)
+
+    def _mapping(self, node: Any, path: str, depth: int) -> dict[str, Any]:
         if node.tag != _TAG + "map":
-            raise YamlProblem(Code.YAML_TAG, line, f"YAML tag {node.tag!r} is not allowed")
+            message = f"YAML tag {node.tag!r} is not allowed"
+            raise YamlProblem(Code.YAML_TAG, node.start_mark.line, message, path)
         out: dict[str, Any] = {}
         for key_node, value_node in node.value:
+            key_line = key_node.start_mark.line
             if not isinstance(key_node, yaml.ScalarNode):
+                raise YamlProblem(Code.YAML_SYNTAX, key_line, "mapping keys must be plain")
+            if key_node.tag not in _KEY_TAGS:
                 raise YamlProblem(
-                    Code.YAML_SYNTAX, key_node.start_mark.line, "mapping keys must be plain"
+                    Code.YAML_TAG, key_line, f"YAML key tag {key_node.tag!r} is not allowed"
                 )
             key = str(key_node.value)
+            if (problem := scalar_problem(key)) is not None:
+                raise YamlProblem(Code.UNSAFE_VALUE, key_line, f"key: {problem}", path)
             child = join(path, key)
             if key in out:
-                doc.duplicates.append((child, key_node.start_mark.line))
-            doc.lines[child] = key_node.start_mark.line
-            out[key] = _build(loader, value_node, child, doc, depth + 1)
+                self.doc.duplicates.append((child, key_line))
+            self.doc.lines[child] = key_line
+            out[key] = self.build(value_node, child, depth + 1)
         return out
-    if isinstance(node, yaml.SequenceNode):
-        if node.tag != _TAG + "seq":
-            raise YamlProblem(Code.YAML_TAG, line, f"YAML tag {node.tag!r} is not allowed")
-        items: list[Any] = []
-        for index, item in enumerate(node.value):
-            child = f"{path}[{index}]"
-            doc.lines[child] = item.start_mark.line
-            items.append(_build(loader, item, child, doc, depth + 1))
-        return items
-    return _scalar(loader, node)
 
-
-def _scalar(loader: Any, node: Any) -> Any:
-    tag = node.tag
-    if tag in (_TAG + "str", _TAG + "timestamp"):
-        return str(node.value)
-    if tag in _PLAIN_SCALARS:
-        try:
-            return loader.construct_object(node)
-        except (ValueError, yaml.YAMLError):
-            raise YamlProblem(
-                Code.YAML_SYNTAX, node.start_mark.line, f"bad scalar {node.value[:40]!r}"
-            ) from None
-    raise YamlProblem(Code.YAML_TAG, node.start_mark.line, f"YAML tag {tag!r} is not allowed")
+    def _scalar(self, node: Any, path: str) -> Any:
+        tag, line = node.tag, node.start_mark.line
+        if tag in (_TAG + "str", _TAG + "timestamp"):
+            value: Any = str(node.value)
+        elif tag in _PLAIN_SCALARS:
+            try:
+                value = self.loader.construct_object(node)
+            except (ValueError, yaml.YAMLError):
+                raise YamlProblem(
+                    Code.YAML_SYNTAX, line, f"bad scalar {node.value[:40]!r}", path
+                ) from None
+        else:
+            raise YamlProblem(Code.YAML_TAG, line, f"YAML tag {tag!r} is not allowed", path)
+        if (problem := scalar_problem(value)) is not None:
+            raise YamlProblem(Code.UNSAFE_VALUE, line, problem, path)
+        return value

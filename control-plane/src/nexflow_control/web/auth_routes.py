@@ -61,11 +61,11 @@ async def login(
         raise CsrfFailed(f"cross-origin login from {origin[:100]!r} refused")
     name, password = body.name, body.password
     client = client_of(request)
-    svc.logins.check(name, client)
+    await svc.logins.check(name, client)
     try:
         secret, session = await svc.sessions.login(name, password, client=client)
     except Unauthenticated:
-        svc.logins.failed(name, client)
+        await svc.logins.failed(name, client)
         raise
     response.set_cookie(
         SESSION_COOKIE,
@@ -117,13 +117,13 @@ async def change_password(body: PasswordChange, request: Request, svc: ServicesD
     _, who = await _unsafe_session(request, svc)
     current, new = body.current_password, body.new_password
     client = client_of(request)
-    svc.logins.check(who.id, client)
+    await svc.logins.check(who.id, client)
     try:
         await svc.sessions.change_password(
             who.id, current, new, client=client, actor=Actor(who.id, who.via)
         )
     except Unauthenticated:
-        svc.logins.failed(who.id, client)
+        await svc.logins.failed(who.id, client)
         raise
     response = Response(status_code=204)
     response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict")

@@ -1,45 +1,41 @@
 """Failed-login throttling: per user name and per client address, in a sliding window.
 
 Only failures count; a success does not reset the window (an attacker who knows one
-password must not get more guesses at another name). Counts live in this process,
-as the call rate counts do.
+password must not get more guesses at another name). The failures are counted in the
+database (`throttle.SharedCounts`, kinds ``login.name`` and ``login.client``), so a
+guesser spreading attempts over several control planes meets one limit.
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
+import math
 
 from ..errors import TooManyRequests
-from ..throttle import SlidingWindows
+from ..throttle import SharedCounts
 
 
 class LoginLimiter:
     def __init__(
-        self,
-        *,
-        per_name: int,
-        per_client: int,
-        window_s: float,
-        clock: Callable[[], float] = time.monotonic,
+        self, counts: SharedCounts, *, per_name: int, per_client: int, window_s: float
     ) -> None:
+        self._counts, self._window_s = counts, window_s
         self._limits = {"name": per_name, "client": per_client}
-        self._failures = SlidingWindows(window_s, clock=clock)
 
-    def check(self, name: str, client: str) -> None:
+    async def check(self, name: str, client: str) -> None:
         """`TooManyRequests` (`login_rate_limited`, + `retry_after_s`) if either is over."""
-        for key in _keys(name, client):
-            if self._failures.count(key) >= self._limits[key[0]]:
-                retry = int(self._failures.retry_after(key)) + 1
+        for kind, key in _keys(name, client):
+            seen = await self._counts.peek(f"login.{kind}", key, self._window_s)
+            if seen.counts[0] >= self._limits[kind]:
+                retry = math.floor(seen.retry_after(self._window_s, self._counts.now())) + 1
                 raise TooManyRequests(
                     f"too many failed logins; try again in {retry} s",
                     code="login_rate_limited",
                     retry_after_s=retry,
                 )
 
-    def failed(self, name: str, client: str) -> None:
-        for key in _keys(name, client):
-            self._failures.add(key)
+    async def failed(self, name: str, client: str) -> None:
+        for kind, key in _keys(name, client):
+            await self._counts.take(f"login.{kind}", key, (self._window_s,))
 
 
 def _keys(name: str, client: str) -> tuple[tuple[str, str], ...]:

@@ -41,6 +41,7 @@ import structlog
 from docker.types import LogConfig, Mount, Ulimit
 
 from nexflow_executor.errors import SandboxError
+from nexflow_executor.mounts import recheck_host_path, recheck_skill_dir
 from nexflow_executor.sandbox.base import SANDBOX_TMP, MountSpec, RunLimits, RunSpec, Runtime
 from nexflow_executor.sandbox.cgroups import CallCgroup
 from nexflow_executor.sandbox.docker_engine import AttachStream, DockerEngine
@@ -48,7 +49,6 @@ from nexflow_executor.sandbox.launcher import build_launcher
 from nexflow_executor.sandbox.seccomp import docker_profile
 from nexflow_executor.sandbox.staging import Staging
 from nexflow_executor.settings import Settings
-from nexflow_executor.validation import recheck_host_path
 
 __all__ = [
     "ContainerFactory",
@@ -215,8 +215,9 @@ class ContainerFactory:
 
     async def start(self, profile: Profile) -> SandboxContainer:
         """Create and start a container of `profile`; it idles until a call's exec."""
-        for m in (profile.skill_dir, *(m.host_path for m in profile.mounts)):
-            recheck_host_path(m, self._settings)  # the grant may have been swapped since
+        recheck_skill_dir(profile.skill_dir, self._settings)  # a bundle may have been evicted
+        for m in profile.mounts:
+            recheck_host_path(m.host_path, self._settings)  # the grant may have been swapped
         name = f"nxf-{self.instance}-{secrets.token_hex(6)}"
         stand_in = _stand_in_spec(name, profile)
         # Docker creates (and, at exit, deletes) the container's own limited cgroup under

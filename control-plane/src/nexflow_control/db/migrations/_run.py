@@ -24,8 +24,9 @@ def target_metadata() -> list[MetaData]:
     from ...accounts.models import metadata as accounts
     from ...approvals.models import metadata as approvals
     from ...audit.models import metadata as audit
+    from ...throttle.models import metadata as throttle
 
-    return [audit, accounts, approvals]
+    return [audit, accounts, approvals, throttle]
 
 
 def config(connection: Connection | None = None) -> Config:
