@@ -98,8 +98,14 @@ stage_runtime() {
   log "runtime: syncing the venv from uv.lock"
   rm -rf "$ctx/venv"
   "$py" -m uv venv -q --relocatable -p "$py" "$ctx/venv"
+  # The workspace's own packages are rebuilt from the tree every time: uv would reuse a
+  # wheel it built earlier from the same version, whatever changed in the sources since.
+  local own=()
+  for p in nexflow-control nexflow-executor nexflow-gateway nexflow-proto; do
+    own+=(--refresh-package "$p" --reinstall-package "$p")
+  done
   UV_PROJECT_ENVIRONMENT="$ctx/venv" "$py" -m uv sync -q --frozen --all-packages --no-dev \
-    --no-editable -p "$py"
+    --no-editable "${own[@]}" -p "$py"
   find "$ctx/venv" -name __pycache__ -prune -exec rm -rf {} +
   rm -rf "$ctx/policies" "$ctx/skills"
   cp -a policies skills "$ctx/"

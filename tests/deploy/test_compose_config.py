@@ -8,8 +8,12 @@ import json
 import os
 from functools import cache
 from typing import Any
+from unittest.mock import patch
 
 import yaml
+from nexflow_control.settings import Settings as ControlSettings
+from nexflow_executor.settings import Settings as ExecutorSettings
+from pydantic import BaseModel
 
 from tests.deploy.tools import CHART, COMPOSE_FILE, compose, run
 
@@ -20,6 +24,18 @@ def config(*profiles: str) -> dict[str, Any]:
     env = {**os.environ, "NEXFLOW_PORT": "18080"}
     out = run([*compose(), "-f", str(COMPOSE_FILE), *args, "config"], env=env)
     return yaml.safe_load(out.stdout)  # type: ignore[no-any-return]
+
+
+def mounts(service: dict[str, Any]) -> set[tuple[str, str]]:
+    """(source, target) of each volume, whichever way this Compose renders them."""
+    found = set()
+    for v in service.get("volumes", []):
+        if isinstance(v, str):
+            source, target = v.split(":")[:2]
+        else:
+            source, target = v["source"], v["target"]
+        found.add((source, target))
+    return found
 
 
 def services() -> dict[str, Any]:
@@ -48,7 +64,7 @@ def test_networks_keep_the_stores_and_the_executors_apart() -> None:
         "executor-1",
         "executor-2",
     }
-    assert services()["certs"]["network_mode"] == "none"
+    assert services()["init"]["network_mode"] == "none"
 
 
 def test_no_container_is_privileged_and_executors_get_the_charts_capabilities() -> None:
@@ -70,26 +86,81 @@ def test_no_container_is_privileged_and_executors_get_the_charts_capabilities() 
 
 
 def test_executors_the_certificates_and_the_control_plane_agree() -> None:
-    """Each executor's hostname is a target in NEXFLOW_EXECUTORS and gets a certificate
-    from the `certs` service; everything waits for the certificates."""
+    """Each executor is a mutual-TLS target in NEXFLOW_EXECUTORS under its hostname, gets
+    a certificate from `nexflow certs` in the `init` service, accepts only the control
+    plane's identity, and shares the `workspace` volume at the control plane's path."""
     svc = services()
     executors = sorted(n for n in svc if n.startswith("executor-"))
-    targets = json.loads(svc["control-plane"]["environment"]["NEXFLOW_EXECUTORS"])
-    assert targets == [f"{svc[n]['hostname']}:50051" for n in executors]
-    certs_script = " ".join(svc["certs"]["command"])
-    assert f"for name in control-plane {' '.join(executors)}; do" in certs_script
+    cp_env = svc["control-plane"]["environment"]
+    targets = json.loads(cp_env["NEXFLOW_EXECUTORS"])
+    assert [(t["target"], t["name"]) for t in targets] == [
+        (f"{svc[n]['hostname']}:50051", n) for n in executors
+    ]
+    for t in targets:
+        assert set(t["tls"]) == {"ca_file", "cert_file", "key_file"}
+    init = svc["init"]
+    assert init["environment"]["EXECUTORS"].split() == executors
+    script = " ".join(init["command"])
+    assert "nexflow certs init" in script and "nexflow certs issue control-plane" in script
+    assert "openssl" not in script
+    workspace = cp_env["NEXFLOW_WORKSPACE"]
+    assert ("workspace", workspace) in mounts(svc["control-plane"])
     for name in ["control-plane", *executors]:
-        assert svc[name]["depends_on"]["certs"]["condition"] == "service_completed_successfully"
+        assert svc[name]["depends_on"]["init"]["condition"] == "service_completed_successfully"
+    for name in executors:
         env = svc[name]["environment"]
-        assert env.get(
-            "NEXFLOW_EXECUTOR_TLS__CA_FILE", env.get("NEXFLOW_EXECUTOR_TLS__CLIENT_CA_FILE")
-        )
-    assert (
-        svc["executor-1"]["environment"]["NEXFLOW_EXECUTOR_TLS__CLIENT_IDENTITY"] == "control-plane"
-    )
+        assert env["NEXFLOW_EXECUTOR_EXECUTOR_ID"] == name
+        assert env["NEXFLOW_EXECUTOR_TCP__CLIENT_NAME"] == "nexflow-control-plane"
+        assert env["NEXFLOW_EXECUTOR_TCP__CLIENT_CA_FILE"] == targets[0]["tls"]["ca_file"]
+        assert env["NEXFLOW_EXECUTOR_TCP__CERT_FILE"].endswith(f"/{name}.pem")
+        assert json.loads(env["NEXFLOW_EXECUTOR_VOLUMES"]) == {"workspace": workspace}
+        assert ("workspace", workspace) in mounts(svc[name])
 
 
 def test_the_gateway_waits_behind_its_profile() -> None:
     """The gateway (no server yet) starts only with `--profile gateway`."""
     assert services()["gateway"]["profiles"] == ["gateway"]
     assert "gateway" in config("gateway")["services"]
+
+
+def _unknown_names(env: dict[str, str], prefix: str, model: type[BaseModel]) -> list[str]:
+    """The variables in `env` under `prefix` that name no field of `model` (nested `__`)."""
+    unknown = []
+    for var in env:
+        if not var.startswith(prefix):
+            continue
+        fields: type[BaseModel] | None = model
+        for part in var[len(prefix) :].lower().split("__"):
+            info = fields.model_fields.get(part) if fields is not None else None
+            if info is None:
+                unknown.append(var)
+                break
+            kinds = [info.annotation, *getattr(info.annotation, "__args__", ())]
+            fields = next(
+                (k for k in kinds if isinstance(k, type) and issubclass(k, BaseModel)), None
+            )
+    return unknown
+
+
+def test_every_setting_name_is_one_the_services_read() -> None:
+    """Every NEXFLOW_* variable Compose sets is a field of the control plane's or the
+    executor's settings (a misspelt one would be silently ignored), and the executor's
+    environment builds its settings, TCP with mutual TLS included."""
+    svc = services()
+    assert not _unknown_names(svc["control-plane"]["environment"], "NEXFLOW_", ControlSettings)
+    for name in ("executor-1", "executor-2"):
+        env = svc[name]["environment"]
+        assert not _unknown_names(env, "NEXFLOW_EXECUTOR_", ExecutorSettings)
+        with patch.dict(os.environ, env, clear=True):
+            built = ExecutorSettings()
+        assert built.tcp is not None and built.tcp.address == "0.0.0.0:50051"
+        assert built.executor_id == name and built.max_calls == 8
+
+
+def test_the_name_check_can_fail() -> None:
+    """A misspelt or guessed variable is caught by the check above."""
+    env = {"NEXFLOW_EXECUTOR_TLS__CLIENT_IDENTITY": "x", "NEXFLOW_EXECUTOR_TCP__ADDRESS": "a:1"}
+    assert _unknown_names(env, "NEXFLOW_EXECUTOR_", ExecutorSettings) == [
+        "NEXFLOW_EXECUTOR_TLS__CLIENT_IDENTITY"
+    ]
+    assert _unknown_names({"NEXFLOW_EXECUTOR_TLS__CA_FILE": "x"}, "NEXFLOW_", ControlSettings)
