@@ -8,13 +8,19 @@ from __future__ import annotations
 import copy
 import ipaddress
 import json
+import os
 from base64 import b64decode
 from functools import cache
 from typing import Any
+from unittest.mock import patch
 
 import pytest
 from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID
+from nexflow_control.certs import CONTROL_PLANE_ID
+from nexflow_control.settings import ExecutorTarget
+from nexflow_executor.settings import Settings as ExecutorSettings
+from pydantic import TypeAdapter
 
 from tests.deploy.tools import CHART, helm, load_all, run
 
@@ -31,7 +37,11 @@ RENDERINGS = {"default": [], "gvisor-3-executors": ["-f", str(GVISOR_VALUES)]}
 
 @cache
 def render(name: str) -> tuple[dict[str, Any], ...]:
-    out = run([helm(), "template", "nx", str(CHART), "--namespace", "agents", *RENDERINGS[name]])
+    return render_with(RENDERINGS[name])
+
+
+def render_with(args: list[str]) -> tuple[dict[str, Any], ...]:
+    out = run([helm(), "template", "nx", str(CHART), "--namespace", "agents", *args])
     return tuple(load_all(out.stdout))
 
 
@@ -97,13 +107,17 @@ def test_control_plane_is_unprivileged_stateless_and_probed_on_health() -> None:
     assert container["readinessProbe"]["httpGet"]["path"] == "/health"
     assert container["startupProbe"]["httpGet"]["path"] == "/health"
     assert deployment["spec"]["replicas"] == 2
-    assert not [v for v in spec["volumes"] if "persistentVolumeClaim" in v]
+    assert "fsGroup" not in spec["securityContext"]
+    claims = [v for v in spec["volumes"] if "persistentVolumeClaim" in v]
+    assert [v["name"] for v in claims] == ["workspace"]  # no state of its own
+    assert claims[0]["persistentVolumeClaim"]["readOnly"] is True
 
 
 @pytest.mark.parametrize("name", RENDERINGS)
 def test_control_plane_lists_every_executor_by_its_stable_name(name: str) -> None:
     """NEXFLOW_EXECUTORS names each StatefulSet pod at its headless-Service DNS name and
-    gRPC port, one per replica."""
+    gRPC port, one per replica, over mutual TLS with the control plane's mounted files;
+    the control plane's settings accept that list."""
     docs = render(name)
     sts = one(docs, "StatefulSet", "nx-nexflow-executor")
     replicas = sts["spec"]["replicas"]
@@ -111,9 +125,21 @@ def test_control_plane_lists_every_executor_by_its_stable_name(name: str) -> Non
     assert one(docs, "Service", "nx-nexflow-executor")["spec"]["clusterIP"] == "None"
     cp = pod_spec(one(docs, "Deployment", "nx-nexflow-control-plane"))["containers"][0]
     targets = json.loads(env_of(cp)["NEXFLOW_EXECUTORS"])
-    assert targets == [
-        f"nx-nexflow-executor-{i}.nx-nexflow-executor.agents.svc:50051" for i in range(replicas)
+    assert [(t["name"], t["target"]) for t in targets] == [
+        (
+            f"nx-nexflow-executor-{i}",
+            f"nx-nexflow-executor-{i}.nx-nexflow-executor.agents.svc:50051",
+        )
+        for i in range(replicas)
     ]
+    tls = {"ca_file": "ca.crt", "cert_file": "tls.crt", "key_file": "tls.key"}
+    mounted = {m["name"]: m["mountPath"] for m in cp["volumeMounts"]}
+    for t in targets:
+        assert t["tls"] == {k: f"{mounted['tls']}/{f}" for k, f in tls.items()}
+    parsed = TypeAdapter(list[ExecutorTarget]).validate_python(
+        [{**t, "tls": {k: __file__ for k in tls}} for t in targets]  # files that exist
+    )
+    assert [p.tls is not None for p in parsed] == [True] * replicas
 
 
 def _secret_cert(docs: tuple[dict[str, Any], ...], name: str, key: str) -> x509.Certificate:
@@ -135,9 +161,8 @@ def test_generated_certificates_give_mutual_tls_between_the_two_sides() -> None:
     sts = one(docs, "StatefulSet", "nx-nexflow-executor")
     env = env_of(pod_spec(sts)["containers"][0])
     client_names = client.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-    assert env["NEXFLOW_EXECUTOR_TLS__CLIENT_IDENTITY"] in client_names.get_values_for_type(
-        x509.DNSName
-    )
+    assert env["NEXFLOW_EXECUTOR_TCP__CLIENT_NAME"] == CONTROL_PLANE_ID
+    assert CONTROL_PLANE_ID in client_names.get_values_for_type(x509.DNSName)
     usage = client.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
     assert ExtendedKeyUsageOID.CLIENT_AUTH in usage
     server_names = server.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
@@ -175,10 +200,48 @@ def test_executors_get_only_the_capabilities_nsjail_needs_and_grpc_health_probes
     for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
         assert container[probe]["exec"]["command"][-1].endswith("executor-health.py")
     env = env_of(container)
-    assert env["NEXFLOW_EXECUTOR_ID"] == {"fieldRef": {"fieldPath": "metadata.name"}}
+    assert env["NEXFLOW_EXECUTOR_EXECUTOR_ID"] == {"fieldRef": {"fieldPath": "metadata.name"}}
+    assert env["NEXFLOW_EXECUTOR_TCP__ADDRESS"] == "0.0.0.0:50051"
     assert json.loads(env["NEXFLOW_EXECUTOR_VOLUMES"]) == {
         "workspace": "/var/lib/nexflow/workspace"
     }
+    literal = {k: v for k, v in env.items() if isinstance(v, str)}
+    literal["NEXFLOW_EXECUTOR_EXECUTOR_ID"] = "nx-nexflow-executor-0"
+    with patch.dict(os.environ, literal, clear=True):
+        built = ExecutorSettings()  # the executor's own settings accept the whole env
+    assert built.tcp is not None and built.tcp.client_name == CONTROL_PLANE_ID
+    assert built.executor_id == "nx-nexflow-executor-0" and built.max_calls == 8
+
+
+def test_one_workspace_claim_is_shared_by_the_control_plane_and_every_executor() -> None:
+    """The chart makes one ReadWriteMany claim (kept on uninstall); executors mount it
+    read-write at the path NEXFLOW_EXECUTOR_VOLUMES names, after an init container with
+    CHOWN only hands its root to the sandboxes' uid; the control plane mounts it
+    read-only at NEXFLOW_WORKSPACE."""
+    docs = render("default")
+    claim = one(docs, "PersistentVolumeClaim", "nx-nexflow-workspace")
+    assert claim["spec"]["accessModes"] == ["ReadWriteMany"]
+    assert claim["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
+    sts = pod_spec(one(docs, "StatefulSet", "nx-nexflow-executor"))
+    cp = pod_spec(one(docs, "Deployment", "nx-nexflow-control-plane"))
+    for spec in (sts, cp):
+        (vol,) = [v for v in spec["volumes"] if v["name"] == "workspace"]
+        assert vol["persistentVolumeClaim"]["claimName"] == "nx-nexflow-workspace"
+    (init,) = sts["initContainers"]
+    assert init["securityContext"]["capabilities"] == {"drop": ["ALL"], "add": ["CHOWN"]}
+    assert init["command"] == ["chown", "65534:65534", "/var/lib/nexflow/workspace"]
+    (executor,) = sts["containers"]
+    (ws,) = [m for m in executor["volumeMounts"] if m["name"] == "workspace"]
+    assert ws["mountPath"] == json.loads(env_of(executor)["NEXFLOW_EXECUTOR_VOLUMES"])["workspace"]
+    (cp_ws,) = [m for m in cp["containers"][0]["volumeMounts"] if m["name"] == "workspace"]
+    assert cp_ws["readOnly"] is True
+    assert cp_ws["mountPath"] == env_of(cp["containers"][0])["NEXFLOW_WORKSPACE"] == ws["mountPath"]
+    own = render_with(["--set", "workspace.existingClaim=team-share"])
+    assert not [
+        d
+        for d in own
+        if d["kind"] == "PersistentVolumeClaim" and "workspace" in d["metadata"]["name"]
+    ]
 
 
 def _policy(docs: tuple[dict[str, Any], ...], component: str) -> dict[str, Any]:

@@ -31,12 +31,18 @@ app.kubernetes.io/component: {{ .component }}
 {{- printf "%s-executor" (include "nexflow.fullname" .) -}}
 {{- end -}}
 
-{{/* The executors' gRPC targets, as a JSON list for NEXFLOW_EXECUTORS. */}}
+{{/* The executors for NEXFLOW_EXECUTORS: a JSON list of {target, name, tls}, one per
+     StatefulSet pod at its headless-Service DNS name, each over mutual TLS with the
+     control plane's certificate (the server name defaults to the target's host, which
+     the executor certificate's wildcard covers). */}}
 {{- define "nexflow.executorTargets" -}}
 {{- $svc := include "nexflow.executorService" . -}}
+{{- $dir := include "nexflow.tlsDir" . -}}
+{{- $tls := dict "ca_file" (printf "%s/ca.crt" $dir) "cert_file" (printf "%s/tls.crt" $dir) "key_file" (printf "%s/tls.key" $dir) -}}
 {{- $targets := list -}}
 {{- range $i := until (int .Values.executor.replicas) -}}
-{{- $targets = append $targets (printf "%s-%d.%s.%s.svc:%d" $svc $i $svc $.Release.Namespace (int $.Values.executor.port)) -}}
+{{- $pod := printf "%s-%d" $svc $i -}}
+{{- $targets = append $targets (dict "target" (printf "%s.%s.%s.svc:%d" $pod $svc $.Release.Namespace (int $.Values.executor.port)) "name" $pod "tls" $tls) -}}
 {{- end -}}
 {{- toJson $targets -}}
 {{- end -}}
@@ -58,6 +64,13 @@ app.kubernetes.io/component: {{ .component }}
 
 {{/* Where the TLS files are mounted in both components. */}}
 {{- define "nexflow.tlsDir" -}}/etc/nexflow/tls{{- end -}}
+
+{{/* Where the `workspace` volume is mounted, the same path in the control plane and in
+     every executor, and the claim it is. */}}
+{{- define "nexflow.workspaceDir" -}}/var/lib/nexflow/workspace{{- end -}}
+{{- define "nexflow.workspaceClaim" -}}
+{{- .Values.workspace.existingClaim | default (printf "%s-workspace" (include "nexflow.fullname" .)) -}}
+{{- end -}}
 
 {{- define "nexflow.controlPlane.env" -}}
 - name: NEXFLOW_ENV
@@ -84,12 +97,10 @@ app.kubernetes.io/component: {{ .component }}
   value: {{ .Values.controlPlane.checkpoints | quote }}
 - name: NEXFLOW_EXECUTORS
   value: {{ include "nexflow.executorTargets" . | quote }}
-- name: NEXFLOW_EXECUTOR_TLS__CA_FILE
-  value: {{ include "nexflow.tlsDir" . }}/ca.crt
-- name: NEXFLOW_EXECUTOR_TLS__CERT_FILE
-  value: {{ include "nexflow.tlsDir" . }}/tls.crt
-- name: NEXFLOW_EXECUTOR_TLS__KEY_FILE
-  value: {{ include "nexflow.tlsDir" . }}/tls.key
+- name: NEXFLOW_EXECUTOR_QUEUE_S
+  value: {{ .Values.controlPlane.executorQueueS | quote }}
+- name: NEXFLOW_WORKSPACE
+  value: {{ include "nexflow.workspaceDir" . }}
 {{- range $name, $value := .Values.controlPlane.extraEnv }}
 - name: {{ $name }}
   value: {{ $value | quote }}
@@ -97,24 +108,26 @@ app.kubernetes.io/component: {{ .component }}
 {{- end -}}
 
 {{- define "nexflow.executor.env" -}}
-- name: NEXFLOW_EXECUTOR_ID
+- name: NEXFLOW_EXECUTOR_EXECUTOR_ID
   valueFrom:
     fieldRef: {fieldPath: metadata.name}
 - name: NEXFLOW_EXECUTOR_BACKEND
   value: nsjail
-- name: NEXFLOW_EXECUTOR_LISTEN
-  value: {{ printf "0.0.0.0:%d" (int .Values.executor.port) | quote }}
 - name: NEXFLOW_EXECUTOR_MAX_CALLS
   value: {{ .Values.executor.maxCalls | quote }}
+- name: NEXFLOW_EXECUTOR_DRAIN_GRACE_S
+  value: {{ .Values.executor.drainGraceS | quote }}
 - name: NEXFLOW_EXECUTOR_VOLUMES
-  value: '{"workspace": "/var/lib/nexflow/workspace"}'
-- name: NEXFLOW_EXECUTOR_TLS__CERT_FILE
+  value: {{ dict "workspace" (include "nexflow.workspaceDir" .) | toJson | quote }}
+- name: NEXFLOW_EXECUTOR_TCP__ADDRESS
+  value: {{ printf "0.0.0.0:%d" (int .Values.executor.port) | quote }}
+- name: NEXFLOW_EXECUTOR_TCP__CERT_FILE
   value: {{ include "nexflow.tlsDir" . }}/tls.crt
-- name: NEXFLOW_EXECUTOR_TLS__KEY_FILE
+- name: NEXFLOW_EXECUTOR_TCP__KEY_FILE
   value: {{ include "nexflow.tlsDir" . }}/tls.key
-- name: NEXFLOW_EXECUTOR_TLS__CLIENT_CA_FILE
+- name: NEXFLOW_EXECUTOR_TCP__CLIENT_CA_FILE
   value: {{ include "nexflow.tlsDir" . }}/ca.crt
-- name: NEXFLOW_EXECUTOR_TLS__CLIENT_IDENTITY
+- name: NEXFLOW_EXECUTOR_TCP__CLIENT_NAME
   value: {{ .Values.tls.clientIdentity | quote }}
 {{- end -}}
 
