@@ -6,7 +6,7 @@ HOME_DIR ?= $(HOME)/.nexflow
 PORT ?= 8080
 PYTEST_ARGS ?=
 
-.PHONY: setup setup-test opa images run test lint fmt bench proto proto-check test-fast
+.PHONY: setup setup-test opa images deploy-images helm run test lint fmt bench proto proto-check test-fast
 
 # `setup` installs what `make run` needs; `setup-test` adds the real parts the tests drive
 # (PostgreSQL, Chromium, OPA built from source). `nexflow up --opa` needs `make opa` first.
@@ -27,6 +27,18 @@ opa: setup
 images: setup
 	./scripts/start-dockerd.sh
 	./scripts/build-images.sh
+
+# The images of a deployment (deploy/compose.yaml, deploy/helm/nexflow): control plane,
+# executor, gateway, PostgreSQL, OPA. Not on `make run`'s path: they take minutes the
+# first time (OPA from source, PostgreSQL from Debian), and `nexflow up` needs none.
+deploy-images: setup
+	./scripts/start-dockerd.sh
+	./scripts/build-images.sh base
+	./scripts/build-deploy-images.sh
+
+# The pinned Helm, built from the Go module proxy into the cache (the chart tests use it).
+helm: setup
+	./scripts/install-helm.sh
 
 run: setup images
 	$(VENV)/bin/nexflow up --home $(HOME_DIR) --port $(PORT)

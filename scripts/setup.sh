@@ -6,8 +6,9 @@
 #   run   (default; `make setup`, `make run`) what the default stack needs: the system
 #         packages the executor and the sandboxes use, uv, the Python 3.12 virtualenv
 #         from uv.lock. The embedded policy engine needs no OPA binary.
-#   test  (`make test`) also the real parts the tests drive: PostgreSQL, Chromium, and the
-#         pinned OPA, built from source once into a cache (a few minutes the first time).
+#   test  (`make test`) also the real parts the tests drive: PostgreSQL, Chromium,
+#         docker-compose, and the pinned OPA and Helm, built from source once into a cache
+#         (a few minutes each the first time).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 profile="${1:-run}"
@@ -30,7 +31,8 @@ done_step() { log "  done in $((SECONDS - step_started)) s"; }
 SYSTEM_PACKAGES=(libnl-route-3-200 python3 nodejs bash iproute2 util-linux docker.io debootstrap dnsmasq-base ca-certificates gcc libc6-dev)
 # postgresql: the real server the audit and accounts tests (and `make bench`) also run on.
 # chromium: the real browser the web UI tests drive through Playwright.
-[ "$profile" = test ] && SYSTEM_PACKAGES+=(postgresql chromium)
+# docker-compose: reads and runs deploy/compose.yaml (tests/deploy).
+[ "$profile" = test ] && SYSTEM_PACKAGES+=(postgresql chromium docker-compose)
 missing=()
 for p in "${SYSTEM_PACKAGES[@]}"; do
   status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
@@ -69,6 +71,9 @@ done_step
 if [ "$profile" = test ]; then
   step "OPA (the policy tests run it beside the embedded engine)"
   ./scripts/install-opa.sh
+  done_step
+  step "Helm (the chart tests lint and render deploy/helm/nexflow with it)"
+  ./scripts/install-helm.sh
   done_step
 fi
 log "ready ($profile): .venv/bin/nexflow"
