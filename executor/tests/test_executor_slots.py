@@ -35,7 +35,7 @@ async def test_a_call_beyond_the_slots_is_refused_before_it_starts(settings, ski
     """With max_calls = 1 and one call running, a second Execute gets RESOURCE_EXHAUSTED
     and no Started; Describe reports the slots, the busy count and the executor id."""
     settings.max_calls = 1
-    settings.executor_id = "exec-a"
+    settings.id = "exec-a"
     script = write_script(skill_dir, "sleep.py", SLEEP)
     marks = make_dir(skill_dir.parent, "marks", sandbox_writable=True)
     second = write_script(skill_dir, "second.py", "open('/marks/ran', 'w')")

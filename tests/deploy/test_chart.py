@@ -200,17 +200,17 @@ def test_executors_get_only_the_capabilities_nsjail_needs_and_grpc_health_probes
     for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
         assert container[probe]["exec"]["command"][-1].endswith("executor-health.py")
     env = env_of(container)
-    assert env["NEXFLOW_EXECUTOR_EXECUTOR_ID"] == {"fieldRef": {"fieldPath": "metadata.name"}}
+    assert env["NEXFLOW_EXECUTOR_ID"] == {"fieldRef": {"fieldPath": "metadata.name"}}
     assert env["NEXFLOW_EXECUTOR_TCP__ADDRESS"] == "0.0.0.0:50051"
     assert json.loads(env["NEXFLOW_EXECUTOR_VOLUMES"]) == {
         "workspace": "/var/lib/nexflow/workspace"
     }
     literal = {k: v for k, v in env.items() if isinstance(v, str)}
-    literal["NEXFLOW_EXECUTOR_EXECUTOR_ID"] = "nx-nexflow-executor-0"
+    literal["NEXFLOW_EXECUTOR_ID"] = "nx-nexflow-executor-0"
     with patch.dict(os.environ, literal, clear=True):
         built = ExecutorSettings()  # the executor's own settings accept the whole env
     assert built.tcp is not None and built.tcp.client_name == CONTROL_PLANE_ID
-    assert built.executor_id == "nx-nexflow-executor-0" and built.max_calls == 8
+    assert built.id == "nx-nexflow-executor-0" and built.max_calls == 8
 
 
 def test_one_workspace_claim_is_shared_by_the_control_plane_and_every_executor() -> None:

@@ -109,7 +109,7 @@ def test_executors_the_certificates_and_the_control_plane_agree() -> None:
         assert svc[name]["depends_on"]["init"]["condition"] == "service_completed_successfully"
     for name in executors:
         env = svc[name]["environment"]
-        assert env["NEXFLOW_EXECUTOR_EXECUTOR_ID"] == name
+        assert env["NEXFLOW_EXECUTOR_ID"] == name
         assert env["NEXFLOW_EXECUTOR_TCP__CLIENT_NAME"] == "nexflow-control-plane"
         assert env["NEXFLOW_EXECUTOR_TCP__CLIENT_CA_FILE"] == targets[0]["tls"]["ca_file"]
         assert env["NEXFLOW_EXECUTOR_TCP__CERT_FILE"].endswith(f"/{name}.pem")
@@ -154,7 +154,7 @@ def test_every_setting_name_is_one_the_services_read() -> None:
         with patch.dict(os.environ, env, clear=True):
             built = ExecutorSettings()
         assert built.tcp is not None and built.tcp.address == "0.0.0.0:50051"
-        assert built.executor_id == name and built.max_calls == 8
+        assert built.id == name and built.max_calls == 8
 
 
 def test_the_name_check_can_fail() -> None:

@@ -142,7 +142,7 @@ async def serve(
         running = await create_server(settings, backends)
         log.info(
             "executor.ready",
-            executor_id=settings.executor_id,
+            executor_id=settings.id,
             socket=str(settings.socket),
             tcp=running.tcp_address,
             slots=settings.max_calls,

@@ -236,7 +236,7 @@ class ExecutorService(pb_grpc.ExecutorServicer):  # type: ignore[misc]
         response.slots_total = self._admission.total
         response.slots_busy = self._admission.busy
         response.draining = self._admission.draining
-        response.executor_id = self._settings.executor_id
+        response.executor_id = self._settings.id
         return response
 
     async def PutBundle(

@@ -223,7 +223,7 @@ class Settings(BaseSettings):
     forbidden_paths: list[Path] = Field(default_factory=list)
     log_level: str = "info"
     # A stable name of this executor in Describe, metrics and the audit log.
-    executor_id: str = Field(default_factory=gethostname, min_length=1, max_length=128)
+    id: str = Field(default_factory=gethostname, min_length=1, max_length=128)
     # Calls run at once; more are refused with RESOURCE_EXHAUSTED. 0: no limit.
     max_calls: int = Field(default_factory=_default_max_calls, ge=0)
     # After SIGTERM/SIGINT, how long running calls may go on before they are killed.

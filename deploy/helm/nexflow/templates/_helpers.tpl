@@ -108,7 +108,7 @@ app.kubernetes.io/component: {{ .component }}
 {{- end -}}
 
 {{- define "nexflow.executor.env" -}}
-- name: NEXFLOW_EXECUTOR_EXECUTOR_ID
+- name: NEXFLOW_EXECUTOR_ID
   valueFrom:
     fieldRef: {fieldPath: metadata.name}
 - name: NEXFLOW_EXECUTOR_BACKEND
