@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -219,6 +220,11 @@ def create_app(settings: Settings) -> FastAPI:
         if settings.checkpoints.enabled:
             services.checkpointer = Checkpointer.from_settings(services.audit, settings)
             services.checkpointer.start()
+        # What start-up built lives as long as the process: out of the collector's sight,
+        # a full collection no longer walks it (a pause of ~100 ms on this heap, in the
+        # middle of whatever requests are being served).
+        gc.collect()
+        gc.freeze()
         log.info(
             "control_plane.ready",
             skills=len(services.catalog.list()),
