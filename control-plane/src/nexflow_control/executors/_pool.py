@@ -23,8 +23,10 @@ import dataclasses
 import itertools
 
 import structlog
+from opentelemetry.trace import Span
 
 from ..errors import ExecutorUnavailable
+from ..tracing import TRACER, failed, step
 from ._errors import ExecutorBusy
 from ._grpc import GrpcExecutor
 from ._types import ExecutionSpec, ExecutorState, Outcome
@@ -147,39 +149,60 @@ class ExecutorPool:
     async def execute(self, spec: ExecutionSpec, *, output_cap: int) -> Outcome:
         """Run `spec` on the first executor that takes it, waiting for a slot while every
         one is full (see the module docstring)."""
+        with step("dispatch", {"nexflow.call_id": spec.call_id}) as span:
+            outcome = await self._dispatch(spec, output_cap)
+            span.set_attribute("nexflow.executor", outcome.executor)
+            span.set_attribute("nexflow.status", outcome.status)
+            return outcome
+
+    async def _dispatch(self, spec: ExecutionSpec, output_cap: int) -> Outcome:
         loop = asyncio.get_running_loop()
         deadline: float | None = None
-        while True:
-            candidates, skipped, full = self._candidates()
-            if candidates:
-                try:
-                    return await self._try(candidates, spec, output_cap)
-                except ExecutorBusy:
-                    full = True  # each one that could take it was full after all
-            if not full:
-                raise ExecutorUnavailable(
-                    "no executor can take the call (" + ", ".join(skipped) + ")"
-                )
-            if deadline is None:
-                if self.waiting >= self._queue_max:
+        queued: Span | None = None  # a `queue.wait` span while the call waits for a slot
+        try:
+            while True:
+                candidates, skipped, full = self._candidates()
+                if candidates:
+                    if queued is not None:
+                        queued.end()
+                        queued = None
+                    try:
+                        return await self._try(candidates, spec, output_cap)
+                    except ExecutorBusy:
+                        full = True  # each one that could take it was full after all
+                if not full:
                     raise ExecutorUnavailable(
-                        f"every executor is busy and {self.waiting} calls already wait for a slot"
+                        "no executor can take the call (" + ", ".join(skipped) + ")"
                     )
-                deadline = loop.time() + self._queue_s
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                raise ExecutorUnavailable(
-                    f"every executor stayed busy for {self._queue_s:g} s ("
-                    + ", ".join(skipped or ["all full"])
-                    + ")"
-                )
-            freed = self._freed
-            self.waiting += 1
-            try:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(freed.wait(), min(remaining, self.BUSY_RETRY_S))
-            finally:
-                self.waiting -= 1
+                if deadline is None:
+                    if self.waiting >= self._queue_max:
+                        raise ExecutorUnavailable(
+                            f"every executor is busy and {self.waiting} calls already wait "
+                            "for a slot"
+                        )
+                    deadline = loop.time() + self._queue_s
+                if queued is None:
+                    queued = TRACER.start_span(
+                        "queue.wait", attributes={"nexflow.ahead": self.waiting}
+                    )
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    raise ExecutorUnavailable(
+                        f"every executor stayed busy for {self._queue_s:g} s ("
+                        + ", ".join(skipped or ["all full"])
+                        + ")"
+                    )
+                freed = self._freed
+                self.waiting += 1
+                try:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(freed.wait(), min(remaining, self.BUSY_RETRY_S))
+                finally:
+                    self.waiting -= 1
+        finally:
+            if queued is not None:  # refused while waiting
+                failed(queued, ExecutorUnavailable.code)
+                queued.end()
 
     async def _try(
         self, candidates: list[GrpcExecutor], spec: ExecutionSpec, output_cap: int
