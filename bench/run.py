@@ -16,7 +16,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from nexflow_control.logs import configure_logging
 
-from bench import components, docker, edge, egress, policy, shared_counts, spine, viewer
+from bench import (
+    components,
+    docker,
+    edge,
+    egress,
+    executors,
+    policy,
+    shared_counts,
+    spine,
+    tracing,
+    viewer,
+)
 
 ASYNC = {
     "components": components.run,
@@ -26,6 +37,8 @@ ASYNC = {
     "egress": egress.run,
     "edge": edge.run,
     "shared_counts": shared_counts.run,
+    "executors": executors.run,
+    "tracing": tracing.run,
 }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import os
 from collections.abc import AsyncIterator
@@ -45,6 +46,7 @@ from .public_paths import HideHostPaths, HostPathMask
 from .settings import Settings
 from .skills import SkillCatalog
 from .throttle import SharedCounts
+from .tracing import TraceRequests, start_tracing
 from .web import auth_routes, export, pages, tail
 from .web.login_limits import LoginLimiter
 from .web.tail import LogTail
@@ -206,11 +208,14 @@ async def build_services(settings: Settings) -> Services:
 def create_app(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        tracing = start_tracing(settings.otel)
         try:
             services = await build_services(settings)
         except (PolicyError, AuditUnavailable, AccountsUnavailable, ApprovalsUnavailable) as exc:
             log.error("control_plane.start_failed", reason=str(exc))
             app.state.start_failed = str(exc)  # said in one line: the server hides the trace
+            if tracing is not None:
+                tracing.shutdown()
             raise
         app.state.services = services
         watcher = policy_watcher(settings, services.engine, services.audit)
@@ -242,6 +247,8 @@ def create_app(settings: Settings) -> FastAPI:
                 await services.checkpointer.stop()  # a last checkpoint of the final head
             await services.audit.close()
             await services.db.close()
+            if tracing is not None:
+                await asyncio.to_thread(tracing.shutdown)  # sends the spans still batched
 
     app = FastAPI(
         title="Nexflow control plane",
@@ -265,4 +272,6 @@ def create_app(settings: Settings) -> FastAPI:
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.limits.max_body_bytes)
     app.add_middleware(DisconnectWatch)
     app.add_middleware(HideHostPaths, mask=HostPathMask.from_settings(settings))
+    if settings.otel.endpoint is not None:  # off: not even a no-op span per request
+        app.add_middleware(TraceRequests)
     return app

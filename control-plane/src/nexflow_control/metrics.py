@@ -70,6 +70,12 @@ class Metrics:
             ["executor"],
             registry=self.registry,
         )
+        self.executor_pool = Gauge(
+            "nexflow_executor_pool",
+            "An executor's warm pool: ready sandboxes and the profiles they are kept for",
+            ["executor", "state"],
+            registry=self.registry,
+        )
         self.executor_queue = Gauge(
             "nexflow_executor_queue",
             "Calls waiting for a free executor slot now",
@@ -90,6 +96,8 @@ class Metrics:
             self.executor_slots.labels(executor=s.name, state="busy").set(s.slots_busy)
             self.executor_draining.labels(executor=s.name).set(int(s.draining))
             self.executor_inflight.labels(executor=s.name).set(s.inflight)
+            self.executor_pool.labels(executor=s.name, state="ready").set(s.pool_ready)
+            self.executor_pool.labels(executor=s.name, state="profiles").set(s.pool_profiles)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

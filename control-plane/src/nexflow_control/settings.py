@@ -10,7 +10,7 @@ import re
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import BaseModel, Field, HttpUrl, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
@@ -179,6 +179,19 @@ class CheckpointSettings(BaseModel):
     """Checkpoint sooner once the head moved by this many events."""
 
 
+class OtelSettings(BaseModel):
+    """OpenTelemetry traces (``tracing``): off unless an endpoint is set."""
+
+    endpoint: HttpUrl | None = None
+    """Base URL of an OTLP/HTTP receiver (``http://collector:4318``); spans go to
+    ``{endpoint}/v1/traces``. Unset: no tracer provider, every span a no-op. ``nexflow up``
+    hands it to its executor too, unless ``NEXFLOW_EXECUTOR_OTEL__ENDPOINT`` is set."""
+    flush_ms: int = Field(default=2000, gt=0)
+    """How often batched spans are sent, in milliseconds."""
+    timeout_s: float = Field(default=10.0, gt=0)
+    """How long one export may take before it is dropped, in seconds."""
+
+
 class Settings(BaseSettings):
     """Everything the control plane needs to start."""
 
@@ -224,6 +237,7 @@ class Settings(BaseSettings):
     approvals: ApprovalSettings = Field(default_factory=ApprovalSettings)
     checkpoints: CheckpointSettings = Field(default_factory=CheckpointSettings)
     web: WebSettings = Field(default_factory=WebSettings)
+    otel: OtelSettings = Field(default_factory=OtelSettings)
 
     @field_validator("volumes")
     @classmethod

@@ -25,6 +25,7 @@ from nexflow_executor.errors import ExecutorError
 from nexflow_executor.log_setup import configure_logging
 from nexflow_executor.server import serve
 from nexflow_executor.settings import Settings
+from nexflow_executor.tracing import start_tracing
 
 __all__ = ["main"]
 
@@ -118,6 +119,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         log.error("executor.refused", reason=f"invalid settings: {problems}")
         return 2
+    tracing = start_tracing(settings.otel, settings.id)
     try:
         asyncio.run(_run(settings))
     except ExecutorError as exc:
@@ -126,6 +128,9 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as exc:
         log.error("executor.refused", reason=f"{exc.strerror}: {exc.filename}")
         return 2
+    finally:
+        if tracing is not None:
+            tracing.shutdown()  # sends the spans still batched
     log.info("executor.stopped")
     return 0
 

@@ -18,103 +18,29 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import time
 from collections.abc import AsyncIterator
 
 import grpc
 import structlog
 from nexflow.executor.v1 import executor_pb2 as pb
 from nexflow.executor.v1 import executor_pb2_grpc as pb_grpc
+from opentelemetry import trace
 
 from nexflow_executor.admission import Admission
-from nexflow_executor.backends import BACKEND_ENUM, Backends
+from nexflow_executor.backends import Backends
 from nexflow_executor.bundles import BundleStore, receive_bundle
-from nexflow_executor.egress import CallEgress, Egress, EgressRecord
+from nexflow_executor.call_stream import CallStream
+from nexflow_executor.egress import CallEgress, Egress
 from nexflow_executor.errors import ExecutorError, KillReason, PreconditionFailed, to_grpc_status
-from nexflow_executor.sandbox.base import RunResult, RunSpec, Sandbox, Stream
+from nexflow_executor.sandbox.base import RunResult, RunSpec, Sandbox
 from nexflow_executor.settings import Settings
+from nexflow_executor.tracing import CallSpans, failed, served
 from nexflow_executor.validation import validate_request
 
 __all__ = ["ExecutorService"]
 
 log = structlog.get_logger("nexflow_executor")
-_STREAM_ENUM = {Stream.STDOUT: pb.STREAM_STDOUT, Stream.STDERR: pb.STREAM_STDERR}
 _CANCEL_WAIT_S = 10.0
-
-
-class _CallStream:
-    """Serialises the writes of one Execute stream and sends Started exactly once, first."""
-
-    def __init__(
-        self,
-        context: grpc.aio.ServicerContext[pb.ExecuteRequest, pb.ExecuteEvent],
-        call_id: str,
-        backend: str,
-    ) -> None:
-        self._context = context
-        self._lock = asyncio.Lock()
-        self._call_id = call_id
-        self._backend = BACKEND_ENUM[backend]
-        self.started = False
-        self.begin = time.monotonic()
-
-    async def _write_started(self, image_id: str = "", warm: bool = False) -> None:
-        if not self.started:
-            self.started = True
-            event = pb.Started(
-                call_id=self._call_id,
-                backend=self._backend,
-                started_at_unix_ms=time.time_ns() // 1_000_000,
-                image_id=image_id,
-                warm=warm,
-            )
-            await self._context.write(pb.ExecuteEvent(started=event))
-
-    async def send_started(self, image_id: str = "", warm: bool = False) -> None:
-        async with self._lock:
-            await self._write_started(image_id, warm)
-
-    async def send_output(self, stream: Stream, data: bytes) -> None:
-        async with self._lock:
-            await self._write_started()
-            output = pb.Output(stream=_STREAM_ENUM[stream], data=data)
-            await self._context.write(pb.ExecuteEvent(output=output))
-
-    async def send_egress(self, record: EgressRecord) -> None:
-        async with self._lock:
-            await self._write_started()
-            event = pb.Egress(
-                host=record.host,
-                port=record.port,
-                method=record.method,
-                address=record.address,
-                allowed=record.allowed,
-                reason=record.reason,
-                grant=record.grant,
-                bytes_up=record.bytes_up,
-                bytes_down=record.bytes_down,
-                started_at_unix_ms=record.started_at_unix_ms,
-                duration_ms=record.duration_ms,
-                seq=record.seq,
-            )
-            await self._context.write(pb.ExecuteEvent(egress=event))
-
-    async def send_finished(self, result: RunResult, egress_dropped: int = 0) -> None:
-        async with self._lock:
-            await self._write_started()
-            finished = pb.Finished(
-                exit_code=result.exit_code,
-                kill_reason=int(result.kill_reason),
-                wall_time_ms=result.wall_time_ms,
-                cpu_time_ms=result.cpu_time_ms,
-                peak_memory_bytes=result.peak_memory_bytes,
-                truncated=result.truncated,
-                stdout_bytes=result.stdout_bytes,
-                stderr_bytes=result.stderr_bytes,
-                detail=result.detail,
-                egress_dropped=egress_dropped,
-            )
-            await self._context.write(pb.ExecuteEvent(finished=finished))
 
 
 class ExecutorService(pb_grpc.ExecutorServicer):  # type: ignore[misc]
@@ -127,6 +53,7 @@ class ExecutorService(pb_grpc.ExecutorServicer):  # type: ignore[misc]
         self._backends = backends
         self._bundles = bundles
         self._admission = admission
+        self._id = settings.id
         self._running: dict[str, asyncio.Event] = {}
         self._egress = Egress(settings.egress)
 
@@ -135,6 +62,15 @@ class ExecutorService(pb_grpc.ExecutorServicer):  # type: ignore[misc]
         self._egress.close()
 
     async def Execute(
+        self,
+        request: pb.ExecuteRequest,
+        context: grpc.aio.ServicerContext[pb.ExecuteRequest, pb.ExecuteEvent],
+    ) -> None:
+        attributes = {"nexflow.call_id": request.call_id[:64], "nexflow.executor": self._id}
+        with served("Execute", context, attributes):
+            await self._execute(request, context)
+
+    async def _execute(
         self,
         request: pb.ExecuteRequest,
         context: grpc.aio.ServicerContext[pb.ExecuteRequest, pb.ExecuteEvent],
@@ -162,26 +98,28 @@ class ExecutorService(pb_grpc.ExecutorServicer):  # type: ignore[misc]
                 return
             cancel = asyncio.Event()
             self._running[call_id] = cancel
-            stream = _CallStream(context, call_id, backend.name)
+            spans = CallSpans(backend.name)
+            stream = CallStream(context, call_id, backend.name, spans)
             egress: CallEgress | None = None
             if spec.network:
-                egress = self._egress.for_call(spec.network, stream.send_egress)
+                egress = self._egress.for_call(spec.network, spans.egress(stream.send_egress))
                 spec = dataclasses.replace(spec, egress=egress)
             try:
-                await self._run(backend, spec, stream, cancel, context, egress)
+                await self._run(backend, spec, stream, cancel, context, egress, spans)
             finally:
                 self._running.pop(call_id, None)
                 if egress is not None:
-                    await egress.close()
+                    spans.egress_closed(await egress.close())
 
     async def _run(
         self,
         backend: Sandbox,
         spec: RunSpec,
-        stream: _CallStream,
+        stream: CallStream,
         cancel: asyncio.Event,
         context: grpc.aio.ServicerContext[pb.ExecuteRequest, pb.ExecuteEvent],
         egress: CallEgress | None,
+        spans: CallSpans,
     ) -> None:
         task = asyncio.create_task(
             backend.run(spec, stream.send_started, stream.send_output, cancel)
@@ -192,17 +130,22 @@ class ExecutorService(pb_grpc.ExecutorServicer):  # type: ignore[misc]
             cancel.set()
             await asyncio.wait({task}, timeout=_CANCEL_WAIT_S)
             _log_result(task, disconnected=True)
+            spans.ended(None, "client_gone")
             raise
         except ExecutorError as exc:
+            spans.ended(None, type(exc).__name__)
             detail = getattr(exc, "detail", "")
             log.warning("executor.call", outcome="sandbox_error", error=exc.message, detail=detail)
             await self._refuse(context, exc)
             return
         except Exception:
+            spans.ended(None, "internal_error")
             log.exception("executor.call", outcome="internal_error")
             await context.abort(*to_grpc_status(RuntimeError()))
             return
+        spans.ended(result)
         dropped = await egress.close() if egress is not None else 0
+        spans.egress_closed(dropped)
         await stream.send_finished(result, dropped)
         _log_result(task, disconnected=False)
 
@@ -213,6 +156,7 @@ class ExecutorService(pb_grpc.ExecutorServicer):  # type: ignore[misc]
     ) -> None:
         code, message = to_grpc_status(exc)
         log.info("executor.call", outcome="refused", code=code.name, message=message)
+        failed(trace.get_current_span(), code.name)
         await context.abort(code, message)
 
     async def Cancel(
@@ -244,6 +188,16 @@ class ExecutorService(pb_grpc.ExecutorServicer):  # type: ignore[misc]
         request_iterator: AsyncIterator[pb.BundleChunk],
         context: grpc.aio.ServicerContext[pb.BundleChunk, pb.PutBundleResponse],
     ) -> pb.PutBundleResponse:
+        with served("PutBundle", context, {"nexflow.executor": self._id}) as span:
+            reply = await self._put_bundle(request_iterator, context)
+            span.set_attribute("nexflow.stored", reply.stored)
+            return reply
+
+    async def _put_bundle(
+        self,
+        request_iterator: AsyncIterator[pb.BundleChunk],
+        context: grpc.aio.ServicerContext[pb.BundleChunk, pb.PutBundleResponse],
+    ) -> pb.PutBundleResponse:
         try:
             self._admission.check_open()
             limit = self._settings.bundles.max_bytes
@@ -251,6 +205,7 @@ class ExecutorService(pb_grpc.ExecutorServicer):  # type: ignore[misc]
         except ExecutorError as exc:
             code, message = to_grpc_status(exc)
             log.info("executor.bundle", outcome="refused", code=code.name, message=message)
+            failed(trace.get_current_span(), code.name)
             await context.abort(code, message)
         except Exception:
             log.exception("executor.bundle", outcome="internal_error")

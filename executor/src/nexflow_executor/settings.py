@@ -13,7 +13,7 @@ import re
 from pathlib import Path
 from socket import gethostname
 
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import BaseModel, Field, HttpUrl, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = [
@@ -24,6 +24,7 @@ __all__ = [
     "LimitValues",
     "LimitsSettings",
     "NsjailSettings",
+    "OtelSettings",
     "PoolSettings",
     "RuntimePaths",
     "Settings",
@@ -189,6 +190,16 @@ class TcpSettings(BaseModel):
     client_name: str = Field(min_length=1)  # the identity the client certificate must carry
 
 
+class OtelSettings(BaseModel):
+    """OpenTelemetry traces (tracing.py): off unless an endpoint is set."""
+
+    # Base URL of an OTLP/HTTP receiver ("http://collector:4318"); spans go to
+    # {endpoint}/v1/traces. None: no tracer provider, every span a no-op.
+    endpoint: HttpUrl | None = None
+    flush_ms: int = Field(2000, gt=0)  # how often batched spans are sent, in ms
+    timeout_s: float = Field(10.0, gt=0)  # one export's time limit, in seconds
+
+
 _VOLUME_NAME = re.compile(r"[a-z0-9][a-z0-9_.-]{0,62}")
 
 
@@ -232,6 +243,7 @@ class Settings(BaseSettings):
     volumes: dict[str, Path] = Field(default_factory=dict)
     bundles: BundleSettings = Field(default_factory=BundleSettings)
     tcp: TcpSettings | None = None  # None: the unix socket only
+    otel: OtelSettings = Field(default_factory=OtelSettings)
 
     @field_validator("socket", "state_dir", "stage_dir")
     @classmethod

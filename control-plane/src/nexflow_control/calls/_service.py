@@ -31,6 +31,7 @@ from ..inputs import HostAccess, PathAccess, input_sha256
 from ..metrics import Metrics
 from ..settings import Settings
 from ..skills import Skill, SkillCatalog, ValidationPool
+from ..tracing import step
 from . import _approved
 from ._context import CallContext, CallParts
 from ._dispatch import dispatch
@@ -119,7 +120,11 @@ class CallService:
         call_id = new_call_id()
         structlog.contextvars.bind_contextvars(call_id=call_id, principal=principal.id)
         try:
-            return await self._run(call_id, principal, name, raw_input)
+            with step("call", {"nexflow.call_id": call_id, "nexflow.skill": name[:64]}) as span:
+                result = await self._run(call_id, principal, name, raw_input)
+                status = result.status if isinstance(result, CallResult) else "pending_approval"
+                span.set_attribute("nexflow.status", status)
+                return result
         except NexflowError:
             raise
         except Exception as exc:
@@ -153,7 +158,8 @@ class CallService:
                 NotFound(f"no skill named {name!r}", code="skill_not_found"),
             )
         try:
-            stdin, paths, hosts = await parts.prepare_input(skill, raw_input)
+            with step("input.validate"):
+                stdin, paths, hosts = await parts.prepare_input(skill, raw_input)
             if not skill.executable:
                 raise NotExecutable(f"skill {name!r} has instructions only; nothing to execute")
         except NexflowError as exc:
@@ -169,7 +175,10 @@ class CallService:
             parts.workspace, call_id, principal, skill, input_digest, paths, hosts, facts
         )
         try:
-            decision = await parts.engine.decide(request)
+            with step("policy.decide") as span:
+                decision = await parts.engine.decide(request)
+                span.set_attribute("nexflow.allow", decision.allow)
+                span.set_attribute("nexflow.require_approval", decision.require_approval)
         except policy_mod.PolicyUnavailable as exc:
             parts.metrics.decisions.labels(outcome="error").inc()
             raise await self._refuse(

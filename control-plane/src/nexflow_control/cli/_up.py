@@ -58,9 +58,14 @@ def _executor_command(settings: Settings) -> list[str]:
 
 
 def _executor_env(settings: Settings) -> dict[str, str]:
-    """Our environment, plus the volumes by the names the control plane grants them."""
+    """Our environment, plus the volumes by the names the control plane grants them, and
+    our trace endpoint unless the executor is given its own."""
     volumes = {name: str(root) for name, root in settings.resolved_volumes.items()}
-    return {**os.environ, "NEXFLOW_EXECUTOR_VOLUMES": json.dumps(volumes)}
+    env = {**os.environ, "NEXFLOW_EXECUTOR_VOLUMES": json.dumps(volumes)}
+    if settings.otel.endpoint is not None:
+        env.setdefault("NEXFLOW_EXECUTOR_OTEL__ENDPOINT", str(settings.otel.endpoint))
+        env.setdefault("NEXFLOW_EXECUTOR_OTEL__FLUSH_MS", str(settings.otel.flush_ms))
+    return env
 
 
 _PR_SET_PDEATHSIG = 1

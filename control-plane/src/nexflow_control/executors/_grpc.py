@@ -13,8 +13,11 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from nexflow.executor.v1 import executor_pb2 as pb
 from nexflow.executor.v1 import executor_pb2_grpc as pb_grpc
+from opentelemetry.trace import Span, SpanKind
+from opentelemetry.util.types import Attributes
 
 from ..errors import ExecutorUnavailable
+from ..tracing import grpc_metadata, step
 from ._bundles import Bundle, BundleCache
 from ._errors import ExecutorLost, ExecutorRejected, map_rpc_error
 from ._proto import Collector, bundle_chunks, described, execute_request
@@ -28,6 +31,8 @@ CHUNK_BYTES = 1024 * 1024
 
 class _BundleMissing(Exception):
     """The executor does not hold the bundle the request named."""
+
+    code = "bundle_missing"
 
 
 class GrpcExecutor:
@@ -127,14 +132,22 @@ class GrpcExecutor:
     async def put_bundle(self, bundle: Bundle) -> bool:
         """Send one bundle (PutBundle); False when the executor already held it."""
         chunks = bundle_chunks(bundle.sha256, bundle.data, CHUNK_BYTES)
-        try:
-            reply = await self._stub.PutBundle(iter(chunks), timeout=60)
-        except grpc.aio.AioRpcError as exc:
-            if exc.code() == grpc.StatusCode.RESOURCE_EXHAUSTED:  # a size limit, not a slot
-                raise ExecutorRejected(
-                    f"executor {self.name} refused the skill's bundle: {exc.details()}"
-                ) from exc
-            raise map_rpc_error(exc) from exc
+        attributes: Attributes = {
+            "nexflow.executor": self.name,
+            "nexflow.bundle_bytes": len(bundle.data),
+        }
+        with step("bundle.upload", attributes, kind=SpanKind.CLIENT) as span:
+            try:
+                reply = await self._stub.PutBundle(
+                    iter(chunks), timeout=60, metadata=grpc_metadata()
+                )
+            except grpc.aio.AioRpcError as exc:
+                if exc.code() == grpc.StatusCode.RESOURCE_EXHAUSTED:  # a size limit, not a slot
+                    raise ExecutorRejected(
+                        f"executor {self.name} refused the skill's bundle: {exc.details()}"
+                    ) from exc
+                raise map_rpc_error(exc) from exc
+            span.set_attribute("nexflow.stored", bool(reply.stored))
         return bool(reply.stored)
 
     async def _run(
@@ -145,11 +158,22 @@ class GrpcExecutor:
         *,
         resend: bool = True,
     ) -> Outcome:
+        attributes = {"nexflow.executor": self.name, "nexflow.call_id": request.call_id}
+        with step("executor.execute", attributes, kind=SpanKind.CLIENT) as span:
+            outcome = await self._stream(request, output_cap, bundle_sha256, resend)
+            _describe(span, outcome)
+            return outcome
+
+    async def _stream(
+        self, request: pb.ExecuteRequest, output_cap: int, bundle_sha256: str, resend: bool
+    ) -> Outcome:
         collected = Collector(output_cap)
         # The overall deadline is the executor's business (wall-time limit); ours only
         # guards against an executor that never finishes the stream.
         deadline = request.limits.wall_time_ms / 1000 + 30 if request.limits.wall_time_ms else 660
-        call = self._stub.Execute(request, timeout=deadline, wait_for_ready=False)
+        call = self._stub.Execute(
+            request, timeout=deadline, wait_for_ready=False, metadata=grpc_metadata()
+        )
         try:
             async for event in call:
                 collected.add(event)
@@ -184,3 +208,15 @@ class GrpcExecutor:
         except grpc.aio.AioRpcError as exc:
             raise map_rpc_error(exc) from exc
         return bool(reply.found)
+
+
+def _describe(span: Span, outcome: Outcome) -> None:
+    """How the call ended, on its span: status, exit, kill reason, sizes (no content)."""
+    span.set_attribute("nexflow.status", outcome.status)
+    span.set_attribute("nexflow.exit_code", outcome.exit_code)
+    span.set_attribute("nexflow.kill_reason", str(outcome.kill_reason))
+    span.set_attribute("nexflow.backend", outcome.backend)
+    span.set_attribute("nexflow.warm", outcome.warm)
+    span.set_attribute("nexflow.stdout_bytes", len(outcome.stdout))
+    span.set_attribute("nexflow.stderr_bytes", len(outcome.stderr))
+    span.set_attribute("nexflow.wall_time_ms", outcome.usage.wall_time_ms)

@@ -25,8 +25,10 @@ import dataclasses
 import itertools
 
 import structlog
+from opentelemetry.trace import Span
 
 from ..errors import ExecutorUnavailable
+from ..tracing import TRACER, failed, step
 from ._errors import ExecutorBusy, ExecutorLost
 from ._grpc import GrpcExecutor
 from ._types import ExecutionSpec, ExecutorState, Outcome
@@ -162,49 +164,72 @@ class ExecutorPool:
     async def execute(self, spec: ExecutionSpec, *, output_cap: int) -> Outcome:
         """Run `spec` on the first executor that takes it, waiting for a slot while every
         one is full (see the module docstring)."""
+        with step("dispatch", {"nexflow.call_id": spec.call_id}) as span:
+            outcome = await self._dispatch(spec, output_cap)
+            span.set_attribute("nexflow.executor", outcome.executor)
+            span.set_attribute("nexflow.status", outcome.status)
+            return outcome
+
+    async def _dispatch(self, spec: ExecutionSpec, output_cap: int) -> Outcome:
         loop = asyncio.get_running_loop()
         deadline: float | None = None
         lost: list[str] = []  # executors an idempotent call was lost on
-        while True:
-            candidates, skipped, full = self._candidates(exclude=lost)
-            if candidates:
-                try:
-                    outcome = await self._try(candidates, spec, output_cap)
-                    return dataclasses.replace(outcome, lost_on=tuple(lost)) if lost else outcome
-                except ExecutorBusy:
-                    full = True  # each one that could take it was full after all
-                except _LostIdempotent as gone:
-                    lost.append(gone.name)
-                    continue
-            if not full:
-                if lost:
-                    raise ExecutorLost(
-                        f"executor(s) {', '.join(lost)} lost mid-call, and no other can take "
-                        "it (" + ", ".join(skipped or ["none left"]) + ")"
-                    )
-                raise ExecutorUnavailable(
-                    "no executor can take the call (" + ", ".join(skipped) + ")"
-                )
-            if deadline is None:
-                if self.waiting >= self._queue_max:
+        queued: Span | None = None  # a `queue.wait` span while the call waits for a slot
+        try:
+            while True:
+                candidates, skipped, full = self._candidates(exclude=lost)
+                if candidates:
+                    if queued is not None:
+                        queued.end()
+                        queued = None
+                    try:
+                        outcome = await self._try(candidates, spec, output_cap)
+                        if lost:
+                            return dataclasses.replace(outcome, lost_on=tuple(lost))
+                        return outcome
+                    except ExecutorBusy:
+                        full = True  # each one that could take it was full after all
+                    except _LostIdempotent as gone:
+                        lost.append(gone.name)
+                        continue
+                if not full:
+                    if lost:
+                        raise ExecutorLost(
+                            f"executor(s) {', '.join(lost)} lost mid-call, and no other can "
+                            "take it (" + ", ".join(skipped or ["none left"]) + ")"
+                        )
                     raise ExecutorUnavailable(
-                        f"every executor is busy and {self.waiting} calls already wait for a slot"
+                        "no executor can take the call (" + ", ".join(skipped) + ")"
                     )
-                deadline = loop.time() + self._queue_s
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                raise ExecutorUnavailable(
-                    f"every executor stayed busy for {self._queue_s:g} s ("
-                    + ", ".join(skipped or ["all full"])
-                    + ")"
-                )
-            freed = self._freed
-            self.waiting += 1
-            try:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(freed.wait(), min(remaining, self.BUSY_RETRY_S))
-            finally:
-                self.waiting -= 1
+                if deadline is None:
+                    if self.waiting >= self._queue_max:
+                        raise ExecutorUnavailable(
+                            f"every executor is busy and {self.waiting} calls already wait "
+                            "for a slot"
+                        )
+                    deadline = loop.time() + self._queue_s
+                if queued is None:
+                    queued = TRACER.start_span(
+                        "queue.wait", attributes={"nexflow.ahead": self.waiting}
+                    )
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    raise ExecutorUnavailable(
+                        f"every executor stayed busy for {self._queue_s:g} s ("
+                        + ", ".join(skipped or ["all full"])
+                        + ")"
+                    )
+                freed = self._freed
+                self.waiting += 1
+                try:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(freed.wait(), min(remaining, self.BUSY_RETRY_S))
+                finally:
+                    self.waiting -= 1
+        finally:
+            if queued is not None:  # refused while waiting
+                failed(queued, ExecutorUnavailable.code)
+                queued.end()
 
     async def _try(
         self, candidates: list[GrpcExecutor], spec: ExecutionSpec, output_cap: int
