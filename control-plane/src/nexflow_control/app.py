@@ -22,6 +22,7 @@ from .api.errors import install_error_handlers
 from .api.routes_accounts import router as accounts_router
 from .api.routes_approvals import router as approvals_router
 from .api.routes_audit import router as audit_router
+from .api.routes_calls import router as calls_router
 from .api.routes_skills import router as skills_router
 from .api.routes_system import router as system_router
 from .approvals import ApprovalStore
@@ -240,6 +241,7 @@ def create_app(settings: Settings) -> FastAPI:
         finally:
             await watcher.stop()
             await services.approvals.stop()
+            await services.calls.close()
             await services.tail.close()
             await services.executor.close()
             await services.engine.close()
@@ -263,6 +265,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(system_router)
     app.include_router(skills_router)
     app.include_router(audit_router)
+    app.include_router(calls_router)
     app.include_router(accounts_router)
     app.include_router(approvals_router)
     app.include_router(export.router)

@@ -126,10 +126,10 @@ _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 def web_scopes(roles: tuple[str, ...]) -> frozenset[str]:
     """What a person logged in to the web UI may do: what a default token may, plus
     deciding approvals (policy still says whose: see `policy._approver`), plus account
-    administration for admins."""
+    administration and cancelling anyone's call for admins."""
     scopes = {*DEFAULT_SCOPES, Scope.APPROVALS_DECIDE}
     if "admin" in roles:
-        scopes.add(Scope.ACCOUNTS_ADMIN)
+        scopes.update((Scope.ACCOUNTS_ADMIN, Scope.CALLS_CANCEL))
     return frozenset(scopes)
 
 

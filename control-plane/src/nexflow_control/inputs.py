@@ -64,6 +64,29 @@ def validate_input(
     return encoded
 
 
+async def check_tiered(
+    key: str,
+    schema: dict[str, Any],
+    value: Any,
+    encoded: bytes,
+    *,
+    pool: ValidationPool,
+    root: str = "input",
+) -> InputProblem | None:
+    """The first problem of `value` (whose JSON is `encoded`) against `schema`, for the
+    event loop: inline within a small CPU slice (the common value ends there, at no extra
+    cost), else in one of `pool`'s worker processes, so a costly one never stalls the
+    server. Unavailable (503 `validation_unavailable`) when no worker can answer. `root`
+    names the value in the problem (`input`, or `output` for a call's output)."""
+    try:
+        return check_input(key, schema, value, inline=True, root=root)
+    except NeedsWorker:
+        try:
+            return await pool.check(key, schema, encoded, root=root)
+        except ValidationUnavailable as exc:
+            raise Unavailable(str(exc), code="validation_unavailable") from None
+
+
 async def validate_input_tiered(
     skill_key: str,
     schema: dict[str, Any] | None,
@@ -72,21 +95,10 @@ async def validate_input_tiered(
     max_bytes: int,
     pool: ValidationPool,
 ) -> bytes:
-    """`validate_input` for the event loop: inline within a small CPU slice (the common
-    input ends there, at no extra cost), else in one of `pool`'s worker processes, so a
-    costly input never stalls the server. Unavailable (503 `validation_unavailable`)
-    when no worker can answer."""
+    """`validate_input` for the event loop (see `check_tiered`)."""
     encoded = encode_input(value, max_bytes=max_bytes)
-    if schema is None:
-        return encoded
-    try:
-        problem = check_input(skill_key, schema, value, inline=True)
-    except NeedsWorker:
-        try:
-            problem = await pool.check(skill_key, schema, encoded)
-        except ValidationUnavailable as exc:
-            raise Unavailable(str(exc), code="validation_unavailable") from None
-    _refuse(problem)
+    if schema is not None:
+        _refuse(await check_tiered(skill_key, schema, value, encoded, pool=pool))
     return encoded
 
 

@@ -35,7 +35,8 @@ ADMIN_TOKEN = "bootstrap-admin-" + "b" * 32
 
 
 class StubExecutor(pb_grpc.ExecutorServicer):
-    """Records requests; answers stdout `ran:<stdin>` and exit code 0."""
+    """Records requests; answers stdout `{"ran": <stdin>}` (an object, as the echo
+    skill's output schema asks) and exit code 0."""
 
     def __init__(self) -> None:
         self.requests: list[pb.ExecuteRequest] = []
@@ -43,7 +44,7 @@ class StubExecutor(pb_grpc.ExecutorServicer):
     async def Execute(self, request: pb.ExecuteRequest, context: Any) -> Any:
         self.requests.append(request)
         yield pb.ExecuteEvent(started=pb.Started(call_id=request.call_id))
-        data = b"ran:" + request.stdin
+        data = b'{"ran":' + request.stdin + b"}"
         yield pb.ExecuteEvent(output=pb.Output(stream=pb.STREAM_STDOUT, data=data))
         yield pb.ExecuteEvent(
             finished=pb.Finished(

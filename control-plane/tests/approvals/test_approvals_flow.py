@@ -35,7 +35,7 @@ async def test_pending_then_granted_then_ran(api: Api) -> None:
     assert ok.json()["decided_by"] == "olga"
     state = await api.call_state(body["call_id"], _done)
     assert state["status"] == "succeeded", state
-    assert state["result"]["output"] == 'ran:{"data":42}'
+    assert state["result"]["output"] == {"ran": {"data": 42}}
     (request,) = api.executor.requests
     assert request.call_id == body["call_id"] and request.stdin == b'{"data":42}'
     shown = await api.request("olga", "GET", f"/api/v1/approvals/{body['approval_id']}")
@@ -194,7 +194,7 @@ async def test_pending_survives_restart_and_granted_is_interrupted(
         ok = await api.request("olga", "POST", f"/api/v1/approvals/{kept['approval_id']}/approve")
         assert ok.status_code == 200, ok.text
         state = await api.call_state(kept["call_id"], _done)
-        assert state["result"]["output"] == 'ran:{"data":7}'
+        assert state["result"]["output"] == {"ran": {"data": 7}}
         assert [r.stdin for r in api.executor.requests] == [b'{"data":7}']
 
 

@@ -4,6 +4,7 @@ replaced when it overruns or dies; every outcome is a clear error, never a hang.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import time
@@ -12,7 +13,7 @@ from typing import Any
 
 import pytest
 from nexflow_control.errors import InvalidInput, Unavailable
-from nexflow_control.inputs import validate_input_tiered
+from nexflow_control.inputs import check_tiered, validate_input_tiered
 from nexflow_control.skills import NeedsWorker, ValidationPool, check_input
 
 FAN_OUT = {
@@ -144,5 +145,33 @@ async def test_busy_workers_refuse_after_the_wait() -> None:
         assert err.value.code == "validation_unavailable"
         with pytest.raises(InvalidInput):
             await first
+    finally:
+        pool.close()
+
+
+async def test_output_is_checked_by_the_same_tiers_and_named_as_output() -> None:
+    """`check_tiered(root="output")` names the output's place inline and in a worker,
+    and stops a fan-out output at its step budget: one validator for input and output."""
+    pool = ValidationPool(workers=1)
+    try:
+        small = await check_tiered(
+            "out-small", SMALL, {"a": 1}, b'{"a":1}', pool=pool, root="output"
+        )
+        assert small is not None and (small.field, small.keyword) == ("output.a", "type")
+        assert small.message.startswith("output.a: ")
+        assert _workers(pool) == []  # judged inline
+        wide = {"type": "object", "additionalProperties": {"type": "integer", "minimum": 0}}
+        value = {f"k{i}": i for i in range(20_000)}
+        value["k9"] = -1
+        encoded = json.dumps(value).encode()
+        big = await check_tiered("out-wide", wide, value, encoded, pool=pool, root="output")
+        assert big is not None and big.field == "output.k9"
+        assert len(_workers(pool)) == 1  # judged by the worker
+        fan = {"n": _nested(40)}
+        costly = await check_tiered(
+            "out-fan", FAN_OUT, fan, json.dumps(fan).encode(), pool=pool, root="output"
+        )
+        assert costly is not None and costly.field == "output"
+        assert costly.message.startswith("output: validation takes more than")
     finally:
         pool.close()

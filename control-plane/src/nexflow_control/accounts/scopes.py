@@ -13,6 +13,9 @@ from enum import StrEnum
 class Scope(StrEnum):
     CALLS_RUN = "calls:run"
     """Run skills (`POST /api/v1/skills/{name}`)."""
+    CALLS_CANCEL = "calls:cancel"
+    """Cancel anyone's running call (`POST /api/v1/calls/{id}/cancel`); without it, a
+    token with `calls:run` cancels only its own user's calls. Never a default."""
     SKILLS_READ = "skills:read"
     """List and read skills."""
     AUDIT_READ = "audit:read"

@@ -113,21 +113,28 @@ ServicesDep = Annotated[Services, Depends(services)]
 PrincipalDep = Annotated[Principal, Depends(principal)]
 
 
+async def refuse_scope(
+    svc: Services, request: Request, who: Principal, exc: InsufficientScope
+) -> None:
+    """Record a refusal for a missing scope (`auth.scope_refused`, throttled)."""
+    await svc.refusals.record(
+        "auth.scope_refused",
+        exc,
+        client=_client(request),
+        method=request.method,
+        path=request.url.path,
+        actor=who.id,
+        scope=str(exc.extra["scope"]),
+        via=who.via,
+    )
+
+
 def _scoped(scope: Scope) -> Callable[..., Awaitable[Principal]]:
     async def check(who: PrincipalDep, request: Request, svc: ServicesDep) -> Principal:
         try:
             return require_scope(who, scope)
         except InsufficientScope as exc:
-            await svc.refusals.record(
-                "auth.scope_refused",
-                exc,
-                client=_client(request),
-                method=request.method,
-                path=request.url.path,
-                actor=who.id,
-                scope=str(scope),
-                via=who.via,
-            )
+            await refuse_scope(svc, request, who, exc)
             raise
 
     return check

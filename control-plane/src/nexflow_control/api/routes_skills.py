@@ -6,12 +6,13 @@ from typing import Any
 
 from fastapi.responses import JSONResponse
 
-from ..calls import PendingCall
+from ..calls import PendingCall, StartedCall
 from ..errors import NotFound
 from .deps import CallsRun, ServicesDep, SkillsRead
 from .params import PathName
 from .route import edge_router
 from .schemas import CallResultOut, PendingCallOut, RunRequest, SkillDetail, SkillList
+from .schemas_calls import StartedCallOut
 
 router = edge_router("/api/v1/skills", "skills")
 
@@ -39,14 +40,22 @@ async def show_skill(name: SkillName, svc: ServicesDep, _: SkillsRead) -> dict[s
 @router.post(
     "/{name}",
     response_model=CallResultOut,
-    responses={202: {"model": PendingCallOut, "description": "waits for a human's approval"}},
+    responses={
+        202: {
+            "model": PendingCallOut | StartedCallOut,
+            "description": "waits for a human's approval, or (`wait: false`) runs on",
+        }
+    },
 )
 async def run_skill(
     name: SkillName, svc: ServicesDep, who: CallsRun, body: RunRequest | None = None
 ) -> dict[str, Any] | JSONResponse:
     """Run a skill: body `{"input": {...}}`; the answer is the call's result, or 202
-    `pending_approval` when a human must approve it first."""
-    result = await svc.calls.run(who, name, body.input if body is not None else {})
-    if isinstance(result, PendingCall):
+    `pending_approval` when a human must approve it first. With `"wait": false` an
+    allowed call answers 202 `running` once dispatched (its result: `GET
+    /api/v1/calls/{call_id}`, or its `call.finished` on `/ws/logs`)."""
+    body = body or RunRequest()
+    result = await svc.calls.run(who, name, body.input, wait=body.wait)
+    if isinstance(result, PendingCall | StartedCall):
         return JSONResponse(result.to_dict(), status_code=202)
     return result.to_dict()

@@ -22,10 +22,12 @@ class Answer(BaseModel):
 
 
 class RunRequest(BaseModel):
-    """The skill's input, checked against its input schema."""
+    """The skill's input, checked against its input schema; `wait: false` answers 202
+    once the call is dispatched instead of holding the request until it ends."""
 
-    model_config = _example({"input": {"message": "hello"}}, request=True)
+    model_config = _example({"input": {"message": "hello"}, "wait": True}, request=True)
     input: dict[str, Any] = Field(default_factory=dict)
+    wait: bool = True
 
 
 class Reason(Answer):
@@ -62,6 +64,8 @@ class CallResultOut(Answer):
     truncated: bool
     backend: str
     audit_complete: bool
+    error: str | None = Field(None, description="`output_invalid`: ran, output refused")
+    message: str | None = Field(None, description="the first schema problem of the output")
 
 
 class PendingCallOut(Answer):
@@ -217,6 +221,8 @@ class CallOutcome(Answer):
     stderr: Any
     truncated: bool | None
     capped: bool
+    error: str | None = None
+    message: str | None = None
 
 
 class CallStory(Answer):

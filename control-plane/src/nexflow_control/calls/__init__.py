@@ -8,22 +8,35 @@
     _requests   the checked input, the policy input and the execution spec (pure)
     _results    CallResult, PendingCall, ApprovalStale, parse_output, new_call_id, and
                 the small helpers audit payloads are built from
+    _story      call_events, call_summary: a call's story from the audit log
+    _running    RunningCalls: the calls in flight here; runs no request waits for
+    _output     check_output: a succeeded call's output against its schema
+    _cancel     cancel: a running call killed on request (call.cancel_requested)
     _history    CallHistory: recent decisions and versions that ran, from the audit log
     _recovery   end_interrupted_calls: calls a stopped control plane left unfinished
 
-The modules import each other in one direction only (_service → _approved →
-_dispatch → _context/_requests/_results); protobuf stays behind `executors/`.
+The modules import each other in one direction only (_service → _approved/_cancel →
+_dispatch → _context/_requests/_results/_running); protobuf stays behind `executors/`.
 
 Nothing is dispatched unless the events that say why it may run are committed first
 ("no audit, no execution"); every step that ends a call early is an audit event too.
 """
 
+from ._cancel import Cancelled
 from ._context import CallContext, CallParts
 from ._dispatch import Commit
 from ._history import CallHistory
 from ._recovery import end_interrupted_calls, unfinished_calls
-from ._results import ApprovalStale, CallResult, PendingCall, new_call_id, parse_output
+from ._results import (
+    ApprovalStale,
+    CallResult,
+    PendingCall,
+    StartedCall,
+    new_call_id,
+    parse_output,
+)
 from ._service import CallService
+from ._story import call_events, call_summary
 
 __all__ = [
     "ApprovalStale",
@@ -32,8 +45,12 @@ __all__ = [
     "CallParts",
     "CallResult",
     "CallService",
+    "Cancelled",
     "Commit",
     "PendingCall",
+    "StartedCall",
+    "call_events",
+    "call_summary",
     "end_interrupted_calls",
     "new_call_id",
     "parse_output",

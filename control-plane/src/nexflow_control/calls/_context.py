@@ -3,15 +3,18 @@ one call in flight (`CallContext`)."""
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import structlog
 
 from .. import audit as audit_mod
 from .. import policy as policy_mod
 from ..approvals import ApprovalStore
 from ..auth import Principal
-from ..errors import AuditUnavailable
+from ..errors import AuditUnavailable, InternalError
 from ..executors import Executor
 from ..inputs import HostAccess, PathAccess
 from ..metrics import Metrics
@@ -20,6 +23,9 @@ from ..skills import Skill, SkillCatalog, ValidationPool
 from ._history import CallHistory
 from ._requests import prepare
 from ._results import call_event
+from ._running import RunningCalls
+
+log = structlog.get_logger("nexflow.calls")
 
 
 @dataclass
@@ -37,7 +43,9 @@ class CallParts:
     workspace: Path = field(init=False)
     """The resolved workspace directory (`settings.resolved_workspace`)."""
     validation: ValidationPool = field(default_factory=ValidationPool)
-    """Worker processes for costly input validation, started on first need."""
+    """Worker processes for costly input and output validation, started on first need."""
+    running: RunningCalls = field(default_factory=RunningCalls)
+    """The calls in flight here, and the runs no request waits for."""
 
     def __post_init__(self) -> None:
         self.workspace = self.settings.resolved_workspace
@@ -61,6 +69,27 @@ class CallParts:
         except AuditUnavailable:
             self.metrics.audit_failures.inc()
             raise
+
+    async def internal_error(
+        self, call_id: str, principal: Principal, skill: str, exc: Exception
+    ) -> InternalError:
+        """A fault of ours in a call: logged with its trace, recorded as `call.failed`
+        `internal_error` where the audit log can take it; the error to answer with."""
+        log.exception("call.internal_error", call_id=call_id, error_type=type(exc).__name__)
+        message = "internal error; see the server log"
+        with contextlib.suppress(AuditUnavailable):
+            await self.append(
+                call_event(
+                    "call.failed",
+                    call_id,
+                    principal,
+                    skill,
+                    decision="error",
+                    reason_codes=["internal_error"],
+                    payload={"error": "internal_error", "message": message},
+                )
+            )
+        return InternalError(message, call_id=call_id)
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,11 +3,16 @@
 `dispatch` commits the events that say why the call may run, with `call.dispatched`,
 before anything runs ("no audit, no execution"); then `call.egress` (one per connection
 attempt the call's egress proxy saw) and `call.finished`, or `call.failed` when the
-executor could not run it.
+executor could not run it. With `wait=False` the run after the commit belongs to a task
+of `CallParts.running` and the caller gets a `StartedCall` at once.
+
+A succeeded call whose output does not fit the skill's output schema is `failed` with
+`output_invalid` (see `_output`); `call.finished` says so beside the raw, capped stdout.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable
 
@@ -16,10 +21,12 @@ import structlog
 from .. import audit as audit_mod
 from .. import policy as policy_mod
 from ..errors import AuditUnavailable, NexflowError
-from ..executors import EgressRecord, KillReason, Outcome
+from ..executors import EgressRecord, ExecutionSpec, KillReason, Outcome
 from ._context import CallContext, CallParts
+from ._output import OUTPUT_INVALID, check_output
 from ._requests import execution_spec
-from ._results import CallResult, cap, grants_dict, parse_output
+from ._results import CallResult, StartedCall, cap, grants_dict, parse_output
+from ._running import InFlight
 
 log = structlog.get_logger("nexflow.calls")
 
@@ -33,7 +40,34 @@ async def dispatch(
     leading: list[audit_mod.AuditEvent],
     commit: Commit,
 ) -> CallResult:
-    """Commit `leading` + call.dispatched through `commit`, then run the call."""
+    """Commit `leading` + call.dispatched through `commit`, then run the call to its end."""
+    spec, entry = await _dispatched(parts, ctx, decision, leading, commit, wait=True)
+    return await _execute(parts, ctx, spec, entry)
+
+
+async def start(
+    parts: CallParts,
+    ctx: CallContext,
+    decision: policy_mod.Decision,
+    leading: list[audit_mod.AuditEvent],
+    commit: Commit,
+) -> StartedCall:
+    """`dispatch`, with the run in a task of `parts.running`: answers once it is committed."""
+    spec, entry = await _dispatched(parts, ctx, decision, leading, commit, wait=False)
+    parts.running.spawn(entry, _in_background(parts, ctx, spec, entry))
+    return StartedCall(ctx.call_id, ctx.skill.name)
+
+
+async def _dispatched(
+    parts: CallParts,
+    ctx: CallContext,
+    decision: policy_mod.Decision,
+    leading: list[audit_mod.AuditEvent],
+    commit: Commit,
+    *,
+    wait: bool,
+) -> tuple[ExecutionSpec, InFlight]:
+    """Commit `leading` + call.dispatched; the spec to run and the call, known as running."""
     skill = ctx.skill
     spec = execution_spec(parts.workspace, ctx.call_id, skill, ctx.stdin, decision.grants)
     await commit(
@@ -50,31 +84,71 @@ async def dispatch(
                     "backend": spec.backend or "unspecified",
                     "image": spec.image,
                     "skill_digest": skill.digest,
+                    "wait": wait,
                 },
             ),
         ]
     )
     parts.history.record_run(skill.name, skill.digest)
+    # Known as running before anyone can hear of it: a cancel may come at once.
+    return spec, parts.running.enter(ctx.call_id, skill.name, ctx.principal.id)
+
+
+async def _in_background(
+    parts: CallParts, ctx: CallContext, spec: ExecutionSpec, entry: InFlight
+) -> None:
+    structlog.contextvars.bind_contextvars(call_id=ctx.call_id, principal=ctx.principal.id)
     try:
-        outcome = await parts.executor.execute(
-            spec, output_cap=parts.settings.limits.result_output_bytes
-        )
-    except NexflowError as exc:
-        parts.metrics.calls.labels(skill=skill.name, status="error").inc()
+        await _execute(parts, ctx, spec, entry)
+    except NexflowError as exc:  # recorded as call.failed by `_execute`
+        log.warning("call.background_failed", error=exc.code)
+    except Exception as exc:
+        await parts.internal_error(ctx.call_id, ctx.principal, ctx.skill.name, exc)
+
+
+async def _execute(
+    parts: CallParts, ctx: CallContext, spec: ExecutionSpec, entry: InFlight
+) -> CallResult:
+    """Run the dispatched call on an executor and record how it ended."""
+    try:
         try:
-            await parts.append(
-                ctx.event(
-                    "call.failed",
-                    decision="error",
-                    reason_codes=[exc.code],
-                    payload={"error": exc.code, "message": exc.message},
-                )
+            outcome = await entry.execute(
+                lambda: parts.executor.execute(
+                    spec, output_cap=parts.settings.limits.result_output_bytes
+                ),
+                spec.backend,
             )
-        except AuditUnavailable:
-            log.error("audit.write_failed", stage="call.failed")
-        exc.extra.setdefault("call_id", ctx.call_id)
-        raise
-    return await _finished(parts, ctx, outcome)
+        except NexflowError as exc:
+            await _failed(parts, ctx, exc.code, exc.message)
+            exc.extra.setdefault("call_id", ctx.call_id)
+            raise
+        except asyncio.CancelledError:  # the control plane is stopping
+            await _failed(parts, ctx, STOPPED, "the control plane stopped while the call ran")
+            raise
+        result = await _finished(parts, ctx, outcome)
+        entry.finish(result.status, result.kill_reason)
+        return result
+    finally:
+        parts.running.leave(entry)
+
+
+STOPPED = "control_plane_stopped"
+
+
+async def _failed(parts: CallParts, ctx: CallContext, code: str, message: str) -> None:
+    """`call.failed`: the executor could not run the call, or gave no outcome."""
+    parts.metrics.calls.labels(skill=ctx.skill.name, status="error").inc()
+    try:
+        await parts.append(
+            ctx.event(
+                "call.failed",
+                decision="error",
+                reason_codes=[code],
+                payload={"error": code, "message": message},
+            )
+        )
+    except AuditUnavailable:
+        log.error("audit.write_failed", stage="call.failed")
 
 
 async def _finished(parts: CallParts, ctx: CallContext, outcome: Outcome) -> CallResult:
@@ -82,11 +156,17 @@ async def _finished(parts: CallParts, ctx: CallContext, outcome: Outcome) -> Cal
     stdout = outcome.stdout.decode(errors="replace")
     stderr = outcome.stderr.decode(errors="replace")
     kill = str(outcome.kill_reason)
+    status: str = outcome.status
+    problem = None
+    if status == "succeeded":
+        problem = await check_output(skill, stdout, parts.validation)
+        if problem is not None:
+            status = "failed"
     duration_ms = int((time.perf_counter() - ctx.started) * 1000)
     result = CallResult(
         call_id=ctx.call_id,
         skill=skill.name,
-        status=outcome.status,
+        status=status,
         exit_code=outcome.exit_code,
         output=parse_output(stdout),
         stdout=stdout,
@@ -95,6 +175,8 @@ async def _finished(parts: CallParts, ctx: CallContext, outcome: Outcome) -> Cal
         kill_reason=kill,
         truncated=outcome.truncated,
         backend=outcome.backend,
+        error=None if problem is None else OUTPUT_INVALID,
+        message=None if problem is None else problem.message,
     )
     io_cap = parts.settings.limits.audit_io_bytes
     egress = [egress_event(ctx, e) for e in outcome.egress]
@@ -104,8 +186,10 @@ async def _finished(parts: CallParts, ctx: CallContext, outcome: Outcome) -> Cal
             *egress,
             ctx.event(
                 "call.finished",
+                reason_codes=[] if problem is None else [OUTPUT_INVALID],
                 payload={
-                    "status": outcome.status,
+                    "status": status,
+                    **({} if problem is None else problem.to_dict()),
                     "exit_code": outcome.exit_code,
                     "kill_reason": kill,
                     "detail": outcome.detail,
@@ -134,14 +218,14 @@ async def _finished(parts: CallParts, ctx: CallContext, outcome: Outcome) -> Cal
         # operator gets an error line and a metric.
         log.error("audit.write_failed", stage="call.finished")
         result = CallResult(**{**result.to_dict(), "audit_complete": False})
-    parts.metrics.calls.labels(skill=skill.name, status=outcome.status).inc()
+    parts.metrics.calls.labels(skill=skill.name, status=status).inc()
     if outcome.kill_reason is not KillReason.NONE:
         parts.metrics.executor_kills.labels(executor=outcome.executor, reason=kill).inc()
     parts.metrics.call_latency.labels(skill=skill.name).observe(duration_ms / 1000)
     log.info(
         "call.finished",
         skill=skill.name,
-        status=outcome.status,
+        status=status,
         exit_code=outcome.exit_code,
         kill_reason=kill,
         duration_ms=duration_ms,

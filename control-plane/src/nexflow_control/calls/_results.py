@@ -1,7 +1,8 @@
 """What a call answers and the small pieces its audit events are made of.
 
-`CallResult` (ran), `PendingCall` (waits for a human, HTTP 202), `ApprovalStale` (an
-approved call that changed, 409); `call_event` builds one audit event of a call.
+`CallResult` (ran), `PendingCall` (waits for a human, HTTP 202), `StartedCall` (runs on
+without a held request, HTTP 202), `ApprovalStale` (an approved call that changed, 409);
+`call_event` builds one audit event of a call.
 """
 
 from __future__ import annotations
@@ -39,6 +40,10 @@ class CallResult:
     truncated: bool
     backend: str
     audit_complete: bool = True
+    error: str | None = None
+    """Set when a call that ran is nevertheless failed: `output_invalid`."""
+    message: str | None = None
+    """What `error` means for this call (the first schema problem, bounded)."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -54,6 +59,8 @@ class CallResult:
             "truncated": self.truncated,
             "backend": self.backend,
             "audit_complete": self.audit_complete,
+            "error": self.error,
+            "message": self.message,
         }
 
 
@@ -72,6 +79,17 @@ class PendingCall:
             "reasons": self.approval.reasons,
             "expires_at": self.approval.expires_at.isoformat(),
         }
+
+
+@dataclass(frozen=True, slots=True)
+class StartedCall:
+    """A call dispatched with `wait: false`: it runs on, answered 202 with its id."""
+
+    call_id: str
+    skill: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"call_id": self.call_id, "skill": self.skill, "status": "running"}
 
 
 class ApprovalStale(NexflowError):

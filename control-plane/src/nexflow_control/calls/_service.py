@@ -6,7 +6,6 @@ the events that say why it may run are committed first ("no audit, no execution"
 
 from __future__ import annotations
 
-import contextlib
 import time
 from datetime import timedelta
 from typing import Any
@@ -19,7 +18,6 @@ from ..approvals import Approval, ApprovalStore, Status, new_approval_id
 from ..auth import Principal
 from ..errors import (
     AuditUnavailable,
-    InternalError,
     NexflowError,
     NotExecutable,
     NotFound,
@@ -32,14 +30,16 @@ from ..metrics import Metrics
 from ..settings import Settings
 from ..skills import Skill, SkillCatalog, ValidationPool
 from ..tracing import step
-from . import _approved
+from . import _approved, _cancel
+from ._cancel import Cancelled
 from ._context import CallContext, CallParts
-from ._dispatch import dispatch
+from ._dispatch import dispatch, start
 from ._history import CallHistory
 from ._requests import policy_input
 from ._results import (
     CallResult,
     PendingCall,
+    StartedCall,
     call_event,
     cap,
     grants_dict,
@@ -112,41 +112,34 @@ class CallService:
         return error
 
     async def run(
-        self, principal: Principal, name: str, raw_input: Any
-    ) -> CallResult | PendingCall:
+        self, principal: Principal, name: str, raw_input: Any, *, wait: bool = True
+    ) -> CallResult | PendingCall | StartedCall:
         """One call. Every way out is recorded under its call id: a result, a pending
         approval, a refusal (`call_id` in the error), or — for a fault of ours —
-        `call.failed` `internal_error` and a 500 that names the call id."""
+        `call.failed` `internal_error` and a 500 that names the call id. With
+        `wait=False` an allowed call answers `StartedCall` once dispatched and runs on
+        (its end is in its story, `GET /api/v1/calls/{id}`)."""
         call_id = new_call_id()
         structlog.contextvars.bind_contextvars(call_id=call_id, principal=principal.id)
         try:
             with step("call", {"nexflow.call_id": call_id, "nexflow.skill": name[:64]}) as span:
-                result = await self._run(call_id, principal, name, raw_input)
-                status = result.status if isinstance(result, CallResult) else "pending_approval"
+                result = await self._run(call_id, principal, name, raw_input, wait)
+                if isinstance(result, CallResult):
+                    status = result.status
+                elif isinstance(result, StartedCall):
+                    status = "running"
+                else:
+                    status = "pending_approval"
                 span.set_attribute("nexflow.status", status)
                 return result
         except NexflowError:
             raise
         except Exception as exc:
-            log.exception("call.internal_error", error_type=type(exc).__name__)
-            message = "internal error; see the server log"
-            with contextlib.suppress(AuditUnavailable):
-                await self.parts.append(
-                    call_event(
-                        "call.failed",
-                        call_id,
-                        principal,
-                        name[:64],
-                        decision="error",
-                        reason_codes=["internal_error"],
-                        payload={"error": "internal_error", "message": message},
-                    )
-                )
-            raise InternalError(message, call_id=call_id) from None
+            raise await self.parts.internal_error(call_id, principal, name[:64], exc) from None
 
     async def _run(
-        self, call_id: str, principal: Principal, name: str, raw_input: Any
-    ) -> CallResult | PendingCall:
+        self, call_id: str, principal: Principal, name: str, raw_input: Any, wait: bool
+    ) -> CallResult | PendingCall | StartedCall:
         started = time.perf_counter()
         parts = self.parts
         skill = parts.catalog.get(name)
@@ -185,11 +178,11 @@ class CallService:
                 call_id, principal, skill.name, PolicyUnavailable(f"policy engine failed: {exc}")
             ) from None
         ctx = CallContext(call_id, principal, skill, stdin, input_digest, started, facts)
-        return await self._decided(ctx, decision)
+        return await self._decided(ctx, decision, wait)
 
     async def _decided(
-        self, ctx: CallContext, decision: policy_mod.Decision
-    ) -> CallResult | PendingCall:
+        self, ctx: CallContext, decision: policy_mod.Decision, wait: bool
+    ) -> CallResult | PendingCall | StartedCall:
         parts, skill = self.parts, ctx.skill
         reasons = reasons_list(decision)
         codes = [r.code for r in decision.reasons]
@@ -227,7 +220,8 @@ class CallService:
             await parts.append(requested, decided)
             parts.metrics.calls.labels(skill=skill.name, status="refused").inc()
             raise PolicyDenied("policy denied the call", call_id=ctx.call_id, reasons=reasons)
-        return await dispatch(parts, ctx, decision, [requested, decided], self._commit)
+        run = dispatch if wait else start
+        return await run(parts, ctx, decision, [requested, decided], self._commit)
 
     async def _commit(self, events: list[audit_mod.AuditEvent]) -> None:
         await self.parts.append(*events)
@@ -289,6 +283,14 @@ class CallService:
         `principal` is the requester as their account stands now (roles may have
         changed since they asked); default: as stored with the approval."""
         return await _approved.run_approved(self.parts, approval, principal)
+
+    async def cancel(self, call_id: str, who: Principal) -> Cancelled:
+        """Kill a running call (see `_cancel`): its status once it ended, or `cancelling`."""
+        return await _cancel.cancel(self.parts, call_id, who)
+
+    async def close(self) -> None:
+        """Let calls that run without a held request end (bounded), cancel the rest."""
+        await self.parts.running.close()
 
     async def invalidate(self, approval: Approval, principal: Principal, why: str) -> None:
         """granted → invalidated: approval.invalidated and call.failed, in one transaction."""

@@ -8,8 +8,9 @@ Public API::
     lint_command(paths, as_json, out) -> exit code (0 valid, 1 invalid)
     safe_validator(schema), first_error(validator, value) -> RE2 patterns, no fetches,
         a step budget (ValidationTooCostly)
-    check_input(key, schema, value, inline=) -> InputProblem | None (NeedsWorker inline)
-    ValidationPool().check(key, schema, input_json) -> the same, in a worker process
+    check_input(key, schema, value, inline=, root=) -> InputProblem | None (NeedsWorker
+        inline); root "input" or "output" (a call's output against the output schema)
+    ValidationPool().check(key, schema, value_json, root=) -> the same, in a worker process
 """
 
 from ._catalog import SkillCatalog

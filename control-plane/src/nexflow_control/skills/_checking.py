@@ -61,23 +61,25 @@ def _validator(key: str, schema: dict[str, Any]) -> Any:
 
 
 def check_input(
-    key: str, schema: dict[str, Any], value: Any, *, inline: bool = False
+    key: str, schema: dict[str, Any], value: Any, *, inline: bool = False, root: str = "input"
 ) -> InputProblem | None:
     """The first problem of `value` against `schema` (cached by `key`, which must change
-    when the schema does), or None. Inline, NeedsWorker when the CPU slice runs out."""
+    when the schema does), or None. Inline, NeedsWorker when the CPU slice runs out.
+    `root` names the value in fields and messages (`input.a.b`, or `output.a.b` when a
+    call's output is checked against the skill's output schema)."""
     try:
         validator = _validator(key, schema)
         error = first_error(
             validator, value, steps=MAX_STEPS, cpu_s=INLINE_CPU_S if inline else None
         )
     except UnsafeSchema as exc:  # the loader refuses these; never run one anyway
-        return InputProblem("invalid_input", f"the skill's input schema is unsafe: {exc}", "input")
+        return InputProblem("invalid_input", f"the skill's {root} schema is unsafe: {exc}", root)
     except ValidationTooCostly as exc:
         if inline:
             raise NeedsWorker(str(exc)) from None
-        return InputProblem("input_too_complex", f"input: {exc}", "input")
+        return InputProblem("input_too_complex", f"{root}: {exc}", root)
     if error is None:
         return None
     where = ".".join(str(p) for p in error.absolute_path)
-    field = f"input.{where}" if where else "input"
+    field = f"{root}.{where}" if where else root
     return InputProblem("invalid_input", f"{field}: {error.message}", field, error.validator)

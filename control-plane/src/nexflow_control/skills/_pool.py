@@ -102,8 +102,11 @@ class ValidationPool:
         self._workers: set[_Worker] = set()
         self._slots: asyncio.Semaphore | None = None
 
-    async def check(self, key: str, schema: dict[str, Any], encoded: bytes) -> InputProblem | None:
-        """The worker's verdict on the input (`encoded`, its JSON) against `schema`."""
+    async def check(
+        self, key: str, schema: dict[str, Any], encoded: bytes, *, root: str = "input"
+    ) -> InputProblem | None:
+        """The worker's verdict on the value (`encoded`, its JSON) against `schema`;
+        `root` names it in the problem (see `check_input`)."""
         if self._slots is None:
             self._slots = asyncio.Semaphore(self.size)
         try:
@@ -119,16 +122,13 @@ class ValidationPool:
             self._slots.release()
             raise
         try:
-            problem = await self._ask(worker, key, schema, encoded)
+            problem = await self._ask(worker, key, schema, encoded, root)
         except _Overran:
             self._discard(worker)
             if not worker.ready:
                 raise ValidationUnavailable("a validation worker did not start in time") from None
-            return InputProblem(
-                "input_too_complex",
-                f"input: validation took longer than {self.timeout_s:g} s",
-                "input",
-            )
+            why = f"{root}: validation took longer than {self.timeout_s:g} s"
+            return InputProblem("input_too_complex", why, root)
         except (OSError, EOFError):
             self._discard(worker)
             raise ValidationUnavailable("the validation worker stopped") from None
@@ -148,16 +148,16 @@ class ValidationPool:
         return worker
 
     async def _ask(
-        self, worker: _Worker, key: str, schema: dict[str, Any], encoded: bytes
+        self, worker: _Worker, key: str, schema: dict[str, Any], encoded: bytes, root: str
     ) -> InputProblem | None:
         if not worker.ready:
             if await worker.receive(self.start_timeout_s) != "ready":
                 raise EOFError
             worker.ready = True
-        worker.conn.send((key, None if key in worker.known else schema, encoded))
+        worker.conn.send((key, None if key in worker.known else schema, encoded, root))
         answer = await worker.receive(self.timeout_s)
         if answer == NEED_SCHEMA:
-            worker.conn.send((key, schema, encoded))
+            worker.conn.send((key, schema, encoded, root))
             answer = await worker.receive(self.timeout_s)
         worker.known.add(key)
         return None if answer is None else InputProblem(*answer)

@@ -17,13 +17,14 @@ _SCHEMAS_KEPT = 256
 
 
 def serve(conn: Connection) -> None:
-    """The worker's loop: (key, schema | None, input JSON) in, a problem tuple or None out."""
+    """The worker's loop: (key, schema | None, value JSON, root) in, a problem tuple or
+    None out (`root`: "input", or "output" for a call's output)."""
     os.nice(10)  # the server's event loop comes first on a busy machine
     schemas: OrderedDict[str, dict[str, Any]] = OrderedDict()
     conn.send("ready")
     while True:
         try:
-            key, schema, encoded = conn.recv()
+            key, schema, encoded, root = conn.recv()
         except EOFError:  # the server is gone
             return
         if schema is not None:
@@ -34,7 +35,7 @@ def serve(conn: Connection) -> None:
             conn.send(NEED_SCHEMA)
             continue
         schemas.move_to_end(key)
-        problem = check_input(key, schemas[key], json.loads(encoded))
+        problem = check_input(key, schemas[key], json.loads(encoded), root=root)
         conn.send(None if problem is None else astuple(problem))
 
 
