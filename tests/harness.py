@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -10,11 +11,64 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 
 REPO = Path(__file__).resolve().parents[1]
 NEXFLOW = Path(sys.executable).with_name("nexflow")
+
+
+_PYTHON_SKILL = """\
+---
+name: {name}
+description: {description}
+version: 1.0.0
+author: tests
+location: ./run.py
+runtime: python
+permissions: []
+metadata: {metadata}
+requirements:
+  binaries: [python3]
+  files: [./run.py]
+  env: []
+---
+
+## Input schema
+
+```json
+{input_schema}
+```
+"""
+
+
+def python_skill(
+    skills: Path,
+    name: str,
+    run: str,
+    *,
+    description: str,
+    input_schema: dict[str, Any] | None = None,
+    output_schema: dict[str, Any] | None = None,
+    timeout_sec: int = 30,
+    max_output_kb: int = 64,
+) -> Path:
+    """Write a Python skill `name` (SKILL.md + run.py) under `skills`; the input schema
+    defaults to an empty object with nothing else allowed."""
+    folder = skills / name
+    folder.mkdir(parents=True)
+    text = _PYTHON_SKILL.format(
+        name=name,
+        description=description,
+        metadata=json.dumps({"timeoutSec": timeout_sec, "maxOutputKb": max_output_kb}),
+        input_schema=json.dumps(input_schema or {"type": "object", "additionalProperties": False}),
+    )
+    if output_schema is not None:
+        text += f"\n## Output schema\n\n```json\n{json.dumps(output_schema)}\n```\n"
+    (folder / "SKILL.md").write_text(text)
+    (folder / "run.py").write_text(run)
+    return folder
 
 
 def free_port() -> int:

@@ -20,7 +20,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.harness import Stack, start_stack
+from tests.harness import Stack, python_skill, start_stack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.nsjail, pytest.mark.xdist_group("crash-e2e")]
 
@@ -30,28 +30,6 @@ KILL_AFTER_OK = 10  # SIGKILL once this many burst calls have answered 200
 SLEEPERS = 2
 PENDING = 3
 
-SLEEPY_SKILL = """\
----
-name: sleepy
-description: Sleep long enough to be running when the control plane is killed.
-version: 1.0.0
-author: tests
-location: ./run.py
-runtime: python
-permissions: []
-metadata: {"timeoutSec": 60, "maxOutputKb": 4}
-requirements:
-  binaries: [python3]
-  files: [./run.py]
-  env: []
----
-
-## Input schema
-
-```json
-{"type": "object", "additionalProperties": false}
-```
-"""
 SLEEPY_RUN = "import time\ntime.sleep(40)\nprint('{}')\n"
 
 
@@ -105,10 +83,14 @@ def _call(url: str, token: str, skill: str, value: object) -> httpx.Response:
 @pytest.fixture
 def home(tmp_path: Path) -> Iterator[Path]:
     """A home with the `sleepy` user skill; kills whatever executor outlived the test."""
-    skill = tmp_path / "home" / "skills" / "sleepy"
-    skill.mkdir(parents=True)
-    (skill / "SKILL.md").write_text(SLEEPY_SKILL)
-    (skill / "run.py").write_text(SLEEPY_RUN)
+    python_skill(
+        tmp_path / "home" / "skills",
+        "sleepy",
+        SLEEPY_RUN,
+        description="Sleep long enough to be running when the control plane is killed.",
+        timeout_sec=60,
+        max_output_kb=4,
+    )
     yield tmp_path
     marker = str(tmp_path / "home").encode()
     for proc in Path("/proc").glob("[0-9]*"):

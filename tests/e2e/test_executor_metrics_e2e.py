@@ -12,33 +12,16 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.harness import Stack, start_stack
+from tests.harness import Stack, python_skill, start_stack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.docker]
 
-KILLABLE = """\
----
-name: killable
-description: Overstay its time or overflow its output, as asked.
-version: 1.0.0
-author: tests
-location: ./run.py
-runtime: python
-permissions: []
-metadata: {"timeoutSec": 2, "maxOutputKb": 4}
-requirements:
-  binaries: [python3]
-  files: [./run.py]
-  env: []
----
-
-## Input schema
-
-```json
-{"type": "object", "properties": {"mode": {"enum": ["sleep", "spew", "ok"]}},
- "required": ["mode"], "additionalProperties": false}
-```
-"""
+KILLABLE_IN = {
+    "type": "object",
+    "properties": {"mode": {"enum": ["sleep", "spew", "ok"]}},
+    "required": ["mode"],
+    "additionalProperties": False,
+}
 KILLABLE_RUN = """\
 import json, sys, time
 mode = json.load(sys.stdin)["mode"]
@@ -66,10 +49,15 @@ def test_kills_by_reason_and_warm_pool_move(tmp_path: Path) -> None:
     """A call killed for its wall time and one for its output each add one to
     nexflow_executor_kills{executor,reason}; a call that ends by itself adds none; the
     executor's warm pool shows ready sandboxes once a profile has been used."""
-    skill = tmp_path / "home" / "skills" / "killable"
-    skill.mkdir(parents=True)
-    (skill / "SKILL.md").write_text(KILLABLE)
-    (skill / "run.py").write_text(KILLABLE_RUN)
+    python_skill(
+        tmp_path / "home" / "skills",
+        "killable",
+        KILLABLE_RUN,
+        description="Overstay its time or overflow its output, as asked.",
+        input_schema=KILLABLE_IN,
+        timeout_sec=2,
+        max_output_kb=4,
+    )
     stack = start_stack(tmp_path, "--sandbox", "docker", "--trust-skill", "killable")
     try:
         assert _samples(stack, "nexflow_executor_kills_total") == {}

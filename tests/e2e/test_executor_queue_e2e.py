@@ -14,33 +14,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.harness import Stack, start_stack
+from tests.harness import Stack, python_skill, start_stack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.nsjail]
 
 NAP_S = 1.5
-NAPPER = """\
----
-name: napper
-description: Sleep a moment, then say which call this was.
-version: 1.0.0
-author: tests
-location: ./run.py
-runtime: python
-permissions: []
-metadata: {"timeoutSec": 30, "maxOutputKb": 4}
-requirements:
-  binaries: [python3]
-  files: [./run.py]
-  env: []
----
-
-## Input schema
-
-```json
-{"type": "object", "properties": {"n": {"type": "integer"}}, "additionalProperties": false}
-```
-"""
 NAPPER_RUN = f"""\
 import json, sys, time
 n = json.load(sys.stdin)["n"]
@@ -50,10 +28,18 @@ print(json.dumps({{"n": n}}))
 
 
 def _stack(tmp_path: Path, **env: str) -> Stack:
-    skill = tmp_path / "home" / "skills" / "napper"
-    skill.mkdir(parents=True)
-    (skill / "SKILL.md").write_text(NAPPER)
-    (skill / "run.py").write_text(NAPPER_RUN)
+    python_skill(
+        tmp_path / "home" / "skills",
+        "napper",
+        NAPPER_RUN,
+        description="Sleep a moment, then say which call this was.",
+        input_schema={
+            "type": "object",
+            "properties": {"n": {"type": "integer"}},
+            "additionalProperties": False,
+        },
+        max_output_kb=4,
+    )
     return start_stack(
         tmp_path,
         "--sandbox",

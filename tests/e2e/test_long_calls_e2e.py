@@ -8,7 +8,6 @@ by a marker on its command line, before (it must be seen) and after (it must be 
 
 from __future__ import annotations
 
-import json
 import secrets
 import time
 from collections.abc import Iterator
@@ -19,38 +18,9 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.harness import Stack, start_stack
+from tests.harness import Stack, python_skill, start_stack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.nsjail]
-
-_FRONT = """\
----
-name: {name}
-description: {description}
-version: 1.0.0
-author: tests
-location: ./run.py
-runtime: python
-permissions: []
-metadata: {{"timeoutSec": 30, "maxOutputKb": 64}}
-requirements:
-  binaries: [python3]
-  files: [./run.py]
-  env: []
----
-
-## Input schema
-
-```json
-{input_schema}
-```
-
-## Output schema
-
-```json
-{output_schema}
-```
-"""
 
 # Sleeps `s` seconds in a child process whose command line carries `marker`, then says so.
 NAPPER_RUN = """\
@@ -100,17 +70,14 @@ print(json.dumps({"n": nested}))
 
 
 def _skill(home: Path, name: str, run: str, schema_in: Any, schema_out: Any) -> None:
-    folder = home / "skills" / name
-    folder.mkdir(parents=True)
-    (folder / "SKILL.md").write_text(
-        _FRONT.format(
-            name=name,
-            description=f"The {name} of the long-calls tests.",
-            input_schema=json.dumps(schema_in),
-            output_schema=json.dumps(schema_out),
-        )
+    python_skill(
+        home / "skills",
+        name,
+        run,
+        description=f"The {name} of the long-calls tests.",
+        input_schema=schema_in,
+        output_schema=schema_out,
     )
-    (folder / "run.py").write_text(run)
 
 
 @pytest.fixture(scope="module")
