@@ -7,8 +7,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from nexflow_control.calls.inputs import HostAccess, resolve_hosts
 from nexflow_control.errors import InvalidInput
-from nexflow_control.inputs import HostAccess, resolve_hosts
 from nexflow_control.skills import Code, load_skill
 
 WriteSkill = Callable[..., Path]

@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from nexflow_control.calls.inputs import validate_input
 from nexflow_control.errors import InvalidInput
-from nexflow_control.inputs import validate_input
 from nexflow_control.skills import Code, load_skill
 
 from .conftest import WriteSkill

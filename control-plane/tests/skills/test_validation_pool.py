@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from nexflow_control.calls.inputs import check_tiered, validate_input_tiered
 from nexflow_control.errors import InvalidInput, Unavailable
-from nexflow_control.inputs import check_tiered, validate_input_tiered
 from nexflow_control.skills import NeedsWorker, ValidationPool, check_input
 
 FAN_OUT = {

@@ -18,12 +18,12 @@ from ..approvals import Approval, Status, not_pending
 from ..approvals.records import SYSTEM
 from ..auth import Principal
 from ..errors import NexflowError, Unavailable
-from ..inputs import input_sha256
 from ..skills import Skill
 from ._context import CallContext, CallParts
 from ._dispatch import dispatch
 from ._requests import policy_input
 from ._results import ApprovalStale, CallResult, call_event, grants_dict, reasons_list
+from .inputs import input_sha256
 
 log = structlog.get_logger("nexflow.calls")
 

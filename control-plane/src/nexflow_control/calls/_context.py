@@ -16,7 +16,6 @@ from ..approvals import ApprovalStore
 from ..auth import Principal
 from ..errors import AuditUnavailable, InternalError
 from ..executors import Executor
-from ..inputs import HostAccess, PathAccess
 from ..metrics import Metrics
 from ..settings import Settings
 from ..skills import Skill, SkillCatalog, ValidationPool
@@ -24,6 +23,7 @@ from ._history import CallHistory
 from ._requests import prepare
 from ._results import call_event
 from ._running import RunningCalls
+from .inputs import HostAccess, PathAccess
 
 log = structlog.get_logger("nexflow.calls")
 

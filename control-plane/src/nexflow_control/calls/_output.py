@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 from ..api import parse_lenient
 from ..errors import Unavailable
-from ..inputs import check_tiered
 from ..skills import Skill, ValidationPool
+from .inputs import check_tiered
 
 MAX_MESSAGE = 300
 """Characters of the validation message kept in the result and the audit event."""

@@ -13,8 +13,8 @@ from typing import Any
 from .. import policy as policy_mod
 from ..auth import Principal
 from ..executors import Backend, ExecutionSpec, Limits, Mount, Runtime
-from ..inputs import HostAccess, PathAccess, resolve_hosts, resolve_paths, validate_input_tiered
 from ..skills import SKILL_DIGEST_LABEL, Skill, ValidationPool
+from .inputs import HostAccess, PathAccess, resolve_hosts, resolve_paths, validate_input_tiered
 
 _RUNTIMES: dict[str, Runtime] = {"bash": "bash", "python": "python", "node": "node"}
 _BACKENDS: dict[str, Backend] = {"": "", "docker": "docker", "nsjail": "nsjail"}

@@ -25,7 +25,6 @@ from ..errors import (
     PolicyUnavailable,
 )
 from ..executors import Executor
-from ..inputs import HostAccess, PathAccess, input_sha256
 from ..metrics import Metrics
 from ..settings import Settings
 from ..skills import Skill, SkillCatalog, ValidationPool
@@ -46,6 +45,7 @@ from ._results import (
     new_call_id,
     reasons_list,
 )
+from .inputs import HostAccess, PathAccess, input_sha256
 
 log = structlog.get_logger("nexflow.calls")
 

@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from .errors import InvalidInput, Unavailable
-from .skills import InputProblem, NeedsWorker, ValidationPool, ValidationUnavailable, check_input
+from ..errors import InvalidInput, Unavailable
+from ..skills import InputProblem, NeedsWorker, ValidationPool, ValidationUnavailable, check_input
 
 
 def canonical_json(value: Any) -> bytes:
