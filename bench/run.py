@@ -14,7 +14,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from nexflow_control.logs import configure_logging
+from nexflow_common.logs import configure_logging
 
 from bench import (
     components,

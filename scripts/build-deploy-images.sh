@@ -101,7 +101,7 @@ stage_runtime() {
   # The workspace's own packages are rebuilt from the tree every time: uv would reuse a
   # wheel it built earlier from the same version, whatever changed in the sources since.
   local own=()
-  for p in nexflow-control nexflow-executor nexflow-gateway nexflow-proto; do
+  for p in $(sed -n 's/^name = "\(nexflow-[a-z-]*\)"$/\1/p' */pyproject.toml); do
     own+=(--refresh-package "$p" --reinstall-package "$p")
   done
   UV_PROJECT_ENVIRONMENT="$ctx/venv" "$py" -m uv sync -q --frozen --all-packages --no-dev \

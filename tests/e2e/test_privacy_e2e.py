@@ -128,8 +128,10 @@ def test_tokens_in_headers_cookies_and_query_strings_never_reach_the_log(tmp_pat
 @pytest.mark.parametrize(
     "setup",
     [
-        "from nexflow_control.logs import configure_logging; configure_logging(json=True)",
-        "from nexflow_executor.log_setup import configure_logging; configure_logging()",
+        "import nexflow_control.app; from nexflow_common.logs import configure_logging; "
+        "configure_logging(json=True)",
+        "import nexflow_executor.main; from nexflow_common.logs import configure_logging; "
+        "configure_logging()",
     ],
     ids=["control-plane", "executor"],
 )

@@ -19,10 +19,10 @@ import threading
 from pathlib import Path
 
 import structlog
+from nexflow_common.logs import configure_logging
 from pydantic import ValidationError
 
 from nexflow_executor.errors import ExecutorError
-from nexflow_executor.log_setup import configure_logging
 from nexflow_executor.server import serve
 from nexflow_executor.settings import Settings
 from nexflow_executor.tracing import start_tracing

@@ -16,13 +16,15 @@
 `AuditUnavailable` is `nexflow_control.errors.AuditUnavailable` (HTTP 503).
 """
 
+from nexflow_common.secrets import REDACTED, is_secret_key, scrub_text
+
 from ..errors import AuditUnavailable
 from .chain import GENESIS_HASH, canonical_bytes, compute_hash
 from .checkpoint import Checkpoint, CheckpointError
 from .checkpointer import Checkpointer
 from .query import MAX_LIMIT, AuditFilter, AuditPage, query, tail
 from .records import Action, AuditEvent, AuditRecord, Decision
-from .redact import REDACTED, is_secret_key, redact, scrub_text
+from .redact import redact
 from .store import AuditLog, AuditTransaction
 from .verify import Problem, VerifyReport, verify, verify_with_checkpoints
 

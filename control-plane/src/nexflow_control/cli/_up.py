@@ -31,10 +31,10 @@ from pathlib import Path
 import structlog
 import uvicorn
 from fastapi import FastAPI
+from nexflow_common.logs import configure_logging
 
 from ..app import create_app, prepare_home
 from ..executors import GrpcExecutor
-from ..logs import configure_logging
 from ..policy import LocalOpaServer, OpaNotFound, OpaStartError
 from ..settings import Settings
 

@@ -1,17 +1,17 @@
-"""structlog setup: JSON lines when stdout is not a TTY, the console renderer when it is.
-
-uvicorn's and grpc's standard-library loggers go through the same processors. The
-application log carries ids (call_id, principal), never inputs, outputs or secrets —
-those belong to the audit log.
+"""The one logging setup of every Nexflow service: structlog, JSON lines when stdout is
+not a TTY and the console renderer when it is; the standard library's loggers (uvicorn,
+grpc, sqlalchemy…) go through the same processors. A service's log carries ids
+(call_id, principal), never inputs, outputs or secrets — those belong to the audit log.
 
 Every line, ours or a library's, is redacted last, after the message is formatted and
 any traceback rendered (`redact_log_event`): values under keys that name a secret
-(``authorization``, ``cookie``, ``token``… but not ``token_file``), credential-looking text
-(the audit log's rules: ``Bearer …``, ``nxf_`` tokens, ``password=…``…), query-string and
-cookie pairs whose name looks secret (``?token=``, ``&access_token=``, ``nexflow_session=``)
-and whole ``Cookie:``/``Authorization:`` header lines. uvicorn writes a WebSocket's URL,
-query string included, to ``uvicorn.error``: that is how a ``/ws/logs?token=…`` would
-otherwise reach the log.
+(``authorization``, ``cookie``, ``token``, ``env``… but not ``token_file`` or
+``output_bytes``), credential-looking text (the audit log's rules, `secrets.scrub_text`),
+``name=value`` / ``name: value`` pairs whose name looks secret (``?token=``,
+``&access_token=``, ``nexflow_session=``, ``"api_key": "…"``) and whole
+``Cookie:``/``Authorization:`` header lines. uvicorn writes a WebSocket's URL, query string
+included, to ``uvicorn.error``; the executor's egress proxy sees request lines and headers:
+that is how a secret would otherwise reach the log.
 """
 
 from __future__ import annotations
@@ -24,25 +24,28 @@ from typing import Any
 
 import structlog
 
-from .audit import REDACTED, is_secret_key, scrub_text
+from .secrets import REDACTED, is_secret_key, scrub_text
+
+__all__ = ["configure_logging", "redact_log_event", "scrub_log_text"]
 
 _SECRET_PAIR = re.compile(
-    # `name=value` at the start, after whitespace or a query/cookie separator, whose
-    # name says it holds a secret: keep the name, drop the value.
-    r"(?P<name>(?:^|(?<=[\s?&;,]))[\w.\-\[\]%]{0,64}?"
+    # `name=value` or `name: value` at the start, after white space, a quote, a brace or
+    # a query/cookie separator, whose name says it holds a secret: keep the name.
+    r"(?P<name>(?:^|(?<=[\s?&;,\"'{]))[\w.\-\[\]%]{0,64}?"
     r"(?i:token|secret|pass(?:wd|word|phrase)?|api[_\-]?key|session|cookie|auth|sig"
-    r"|credential|jwt|key)[\w.\-\[\]%]{0,32}=)[^\s&;,\"']*"
+    r"|credential|jwt|key)[\w.\-\[\]%]{0,32}[\"']?\s{0,4}[=:]\s{0,4}[\"']?)[^\s&;,\"']+"
 )
 _SECRET_HEADER = re.compile(r"(?P<name>(?i:\b(?:set-)?cookie|\bauthorization)\s*:\s*)[^\r\n]*")
-# Keys that name where a secret lives rather than hold it.
-_REFERENCE_SUFFIXES = ("_file", "_path", "_dir", "_id", "_ids", "_codes")
+# Keys that name where a secret lives, or measure one, rather than hold it.
+_REFERENCE_SUFFIXES = ("_file", "_path", "_dir", "_id", "_ids", "_codes", "_bytes", "_ms")
 _MAX_DEPTH = 8
+_LIBRARY_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access", "grpc", "sqlalchemy")
 
 
 def scrub_log_text(text: str) -> str:
-    """`text` without credentials, secret query/cookie values or secret header lines."""
+    """`text` without credentials, secret pairs or secret header lines."""
     text = scrub_text(text)
-    if "=" in text:
+    if "=" in text or ":" in text:
         text = _SECRET_PAIR.sub(lambda m: m.group("name") + REDACTED, text)
     if ":" in text:
         text = _SECRET_HEADER.sub(lambda m: m.group("name") + REDACTED, text)
@@ -51,7 +54,9 @@ def scrub_log_text(text: str) -> str:
 
 def _secret_key(key: str) -> bool:
     low = key.lower()
-    return is_secret_key(low) and not low.endswith(_REFERENCE_SUFFIXES)
+    if low.endswith(_REFERENCE_SUFFIXES):
+        return False
+    return low == "env" or is_secret_key(low)
 
 
 def _scrub(value: Any, depth: int) -> Any:
@@ -111,7 +116,7 @@ def configure_logging(level: str = "INFO", *, json: bool | None = None) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "grpc", "sqlalchemy"):
+    for name in _LIBRARY_LOGGERS:
         lg = logging.getLogger(name)
         lg.handlers[:] = []
         lg.propagate = True

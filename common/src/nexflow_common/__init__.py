@@ -1,0 +1,2 @@
+"""What every Nexflow service shares: which text is a secret (`secrets`) and the one
+logging setup that redacts every line (`logs`). Nothing here imports a service."""
