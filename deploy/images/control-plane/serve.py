@@ -13,8 +13,8 @@ import sys
 
 import structlog
 import uvicorn
+from nexflow_common.logs import configure_logging
 from nexflow_control.app import create_app
-from nexflow_control.logs import configure_logging
 from nexflow_control.settings import Settings
 from pydantic import ValidationError
 
