@@ -90,11 +90,11 @@ def _zip_members(data: bytes) -> Iterator[tuple[str, Member | None, str]]:
     try:
         zf = zipfile.ZipFile(io.BytesIO(data))
         for info in zf.infolist():
-            mode = info.external_attr >> 16
+            ftype = stat.S_IFMT(info.external_attr >> 16)  # 0: no Unix type recorded
             kind = "ok"
-            if stat.S_ISLNK(mode):
+            if ftype == stat.S_IFLNK:
                 kind = "archive_link"
-            elif mode and not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+            elif ftype not in (0, stat.S_IFREG, stat.S_IFDIR):
                 kind = "archive_special_file"
             member = Member(
                 info.filename,
