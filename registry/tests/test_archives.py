@@ -48,7 +48,9 @@ def _zip(*members: tuple[str, bytes], modes: dict[str, int] | None = None) -> by
     return buf.getvalue()
 
 
-def _refused(data: bytes, tmp_path: Path, code: str, entry: str, limits: Limits | None = None) -> None:
+def _refused(
+    data: bytes, tmp_path: Path, code: str, entry: str, limits: Limits | None = None
+) -> None:
     dest = tmp_path / "out" / "pkg"
     with pytest.raises(ArchiveRefused) as info:
         unpack(data, dest, limits)
@@ -92,8 +94,15 @@ def test_a_zip_symlink_and_traversal_are_refused(tmp_path: Path) -> None:
     _refused(link, tmp_path, "archive_link", "ln")
     fifo = _zip(("SKILL.md", b"a"), ("p", b""), modes={"p": stat.S_IFIFO | 0o644})
     _refused(fifo, tmp_path, "archive_special_file", "p")
-    _refused(_zip(("SKILL.md", b"a"), ("../../evil", b"x")), tmp_path, "archive_path_traversal", "../../evil")
-    _refused(_zip(("SKILL.md", b"a"), ("SKILL.md", b"b")), tmp_path, "archive_duplicate", "SKILL.md")
+    _refused(
+        _zip(("SKILL.md", b"a"), ("../../evil", b"x")),
+        tmp_path,
+        "archive_path_traversal",
+        "../../evil",
+    )
+    _refused(
+        _zip(("SKILL.md", b"a"), ("SKILL.md", b"b")), tmp_path, "archive_duplicate", "SKILL.md"
+    )
 
 
 def test_a_zip_bomb_is_refused_before_it_is_inflated(tmp_path: Path) -> None:
@@ -106,8 +115,16 @@ def test_a_zip_bomb_is_refused_before_it_is_inflated(tmp_path: Path) -> None:
 def test_size_and_count_limits(tmp_path: Path) -> None:
     """A file, the total, or the member count over the limits is refused naming the member."""
     limits = Limits(max_entries=3, max_file_bytes=1000, max_total_bytes=1500, max_ratio=10_000)
-    _refused(_tar(*GOOD, _file("big", b"y" * 1001)), tmp_path, "archive_file_too_large", "big", limits)
-    _refused(_tar(*GOOD, _file("a", b"y" * 900), _file("b", b"y" * 900)), tmp_path, "archive_too_large", "b", limits)
+    _refused(
+        _tar(*GOOD, _file("big", b"y" * 1001)), tmp_path, "archive_file_too_large", "big", limits
+    )
+    _refused(
+        _tar(*GOOD, _file("a", b"y" * 900), _file("b", b"y" * 900)),
+        tmp_path,
+        "archive_too_large",
+        "b",
+        limits,
+    )
     many = [_file(f"f{i}") for i in range(4)]
     _refused(_tar(*many), tmp_path, "archive_too_many_entries", "f3", limits)
 

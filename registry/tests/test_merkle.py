@@ -84,7 +84,10 @@ async def test_every_consistency_proof_verifies(db: Database) -> None:
         for n in range(1, 20):
             for m in range(0, n + 1):
                 path = await log.consistency_proof(conn, m, n)
-                first, second = _mth([_data(i) for i in range(m)]), _mth([_data(i) for i in range(n)])
+                first, second = (
+                    _mth([_data(i) for i in range(m)]),
+                    _mth([_data(i) for i in range(n)]),
+                )
                 assert verify_consistency(m, n, first, second, path)
                 if 0 < m < n:
                     assert not verify_consistency(m, n, second, first, path)

@@ -13,7 +13,12 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from nexflow_registry import signing
 from nexflow_registry.errors import SignatureInvalid
-from nexflow_registry.transparency import Checkpoint, CheckpointInvalid, parse_and_verify, verifier_key
+from nexflow_registry.transparency import (
+    Checkpoint,
+    CheckpointInvalid,
+    parse_and_verify,
+    verifier_key,
+)
 from nexflow_registry.transparency import checkpoint as note
 
 ECHO = Path(__file__).resolve().parents[2] / "skills" / "echo"

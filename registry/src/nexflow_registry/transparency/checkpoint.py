@@ -63,7 +63,7 @@ def sign(checkpoint: Checkpoint, name: str, private: Ed25519PrivateKey) -> str:
 def parse_verifier_key(vkey: str) -> tuple[str, Ed25519PublicKey]:
     """(name, public key) from a verifier key string; `CheckpointInvalid` if malformed."""
     try:
-        name, hex_id, encoded = vkey.split("+")
+        name, hex_id, encoded = vkey.split("+", 2)  # base64 may hold "+"
         raw = base64.b64decode(encoded, validate=True)
         if raw[:1] != _ED25519 or len(raw) != 33:
             raise CheckpointInvalid("the verifier key is not an ed25519 key")
