@@ -84,7 +84,7 @@ GOOD = [_file("SKILL.md", b"---\nname: a\n---\n")]
 def test_hostile_tar_members_are_refused(
     members: list[tuple[tarfile.TarInfo, bytes | None]], code: str, entry: str, tmp_path: Path
 ) -> None:
-    """Traversal, absolute paths, links, devices, FIFOs, duplicates: refused by entry, nothing written."""
+    """Traversal, absolute paths, links, devices, FIFOs, duplicates: refused, nothing written."""
     _refused(_tar(*members), tmp_path, code, entry)
 
 
