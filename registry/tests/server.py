@@ -9,7 +9,6 @@ import shutil
 import subprocess
 import sys
 import tarfile
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,7 +16,7 @@ import httpx
 from nexflow_registry import signing
 from nexflow_registry.transparency import Checkpoint, parse_and_verify
 
-from tests.harness import free_port
+from tests.harness import free_port, wait_healthy
 
 REGISTRY = Path(sys.executable).parent / "nexflow-registry"
 ECHO = Path(__file__).resolve().parents[2] / "skills" / "echo"
@@ -61,19 +60,7 @@ def start(home: Path, env: dict[str, str] | None = None) -> Server:
             env={**os.environ, "NEXFLOW_REGISTRY_ADMIN_TOKEN": "", **(env or {})},
         )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"registry exited {proc.returncode}: {log_path.read_text()}")
-        try:
-            if httpx.get(f"{url}/health", timeout=2).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    else:
-        proc.kill()
-        raise RuntimeError("registry never became healthy")
+    wait_healthy(proc, url, log_path, "nexflow-registry serve")
     admin = (env or {}).get("NEXFLOW_REGISTRY_ADMIN_TOKEN") or (
         home / "admin.token"
     ).read_text().strip()
@@ -117,3 +104,14 @@ def publish(server: Server, token: str, folder: Path, key: Path, **params: str) 
 
 def b64list(hashes: list[str]) -> list[bytes]:
     return [base64.b64decode(h) for h in hashes]
+
+
+def new_publisher(server: Server, name: str, key: Path) -> str:
+    """Make a key at `key` and a publisher `name` with it (as the admin); its publish token."""
+    reply = server.client.post(
+        "/api/v1/publishers",
+        json={"name": name, "public_key": signing.keygen(key)},
+        headers=server.auth(server.admin),
+    )
+    assert reply.status_code == 201, reply.text
+    return str(reply.json()["token"])

@@ -12,7 +12,15 @@ import pytest
 from nexflow_registry import signing
 from nexflow_registry.transparency import leaf_hash, verify_consistency, verify_inclusion
 
-from registry.tests.server import Server, b64list, publish, skill_copy, start, tar_gz
+from registry.tests.server import (
+    Server,
+    b64list,
+    new_publisher,
+    publish,
+    skill_copy,
+    start,
+    tar_gz,
+)
 
 
 @pytest.fixture
@@ -25,14 +33,7 @@ def server(tmp_path: Path) -> Iterator[Server]:
 @pytest.fixture
 def publisher(server: Server, tmp_path: Path) -> tuple[str, Path]:
     """A publisher `acme` with a registered key; (its publish token, its private key file)."""
-    public = signing.keygen(tmp_path / "acme.key")
-    reply = server.client.post(
-        "/api/v1/publishers",
-        json={"name": "acme", "public_key": public},
-        headers=server.auth(server.admin),
-    )
-    assert reply.status_code == 201, reply.text
-    return reply.json()["token"], tmp_path / "acme.key"
+    return new_publisher(server, "acme", tmp_path / "acme.key"), tmp_path / "acme.key"
 
 
 def _log_size(server: Server) -> int:
@@ -196,12 +197,7 @@ def test_tokens_are_scoped(server: Server, publisher: tuple[str, Path], tmp_path
         publish(server, scoped, skill_copy(tmp_path, "1.0.0", name="only-this"), key).status_code
         == 201
     )
-    other_pub = signing.keygen(tmp_path / "other.key")
-    other = server.client.post(
-        "/api/v1/publishers",
-        json={"name": "other", "public_key": other_pub},
-        headers=server.auth(server.admin),
-    ).json()["token"]
+    other = new_publisher(server, "other", tmp_path / "other.key")
     taken = publish(
         server, other, skill_copy(tmp_path, "5.0.0", name="only-this"), tmp_path / "other.key"
     )
@@ -241,12 +237,7 @@ def test_a_rewound_or_forked_log_fails_the_clients_consistency_check(tmp_path: P
 
     home = tmp_path / "home"
     first = start(home)
-    public = signing.keygen(tmp_path / "k.key")
-    token = first.client.post(
-        "/api/v1/publishers",
-        json={"name": "acme", "public_key": public},
-        headers=first.auth(first.admin),
-    ).json()["token"]
+    token = new_publisher(first, "acme", tmp_path / "k.key")
     publish(first, token, skill_copy(tmp_path, "1.0.0"), tmp_path / "k.key")
     first.stop()
     shutil.copytree(home, tmp_path / "old-home")
@@ -273,3 +264,44 @@ def test_a_rewound_or_forked_log_fails_the_clients_consistency_check(tmp_path: P
         )
     finally:
         evil.stop()
+
+
+def test_a_second_key_is_logged_and_signs(
+    server: Server, publisher: tuple[str, Path], tmp_path: Path
+) -> None:
+    """An added key is a log entry; a package signed with it publishes; only the admin adds keys."""
+    token, _ = publisher
+    size = _log_size(server)
+    public = signing.keygen(tmp_path / "new.key")
+    refused = server.client.post(
+        "/api/v1/publishers/acme/keys", json={"public_key": public}, headers=server.auth(token)
+    )
+    assert refused.status_code == 403
+    added = server.client.post(
+        "/api/v1/publishers/acme/keys",
+        json={"public_key": public},
+        headers=server.auth(server.admin),
+    )
+    assert added.status_code == 201 and added.json()["log_index"] == size
+    event = json.loads(
+        base64.b64decode(server.client.get(f"/api/v1/log/entries/{size}").json()["data"])
+    )
+    assert (event["type"], event["publisher"], event["public_key"]) == ("key_added", "acme", public)
+    assert (
+        publish(server, token, skill_copy(tmp_path, "3.0.0"), tmp_path / "new.key").status_code
+        == 201
+    )
+
+
+def test_bad_requests_get_a_stable_error_shape(server: Server) -> None:
+    """Unknown routes, bad query values and proofs past the log's end are JSON errors."""
+    cases = [
+        ("/api/v1/nowhere", 404, "not_found"),
+        ("/api/v1/log/proof/inclusion?leaf_index=-1&tree_size=1", 422, "invalid_request"),
+        ("/api/v1/log/proof/inclusion?leaf_index=0&tree_size=999", 400, "bad_tree_size"),
+        ("/api/v1/blobs/not-a-digest", 404, "blob_not_found"),
+    ]
+    for url, status, code in cases:
+        reply = server.client.get(url)
+        assert (reply.status_code, reply.json()["error"]) == (status, code), reply.text
+        assert reply.json()["message"]

@@ -27,6 +27,14 @@ def _well_formed(*hashes: bytes) -> bool:
     return all(isinstance(h, bytes) and len(h) == HASH_SIZE for h in hashes)
 
 
+def _past_right_edge(fn: int, sn: int) -> tuple[int, int]:
+    """Shift both indices right until fn is a right child or zero (the RFC's inner loop)."""
+    while not fn & 1 and fn != 0:
+        fn >>= 1
+        sn >>= 1
+    return fn, sn
+
+
 def root_from_inclusion(
     leaf: bytes, leaf_index: int, tree_size: int, path: Sequence[bytes]
 ) -> bytes | None:
@@ -39,9 +47,7 @@ def root_from_inclusion(
             return None
         if fn & 1 or fn == sn:
             r = node_hash(p, r)
-            while not fn & 1 and fn != 0:
-                fn >>= 1
-                sn >>= 1
+            fn, sn = _past_right_edge(fn, sn)
         else:
             r = node_hash(r, p)
         fn >>= 1
@@ -86,9 +92,7 @@ def verify_consistency(
         if fn & 1 or fn == sn:
             fr = node_hash(c, fr)
             sr = node_hash(c, sr)
-            while not fn & 1 and fn != 0:
-                fn >>= 1
-                sn >>= 1
+            fn, sn = _past_right_edge(fn, sn)
         else:
             sr = node_hash(sr, c)
         fn >>= 1
