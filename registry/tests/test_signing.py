@@ -89,3 +89,26 @@ def test_a_tampered_checkpoint_or_a_foreign_key_is_refused() -> None:
         parse_and_verify(text, vkey, origin="another-log")
     with pytest.raises(CheckpointInvalid):
         parse_and_verify("garbage", vkey)
+
+
+def test_the_cli_makes_keys_and_signs(skill: Path, tmp_path: Path) -> None:
+    """`nexflow-registry keygen` writes a 0600 key and refuses to overwrite it; `sign` prints
+    a signature that verifies over the folder."""
+    import subprocess
+    import sys
+
+    cli = Path(sys.executable).parent / "nexflow-registry"
+    made = subprocess.run(
+        [cli, "keygen", "--out", tmp_path / "p.key"], capture_output=True, text=True
+    )
+    assert made.returncode == 0 and "public key" in made.stdout
+    assert stat.S_IMODE((tmp_path / "p.key").stat().st_mode) == 0o600
+    again = subprocess.run(
+        [cli, "keygen", "--out", tmp_path / "p.key"], capture_output=True, text=True
+    )
+    assert again.returncode == 1 and "exists" in again.stderr
+    out = subprocess.run(
+        [cli, "sign", skill, "--key", tmp_path / "p.key"], capture_output=True, text=True
+    )
+    assert out.returncode == 0, out.stderr
+    signing.verify(signing.manifest(skill), signing.parse_signature(out.stdout))

@@ -4,6 +4,7 @@ transparency log in the same transaction as the row it describes."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import shutil
 import tempfile
@@ -101,6 +102,20 @@ async def _publisher_key(conn: AsyncConnection, publisher: str, public_key: str)
     return kid
 
 
+def _inspect(
+    reg: Registry, data: bytes, doc: signing.SignatureDoc
+) -> tuple[list[signing.ManifestEntry], skillmd.SkillInfo]:
+    """Unpack into scratch (a worker thread: this is disk and CPU work), check, clean up."""
+    work = Path(tempfile.mkdtemp(prefix="publish-", dir=reg.scratch))
+    try:
+        archives.unpack(data, work / "pkg", reg.limits)
+        manifest = signing.manifest(work / "pkg")
+        signing.verify(manifest, doc)
+        return manifest, skillmd.read(work / "pkg")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
 async def publish(
     reg: Registry, who: Principal, data: bytes, signature: str, publisher: str | None
 ) -> tuple[str, str]:
@@ -110,14 +125,7 @@ async def publish(
         raise BadRequest("an admin publishes with ?publisher=NAME", code="publisher_required")
     doc = signing.parse_signature(signature)
     fmt = archives.archive_format(data)
-    work = Path(tempfile.mkdtemp(prefix="publish-", dir=reg.scratch))
-    try:
-        archives.unpack(data, work / "pkg", reg.limits)
-        manifest = signing.manifest(work / "pkg")
-        signing.verify(manifest, doc)
-        info = skillmd.read(work / "pkg")
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+    manifest, info = await asyncio.to_thread(_inspect, reg, data, doc)
     semver.parse(info.version)
     who.may_publish(publisher, info.name)
     async with reg.db.writing() as conn:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
@@ -107,9 +108,9 @@ async def yank(name: str, version: str, body: YankIn, reg: Reg, who: Who) -> Res
     return Response(status_code=204)
 
 
-def _archive(reg: Registry, digest: str) -> Response:
+async def _archive(reg: Registry, digest: str) -> Response:
     return Response(
-        reg.blobs.get(digest),
+        await asyncio.to_thread(reg.blobs.get, digest),
         media_type="application/octet-stream",
         headers={"X-Nexflow-Digest": f"sha256:{digest}"},
     )
@@ -119,7 +120,7 @@ def _archive(reg: Registry, digest: str) -> Response:
 async def archive(name: str, version: str, reg: Reg) -> Response:
     """The archive of an exact version (yanked ones too), checked against its digest."""
     found = await queries.version(reg.db, name, version)
-    return _archive(reg, found.digest)
+    return await _archive(reg, found.digest)
 
 
 @router.get("/blobs/{digest}")
@@ -127,4 +128,4 @@ async def blob(digest: str, reg: Reg) -> Response:
     """An archive by its sha256, checked on read (`blob_corrupt` if the stored bytes changed)."""
     if not await queries.known_digest(reg.db, digest):
         raise NotFound(f"no blob {digest[:80]!r}", code="blob_not_found")
-    return _archive(reg, digest)
+    return await _archive(reg, digest)
