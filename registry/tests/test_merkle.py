@@ -116,3 +116,22 @@ async def test_proofs_for_sizes_the_log_lacks_are_refused(db: Database) -> None:
         assert getattr(info.value, "code", "") == "bad_tree_size"
         with pytest.raises(Exception, match="leaf_index"):
             await log.inclusion_proof(conn, 4, 4)
+
+
+async def test_a_newer_schema_is_refused_and_nothing_is_changed(tmp_path: Path) -> None:
+    """A database written by a newer registry is refused with a clear error, left as it was."""
+    from nexflow_registry.db import schema_info
+    from nexflow_registry.errors import RegistryUnavailable
+
+    url = f"sqlite+aiosqlite:///{tmp_path / 'new.db'}"
+    first = await open_database(url)
+    await _fill(first, 3)
+    async with first.writing() as conn:
+        await conn.execute(schema_info.update().values(version=99))
+    await first.close()
+    with pytest.raises(RegistryUnavailable, match="version 99"):
+        await open_database(url)
+    import sqlite3
+
+    with sqlite3.connect(tmp_path / "new.db") as raw:
+        assert raw.execute("SELECT count(*) FROM log_entries").fetchone() == (3,)
