@@ -52,7 +52,7 @@ test-fast: setup-test
 lint: setup
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
-	$(PY) -m mypy common/src control-plane/src executor/src gateway/src
+	$(PY) -m mypy common/src control-plane/src executor/src gateway/src registry/src
 
 fmt: setup
 	$(PY) -m ruff format .

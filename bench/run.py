@@ -23,6 +23,7 @@ from bench import (
     egress,
     executors,
     policy,
+    registry,
     shared_counts,
     spine,
     tracing,
@@ -39,6 +40,7 @@ ASYNC = {
     "shared_counts": shared_counts.run,
     "executors": executors.run,
     "tracing": tracing.run,
+    "registry": registry.run,
 }
 
 
