@@ -66,13 +66,10 @@ def _gateway_token(stack: Stack) -> str:
     return str(token.json()["token"])
 
 
-@pytest.fixture(scope="module")
-def gateway(
-    stack: Stack, llm: ScriptedLLM, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Gateway]:
-    token = _gateway_token(stack)
+def start_gateway(folder: Path, llm: ScriptedLLM, control_plane: str, token: str) -> Gateway:
+    """`nexflow-gateway serve` on a free port, its log in `folder/gateway.log`."""
     port = free_port()
-    log_path = tmp_path_factory.mktemp("gateway") / "gateway.log"
+    log_path = folder / "gateway.log"
     env = {
         **os.environ,
         "LITELLM_LOCAL_MODEL_COST_MAP": "True",
@@ -82,7 +79,7 @@ def gateway(
         "NEXFLOW_LLM__MAX_STEPS": str(MAX_STEPS),
         "NEXFLOW_LLM__TURN_TIMEOUT_S": str(TURN_TIMEOUT_S),
         "NEXFLOW_LLM__MAX_TOOL_OUTPUT_CHARS": "2000",
-        "NEXFLOW_GATEWAY__CONTROL_PLANE_URL": stack.url,
+        "NEXFLOW_GATEWAY__CONTROL_PLANE_URL": control_plane,
         "NEXFLOW_GATEWAY__TOKEN": token,
         "NEXFLOW_GATEWAY__SKILLS_CACHE_S": "0",
         # DEBUG: the libraries' chattiest lines (request options, headers) must be redacted too
@@ -110,7 +107,21 @@ def gateway(
             raise RuntimeError(f"gateway never became healthy:\n{log_path.read_text()}")
         time.sleep(0.2)
     client = httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=120)
-    yield Gateway(url, token, log_path, proc, client)
-    client.close()
-    proc.terminate()
-    proc.wait(timeout=20)
+    return Gateway(url, token, log_path, proc, client)
+
+
+def stop_gateway(gateway: Gateway) -> None:
+    gateway.client.close()
+    gateway.proc.terminate()
+    gateway.proc.wait(timeout=20)
+
+
+@pytest.fixture(scope="module")
+def gateway(
+    stack: Stack, llm: ScriptedLLM, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Gateway]:
+    """The gateway in front of the module's control plane, with an operator's token."""
+    folder = tmp_path_factory.mktemp("gateway")
+    started = start_gateway(folder, llm, stack.url, _gateway_token(stack))
+    yield started
+    stop_gateway(started)
