@@ -119,6 +119,25 @@ class Stack:
         return int(self.proc.returncode)
 
 
+def wait_healthy(
+    proc: subprocess.Popen[bytes], url: str, log_path: Path, what: str, seconds: float = 60
+) -> None:
+    """Wait until `url/health` answers 200; raise with the process's log if it exits or
+    never does (then it is killed)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{what} exited {proc.returncode}:\n{log_path.read_text()}")
+        try:
+            if httpx.get(f"{url}/health", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    proc.kill()
+    raise RuntimeError(f"{what} never became healthy:\n{log_path.read_text()}")
+
+
 def start_stack(tmp: Path, *extra: str, env: dict[str, str] | None = None) -> Stack:
     """Start `nexflow up` with home `tmp/home`; a home left by an earlier stack is reused
     (a restart), and each start writes its own log file."""
@@ -135,18 +154,6 @@ def start_stack(tmp: Path, *extra: str, env: dict[str, str] | None = None) -> St
             env={**os.environ, "NEXFLOW_ADMIN_TOKEN": "", **(env or {})},
         )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"nexflow up exited {proc.returncode}:\n{log_path.read_text()}")
-        try:
-            if httpx.get(f"{url}/health", timeout=2).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    else:
-        proc.kill()
-        raise RuntimeError(f"nexflow up never became healthy:\n{log_path.read_text()}")
+    wait_healthy(proc, url, log_path, "nexflow up")
     token = (home / "admin.token").read_text().strip()
     return Stack(url, token, home, proc, log_path)

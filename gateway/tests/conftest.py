@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,7 +14,7 @@ import httpx
 import pytest
 
 from gateway.tests.scripted_llm import ScriptedLLM
-from tests.harness import Stack, free_port, start_stack
+from tests.harness import Stack, free_port, start_stack, wait_healthy
 
 GATEWAY = Path(sys.executable).with_name("nexflow-gateway")
 API_KEY = "sk-test-NEVER-LOG-7f3a9c1e5b"
@@ -93,19 +92,7 @@ def start_gateway(folder: Path, llm: ScriptedLLM, control_plane: str, token: str
             env=env,
         )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 90
-    while True:
-        if proc.poll() is not None:
-            raise RuntimeError(f"gateway exited {proc.returncode}:\n{log_path.read_text()}")
-        try:
-            if httpx.get(f"{url}/health", timeout=2).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        if time.monotonic() > deadline:
-            proc.kill()
-            raise RuntimeError(f"gateway never became healthy:\n{log_path.read_text()}")
-        time.sleep(0.2)
+    wait_healthy(proc, url, log_path, "nexflow-gateway", seconds=90)
     client = httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=120)
     return Gateway(url, token, log_path, proc, client)
 
