@@ -133,6 +133,17 @@ def test_hostile_tool_calls_are_refused_plainly(gateway: Gateway, llm: ScriptedL
     assert reply.json()["stop_reason"] == "done"
 
 
+def test_call_flood_and_huge_reply_are_bounded(gateway: Gateway, llm: ScriptedLLM) -> None:
+    """Twenty calls in one step: sixteen go on, four are refused; a huge reply is cut."""
+    llm.script(call(*[("nope", "{}")] * 20), say("w" * 100_000))
+    body = gateway.chat("flood").json()
+    errors = [c["error"] for c in body["calls"]]
+    assert errors.count("too_many_tool_calls") == 4 and errors.count("unknown_tool") == 16
+    assert len(tool_results(llm.requests[1])) == 16
+    assert len(llm.requests[1]["messages"][-17]["tool_calls"]) == 16
+    assert 32_000 <= len(body["reply"]) < 32_100 and "[cut:" in body["reply"]
+
+
 def test_skill_output_is_cut_to_the_bound(gateway: Gateway, llm: ScriptedLLM) -> None:
     """A big skill output reaches the model cut to the configured bound, as quoted data."""
     big = json.dumps({"message": "y" * 20_000})

@@ -31,3 +31,4 @@ def test_control_plane_down_is_a_clear_503(orphan: Gateway, llm: ScriptedLLM) ->
     assert "Traceback" not in reply.text and "Traceback" not in orphan.log()
     assert llm.requests == []
     assert orphan.client.get("/health").status_code == 200
+    assert orphan.client.get("/api/v1/sessions").json()["sessions"] == [], "no empty session"

@@ -32,12 +32,9 @@ class SessionStore:
         self._max_sessions = max_sessions
         self._max_turns = max_turns
 
-    def create(self) -> Session:
-        session = Session(id="s_" + secrets.token_hex(12))
-        self._sessions[session.id] = session
-        while len(self._sessions) > self._max_sessions:
-            self._sessions.popitem(last=False)
-        return session
+    def new(self) -> Session:
+        """A session that is kept once its first turn is recorded."""
+        return Session(id="s_" + secrets.token_hex(12))
 
     def get(self, session_id: str) -> Session:
         session = self._sessions.get(session_id)
@@ -47,6 +44,10 @@ class SessionStore:
         return session
 
     def record(self, session: Session, turn: Turn) -> None:
+        self._sessions[session.id] = session
+        self._sessions.move_to_end(session.id)
+        while len(self._sessions) > self._max_sessions:
+            self._sessions.popitem(last=False)
         session.turns.append(turn)
         session.usage.add(turn.usage)
         del session.turns[: max(0, len(session.turns) - self._max_turns)]

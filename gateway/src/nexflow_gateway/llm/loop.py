@@ -20,12 +20,13 @@ import structlog
 from ..control_plane import CallOutcome, ControlPlane
 from ..settings import LLMSettings
 from ..turns import CallRecord, PendingApproval, Turn
-from .model import ModelError, ModelReply, ToolCall, complete
+from .model import ModelError, ToolCall, complete
 from .tools import BadToolCall, Toolbox, parse_arguments
 
 log = structlog.get_logger("nexflow_gateway.llm")
 
 MAX_CALLS_PER_STEP = 16
+MAX_REPLY_CHARS = 32_000
 # A call's record, the tool message the model reads, and its approval if it waits for one.
 _Done = tuple[CallRecord, str, PendingApproval | None]
 _MAX_ID = 128
@@ -73,11 +74,16 @@ class Agent:
                 self._settings, [system, *history, *turn.transcript], toolbox.specs
             )
             turn.usage.add(reply.usage)
-            turn.transcript.append(self._assistant(reply))
-            if not reply.tool_calls:
-                turn.reply = reply.content
+            calls, extra = (
+                reply.tool_calls[:MAX_CALLS_PER_STEP],
+                reply.tool_calls[MAX_CALLS_PER_STEP:],
+            )
+            turn.transcript.append(self._assistant(reply.content, calls))
+            if not calls:
+                turn.reply = turn.transcript[-1]["content"] or ""
                 return
-            for i, call in enumerate(reply.tool_calls):
+            turn.calls.extend(_too_many(extra))
+            for i, call in enumerate(calls):
                 record, content, pending = await self._one(toolbox, call, i, deadline)
                 turn.calls.append(record)
                 turn.transcript.append(
@@ -90,9 +96,10 @@ class Agent:
             f"I stopped after {self._settings.max_steps} model steps without a final answer."
         )
 
-    def _assistant(self, reply: ModelReply) -> dict[str, Any]:
-        message: dict[str, Any] = {"role": "assistant", "content": reply.content or None}
-        if reply.tool_calls:
+    def _assistant(self, content: str, calls: list[ToolCall]) -> dict[str, Any]:
+        """The model's message as the next request repeats it: bounded text and calls."""
+        message: dict[str, Any] = {"role": "assistant", "content": _cut_text(content) or None}
+        if calls:
             limit = self._settings.max_tool_argument_bytes
             message["tool_calls"] = [
                 {
@@ -100,15 +107,13 @@ class Agent:
                     "type": "function",
                     "function": {"name": c.name[:_MAX_ID], "arguments": _bounded(c, limit)},
                 }
-                for i, c in enumerate(reply.tool_calls)
+                for i, c in enumerate(calls)
             ]
         return message
 
     async def _one(self, toolbox: Toolbox, call: ToolCall, index: int, deadline: float) -> _Done:
         record = CallRecord(tool_call_id=_call_id(call, index), tool=call.name[:_MAX_ID], status="")
         try:
-            if index >= MAX_CALLS_PER_STEP:
-                raise BadToolCall("too_many_tool_calls", f"at most {MAX_CALLS_PER_STEP} per step")
             skill = toolbox.skill_for.get(call.name)
             if skill is None:
                 raise BadToolCall("unknown_tool", f"no tool named {call.name[:_MAX_ID]!r}")
@@ -150,6 +155,26 @@ class Agent:
         if outcome.error:
             body |= {"error": outcome.error, "message": outcome.message}
         return record, _quote(body), None
+
+
+def _too_many(calls: list[ToolCall]) -> list[CallRecord]:
+    """Calls beyond the per-step bound: listed for the user, never sent on."""
+    return [
+        CallRecord(
+            tool_call_id=_call_id(c, MAX_CALLS_PER_STEP + i),
+            tool=c.name[:_MAX_ID],
+            status="rejected",
+            error="too_many_tool_calls",
+            message=f"at most {MAX_CALLS_PER_STEP} tool calls per step",
+        )
+        for i, c in enumerate(calls[:MAX_CALLS_PER_STEP])
+    ]
+
+
+def _cut_text(text: str) -> str:
+    if len(text) <= MAX_REPLY_CHARS:
+        return text
+    return text[:MAX_REPLY_CHARS] + f"…[cut: {len(text) - MAX_REPLY_CHARS} more characters]"
 
 
 def _call_id(call: ToolCall, index: int) -> str:

@@ -73,7 +73,7 @@ def create_app(settings: Settings) -> FastAPI:
     async def chat(body: ChatRequest, request: Request, _: Auth) -> ChatReply:
         if not settings.llm.model:
             raise LLMNotConfigured("set NEXFLOW_LLM__MODEL to chat with a model")
-        session = store.get(body.session_id) if body.session_id else store.create()
+        session = store.get(body.session_id) if body.session_id else store.new()
         async with session.lock:
             history = [
                 m for t in session.turns[-settings.llm.history_turns :] for m in t.transcript
