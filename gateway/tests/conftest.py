@@ -65,8 +65,11 @@ def _gateway_token(stack: Stack) -> str:
     return str(token.json()["token"])
 
 
-def start_gateway(folder: Path, llm: ScriptedLLM, control_plane: str, token: str) -> Gateway:
-    """`nexflow-gateway serve` on a free port, its log in `folder/gateway.log`."""
+def start_gateway(
+    folder: Path, llm: ScriptedLLM, control_plane: str, token: str, **env_extra: str
+) -> Gateway:
+    """`nexflow-gateway serve` on a free port, its log in `folder/gateway.log`; `env_extra`
+    overrides the environment (`NEXFLOW_GATEWAY__LOG_LEVEL="INFO"`)."""
     port = free_port()
     log_path = folder / "gateway.log"
     env = {
@@ -83,6 +86,7 @@ def start_gateway(folder: Path, llm: ScriptedLLM, control_plane: str, token: str
         "NEXFLOW_GATEWAY__SKILLS_CACHE_S": "0",
         # DEBUG: the libraries' chattiest lines (request options, headers) must be redacted too
         "NEXFLOW_GATEWAY__LOG_LEVEL": "DEBUG",
+        **env_extra,
     }
     with open(log_path, "wb") as out:
         proc = subprocess.Popen(
