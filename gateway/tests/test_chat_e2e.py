@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from gateway.tests.conftest import API_KEY, MAX_STEPS, Gateway
+from gateway.tests.conftest import API_KEY, MAX_STEPS, Gateway, start_gateway, stop_gateway
 from gateway.tests.scripted_llm import (
     COMPLETION_TOKENS,
     PROMPT_TOKENS,
@@ -56,6 +57,31 @@ def test_echo_round_trip(gateway: Gateway, llm: ScriptedLLM, stack: Stack) -> No
     story = stack.client.get(f"/api/v1/calls/{made['call_id']}").json()
     assert story["status"] == "succeeded"
     assert {e["actor"] for e in story["events"]} >= {"chatter"}
+
+
+@pytest.fixture(scope="module")
+def priced(
+    stack: Stack, llm: ScriptedLLM, gateway: Gateway, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Gateway]:
+    """A second gateway whose model is one litellm has a price for."""
+    folder = tmp_path_factory.mktemp("priced")
+    started = start_gateway(
+        folder, llm, stack.url, gateway.token, NEXFLOW_LLM__MODEL="openai/gpt-4o-mini"
+    )
+    yield started
+    stop_gateway(started)
+
+
+def test_cost_is_counted_for_a_priced_model(priced: Gateway, llm: ScriptedLLM) -> None:
+    """A known model's tokens are priced by litellm, per turn and per session."""
+    llm.script(say("one"))
+    first = priced.chat("a").json()
+    llm.script(say("two"))
+    second = priced.chat("b", first["session_id"]).json()
+    assert llm.requests[0]["model"] == "gpt-4o-mini"
+    assert first["usage"]["cost_usd"] > 0
+    assert second["session_usage"]["cost_usd"] == pytest.approx(2 * first["usage"]["cost_usd"])
+    assert second["session_usage"]["total_tokens"] == 2 * (PROMPT_TOKENS + COMPLETION_TOKENS)
 
 
 def test_session_keeps_history_and_usage(gateway: Gateway, llm: ScriptedLLM) -> None:
