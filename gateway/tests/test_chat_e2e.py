@@ -186,11 +186,17 @@ def test_model_failure_and_slowness_end_the_turn(gateway: Gateway, llm: Scripted
     llm.script(lambda _b: refusal)
     body = gateway.chat("hello").json()
     assert body["stop_reason"] == "llm_error" and API_KEY not in json.dumps(body)
-    llm.script(lambda _b: Delay(30, {"role": "assistant", "content": "late"}))
+    late = {"role": "assistant", "content": "late"}
+    llm.script(call(("echo", "{}")), lambda _b: Delay(30, late))
     started = time.monotonic()
     body = gateway.chat("slow").json()
-    assert body["stop_reason"] == "timeout"
+    assert body["stop_reason"] == "timeout" and body["calls"][0]["status"] == "succeeded"
     assert time.monotonic() - started < 29
+    llm.script(say("back"))
+    after = gateway.chat("again", body["session_id"]).json()
+    assert after["reply"] == "back"
+    roles = [m["role"] for m in llm.requests[0]["messages"]]
+    assert roles[-5:] == ["user", "assistant", "tool", "assistant", "user"]
 
 
 def test_bad_requests_get_stable_errors(gateway: Gateway) -> None:

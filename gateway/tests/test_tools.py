@@ -66,3 +66,18 @@ def test_good_arguments_pass() -> None:
     """A JSON object (or nothing) is passed on as it is."""
     assert parse_arguments('{"message": "hi"}', 1024) == {"message": "hi"}
     assert parse_arguments("", 1024) == {} and parse_arguments(None, 1024) == {}
+
+
+def test_open_calls_get_an_answer() -> None:
+    """A transcript cut mid-step answers each unanswered call, so the history stays valid."""
+    from nexflow_gateway.llm.loop import _answer_open_calls
+
+    calls = [{"id": i, "type": "function", "function": {"name": "echo"}} for i in ("a", "b")]
+    transcript: list[dict[str, object]] = [
+        {"role": "user", "content": "hi"},
+        {"role": "assistant", "content": None, "tool_calls": calls},
+        {"role": "tool", "tool_call_id": "a", "content": "{}"},
+    ]
+    _answer_open_calls(transcript)
+    assert [m.get("tool_call_id") for m in transcript[2:]] == ["a", "b"]
+    assert "not_run" in str(transcript[-1]["content"])

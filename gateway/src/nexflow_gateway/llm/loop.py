@@ -63,6 +63,7 @@ class Agent:
             log.warning("llm.failed", error=str(exc))
         turn.reply += _pending_note(turn.pending_approvals)
         if turn.stop_reason != "done":
+            _answer_open_calls(turn.transcript)
             turn.transcript.append({"role": "assistant", "content": turn.reply})
         return turn
 
@@ -155,6 +156,21 @@ class Agent:
         if outcome.error:
             body |= {"error": outcome.error, "message": outcome.message}
         return record, _quote(body), None
+
+
+def _answer_open_calls(transcript: list[dict[str, Any]]) -> None:
+    """Give every tool call of the last assistant message an answer (a turn cut short by its
+    timeout leaves some open): providers refuse a history with unanswered calls."""
+    for back, message in enumerate(reversed(transcript)):
+        if message["role"] == "assistant":
+            answered = {m["tool_call_id"] for m in transcript[len(transcript) - back :]}
+            for c in message.get("tool_calls", []):
+                if c["id"] not in answered:
+                    body = {"status": "not_run", "message": "the turn ended before this call"}
+                    transcript.append(
+                        {"role": "tool", "tool_call_id": c["id"], "content": _quote(body)}
+                    )
+            return
 
 
 def _too_many(calls: list[ToolCall]) -> list[CallRecord]:
