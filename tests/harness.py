@@ -120,10 +120,11 @@ class Stack:
 
 
 def wait_healthy(
-    proc: subprocess.Popen[bytes], url: str, log_path: Path, what: str, timeout_s: float = 60
+    proc: subprocess.Popen[bytes], url: str, log_path: Path, what: str, seconds: float = 60
 ) -> None:
-    """Wait until `url`/health answers 200; raise with the process's log if it exits or hangs."""
-    deadline = time.monotonic() + timeout_s
+    """Wait until `url/health` answers 200; raise with the process's log if it exits or
+    never does (then it is killed)."""
+    deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"{what} exited {proc.returncode}:\n{log_path.read_text()}")

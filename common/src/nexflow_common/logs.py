@@ -11,7 +11,9 @@ any traceback rendered (`redact_log_event`): values under keys that name a secre
 ``&access_token=``, ``nexflow_session=``, ``"api_key": "…"``) and whole
 ``Cookie:``/``Authorization:`` header lines. uvicorn writes a WebSocket's URL, query string
 included, to ``uvicorn.error``; the executor's egress proxy sees request lines and headers:
-that is how a secret would otherwise reach the log.
+that is how a secret would otherwise reach the log. A service may also name secret
+*values* it holds (an LLM provider's key, its own token): those are removed wherever they
+appear, whatever their shape.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from __future__ import annotations
 import logging
 import re
 import sys
-from collections.abc import Mapping, MutableMapping
+from collections.abc import Iterable, Mapping, MutableMapping
 from typing import Any
 
 import structlog
@@ -84,8 +86,46 @@ def redact_log_event(
     return event
 
 
-def configure_logging(level: str = "INFO", *, json: bool | None = None) -> None:
-    """Configure structlog and the standard library once per process."""
+class _KnownValues:
+    """A structlog processor removing known secret values from every string of an event."""
+
+    def __init__(self, secrets: Iterable[str]) -> None:
+        # Longest first, so a secret containing another is removed whole.
+        self._secrets = sorted({s for s in secrets if len(s) >= 4}, key=len, reverse=True)
+
+    def _text(self, text: str) -> str:
+        for secret in self._secrets:
+            text = text.replace(secret, REDACTED)
+        return text
+
+    def _value(self, value: Any, depth: int) -> Any:
+        if isinstance(value, str):
+            return self._text(value)
+        if isinstance(value, Mapping) and depth < _MAX_DEPTH:
+            return {str(k): self._value(v, depth + 1) for k, v in value.items()}
+        if isinstance(value, list | tuple) and depth < _MAX_DEPTH:
+            return [self._value(v, depth + 1) for v in value]
+        return value
+
+    def __call__(
+        self, _logger: Any, _method: str, event: MutableMapping[str, Any]
+    ) -> MutableMapping[str, Any]:
+        for key, value in list(event.items()):
+            event[key] = self._value(value, 0)
+        return event
+
+
+def configure_logging(
+    level: str | int = "INFO",
+    *,
+    json: bool | None = None,
+    secrets: Iterable[str] = (),
+    libraries: Iterable[str] = (),
+) -> None:
+    """Configure structlog and the standard library once per process. `secrets`: values
+    to remove from every line; `libraries`: more loggers that keep handlers of their own
+    (call this after importing them) and must go through ours instead."""
+    level = logging.getLevelName(level) if isinstance(level, int) else level.upper()
     use_json = not sys.stdout.isatty() if json is None else json
     shared: list[structlog.types.Processor] = [
         structlog.contextvars.merge_contextvars,
@@ -107,7 +147,9 @@ def configure_logging(level: str = "INFO", *, json: bool | None = None) -> None:
         processors=[
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
             structlog.processors.format_exc_info,
-            redact_log_event,  # last before rendering: the message and traceback are text now
+            # last before rendering: the message and traceback are text now
+            *([_KnownValues(secrets)] if secrets else []),
+            redact_log_event,
             renderer,
         ],
     )
@@ -115,8 +157,8 @@ def configure_logging(level: str = "INFO", *, json: bool | None = None) -> None:
     handler.setFormatter(formatter)
     root = logging.getLogger()
     root.handlers[:] = [handler]
-    root.setLevel(level.upper())
-    for name in _LIBRARY_LOGGERS:
+    root.setLevel(level)
+    for name in (*_LIBRARY_LOGGERS, *libraries):
         lg = logging.getLogger(name)
         lg.handlers[:] = []
         lg.propagate = True

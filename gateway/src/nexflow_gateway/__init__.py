@@ -1,1 +1,2 @@
-"""Nexflow gateway: chat connectors and the LLM loop (not built yet; see the issues)."""
+"""Nexflow gateway (preview): the connector interface, the LLM tool-calling loop and the
+web chat API; it reaches the control plane only over its HTTP API."""

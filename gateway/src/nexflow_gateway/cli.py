@@ -1,0 +1,57 @@
+"""`nexflow-gateway serve`: the web chat API on a real socket."""
+
+from __future__ import annotations
+
+import logging
+
+import typer
+import uvicorn
+from pydantic import ValidationError
+
+from . import logs
+from .settings import Settings
+
+app = typer.Typer(add_completion=False, help="Nexflow gateway (preview): the web chat API.")
+
+
+@app.callback()
+def _root() -> None:
+    """Nexflow gateway."""
+
+
+def _settings() -> Settings:
+    """The settings from the environment, or a clear message and exit code 2."""
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = "NEXFLOW_" + "__".join(str(p).upper() for p in first["loc"])
+        typer.echo(f"error: {where}: {first['msg']}", err=True)
+        raise typer.Exit(2) from None
+    if settings.gateway.token is None or not settings.gateway.token.get_secret_value():
+        typer.echo("error: NEXFLOW_GATEWAY__TOKEN is required (a control-plane token)", err=True)
+        raise typer.Exit(2)
+    return settings
+
+
+@app.command()
+def serve(
+    host: str | None = typer.Option(None, help="bind address (NEXFLOW_GATEWAY__HOST)"),
+    port: int | None = typer.Option(None, help="port (NEXFLOW_GATEWAY__PORT)"),
+) -> None:
+    """Serve the web chat API until interrupted."""
+    settings = _settings()
+    from .web import create_app  # imports litellm, which installs its own log handlers
+
+    logs.configure(settings.secrets(), logging.getLevelName(settings.gateway.log_level))
+    uvicorn.run(
+        create_app(settings),
+        host=host or settings.gateway.host,
+        port=port if port is not None else settings.gateway.port,
+        log_config=None,
+        access_log=True,
+    )
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,147 @@
+"""The gateway's only path to the control plane: its HTTP API, with a bearer token.
+
+`skills()` reads the executable skills and their input schemas; `run()` asks for one
+call and says how it ended: a result, a pending approval (202), or a refusal with the
+control plane's stable error code. Nothing here can approve: the gateway has no route
+for it and its token should not hold `approvals:decide`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any, Literal
+from urllib.parse import quote
+
+import httpx
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from .errors import ControlPlaneUnavailable
+
+
+class _Answer(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class Reason(_Answer):
+    code: str = Field(max_length=200)
+    message: str = Field(max_length=2000)
+
+
+class SkillInfo(_Answer):
+    name: str
+    description: str = ""
+    executable: bool = False
+    input_schema: dict[str, Any] | None = None
+
+
+class CallOutcome(_Answer):
+    """How one requested call ended, as far as the gateway knows."""
+
+    kind: Literal["result", "pending", "refused"]
+    skill: str
+    status: str
+    call_id: str | None = None
+    output: Any = None
+    error: str | None = None
+    message: str | None = None
+    approval_id: str | None = None
+    reasons: list[Reason] = Field(default_factory=list)
+    expires_at: str | None = None
+
+
+class ControlPlane:
+    """An async client of the control plane's skills API, caching the skill catalogue."""
+
+    def __init__(self, base_url: str, token: str | None, *, cache_s: float = 10.0) -> None:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self._http = httpx.AsyncClient(base_url=base_url, headers=headers, timeout=30)
+        self._cache_s = cache_s
+        self._cached: tuple[float, list[SkillInfo]] | None = None
+        self._lock = asyncio.Lock()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def skills(self) -> list[SkillInfo]:
+        """The executable skills with their input schemas (cached `cache_s` seconds)."""
+        async with self._lock:
+            now = time.monotonic()
+            if self._cached is not None and now - self._cached[0] < self._cache_s:
+                return self._cached[1]
+            found = await self._load_skills()
+            self._cached = (now, found)
+            return found
+
+    async def _load_skills(self) -> list[SkillInfo]:
+        listing = await self._get("/api/v1/skills")
+        names = [
+            s["name"]
+            for s in listing.get("skills", [])
+            if isinstance(s, dict) and s.get("executable") and isinstance(s.get("name"), str)
+        ]
+        details = await asyncio.gather(*(self._get(f"/api/v1/skills/{quote(n)}") for n in names))
+        try:
+            return [SkillInfo.model_validate(d) for d in details]
+        except ValidationError as exc:
+            raise ControlPlaneUnavailable("the control plane's skill list is malformed") from exc
+
+    async def _get(self, path: str) -> dict[str, Any]:
+        try:
+            reply = await self._http.get(path, timeout=30)
+        except httpx.HTTPError as exc:
+            raise ControlPlaneUnavailable(
+                f"control plane unreachable: {type(exc).__name__}"
+            ) from exc
+        if reply.status_code != 200:
+            raise ControlPlaneUnavailable(f"control plane answered {reply.status_code} on {path}")
+        body = reply.json()
+        if not isinstance(body, dict):
+            raise ControlPlaneUnavailable(f"control plane answered a non-object on {path}")
+        return body
+
+    async def run(self, skill: str, arguments: dict[str, Any], within_s: float) -> CallOutcome:
+        """Ask the control plane to run `skill`; never raises for a refused call."""
+        try:
+            reply = await self._http.post(
+                f"/api/v1/skills/{quote(skill, safe='')}",
+                json={"input": arguments},
+                timeout=within_s,
+            )
+        except httpx.TimeoutException:
+            return _refused(skill, "control_plane_timeout", "the call took longer than the turn")
+        except httpx.HTTPError as exc:
+            return _refused(skill, "control_plane_unavailable", type(exc).__name__)
+        try:
+            body = reply.json()
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            return _refused(skill, "control_plane_error", f"HTTP {reply.status_code}")
+        try:
+            if reply.status_code == 200:
+                return CallOutcome(kind="result", skill=skill, **_pick(body, _RESULT))
+            if reply.status_code == 202 and body.get("status") == "pending_approval":
+                return CallOutcome(kind="pending", skill=skill, **_pick(body, _PENDING))
+        except ValidationError:
+            return _refused(skill, "control_plane_error", "malformed answer")
+        return _refused(
+            skill,
+            str(body.get("error", "control_plane_error"))[:100],
+            str(body.get("message", f"HTTP {reply.status_code}"))[:2000],
+            call_id=body.get("call_id") if isinstance(body.get("call_id"), str) else None,
+        )
+
+
+_RESULT = ("status", "call_id", "output", "error", "message")
+_PENDING = ("status", "call_id", "approval_id", "reasons", "expires_at")
+
+
+def _pick(body: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
+    return {k: body[k] for k in keys if k in body}
+
+
+def _refused(skill: str, error: str, message: str, call_id: str | None = None) -> CallOutcome:
+    return CallOutcome(
+        kind="refused", skill=skill, status="refused", error=error, message=message, call_id=call_id
+    )

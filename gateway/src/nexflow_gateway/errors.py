@@ -1,0 +1,39 @@
+"""The gateway's error tree, mapped to `{"error": code, "message": ...}` at the HTTP edge.
+
+GatewayError
+├── SessionNotFound          404 session_not_found
+├── LLMNotConfigured         503 llm_not_configured
+├── ControlPlaneUnavailable  503 control_plane_unavailable (skill list could not be read)
+└── Unauthenticated          401 unauthenticated
+"""
+
+from __future__ import annotations
+
+
+class GatewayError(Exception):
+    code = "internal_error"
+    status = 500
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class SessionNotFound(GatewayError):
+    code = "session_not_found"
+    status = 404
+
+
+class LLMNotConfigured(GatewayError):
+    code = "llm_not_configured"
+    status = 503
+
+
+class ControlPlaneUnavailable(GatewayError):
+    code = "control_plane_unavailable"
+    status = 503
+
+
+class Unauthenticated(GatewayError):
+    code = "unauthenticated"
+    status = 401

@@ -1,0 +1,89 @@
+"""One model call through litellm, with its usage and cost read from litellm's figures."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+# No network for the price list: litellm reads its bundled copy.
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+
+import litellm
+
+from ..settings import LLMSettings
+from ..turns import Usage
+
+litellm.suppress_debug_info = True
+litellm.telemetry = False
+
+
+class ModelError(Exception):
+    """The model could not be asked or answered nonsense (no secrets in the message)."""
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    id: str
+    name: str
+    arguments: object
+
+
+@dataclass(frozen=True)
+class ModelReply:
+    content: str
+    tool_calls: list[ToolCall]
+    usage: Usage
+
+
+async def complete(
+    settings: LLMSettings, messages: list[dict[str, Any]], tools: list[dict[str, Any]]
+) -> ModelReply:
+    """Ask the configured model once; `ModelError` names only the failure's kind."""
+    key = settings.api_key.get_secret_value() if settings.api_key else None
+    try:
+        response = await litellm.acompletion(
+            model=settings.model,
+            messages=messages,
+            tools=tools or None,
+            api_base=settings.api_base,
+            api_key=key,
+            timeout=settings.request_timeout_s,
+            max_tokens=settings.max_tokens,
+            num_retries=0,
+        )
+    except Exception as exc:  # litellm maps every provider failure to its own tree
+        status = getattr(exc, "status_code", None)
+        raise ModelError(f"{type(exc).__name__}" + (f" (HTTP {status})" if status else "")) from exc
+    try:
+        message = response.choices[0].message
+    except (AttributeError, IndexError) as exc:
+        raise ModelError("the model answered without a choice") from exc
+    calls = [
+        ToolCall(
+            id=str(getattr(c, "id", "") or ""),
+            name=str(getattr(c.function, "name", "") or ""),
+            arguments=getattr(c.function, "arguments", None),
+        )
+        for c in (getattr(message, "tool_calls", None) or [])
+    ]
+    content = getattr(message, "content", None)
+    return ModelReply(content if isinstance(content, str) else "", calls, _usage(response))
+
+
+def _usage(response: Any) -> Usage:
+    usage = getattr(response, "usage", None)
+    prompt = int(getattr(usage, "prompt_tokens", 0) or 0)
+    completion = int(getattr(usage, "completion_tokens", 0) or 0)
+    try:
+        cost = float(litellm.completion_cost(completion_response=response) or 0.0)
+    except Exception:  # an unknown model has no price: litellm raises, we count 0
+        cost = 0.0
+    total = int(getattr(usage, "total_tokens", 0) or 0) or prompt + completion
+    return Usage(
+        llm_calls=1,
+        prompt_tokens=prompt,
+        completion_tokens=completion,
+        total_tokens=total,
+        cost_usd=cost,
+    )

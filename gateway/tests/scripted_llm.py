@@ -1,0 +1,148 @@
+"""A scripted OpenAI-compatible model server for the gateway's tests, on a real socket.
+
+It speaks `POST /v1/chat/completions` as OpenAI's API does (`tools` in, `tool_calls` out,
+`usage` figures) and answers from a script: each request takes the next step, a function
+of the request's body that returns a chat message (or an `Error`/`Delay`). Every request
+body and its `Authorization` header are kept for the test to read.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+PROMPT_TOKENS = 11
+COMPLETION_TOKENS = 7
+
+
+@dataclass
+class Error:
+    status: int
+    body: str
+
+
+@dataclass
+class Delay:
+    seconds: float
+    then: dict[str, Any]
+
+
+Step = Callable[[dict[str, Any]], "dict[str, Any] | Error | Delay"]
+
+
+def say(text: str) -> Step:
+    return lambda _body: {"role": "assistant", "content": text}
+
+
+def call(*calls: tuple[str, str]) -> Step:
+    """A step asking for tool calls: (name, raw arguments string) each."""
+    return lambda _body: {
+        "role": "assistant",
+        "content": None,
+        "tool_calls": [
+            {"id": f"call_{i}", "type": "function", "function": {"name": n, "arguments": a}}
+            for i, (n, a) in enumerate(calls)
+        ],
+    }
+
+
+def tool_results(body: dict[str, Any]) -> list[str]:
+    """The tool messages' contents the model was sent in this request, last step's only."""
+    found: list[str] = []
+    for message in reversed(body["messages"]):
+        if message["role"] != "tool":
+            break
+        found.insert(0, message["content"])
+    return found
+
+
+class ScriptedLLM:
+    def __init__(self) -> None:
+        self.requests: list[dict[str, Any]] = []
+        self.authorizations: list[str] = []
+        self._script: list[Step] = []
+        self._forever: Step | None = None
+        self._lock = threading.Lock()
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def api_base(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}/v1"
+
+    def start(self) -> ScriptedLLM:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def script(self, *steps: Step, forever: Step | None = None) -> None:
+        with self._lock:
+            self._script = list(steps)
+            self._forever = forever
+            self.requests.clear()
+            self.authorizations.clear()
+
+    def _next(self, body: dict[str, Any], auth: str) -> dict[str, Any] | Error | Delay:
+        with self._lock:
+            self.requests.append(body)
+            self.authorizations.append(auth)
+            step = self._script.pop(0) if self._script else self._forever
+        if step is None:
+            return Error(500, '{"error": {"message": "script exhausted"}}')
+        return step(body)
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        llm = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *_args: Any) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length", "0"))
+                body = json.loads(self.rfile.read(length))
+                if self.path != "/v1/chat/completions":
+                    self._send(404, '{"error": {"message": "not found"}}')
+                    return
+                answer = llm._next(body, self.headers.get("Authorization", ""))
+                if isinstance(answer, Delay):
+                    time.sleep(answer.seconds)
+                    answer = answer.then
+                if isinstance(answer, Error):
+                    self._send(answer.status, answer.body)
+                    return
+                finish = "tool_calls" if answer.get("tool_calls") else "stop"
+                self._send(200, json.dumps(_completion(body["model"], answer, finish)))
+
+            def _send(self, status: int, text: str) -> None:
+                raw = text.encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(raw)))
+                self.end_headers()
+                self.wfile.write(raw)
+
+        return Handler
+
+
+def _completion(model: str, message: dict[str, Any], finish: str) -> dict[str, Any]:
+    return {
+        "id": f"chatcmpl-{time.time_ns()}",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": model,
+        "choices": [{"index": 0, "message": message, "finish_reason": finish, "logprobs": None}],
+        "usage": {
+            "prompt_tokens": PROMPT_TOKENS,
+            "completion_tokens": COMPLETION_TOKENS,
+            "total_tokens": PROMPT_TOKENS + COMPLETION_TOKENS,
+        },
+    }

@@ -1,0 +1,77 @@
+"""The gateway without its parts (no control plane, no model, bad settings): clear errors,
+no traceback."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from gateway.tests.conftest import GATEWAY, Gateway, start_gateway, stop_gateway
+from gateway.tests.scripted_llm import ScriptedLLM, say
+from tests.harness import free_port
+
+pytestmark = [pytest.mark.e2e]
+
+
+@pytest.fixture
+def orphan(llm: ScriptedLLM, tmp_path: Path) -> Iterator[Gateway]:
+    """A gateway pointed at a port where nothing listens."""
+    started = start_gateway(tmp_path, llm, f"http://127.0.0.1:{free_port()}", "nxf_x_unused")
+    yield started
+    stop_gateway(started)
+
+
+def test_control_plane_down_is_a_clear_503(orphan: Gateway, llm: ScriptedLLM) -> None:
+    """No control plane: `control_plane_unavailable` 503, the model is never asked."""
+    llm.script(say("should not be asked"))
+    reply = orphan.chat("hello")
+    assert reply.status_code == 503, reply.text
+    assert reply.json()["error"] == "control_plane_unavailable"
+    assert "Traceback" not in reply.text and "Traceback" not in orphan.log()
+    assert llm.requests == []
+    assert orphan.client.get("/health").status_code == 200
+    assert orphan.client.get("/api/v1/sessions").json()["sessions"] == [], "no empty session"
+
+
+@pytest.fixture
+def modelless(llm: ScriptedLLM, tmp_path: Path) -> Iterator[Gateway]:
+    """A gateway with no model configured."""
+    nowhere = f"http://127.0.0.1:{free_port()}"
+    started = start_gateway(tmp_path, llm, nowhere, "nxf_x_unused", NEXFLOW_LLM__MODEL="")
+    yield started
+    stop_gateway(started)
+
+
+def test_no_model_is_a_clear_503(modelless: Gateway) -> None:
+    """No model configured: `llm_not_configured` 503 naming the setting."""
+    reply = modelless.chat("hello")
+    assert reply.status_code == 503 and reply.json()["error"] == "llm_not_configured"
+    assert "NEXFLOW_LLM__MODEL" in reply.json()["message"]
+
+
+@pytest.mark.parametrize(
+    ("env", "named"),
+    [
+        ({"NEXFLOW_GATEWAY__TOKEN": ""}, "NEXFLOW_GATEWAY__TOKEN"),
+        (
+            {"NEXFLOW_GATEWAY__TOKEN": "t", "NEXFLOW_LLM__MAX_STEPS": "many"},
+            "NEXFLOW_LLM__MAX_STEPS",
+        ),
+        ({"NEXFLOW_GATEWAY__TOKEN": "t", "NEXFLOW_LLM__MAX_STEPS": "0"}, "NEXFLOW_LLM__MAX_STEPS"),
+    ],
+)
+def test_bad_settings_stop_the_start_plainly(env: dict[str, str], named: str) -> None:
+    """A missing token or a bad setting: exit 2, the variable named, no traceback."""
+    done = subprocess.run(
+        [str(GATEWAY), "serve"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env},
+        timeout=60,
+    )
+    assert done.returncode == 2, done.stderr
+    assert named in done.stderr and "Traceback" not in done.stderr + done.stdout
