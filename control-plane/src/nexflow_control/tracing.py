@@ -21,16 +21,16 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from nexflow_common.tracing import failed, install_provider
 from opentelemetry import propagate, trace
-from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.trace import Span, SpanKind, StatusCode
 from opentelemetry.util.types import Attributes
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .settings import OtelSettings
+
+__all__ = ["TRACER", "TraceRequests", "failed", "grpc_metadata", "start_tracing", "step"]
 
 SERVICE_NAME = "nexflow-control-plane"
 TRACER = trace.get_tracer("nexflow.control")
@@ -42,16 +42,12 @@ _PROPAGATED = (b"traceparent", b"tracestate")
 def start_tracing(settings: OtelSettings, service: str = SERVICE_NAME) -> TracerProvider | None:
     """Install the process's tracer provider exporting to `settings.endpoint`; None (and
     nothing installed) when no endpoint is set. The caller shuts it down at exit."""
-    if settings.endpoint is None:
-        return None
-    base = str(settings.endpoint).rstrip("/")
-    exporter = OTLPSpanExporter(endpoint=f"{base}/v1/traces", timeout=settings.timeout_s)
-    provider = TracerProvider(resource=Resource.create({"service.name": service}))
-    provider.add_span_processor(
-        BatchSpanProcessor(exporter, schedule_delay_millis=settings.flush_ms)
+    return install_provider(
+        settings.endpoint,
+        resource={"service.name": service},
+        flush_ms=settings.flush_ms,
+        timeout_s=settings.timeout_s,
     )
-    trace.set_tracer_provider(provider)
-    return provider
 
 
 def grpc_metadata() -> tuple[tuple[str, str], ...]:
@@ -59,12 +55,6 @@ def grpc_metadata() -> tuple[tuple[str, str], ...]:
     carrier: dict[str, str] = {}
     propagate.inject(carrier)
     return tuple(carrier.items())
-
-
-def failed(span: Span, code: str) -> None:
-    """Mark `span` failed with a stable error code (no message: it may quote input)."""
-    span.set_attribute("nexflow.error", code)
-    span.set_status(StatusCode.ERROR, code)
 
 
 @contextmanager

@@ -21,12 +21,10 @@ from contextlib import contextmanager
 from typing import Any
 
 import grpc
+from nexflow_common.tracing import failed, install_provider
 from opentelemetry import propagate, trace
-from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor
-from opentelemetry.trace import Span, SpanKind, StatusCode
+from opentelemetry.trace import Span, SpanKind
 from opentelemetry.util.types import Attributes
 
 from nexflow_executor.egress import EgressRecord
@@ -44,23 +42,12 @@ _PROPAGATED = ("traceparent", "tracestate")
 def start_tracing(settings: OtelSettings, executor_id: str) -> TracerProvider | None:
     """Install the process's tracer provider exporting to `settings.endpoint`; None (and
     nothing installed) when no endpoint is set. The caller shuts it down at exit."""
-    if settings.endpoint is None:
-        return None
-    base = str(settings.endpoint).rstrip("/")
-    exporter = OTLPSpanExporter(endpoint=f"{base}/v1/traces", timeout=settings.timeout_s)
-    resource = Resource.create({"service.name": SERVICE_NAME, "service.instance.id": executor_id})
-    provider = TracerProvider(resource=resource)
-    provider.add_span_processor(
-        BatchSpanProcessor(exporter, schedule_delay_millis=settings.flush_ms)
+    return install_provider(
+        settings.endpoint,
+        resource={"service.name": SERVICE_NAME, "service.instance.id": executor_id},
+        flush_ms=settings.flush_ms,
+        timeout_s=settings.timeout_s,
     )
-    trace.set_tracer_provider(provider)
-    return provider
-
-
-def failed(span: Span, code: str) -> None:
-    """Mark `span` failed with a stable code (a gRPC status name, an error type)."""
-    span.set_attribute("nexflow.error", code)
-    span.set_status(StatusCode.ERROR, code)
 
 
 @contextmanager
