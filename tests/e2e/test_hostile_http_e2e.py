@@ -217,6 +217,10 @@ def test_client_gone_before_the_answer_is_counted_and_the_call_recorded(stack: S
     recorded, the disconnect is counted (`before_answer`), and nothing is logged as an
     error."""
     before = _metric(stack, "before_answer")
+    last = stack.client.get(
+        "/api/v1/audit", params={"skill": "spew", "action": "call.finished", "limit": 1}
+    ).json()["events"]
+    seq_before = last[0]["seq"] if last else 0
     body = b'{"input": {"kind": "sleep"}}'
     head = (
         b"POST /api/v1/skills/spew HTTP/1.1\r\nHost: x\r\n"
@@ -226,12 +230,18 @@ def test_client_gone_before_the_answer_is_counted_and_the_call_recorded(stack: S
     _raw_request(stack, head, body)
     _until(lambda: _metric(stack, "before_answer") == before + 1, "disconnect not counted")
 
-    def finished() -> list[dict[str, Any]]:
-        page = stack.client.get("/api/v1/audit", params={"skill": "spew", "limit": 1})
-        return [e for e in page.json()["events"] if e["action"] == "call.finished"]
+    seen: list[dict[str, Any]] = []
 
-    _until(lambda: bool(finished()), "the abandoned call never finished")
-    assert finished()[0]["payload"]["status"] == "succeeded"
+    def finished() -> bool:
+        # The newest call.finished of spew (read once: a later event must not hide it).
+        page = stack.client.get(
+            "/api/v1/audit", params={"skill": "spew", "action": "call.finished", "limit": 1}
+        )
+        seen[:] = page.json()["events"]
+        return bool(seen) and seen[0]["seq"] > seq_before
+
+    _until(finished, "the abandoned call never finished")
+    assert seen[0]["payload"]["status"] == "succeeded"
     assert "Traceback" not in stack.log_path.read_text()
 
 
