@@ -12,7 +12,6 @@ tests/e2e (the real executor, through `nexflow up`).
 from __future__ import annotations
 
 import asyncio
-import datetime
 import hashlib
 import io
 import json
@@ -20,18 +19,14 @@ import shutil
 import tarfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import grpc
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from nexflow.executor.v1 import executor_pb2 as pb
 from nexflow.executor.v1 import executor_pb2_grpc as pb_grpc
+from nexflow_control.certs import init_ca, issue_control_plane, issue_executor
 from nexflow_control.executors import ExecutionSpec, Mount
 from nexflow_control.settings import REPO_ROOT
 from nexflow_control.skills import skill_digest
@@ -131,58 +126,23 @@ class DigestExecutor(pb_grpc.ExecutorServicer):
             self.busy -= 1
 
 
-@dataclass
 class Pki:
-    """A CA and certificates signed by it, as PEM files in one folder."""
+    """A CA made as `nexflow certs init` makes it, in one folder, and the certificates it
+    issues as `nexflow certs issue` does (the tests run on the real issuance)."""
 
-    root: Path
-    ca_key: ec.EllipticCurvePrivateKey = field(init=False)
-    ca_cert: x509.Certificate = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.ca_key, self.ca_cert = self._make("test-ca", None, ca=True)
-        (self.root / "ca.pem").write_bytes(self.ca_cert.public_bytes(serialization.Encoding.PEM))
-
-    @property
-    def ca_file(self) -> Path:
-        return self.root / "ca.pem"
-
-    def _make(
-        self, name: str, signer: Pki | None, *, ca: bool = False
-    ) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
-        key = ec.generate_private_key(ec.SECP256R1())
-        subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
-        now = datetime.datetime.now(datetime.UTC)
-        builder = (
-            x509.CertificateBuilder()
-            .subject_name(subject)
-            .issuer_name(signer.ca_cert.subject if signer else subject)
-            .public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(minutes=5))
-            .not_valid_after(now + datetime.timedelta(days=1))
-            .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
-        )
-        if not ca:
-            builder = builder.add_extension(
-                x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False
-            )
-        cert = builder.sign(signer.ca_key if signer else key, hashes.SHA256())
-        return key, cert
+    def __init__(self, root: Path) -> None:
+        root.mkdir(parents=True, exist_ok=True)
+        self.root = root
+        self.ca_file = init_ca(root).cert
 
     def issue(self, name: str) -> tuple[Path, Path]:
-        """(cert file, key file) for `name`, signed by this CA."""
-        key, cert = self._make(name, self)
-        cert_file, key_file = self.root / f"{name}.pem", self.root / f"{name}.key"
-        cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-        key_file.write_bytes(
-            key.private_bytes(
-                serialization.Encoding.PEM,
-                serialization.PrivateFormat.PKCS8,
-                serialization.NoEncryption(),
-            )
-        )
-        return cert_file, key_file
+        """(cert file, key file): the control plane's client certificate for
+        `control-plane`, else executor `name`'s server certificate (SAN DNS `name`)."""
+        if name == "control-plane":
+            issued = issue_control_plane(self.root)
+        else:
+            issued = issue_executor(self.root, name, dns=[name], ips=[])
+        return issued.cert, issued.key
 
 
 @asynccontextmanager
