@@ -12,10 +12,10 @@ from pathlib import Path
 
 import structlog
 from fastapi import FastAPI
+from nexflow_common.body_limit import BodyLimitMiddleware
 
 from .accounts import ALL_SCOPES, AccountStore
 from .accounts.sessions import SessionStore
-from .api.body_limit import BodyLimitMiddleware
 from .api.deps import Services
 from .api.disconnects import DisconnectWatch, install_disconnect_handler
 from .api.errors import install_error_handlers

@@ -17,13 +17,13 @@ import structlog
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from nexflow_common.body_limit import BodyLimitMiddleware
 
 from ..control_plane import ControlPlane
 from ..errors import GatewayError, LLMNotConfigured, Unauthenticated
 from ..llm import Agent
 from ..sessions import Session, SessionStore
 from ..settings import Settings
-from .limits import BodyLimit
 from .schemas import ChatReply, ChatRequest, ErrorOut, SessionDetail, SessionList, SessionSummary
 
 log = structlog.get_logger("nexflow_gateway.web")
@@ -120,7 +120,7 @@ def create_app(settings: Settings) -> FastAPI:
             status_code=500,
         )
 
-    app.add_middleware(BodyLimit, max_bytes=MAX_BODY)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=MAX_BODY)
     return app
 
 

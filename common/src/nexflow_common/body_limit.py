@@ -1,4 +1,5 @@
-"""ASGI middleware refusing request bodies above a size, declared or streamed."""
+"""ASGI middleware refusing request bodies above a size, declared or streamed, with 413
+`payload_too_large` before a route reads them (every service's HTTP edge)."""
 
 from __future__ import annotations
 
