@@ -13,11 +13,13 @@ import grpc
 import pytest
 from nexflow_control.errors import ExecutorUnavailable
 from nexflow_control.executors import (
+    ExecutionSpec,
     ExecutorLost,
     ExecutorPool,
     ExecutorRejected,
     GrpcExecutor,
     Mount,
+    Outcome,
 )
 
 from .conftest import DigestExecutor, Pki, copy_echo, serve, spec
@@ -129,37 +131,11 @@ async def test_failure_before_started_tries_the_next(tmp_path: Path, skill: Path
     assert states == {"gone": False, target: True}
 
 
-async def test_executor_lost_mid_call_is_not_run_again(tmp_path: Path, skill: Path) -> None:
-    """When the executor dies after Started, the call ends executor_lost and the other
-    executor never receives it."""
-    first, second = DigestExecutor("a"), DigestExecutor("b")
-    first.hold = asyncio.Event()
-    async with AsyncExitStack() as stack:
-        server, target_a = await stack.enter_async_context(
-            serve(first, f"unix://{tmp_path / 'a.sock'}")
-        )
-        _, target_b = await stack.enter_async_context(
-            serve(second, f"unix://{tmp_path / 'b.sock'}")
-        )
-        second.draining = True  # not a candidate at first: the call must land on `a`
-        pool = ExecutorPool([GrpcExecutor(target_a), GrpcExecutor(target_b)], refresh_s=0)
-        stack.push_async_callback(pool.close)
-        await pool.refresh()
-        second.draining = False
-        call = asyncio.create_task(pool.execute(spec(skill, "c1"), output_cap=1 << 16))
-        await asyncio.wait_for(first.started.wait(), 10)
-        await server.stop(None)
-        with pytest.raises(ExecutorLost) as err:
-            await call
-    assert err.value.code == "executor_lost"
-    assert second.requests == []
-
-
-async def test_idempotent_skill_runs_again_when_its_executor_is_lost(
-    tmp_path: Path, skill: Path
-) -> None:
-    """A skill declared idempotent whose executor dies after Started runs again on the
-    next executor, and the outcome names the lost one."""
+async def _lose_first(
+    tmp_path: Path, call_spec: ExecutionSpec
+) -> tuple[asyncio.Task[Outcome], DigestExecutor]:
+    """Run `call_spec` on executor `a`, make `b` a candidate once the call has started
+    there, then stop `a` mid-call: the call's task (done) and `b`."""
     first, second = DigestExecutor("a"), DigestExecutor("b")
     first.hold = asyncio.Event()
     async with AsyncExitStack() as stack:
@@ -175,13 +151,33 @@ async def test_idempotent_skill_runs_again_when_its_executor_is_lost(
         )
         stack.push_async_callback(pool.close)
         await pool.refresh()
-        idempotent = dataclasses.replace(spec(skill, "c1"), idempotent=True)
-        call = asyncio.create_task(pool.execute(idempotent, output_cap=1 << 16))
+        call = asyncio.create_task(pool.execute(call_spec, output_cap=1 << 16))
         await asyncio.wait_for(first.started.wait(), 10)
         second.draining = False
-        await pool.refresh()  # b takes calls again
+        await pool.refresh()  # b takes calls again: a second run would land there
         await server.stop(None)
-        outcome = await call
+        await asyncio.wait([call])
+    return call, second
+
+
+async def test_executor_lost_mid_call_is_not_run_again(tmp_path: Path, skill: Path) -> None:
+    """When the executor dies after Started, the call ends executor_lost and the other
+    executor, free to take calls by then, never receives it."""
+    call, second = await _lose_first(tmp_path, spec(skill, "c1"))
+    with pytest.raises(ExecutorLost) as err:
+        call.result()
+    assert err.value.code == "executor_lost"
+    assert second.requests == []
+
+
+async def test_idempotent_skill_runs_again_when_its_executor_is_lost(
+    tmp_path: Path, skill: Path
+) -> None:
+    """A skill declared idempotent whose executor dies after Started runs again on the
+    next executor, and the outcome names the lost one."""
+    idempotent = dataclasses.replace(spec(skill, "c1"), idempotent=True)
+    call, second = await _lose_first(tmp_path, idempotent)
+    outcome = call.result()
     assert outcome.status == "succeeded" and outcome.executor == "b"
     assert outcome.lost_on == ("a",)
     assert [r.call_id for r in second.requests][-1] == "c1"
