@@ -1,5 +1,14 @@
-"""Chat channels behind one interface (`Connector`) producing `Event`s."""
+"""Chat channels behind one interface (`Connector`) producing `Event`s and `Press`es."""
 
-from .base import MAX_MESSAGE_CHARS, Channel, Connector, Event
+from .base import MAX_MESSAGE_CHARS, Button, Channel, Connector, Decision, Event, Press, Reply
 
-__all__ = ["MAX_MESSAGE_CHARS", "Channel", "Connector", "Event"]
+__all__ = [
+    "MAX_MESSAGE_CHARS",
+    "Button",
+    "Channel",
+    "Connector",
+    "Decision",
+    "Event",
+    "Press",
+    "Reply",
+]
