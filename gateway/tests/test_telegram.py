@@ -6,13 +6,13 @@ import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
+from nexflow_gateway.connectors import Button, ConnectorError, Event, Press, Reply
+from nexflow_gateway.connectors.telegram import TelegramConnector
+from nexflow_gateway.settings import TelegramSettings
 from pydantic import SecretStr
 
 from gateway.tests import telegram_updates as tg
 from gateway.tests.fakes.telegram_api import BOT, FakeTelegram
-from nexflow_gateway.connectors import Button, ConnectorError, Event, Press, Reply
-from nexflow_gateway.connectors.telegram import TelegramConnector
-from nexflow_gateway.settings import TelegramSettings
 
 TOKEN = "123456:TEST-telegram-token-NEVER-LOG"
 NONCE = "n0nce-0123456789abcdef"
@@ -43,8 +43,8 @@ async def bot(fake: FakeTelegram) -> AsyncIterator[TelegramConnector]:
     await connector.stop()
 
 
-async def next_item(connector: TelegramConnector, timeout: float = 10.0) -> Event | Press:
-    async with asyncio.timeout(timeout):
+async def next_item(connector: TelegramConnector) -> Event | Press:
+    async with asyncio.timeout(10):
         return await anext(aiter(connector.events()))
 
 

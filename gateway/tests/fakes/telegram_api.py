@@ -88,13 +88,6 @@ class FakeTelegram:
         ):
             return resp.status
 
-    async def wait_sent(self, count: int, timeout: float = 10.0) -> list[dict[str, Any]]:
-        """The first `count` messages sent, once that many have arrived."""
-        async with asyncio.timeout(timeout):
-            while len(self.sent) < count:
-                await asyncio.sleep(0.02)
-        return self.sent[:count]
-
     async def _handle(self, request: web.Request) -> web.Response:
         if request.match_info["token"] != self.token:
             return web.json_response(

@@ -73,13 +73,12 @@ def _event(update_id: int, msg: Message, me: BotIdentity) -> Event | Drop:
     if len(msg.text) > MAX_MESSAGE_CHARS:
         return Drop("too_long")
     chat_type = msg.chat.type
-    if chat_type == "private":
-        how = "private"
-    elif chat_type in _GROUPS:
+    how: str | None = "private"
+    if chat_type in _GROUPS:
         how = _addressed_by(msg, me)
         if how is None:
             return Drop("not_addressed")
-    else:
+    elif chat_type != "private":
         return Drop("channel_post")
     text = _unname(msg.text, me.username)
     if not text:
@@ -107,7 +106,7 @@ def _event(update_id: int, msg: Message, me: BotIdentity) -> Event | Drop:
 def _addressed_by(msg: Message, me: BotIdentity) -> str | None:
     """How a group message names the bot: `mention`, `reply` or `command`, else None."""
     name = "@" + me.username.lower()
-    kinds = [MessageEntity.MENTION, MessageEntity.TEXT_MENTION, MessageEntity.BOT_COMMAND]
+    kinds: list[str | None] = [MessageEntity.MENTION, MessageEntity.TEXT_MENTION, MessageEntity.BOT_COMMAND]
     for entity, text in msg.parse_entities(kinds).items():
         if entity.type == MessageEntity.MENTION and text.lower() == name:
             return "mention"
