@@ -106,7 +106,11 @@ def _event(update_id: int, msg: Message, me: BotIdentity) -> Event | Drop:
 def _addressed_by(msg: Message, me: BotIdentity) -> str | None:
     """How a group message names the bot: `mention`, `reply` or `command`, else None."""
     name = "@" + me.username.lower()
-    kinds: list[str | None] = [MessageEntity.MENTION, MessageEntity.TEXT_MENTION, MessageEntity.BOT_COMMAND]
+    kinds: list[str | None] = [
+        MessageEntity.MENTION,
+        MessageEntity.TEXT_MENTION,
+        MessageEntity.BOT_COMMAND,
+    ]
     for entity, text in msg.parse_entities(kinds).items():
         if entity.type == MessageEntity.MENTION and text.lower() == name:
             return "mention"
