@@ -81,6 +81,7 @@ class TelegramConnector(Connector):
         if settings.token is None:
             raise ConnectorError("telegram: no token configured")
         self._settings = settings
+        self.mode = settings.mode
         api = settings.api_base.rstrip("/")
         self._bot = Bot(
             settings.token.get_secret_value(),
