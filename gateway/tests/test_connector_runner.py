@@ -11,15 +11,15 @@ from collections.abc import AsyncIterator
 
 import pytest
 import structlog
+from nexflow_gateway import logs
+from nexflow_gateway.connectors import Connector, Event, Press, Reply
+from nexflow_gateway.connectors.runner import ConnectorSet
+from nexflow_gateway.settings import DiscordSettings, Settings, TelegramSettings
 from pydantic import SecretStr
 from structlog.testing import capture_logs
 
 from gateway.tests import telegram_updates as tg
 from gateway.tests.fakes.telegram_api import FakeTelegram
-from nexflow_gateway import logs
-from nexflow_gateway.connectors import Connector, Event, Press, Reply
-from nexflow_gateway.connectors.runner import ConnectorSet
-from nexflow_gateway.settings import DiscordSettings, Settings, TelegramSettings
 
 TOKEN = "123456:TEST-runner-token-NEVER-LOG"
 DISCORD_TOKEN = "MTEST.runner-discord.NEVER-LOG"

@@ -9,15 +9,15 @@ from collections.abc import AsyncIterator
 
 import pytest
 import uvicorn
+from nexflow_gateway.connectors import Event
+from nexflow_gateway.connectors.runner import TELEGRAM_WEBHOOK_PATH, ConnectorSet
+from nexflow_gateway.connectors.telegram import TelegramConnector
+from nexflow_gateway.settings import Settings, TelegramSettings
 from pydantic import SecretStr
 from starlette.applications import Starlette
 
 from gateway.tests import telegram_updates as tg
 from gateway.tests.fakes.telegram_api import FakeTelegram
-from nexflow_gateway.connectors import Event
-from nexflow_gateway.connectors.runner import TELEGRAM_WEBHOOK_PATH, ConnectorSet
-from nexflow_gateway.connectors.telegram import TelegramConnector
-from nexflow_gateway.settings import Settings, TelegramSettings
 
 TOKEN = "123456:TEST-webhook-token"
 SECRET = "s3cret_webhook-0123456789"
@@ -51,7 +51,9 @@ async def hooked(fake: FakeTelegram) -> AsyncIterator[TelegramConnector]:
     app = Starlette(routes=connectors.webhook_routes())
     server = uvicorn.Server(uvicorn.Config(app, log_config=None, lifespan="off"))
     serving = asyncio.create_task(server.serve(sockets=[sock]))
-    while not server.started:
+    for _ in range(500):
+        if server.started:
+            break
         await asyncio.sleep(0.01)
     await connector.start()
     yield connector
