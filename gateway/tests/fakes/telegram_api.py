@@ -75,16 +75,19 @@ class FakeTelegram:
             self._arrived.notify_all()
         return update_id
 
-    async def deliver(self, update: dict[str, Any], secret: str | None = "") -> int:
+    async def deliver(
+        self, update: dict[str, Any], secret: str | None = "", url: str | None = None
+    ) -> int:
         """POST `update` to the registered webhook as Telegram does; the HTTP status.
-        `secret`: the header to send ("" = the registered one, None = no header)."""
+        `secret`: the header to send ("" = the registered one, None = no header); `url`:
+        where the registered public address leads (a proxy's target), if not there."""
         assert self.webhook is not None, "no webhook registered"
         headers = {}
         if secret is not None:
             headers["X-Telegram-Bot-Api-Secret-Token"] = secret or self.webhook["secret_token"]
         async with (
             aiohttp.ClientSession() as session,
-            session.post(self.webhook["url"], json=update, headers=headers) as resp,
+            session.post(url or self.webhook["url"], json=update, headers=headers) as resp,
         ):
             return resp.status
 
