@@ -7,6 +7,7 @@ import contextlib
 import socket
 from collections.abc import AsyncIterator
 
+import httpx
 import pytest
 import uvicorn
 from nexflow_gateway.connectors import Event
@@ -92,6 +93,24 @@ async def test_webhook_secret_checked(fake: FakeTelegram, hooked: TelegramConnec
     async with asyncio.timeout(5):
         item = await anext(aiter(hooked.events()))
     assert isinstance(item, Event) and item.message == "next"  # the replay queued nothing
+
+
+async def test_webhook_refuses_oversized_and_non_json(hooked: TelegramConnector) -> None:
+    """With the right secret, a body over 1 MiB gets 413 and a non-JSON one 400; nothing
+    is queued and the connector keeps serving."""
+    url = hooked._settings.webhook_url
+    assert url is not None
+    headers = {"X-Telegram-Bot-Api-Secret-Token": SECRET}
+    async with httpx.AsyncClient(timeout=30) as client:
+        big = await client.post(url, content=b"{" + b" " * (2 * 1024 * 1024), headers=headers)
+        bad = await client.post(url, content=b"\xff\x00not json", headers=headers)
+        good = await client.post(url, json={"update_id": 5, **tg.private("ok")}, headers=headers)
+    assert (big.status_code, big.json()["error"]) == (413, "payload_too_large")
+    assert (bad.status_code, bad.json()["error"]) == (400, "bad_request")
+    assert good.status_code == 200
+    async with asyncio.timeout(5):
+        item = await anext(aiter(hooked.events()))
+    assert isinstance(item, Event) and item.message == "ok"
 
 
 def test_webhook_mode_needs_a_strong_secret() -> None:
