@@ -7,7 +7,6 @@ import asyncio
 import json
 import logging
 import socket
-from collections.abc import AsyncIterator
 
 import pytest
 import structlog
@@ -19,17 +18,10 @@ from pydantic import SecretStr
 from structlog.testing import capture_logs
 
 from gateway.tests import telegram_updates as tg
+from gateway.tests.conftest import TELEGRAM_TOKEN as TOKEN
 from gateway.tests.fakes.telegram_api import FakeTelegram
 
-TOKEN = "123456:TEST-runner-token-NEVER-LOG"
 DISCORD_TOKEN = "MTEST.runner-discord.NEVER-LOG"
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeTelegram]:
-    server = await FakeTelegram(TOKEN).start()
-    yield server
-    await server.stop()
 
 
 def closed_port() -> int:
@@ -38,9 +30,11 @@ def closed_port() -> int:
         return int(s.getsockname()[1])
 
 
-def settings_for(fake: FakeTelegram) -> Settings:
+def settings_for(telegram_fake: FakeTelegram) -> Settings:
     return Settings(
-        telegram=TelegramSettings(token=SecretStr(TOKEN), api_base=fake.url, poll_timeout_s=1),
+        telegram=TelegramSettings(
+            token=SecretStr(TOKEN), api_base=telegram_fake.url, poll_timeout_s=1
+        ),
         discord=DiscordSettings(
             token=SecretStr(DISCORD_TOKEN),
             api_base=f"http://127.0.0.1:{closed_port()}/api/v10",
@@ -49,7 +43,7 @@ def settings_for(fake: FakeTelegram) -> Settings:
     )
 
 
-async def test_failed_connector_does_not_stop_the_others(fake: FakeTelegram) -> None:
+async def test_failed_connector_does_not_stop_the_others(telegram_fake: FakeTelegram) -> None:
     """Discord unreachable: one `connector.failed` line naming it; Telegram's message still
     reaches the consumer, with the connector to reply through."""
     got: asyncio.Queue[tuple[Connector, Event | Press]] = asyncio.Queue()
@@ -57,7 +51,7 @@ async def test_failed_connector_does_not_stop_the_others(fake: FakeTelegram) -> 
     async def on_item(connector: Connector, item: Event | Press) -> None:
         await got.put((connector, item))
 
-    connectors = ConnectorSet.from_settings(settings_for(fake))
+    connectors = ConnectorSet.from_settings(settings_for(telegram_fake))
     with capture_logs() as lines:
         await connectors.start(on_item)
     try:
@@ -67,20 +61,22 @@ async def test_failed_connector_does_not_stop_the_others(fake: FakeTelegram) -> 
         ]
         assert DISCORD_TOKEN not in str(lines)
         assert set(connectors.running) == {"telegram"}
-        await fake.push(tg.private("hello runner", user_id=77))
+        await telegram_fake.push(tg.private("hello runner", user_id=77))
         async with asyncio.timeout(10):
             connector, item = await got.get()
         assert isinstance(item, Event) and (item.user_id, item.message) == ("77", "hello runner")
         await connector.send(Reply(chat_id=item.chat_id, text="hi."))
-        assert fake.sent[-1]["parsed_text"] == "hi."
+        assert telegram_fake.sent[-1]["parsed_text"] == "hi."
     finally:
         await connectors.stop()
 
 
-async def test_tokens_never_logged(fake: FakeTelegram, capsys: pytest.CaptureFixture[str]) -> None:
+async def test_tokens_never_logged(
+    telegram_fake: FakeTelegram, capsys: pytest.CaptureFixture[str]
+) -> None:
     """With the gateway's logging, the Telegram token (in every Bot API URL httpx logs at
     INFO, and in the library's own error text) appears in no line."""
-    settings = settings_for(fake)
+    settings = settings_for(telegram_fake)
     logs.configure(settings.secrets(), logging.DEBUG)
     try:
         connectors = ConnectorSet.from_settings(settings)

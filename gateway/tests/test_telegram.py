@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
@@ -12,9 +11,10 @@ from nexflow_gateway.settings import TelegramSettings
 from pydantic import SecretStr
 
 from gateway.tests import telegram_updates as tg
+from gateway.tests.conftest import TELEGRAM_TOKEN as TOKEN
+from gateway.tests.conftest import next_item
 from gateway.tests.fakes.telegram_api import BOT, FakeTelegram
 
-TOKEN = "123456:TEST-telegram-token-NEVER-LOG"
 NONCE = "n0nce-0123456789abcdef"
 STICKER = {
     "file_id": "s1",
@@ -28,29 +28,21 @@ STICKER = {
 
 
 @pytest.fixture
-async def fake() -> AsyncIterator[FakeTelegram]:
-    server = await FakeTelegram(TOKEN).start()
-    yield server
-    await server.stop()
-
-
-@pytest.fixture
-async def bot(fake: FakeTelegram) -> AsyncIterator[TelegramConnector]:
-    settings = TelegramSettings(token=SecretStr(TOKEN), api_base=fake.url, poll_timeout_s=1)
+async def bot(telegram_fake: FakeTelegram) -> AsyncIterator[TelegramConnector]:
+    settings = TelegramSettings(
+        token=SecretStr(TOKEN), api_base=telegram_fake.url, poll_timeout_s=1
+    )
     connector = TelegramConnector(settings)
     await connector.start()
     yield connector
     await connector.stop()
 
 
-async def next_item(connector: TelegramConnector) -> Event | Press:
-    async with asyncio.timeout(10):
-        return await anext(aiter(connector.events()))
-
-
-async def test_private_message_becomes_event(fake: FakeTelegram, bot: TelegramConnector) -> None:
+async def test_private_message_becomes_event(
+    telegram_fake: FakeTelegram, bot: TelegramConnector
+) -> None:
     """A private text message arrives as an Event with the sender's and the chat's ids."""
-    await fake.push(tg.private("what failed in CI?", user_id=4242, name="bob"))
+    await telegram_fake.push(tg.private("what failed in CI?", user_id=4242, name="bob"))
     item = await next_item(bot)
     assert isinstance(item, Event)
     assert (item.channel, item.user_id, item.chat_id) == ("telegram", "4242", "4242")
@@ -59,14 +51,16 @@ async def test_private_message_becomes_event(fake: FakeTelegram, bot: TelegramCo
     assert item.metadata["username"] == "bob"
 
 
-async def test_group_only_when_addressed(fake: FakeTelegram, bot: TelegramConnector) -> None:
+async def test_group_only_when_addressed(
+    telegram_fake: FakeTelegram, bot: TelegramConnector
+) -> None:
     """In a group, chatter, other bots' commands and a bare /command are dropped; a mention,
     a reply to the bot and /command@botname are taken, without the bot's name."""
     for ignored in ("morning all", "/skills@otherbot", "/skills", "hey @someone"):
-        await fake.push(tg.group(ignored))
-    await fake.push(tg.group("@nexbot what failed?", user_id=7))
-    await fake.push(tg.reply_to_bot("and the one before?", user_id=8))
-    await fake.push(tg.group("/skills@NexBot", user_id=9))
+        await telegram_fake.push(tg.group(ignored))
+    await telegram_fake.push(tg.group("@nexbot what failed?", user_id=7))
+    await telegram_fake.push(tg.reply_to_bot("and the one before?", user_id=8))
+    await telegram_fake.push(tg.group("/skills@NexBot", user_id=9))
     taken = [await next_item(bot) for _ in range(3)]
     assert all(isinstance(e, Event) for e in taken)
     events = [e for e in taken if isinstance(e, Event)]
@@ -79,23 +73,27 @@ async def test_group_only_when_addressed(fake: FakeTelegram, bot: TelegramConnec
     assert bot.drops.counts["not_addressed"] == 4
 
 
-async def test_long_reply_split_and_escaped(fake: FakeTelegram, bot: TelegramConnector) -> None:
+async def test_long_reply_split_and_escaped(
+    telegram_fake: FakeTelegram, bot: TelegramConnector
+) -> None:
     """A 3-piece reply full of MarkdownV2's reserved characters arrives split on line
     boundaries under 4096 characters, each piece accepted and shown exactly as written."""
     line = "step_1 *failed* at [job](x) #3: a-b=c | {d}. done! `x` > y ~ z + w \\ end"
     text = "\n".join(f"{n:04d} {line}" for n in range(140))
     await bot.send(Reply(chat_id="42", text=text))
-    assert len(fake.sent) == 3
-    shown = [s["parsed_text"] for s in fake.sent]
+    assert len(telegram_fake.sent) == 3
+    shown = [s["parsed_text"] for s in telegram_fake.sent]
     assert all(len(piece) <= 4096 for piece in shown)
-    assert all(s["parse_mode"] == "MarkdownV2" for s in fake.sent)
+    assert all(s["parse_mode"] == "MarkdownV2" for s in telegram_fake.sent)
     assert "\n".join(shown) == text
     assert all(piece.endswith("end") for piece in shown)
 
 
-async def test_unescaped_markdown_is_refused_by_the_server(fake: FakeTelegram) -> None:
+async def test_unescaped_markdown_is_refused_by_the_server(telegram_fake: FakeTelegram) -> None:
     """The fake refuses unescaped MarkdownV2 as Telegram does (so the escaping test can fail)."""
-    settings = TelegramSettings(token=SecretStr(TOKEN), api_base=fake.url, poll_timeout_s=1)
+    settings = TelegramSettings(
+        token=SecretStr(TOKEN), api_base=telegram_fake.url, poll_timeout_s=1
+    )
     connector = TelegramConnector(settings)
     await connector.start()
     try:
@@ -116,7 +114,7 @@ def approval_buttons(approval_id: str) -> tuple[Button, ...]:
 
 @pytest.mark.parametrize("approval_id", ["a_0123456789abcdef", "a_" + "x" * 100])
 async def test_button_press_becomes_press(
-    fake: FakeTelegram, bot: TelegramConnector, approval_id: str
+    telegram_fake: FakeTelegram, bot: TelegramConnector, approval_id: str
 ) -> None:
     """Buttons carry callback data of at most 64 bytes (short or long approval ids); each
     press becomes a Press for that approval, decision and nonce, carrying the presser's own
@@ -124,45 +122,47 @@ async def test_button_press_becomes_press(
     await bot.send(
         Reply(chat_id="42", text="shell wants to run", buttons=approval_buttons(approval_id))
     )
-    (sent,) = fake.sent
+    (sent,) = telegram_fake.sent
     keys = sent["reply_markup"]["inline_keyboard"][0]
     assert [k["text"] for k in keys] == ["Approve", "Deny"]
     assert all(1 <= len(k["callback_data"].encode()) <= 64 for k in keys)
-    await fake.push(tg.callback(keys[1]["callback_data"], presser=42))
-    await fake.push(tg.callback(keys[0]["callback_data"], presser=99))
+    await telegram_fake.push(tg.callback(keys[1]["callback_data"], presser=42))
+    await telegram_fake.push(tg.callback(keys[0]["callback_data"], presser=99))
     pressed = [await next_item(bot) for _ in range(2)]
     assert all(isinstance(p, Press) for p in pressed)
     presses = [p for p in pressed if isinstance(p, Press)]
     assert [(p.user_id, p.decision) for p in presses] == [("42", "deny"), ("99", "approve")]
     assert all((p.approval_id, p.nonce, p.chat_id) == (approval_id, NONCE, "42") for p in presses)
-    assert [a["callback_query_id"] for a in fake.answered] == ["cq42500", "cq99500"]
+    assert [a["callback_query_id"] for a in telegram_fake.answered] == ["cq42500", "cq99500"]
 
 
-async def test_forged_button_data_is_dropped(fake: FakeTelegram, bot: TelegramConnector) -> None:
+async def test_forged_button_data_is_dropped(
+    telegram_fake: FakeTelegram, bot: TelegramConnector
+) -> None:
     """Callback data that is not one of our buttons yields no Press, only a counted drop
     and an answer saying the button is not valid."""
     for data in ("approve a_1", "nx:x:" + NONCE + ":a_1", "nh:never-issued", "nx:a:short:a_1"):
-        await fake.push(tg.callback(data, presser=42))
-    await fake.push(tg.private("still here"))
+        await telegram_fake.push(tg.callback(data, presser=42))
+    await telegram_fake.push(tg.private("still here"))
     item = await next_item(bot)
     assert isinstance(item, Event) and item.message == "still here"
     assert bot.drops.counts["unknown_button"] == 4
-    assert all(a["text"] == "This button is no longer valid." for a in fake.answered)
+    assert all(a["text"] == "This button is no longer valid." for a in telegram_fake.answered)
 
 
-async def test_retire_removes_buttons(fake: FakeTelegram, bot: TelegramConnector) -> None:
+async def test_retire_removes_buttons(telegram_fake: FakeTelegram, bot: TelegramConnector) -> None:
     """Once an approval is decided, `retire` takes its keyboard off the message."""
     await bot.send(Reply(chat_id="42", text="approve?", buttons=approval_buttons("a_1")))
     await bot.retire("a_1")
-    (edit,) = fake.edited
+    (edit,) = telegram_fake.edited
     assert (int(edit["chat_id"]), int(edit["message_id"])) == (
         42,
-        fake.sent[0]["message"]["message_id"],
+        telegram_fake.sent[0]["message"]["message_id"],
     )
     assert "reply_markup" not in edit or not edit["reply_markup"]
 
 
-async def test_hostile_updates_dropped(fake: FakeTelegram, bot: TelegramConnector) -> None:
+async def test_hostile_updates_dropped(telegram_fake: FakeTelegram, bot: TelegramConnector) -> None:
     """Huge text, unknown fields, no sender, edits, channel posts, stickers, bots and
     malformed shapes are each dropped with a counted reason; the next message still arrives."""
     chat = {"id": 42, "type": "private"}
@@ -178,11 +178,11 @@ async def test_hostile_updates_dropped(fake: FakeTelegram, bot: TelegramConnecto
         {"message": tg.message("  @nexbot  ", sender=tg.user(42), chat=chat)},
     ]
     for update in hostile:
-        await fake.push(update)
+        await telegram_fake.push(update)
     unknown = tg.private("with unknown fields")
     unknown["message"]["future_field"] = {"nested": [1, 2]}
     unknown["brand_new_kind"] = True
-    await fake.push(unknown)
+    await telegram_fake.push(unknown)
     item = await next_item(bot)
     assert isinstance(item, Event) and item.message == "with unknown fields"
     assert dict(bot.drops.counts) == {
@@ -198,10 +198,12 @@ async def test_hostile_updates_dropped(fake: FakeTelegram, bot: TelegramConnecto
     }
 
 
-async def test_bad_token_fails_start_cleanly(fake: FakeTelegram) -> None:
+async def test_bad_token_fails_start_cleanly(telegram_fake: FakeTelegram) -> None:
     """A refused token fails `start` with one ConnectorError whose message holds no token."""
     bad = "999:WRONG-token-value"
-    connector = TelegramConnector(TelegramSettings(token=SecretStr(bad), api_base=fake.url))
+    connector = TelegramConnector(
+        TelegramSettings(token=SecretStr(bad), api_base=telegram_fake.url)
+    )
     with pytest.raises(ConnectorError) as caught:
         await connector.start()
     assert "telegram" in caught.value.message

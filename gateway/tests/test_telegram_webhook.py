@@ -18,21 +18,14 @@ from pydantic import SecretStr
 from starlette.applications import Starlette
 
 from gateway.tests import telegram_updates as tg
+from gateway.tests.conftest import TELEGRAM_TOKEN as TOKEN
 from gateway.tests.fakes.telegram_api import FakeTelegram
 
-TOKEN = "123456:TEST-webhook-token"
 SECRET = "s3cret_webhook-0123456789"
 
 
 @pytest.fixture
-async def fake() -> AsyncIterator[FakeTelegram]:
-    server = await FakeTelegram(TOKEN).start()
-    yield server
-    await server.stop()
-
-
-@pytest.fixture
-async def hooked(fake: FakeTelegram) -> AsyncIterator[TelegramConnector]:
+async def hooked(telegram_fake: FakeTelegram) -> AsyncIterator[TelegramConnector]:
     """A webhook-mode connector whose route is served by uvicorn on a free port."""
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
@@ -40,7 +33,7 @@ async def hooked(fake: FakeTelegram) -> AsyncIterator[TelegramConnector]:
     settings = Settings(
         telegram=TelegramSettings(
             token=SecretStr(TOKEN),
-            api_base=fake.url,
+            api_base=telegram_fake.url,
             mode="webhook",
             webhook_url=f"http://127.0.0.1:{port}{TELEGRAM_WEBHOOK_PATH}",
             webhook_secret=SecretStr(SECRET),
@@ -66,30 +59,32 @@ async def hooked(fake: FakeTelegram) -> AsyncIterator[TelegramConnector]:
 
 
 async def test_webhook_registered_with_secret(
-    fake: FakeTelegram, hooked: TelegramConnector
+    telegram_fake: FakeTelegram, hooked: TelegramConnector
 ) -> None:
     """Start registers the webhook with its secret token and only the update kinds we take."""
-    assert fake.webhook is not None
-    assert fake.webhook["secret_token"] == SECRET
-    assert fake.webhook["allowed_updates"] == ["message", "callback_query"]
-    assert "getupdates" not in fake.calls
+    assert telegram_fake.webhook is not None
+    assert telegram_fake.webhook["secret_token"] == SECRET
+    assert telegram_fake.webhook["allowed_updates"] == ["message", "callback_query"]
+    assert "getupdates" not in telegram_fake.calls
 
 
-async def test_webhook_secret_checked(fake: FakeTelegram, hooked: TelegramConnector) -> None:
+async def test_webhook_secret_checked(
+    telegram_fake: FakeTelegram, hooked: TelegramConnector
+) -> None:
     """A delivery with a wrong or missing secret header is refused (401) and yields nothing;
     the genuine one yields its Event; the same update delivered again is dropped as a replay."""
     update = {"update_id": 9001, **tg.private("from the webhook", user_id=55)}
-    assert await fake.deliver(update, secret="wrong-secret-value-000") == 401
-    assert await fake.deliver(update, secret=SECRET[:-1]) == 401
-    assert await fake.deliver(update, secret=None) == 401
-    assert await fake.deliver(update) == 200
+    assert await telegram_fake.deliver(update, secret="wrong-secret-value-000") == 401
+    assert await telegram_fake.deliver(update, secret=SECRET[:-1]) == 401
+    assert await telegram_fake.deliver(update, secret=None) == 401
+    assert await telegram_fake.deliver(update) == 200
     async with asyncio.timeout(5):
         item = await anext(aiter(hooked.events()))
     assert isinstance(item, Event) and (item.user_id, item.message) == ("55", "from the webhook")
-    assert await fake.deliver(update) == 200
+    assert await telegram_fake.deliver(update) == 200
     assert hooked.drops.counts["webhook_refused"] == 3
     assert hooked.drops.counts["replay"] == 1
-    assert await fake.deliver({"update_id": 9002, **tg.private("next")}) == 200
+    assert await telegram_fake.deliver({"update_id": 9002, **tg.private("next")}) == 200
     async with asyncio.timeout(5):
         item = await anext(aiter(hooked.events()))
     assert isinstance(item, Event) and item.message == "next"  # the replay queued nothing

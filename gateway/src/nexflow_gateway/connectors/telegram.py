@@ -114,6 +114,8 @@ class TelegramConnector(Connector):
                 else:
                     await self._bot.delete_webhook()
         except (TelegramError, TimeoutError) as exc:
+            with contextlib.suppress(TelegramError):
+                await self._bot.shutdown()  # its HTTP clients, opened before getMe failed
             raise ConnectorError(f"telegram: could not start: {self._describe(exc)}") from None
         if s.mode == "polling":
             self._poller = asyncio.create_task(self._poll(), name="telegram-poll")
