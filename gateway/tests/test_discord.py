@@ -144,3 +144,19 @@ async def test_bad_token_fails_start(discord_fake: FakeDiscord) -> None:
     with pytest.raises(ConnectorError) as caught:
         await connector.start()
     assert "discord" in caught.value.message and bad not in caught.value.message
+
+
+async def test_malformed_gateway_events_do_not_end_the_connection(
+    discord_fake: FakeDiscord, bot: DiscordConnector
+) -> None:
+    """A MESSAGE_CREATE without an author and an interaction of an unknown kind are
+    survived: the next DM still arrives."""
+    broken = discord_fake.message("no author", ALICE)
+    del broken["author"]
+    await discord_fake.dispatch("MESSAGE_CREATE", broken)
+    odd = discord_fake.press("x", ALICE, discord_fake.message("m", BOT))
+    odd["type"] = 99
+    await discord_fake.dispatch("INTERACTION_CREATE", odd)
+    await discord_fake.dispatch("MESSAGE_CREATE", discord_fake.message("still here", ALICE))
+    item = await next_item(bot)
+    assert isinstance(item, Event) and item.message == "still here"
