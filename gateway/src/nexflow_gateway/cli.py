@@ -12,8 +12,7 @@ import uvicorn
 from pydantic import ValidationError
 
 from . import logs
-from .connectors import Connector, Event, Press
-from .connectors.runner import ConnectorSet
+from .connectors import Connector, ConnectorSet, Event, Press
 from .settings import Settings
 
 app = typer.Typer(add_completion=False, help="Nexflow gateway (preview): the web chat API.")

@@ -11,6 +11,7 @@ from .base import (
     Press,
     Reply,
 )
+from .runner import ConnectorSet, OnItem, run_connectors
 
 __all__ = [
     "MAX_MESSAGE_CHARS",
@@ -18,8 +19,11 @@ __all__ = [
     "Channel",
     "Connector",
     "ConnectorError",
+    "ConnectorSet",
     "Decision",
     "Event",
+    "OnItem",
     "Press",
     "Reply",
+    "run_connectors",
 ]

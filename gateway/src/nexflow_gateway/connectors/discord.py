@@ -182,6 +182,8 @@ class DiscordConnector(Connector):
     async def send(self, reply: Reply) -> None:
         if self._client is None:
             raise ConnectorError("discord: not started")
+        if not reply.chat_id.isdigit():
+            raise ConnectorError(f"discord: {reply.chat_id!r} is not a channel id")
         target = self._client.get_partial_messageable(int(reply.chat_id))
         pieces = split_text(reply.text, MAX_TEXT)
         reference = _reference(reply.reply_to, target.id)

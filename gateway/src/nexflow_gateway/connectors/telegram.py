@@ -165,7 +165,11 @@ class TelegramConnector(Connector):
     async def _take(self, raw: object) -> None:
         """Parse one update, answer a button's callback query, queue what is ours."""
         assert self._me is not None
-        item, query = parse_update(raw, self._me, self._codec)
+        try:
+            item, query = parse_update(raw, self._me, self._codec)
+        except Exception as exc:  # a shape no parser foresaw: dropped, never the poller
+            log.warning("telegram.update_failed", error=type(exc).__name__)
+            item, query = Drop("malformed"), None
         if query is not None:
             await self._answer(query, ok=not isinstance(item, Drop))
         update_id = raw.get("update_id") if isinstance(raw, dict) else None
