@@ -78,6 +78,9 @@ async def test_tokens_never_logged(
     INFO, and in the library's own error text) appears in no line."""
     settings = settings_for(telegram_fake)
     logs.configure(settings.secrets(), logging.DEBUG)
+    httpx_logger = logging.getLogger("httpx")
+    level = httpx_logger.level
+    httpx_logger.setLevel(logging.INFO)  # litellm, imported by other tests, quiets it
     try:
         connectors = ConnectorSet.from_settings(settings)
         await connectors.start(lambda _c, _i: asyncio.sleep(0))
@@ -86,6 +89,7 @@ async def test_tokens_never_logged(
         await telegram.send(Reply(chat_id="42", text="ping"))
         await connectors.stop()
     finally:
+        httpx_logger.setLevel(level)
         structlog.reset_defaults()
         logging.getLogger().handlers[:] = []
     out = capsys.readouterr().out
