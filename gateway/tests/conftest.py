@@ -3,16 +3,20 @@ scripted model server, and `nexflow-gateway serve` as its own process on a free 
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
+from nexflow_gateway.connectors import Connector, Event, Press
 
+from gateway.tests.fakes.discord_api import FakeDiscord
+from gateway.tests.fakes.telegram_api import FakeTelegram
 from gateway.tests.scripted_llm import ScriptedLLM
 from tests.harness import Stack, free_port, start_stack, wait_healthy
 
@@ -116,3 +120,29 @@ def gateway(
     started = start_gateway(folder, llm, stack.url, _gateway_token(stack))
     yield started
     stop_gateway(started)
+
+
+TELEGRAM_TOKEN = "123456:TEST-telegram-token-NEVER-LOG"
+DISCORD_TOKEN = "MTEST.discord-token.NEVER-LOG"
+
+
+@pytest.fixture
+async def telegram_fake() -> AsyncIterator[FakeTelegram]:
+    """A local Telegram Bot API server that knows the bot `TELEGRAM_TOKEN`."""
+    server = await FakeTelegram(TELEGRAM_TOKEN).start()
+    yield server
+    await server.stop()
+
+
+@pytest.fixture
+async def discord_fake() -> AsyncIterator[FakeDiscord]:
+    """A local Discord (REST and Gateway) that knows the bot `DISCORD_TOKEN`."""
+    server = await FakeDiscord(DISCORD_TOKEN).start()
+    yield server
+    await server.stop()
+
+
+async def next_item(connector: Connector) -> Event | Press:
+    """The connector's next item, within 10 seconds."""
+    async with asyncio.timeout(10):
+        return await anext(aiter(connector.events()))

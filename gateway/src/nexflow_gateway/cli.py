@@ -1,14 +1,18 @@
-"""`nexflow-gateway serve`: the web chat API on a real socket."""
+"""`nexflow-gateway serve`: the web chat API on a real socket, and the configured chat
+connectors (Telegram, Discord) beside it in the same event loop."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
+import structlog
 import typer
 import uvicorn
 from pydantic import ValidationError
 
 from . import logs
+from .connectors import Connector, ConnectorSet, Event, Press
 from .settings import Settings
 
 app = typer.Typer(add_completion=False, help="Nexflow gateway (preview): the web chat API.")
@@ -43,13 +47,35 @@ def serve(
     settings = _settings()
     from .web import create_app  # imports litellm, which installs its own log handlers
 
+    connectors = ConnectorSet.from_settings(settings)  # imports their libraries, first
     logs.configure(settings.secrets(), logging.getLevelName(settings.gateway.log_level))
-    uvicorn.run(
-        create_app(settings),
+    app = create_app(settings)
+    for route in connectors.webhook_routes():
+        app.router.routes.append(route)
+    config = uvicorn.Config(
+        app,
         host=host or settings.gateway.host,
         port=port if port is not None else settings.gateway.port,
         log_config=None,
         access_log=True,
+    )
+    asyncio.run(_serve(uvicorn.Server(config), connectors))
+
+
+async def _serve(server: uvicorn.Server, connectors: ConnectorSet) -> None:
+    """The HTTP server, with the connectors started beside it and stopped after it."""
+    starting = asyncio.create_task(connectors.start(_unrouted))
+    try:
+        await server.serve()
+    finally:
+        starting.cancel()
+        await connectors.stop()
+
+
+async def _unrouted(connector: Connector, item: Event | Press) -> None:
+    """Where channel items go until the router takes them: one log line, ids only."""
+    structlog.get_logger("nexflow_gateway.connectors").info(
+        "connector.item", channel=connector.channel, kind=type(item).__name__, id=item.id
     )
 
 

@@ -1,4 +1,5 @@
-"""The gateway's settings: env `NEXFLOW_LLM__*` and `NEXFLOW_GATEWAY__*` (nested with `__`).
+"""The gateway's settings: env `NEXFLOW_LLM__*`, `NEXFLOW_GATEWAY__*`, `NEXFLOW_TELEGRAM__*` and
+`NEXFLOW_DISCORD__*` (nested with `__`).
 
 Built in `main()` or the app factory, never as a module singleton. Secrets are `SecretStr`:
 their repr is masked and the log redactor removes their values from every line.
@@ -6,9 +7,10 @@ their repr is masked and the log redactor removes their values from every line.
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -40,6 +42,40 @@ class GatewaySettings(BaseModel):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
 
+class TelegramSettings(BaseModel):
+    """The Telegram bot: on when `token` is set. `api_base` points at another Bot API server
+    (a local `telegram-bot-api`, or a test server)."""
+
+    token: SecretStr | None = Field(None, description="bot token from @BotFather")
+    mode: Literal["polling", "webhook"] = "polling"
+    api_base: str = Field("https://api.telegram.org", description="Bot API server, no path")
+    webhook_url: str | None = Field(None, description="public HTTPS URL Telegram posts to")
+    webhook_secret: SecretStr | None = Field(
+        None, description="X-Telegram-Bot-Api-Secret-Token: 1-256 of A-Z a-z 0-9 _ -"
+    )
+    poll_timeout_s: int = Field(30, ge=0, le=50, description="getUpdates long-poll seconds")
+    start_timeout_s: float = Field(20.0, gt=0, le=300, description="getMe + webhook set-up")
+
+    @model_validator(mode="after")
+    def _webhook_needs_secret(self) -> TelegramSettings:
+        if self.mode == "webhook" and self.token is not None:
+            secret = self.webhook_secret.get_secret_value() if self.webhook_secret else ""
+            if not re.fullmatch(r"[A-Za-z0-9_\-]{16,256}", secret):
+                raise ValueError("webhook mode needs WEBHOOK_SECRET: 16-256 of A-Z a-z 0-9 _ -")
+            if not self.webhook_url:
+                raise ValueError("webhook mode needs WEBHOOK_URL (the public HTTPS address)")
+        return self
+
+
+class DiscordSettings(BaseModel):
+    """The Discord bot: on when `token` is set. `api_base` points at another REST API (a
+    test server); the gateway address is then read from its `/gateway/bot`."""
+
+    token: SecretStr | None = Field(None, description="bot token from the developer portal")
+    api_base: str = Field("https://discord.com/api/v10", description="REST API base URL")
+    start_timeout_s: float = Field(30.0, gt=0, le=300, description="login + READY")
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="NEXFLOW_", env_nested_delimiter="__", extra="ignore"
@@ -47,8 +83,16 @@ class Settings(BaseSettings):
 
     llm: LLMSettings = Field(default_factory=LLMSettings)
     gateway: GatewaySettings = Field(default_factory=GatewaySettings)
+    telegram: TelegramSettings = Field(default_factory=TelegramSettings)
+    discord: DiscordSettings = Field(default_factory=DiscordSettings)
 
     def secrets(self) -> list[str]:
         """The secret values the log redactor must never let through."""
-        found = [self.llm.api_key, self.gateway.token]
+        found = [
+            self.llm.api_key,
+            self.gateway.token,
+            self.telegram.token,
+            self.telegram.webhook_secret,
+            self.discord.token,
+        ]
         return [s.get_secret_value() for s in found if s is not None and s.get_secret_value()]

@@ -21,6 +21,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from ..errors import GatewayError
+
 MAX_MESSAGE_CHARS = 16_000
 MAX_METADATA_ITEMS = 32
 MAX_BUTTONS = 8
@@ -115,3 +117,16 @@ class Connector(abc.ABC):
     @abc.abstractmethod
     async def send(self, reply: Reply) -> None:
         """Deliver `reply` (split, escaped and with buttons as the channel needs)."""
+
+    async def retire(self, approval_id: str) -> None:
+        """The approval is decided: take its buttons off the messages that carried them
+        (best effort; a channel without editable messages does nothing)."""
+        del approval_id
+
+
+class ConnectorError(GatewayError):
+    """A channel refused a call or could not be reached (the message names the channel
+    and the reason, never a token)."""
+
+    code = "connector_failed"
+    status = 502
