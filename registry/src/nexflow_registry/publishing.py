@@ -213,3 +213,42 @@ async def yank(reg: Registry, who: Principal, name: str, version: str, reason: s
             .where(versions.c.package == name, versions.c.version == version)
             .values(yanked=True, yank_reason=reason)
         )
+
+
+async def attach_signature(
+    reg: Registry, who: Principal, name: str, version: str, signature: str
+) -> None:
+    """Sign an unsigned (ClawHub) version after the fact: the signature must cover its
+    stored manifest, by an active key of its publisher; logged."""
+    doc = signing.parse_signature(signature)
+    async with reg.db.writing() as conn:
+        row = (
+            await conn.execute(
+                select(versions.c.publisher, versions.c.signed, versions.c.manifest).where(
+                    versions.c.package == name, versions.c.version == version
+                )
+            )
+        ).first()
+        if row is None:
+            raise NotFound(f"no version {name} {version}")
+        who.may_publish(row.publisher, name)
+        if row.signed:
+            raise Conflict(f"{name} {version} is already signed", code="already_signed")
+        manifest = [signing.ManifestEntry.model_validate(m) for m in json.loads(row.manifest)]
+        signing.verify(manifest, doc)
+        kid = await active_key(conn, row.publisher, doc.public_key)
+        await append(
+            conn,
+            {
+                "type": "signature_attached",
+                "package": name,
+                "version": version,
+                "key_id": kid,
+                "signature": doc.signature,
+            },
+        )
+        await conn.execute(
+            versions.update()
+            .where(versions.c.package == name, versions.c.version == version)
+            .values(signed=True, key_id=kid, signature=doc.signature)
+        )

@@ -18,7 +18,7 @@ __all__ = ["Reg", "Who", "router"]
 router = APIRouter(prefix="/api/v1")
 
 
-async def _body(request: Request, limit: int) -> bytes:
+async def read_body(request: Request, limit: int) -> bytes:
     chunks: list[bytes] = []
     total = 0
     async for chunk in request.stream():
@@ -40,7 +40,7 @@ async def publish(
 ) -> VersionOut:
     """Publish: the body is the archive (.tar.gz or .zip), the header its signature document.
     201, or 202 when the new name is held for an admin's review (`review: "held"`)."""
-    data = await _body(request, reg.limits.max_total_bytes)
+    data = await read_body(request, reg.limits.max_total_bytes)
     done = await publishing.publish(reg, who, data, x_nexflow_signature, publisher)
     if done.held:
         response.status_code = 202
@@ -68,6 +68,19 @@ async def yank(name: str, version: str, body: YankIn, reg: Reg, who: Who) -> Res
     """Hide a version from resolution, with a reason; it stays downloadable by exact version."""
     await publishing.yank(reg, who, name, version, body.reason)
     return Response(status_code=204)
+
+
+@router.post("/packages/{name}/{version}/signature")
+async def attach_signature(
+    name: str,
+    version: str,
+    reg: Reg,
+    who: Who,
+    x_nexflow_signature: Annotated[str, Header()],
+) -> VersionOut:
+    """Sign an unsigned (ClawHub) version: the signature must cover its stored files."""
+    await publishing.attach_signature(reg, who, name, version, x_nexflow_signature)
+    return await queries.version(reg.db, name, version)
 
 
 @router.post("/packages/{name}/{version}/remove")
