@@ -12,9 +12,12 @@ _FOLD = str.maketrans({"0": "o", "1": "l", "i": "l", "3": "e", "5": "s", "4": "a
 _SEPARATORS = str.maketrans("", "", "-_.")
 
 
+def plain(name: str) -> str:
+    return name.lower().translate(_SEPARATORS)
+
+
 def skeleton(name: str) -> str:
-    folded = name.lower().translate(_SEPARATORS).replace("rn", "m").replace("vv", "w")
-    return folded.translate(_FOLD)
+    return plain(name).replace("rn", "m").replace("vv", "w").translate(_FOLD)
 
 
 def distance(a: str, b: str) -> int:
@@ -34,12 +37,14 @@ def distance(a: str, b: str) -> int:
 def too_close(new: str, existing: str) -> bool:
     if new == existing:
         return False
-    a, b = skeleton(new), skeleton(existing)
-    if a == b:
+    if skeleton(new) == skeleton(existing):
         return True
-    shorter = min(len(a), len(b))
-    allowed = 2 if shorter >= 10 else 1 if shorter >= 5 else 0
-    return abs(len(a) - len(b)) <= allowed and allowed > 0 and distance(a, b) <= allowed
+    for a, b in ((plain(new), plain(existing)), (skeleton(new), skeleton(existing))):
+        shorter = min(len(a), len(b))
+        allowed = 2 if shorter >= 10 else 1 if shorter >= 5 else 0
+        if allowed and abs(len(a) - len(b)) <= allowed and distance(a, b) <= allowed:
+            return True
+    return False
 
 
 def lookalikes(new: str, others: list[str]) -> list[str]:

@@ -3,10 +3,12 @@ diagnostics as findings (the loader pulls no server code: only the skills packag
 
 from __future__ import annotations
 
+import re
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from nexflow_control.skills import Code, Permission, load_skill
+from nexflow_control.skills import LoadResult, Permission, load_skill
 
 from ._model import Finding
 
@@ -18,23 +20,34 @@ class Declared:
     env: frozenset[str] = field(default_factory=frozenset)
 
 
-# A package's folder name means nothing in a registry (the archive's top folder is dropped).
-_IGNORED = {Code.NAME_MISMATCH}
+_NAME = re.compile(r"^name:\s*[\"']?([a-z0-9][a-z0-9-]{0,63})[\"']?\s*$", re.MULTILINE)
+
+
+def _load(folder: Path) -> tuple[LoadResult, Path]:
+    """Load the skill as if its folder had the skill's name (a package's folder name means
+    nothing: the linter's name-versus-folder rule is about installed skills)."""
+    md = folder / "SKILL.md"
+    found = _NAME.search(md.read_text(errors="replace")[:4096]) if md.is_file() else None
+    if found is None or found.group(1) == folder.name:
+        return load_skill(folder), folder
+    with tempfile.TemporaryDirectory(prefix="scan-") as tmp:
+        alias = Path(tmp) / found.group(1)
+        alias.symlink_to(folder.resolve(), target_is_directory=True)
+        return load_skill(alias), alias
 
 
 def lint(folder: Path) -> tuple[Declared, list[Finding]]:
     """The declarations and the linter's diagnostics (error -> block, warning -> warn)."""
-    result = load_skill(folder)
+    result, loaded = _load(folder)
     findings = [
         Finding(
-            file=_rel(folder, d.file),
+            file=_rel(loaded, d.file),
             line=d.line,
             rule=f"lint:{d.code.value}",
             severity="block" if d.is_error else "warn",
             message=f"{d.field}: {d.message}" if d.field else d.message,
         )
         for d in result.diagnostics
-        if d.code not in _IGNORED
     ]
     skill = result.skill
     if skill is None:
@@ -54,9 +67,9 @@ def lint(folder: Path) -> tuple[Declared, list[Finding]]:
     )
 
 
-def _rel(folder: Path, path: Path) -> str:
+def _rel(loaded: Path, path: Path) -> str:
     try:
-        return path.resolve().relative_to(folder.resolve()).as_posix()
+        return path.relative_to(loaded).as_posix()
     except ValueError:
         return path.name
 
