@@ -38,7 +38,7 @@ from .clawhub_models import (
     VersionsOut,
 )
 from .context import Registry
-from .errors import NotFound
+from .errors import Conflict, Forbidden, Gone, NotFound
 from .scan import Finding
 
 
@@ -85,13 +85,15 @@ def moderation(row: Any) -> Moderation:
 
 
 async def live(reg: Registry, slug: str) -> tuple[list[Any], Any]:
-    """A skill's rows and its ClawHub latest; `NotFound` ("skill not found") if none."""
+    """A skill's rows and its ClawHub latest; `NotFound` ("skill not found") if none, the
+    refusal of a held or rejected name, `removed` with the reason if every version was."""
     try:
         rows, review = await queries.rows_of(reg.db, slug)
     except NotFound:
-        rows, review = [], None
-    best = None if queries.hidden(review) else queries.latest(rows, signed_only=False)
-    if best is None:
+        raise NotFound("skill not found") from None
+    best = queries.latest(rows, signed_only=False)
+    if best is None or queries.hidden(review):
+        queries.refuse_unservable(queries.version_out(rows[0], review and review.status))
         raise NotFound("skill not found")
     return rows, best
 
@@ -190,7 +192,7 @@ def fingerprint(manifest: list[dict[str, Any]]) -> str:
 async def resolve(reg: Registry, slug: str, hash_: str | None) -> ResolveOut:
     try:
         rows, best = await live(reg, slug)
-    except NotFound:
+    except (NotFound, Conflict, Forbidden, Gone):
         return ResolveOut(match=None, latestVersion=None)
     match = next(
         (r for r in _offered(rows) if hash_ and fingerprint(json.loads(r.manifest)) == hash_),
