@@ -12,7 +12,10 @@ from nexflow_registry import signing
 from registry.tests.clawhub import Clawhub
 from registry.tests.server import Server, new_publisher
 
-SKILL_MD = "---\nname: {name}\ndescription: Greets whoever asks, politely.\n---\n\n# Greeter\n\nSay hello.\n"
+SKILL_MD = (
+    "---\nname: {name}\ndescription: Greets whoever asks, politely.\n---\n\n"
+    "# Greeter\n\nSay hello.\n"
+)
 
 
 def _skill(tmp: Path, name: str, script: str = "#!/bin/sh\necho hello\n") -> Path:

@@ -68,11 +68,28 @@ def hidden(review: Any | None) -> bool:
     return review is not None and review.status != "approved"
 
 
+# What search and listings show: not the manifest, signature or findings.
+_BRIEF = (
+    "package",
+    "version",
+    "publisher",
+    "description",
+    "tags",
+    "yanked",
+    "removed",
+    "signed",
+    "created_at",
+    "changelog",
+)
+
+
 async def candidates(db: Database, q: str) -> dict[str, list[Any]]:
     """Live versions of packages matching `q` (name, tags, description), by package; names
     held for review or rejected left out."""
     pattern = f"%{_escape_like(q.lower())}%"
-    stmt = select(versions).where(versions.c.yanked.is_(False), versions.c.removed.is_(False))
+    stmt = select(*(versions.c[c] for c in _BRIEF)).where(
+        versions.c.yanked.is_(False), versions.c.removed.is_(False)
+    )
     if q:
         stmt = stmt.where(
             or_(
@@ -86,8 +103,11 @@ async def candidates(db: Database, q: str) -> dict[str, list[Any]]:
         by_name: dict[str, list[Any]] = {}
         for row in rows:
             by_name.setdefault(row.package, []).append(row)
-        reviews = await reviews_of(conn, list(by_name))
-    return {n: r for n, r in by_name.items() if not hidden(reviews.get(n))}
+        unresolved = await conn.execute(
+            select(name_reviews.c.package).where(name_reviews.c.status != "approved")
+        )
+        withheld = set(unresolved.scalars())
+    return {n: r for n, r in by_name.items() if n not in withheld}
 
 
 def ranked(names: list[str], q: str) -> list[str]:
