@@ -55,9 +55,23 @@ def test_clawhub_publishes_searches_inspects_and_installs(server: Server, tmp_pa
     installed = tmp_path / "user" / "work" / "skills" / "greeter"
     assert _tree(installed) == _tree(source)
 
+    assert "up to date" in cli.run("update", "greeter").stdout.lower()
+    (source / "scripts" / "run.sh").write_text("#!/bin/sh\necho hello again\n")
+    cli.run("publish", str(source), "--version", "1.0.1", "--changelog", "second")
+    cli.run("update", "greeter")
+    assert _tree(installed) == _tree(source)
+    (source / "scripts" / "run.sh").write_text("#!/bin/sh\necho hello\n")
+
     page = server.client.get("/api/v1/packages/greeter").json()
     assert page["latest"] is None and page["versions"][0]["signed"] is False
     doc = signing.sign(source, signing.load_private(tmp_path / "alice.key"))
+    assert (
+        server.client.post(
+            "/api/v1/packages/greeter/1.0.1/signature",
+            headers={**server.auth(token), "X-Nexflow-Signature": doc.model_dump_json()},
+        ).json()["error"]
+        == "signature_invalid"
+    )  # 1.0.1 has other files than the signed folder
     signed = server.client.post(
         "/api/v1/packages/greeter/1.0.0/signature",
         headers={**server.auth(token), "X-Nexflow-Signature": doc.model_dump_json()},

@@ -11,6 +11,7 @@ import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -192,18 +193,24 @@ async def publish(
     return await store(reg, publisher, done, (kid, doc.signature))
 
 
+async def _version_row(conn: AsyncConnection, name: str, version: str, *columns: str) -> Any:
+    """The `columns` of one version; `NotFound` if there is no such version."""
+    row = (
+        await conn.execute(
+            select(*(versions.c[c] for c in columns)).where(
+                versions.c.package == name, versions.c.version == version
+            )
+        )
+    ).first()
+    if row is None:
+        raise NotFound(f"no version {name} {version}")
+    return row
+
+
 async def yank(reg: Registry, who: Principal, name: str, version: str, reason: str) -> None:
     """Hide a version from resolution (it stays downloadable by exact version and digest)."""
     async with reg.db.writing() as conn:
-        row = (
-            await conn.execute(
-                select(versions.c.publisher, versions.c.yanked).where(
-                    versions.c.package == name, versions.c.version == version
-                )
-            )
-        ).first()
-        if row is None:
-            raise NotFound(f"no version {name} {version}")
+        row = await _version_row(conn, name, version, "publisher", "yanked")
         who.may_publish(row.publisher, name)
         if row.yanked:
             raise Conflict(f"{name} {version} is already yanked", code="already_yanked")
@@ -222,15 +229,7 @@ async def attach_signature(
     stored manifest, by an active key of its publisher; logged."""
     doc = signing.parse_signature(signature)
     async with reg.db.writing() as conn:
-        row = (
-            await conn.execute(
-                select(versions.c.publisher, versions.c.signed, versions.c.manifest).where(
-                    versions.c.package == name, versions.c.version == version
-                )
-            )
-        ).first()
-        if row is None:
-            raise NotFound(f"no version {name} {version}")
+        row = await _version_row(conn, name, version, "publisher", "signed", "manifest")
         who.may_publish(row.publisher, name)
         if row.signed:
             raise Conflict(f"{name} {version} is already signed", code="already_signed")

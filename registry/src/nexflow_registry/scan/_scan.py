@@ -8,23 +8,33 @@ from pathlib import Path
 from typing import Protocol
 
 from ._declared import Declared, host_declared, lint
-from ._model import Finding, ScanReport
+from ._model import Finding, ScanReport, Severity
 from ._patterns import ENV_READ, HOSTILE, NETWORK, URL_HOST
 
 CODE_SUFFIXES = {".py", ".js", ".mjs", ".cjs", ".ts", ".sh", ".bash", ".zsh", ".rb", ".pl", ".ps1"}
 MAX_TEXT_BYTES = 2 * 1024 * 1024
 # Variables every process has; reading them is not a secret read.
 AMBIENT_ENV = {"HOME", "PATH", "PWD", "USER", "LANG", "LC_ALL", "TERM", "TMPDIR", "TZ", "SHELL"}
-_BINARY_MAGIC = {
-    b"\x7fELF": "an ELF binary",
-    b"\xfe\xed\xfa\xce": "a Mach-O binary",
-    b"\xfe\xed\xfa\xcf": "a Mach-O binary",
-    b"\xce\xfa\xed\xfe": "a Mach-O binary",
-    b"\xcf\xfa\xed\xfe": "a Mach-O binary",
-    b"\xca\xfe\xba\xbe": "a Mach-O universal binary (or Java class)",
-    b"MZ": "a PE (Windows) binary",
+_BIN: tuple[str, Severity] = ("shipped_binary", "block")
+_ARC: tuple[str, Severity] = ("shipped_archive", "warn")
+_UNSCANNED = " archive (its content is not scanned)"
+_MAGIC: dict[bytes, tuple[str, Severity, str]] = {
+    b"\x7fELF": (*_BIN, "ships an ELF binary"),
+    b"\xfe\xed\xfa\xce": (*_BIN, "ships a Mach-O binary"),
+    b"\xfe\xed\xfa\xcf": (*_BIN, "ships a Mach-O binary"),
+    b"\xce\xfa\xed\xfe": (*_BIN, "ships a Mach-O binary"),
+    b"\xcf\xfa\xed\xfe": (*_BIN, "ships a Mach-O binary"),
+    b"\xca\xfe\xba\xbe": (*_BIN, "ships a Mach-O universal binary (or Java class)"),
+    b"MZ": (*_BIN, "ships a PE (Windows) binary"),
+    b"PK\x03\x04": (*_ARC, "ships a zip" + _UNSCANNED),
+    b"\x1f\x8b": (*_ARC, "ships a gzip" + _UNSCANNED),
+    b"\xfd7zXZ": (*_ARC, "ships an xz" + _UNSCANNED),
+    b"7z\xbc\xaf": (*_ARC, "ships a 7z" + _UNSCANNED),
 }
-_ARCHIVE_MAGIC = {b"PK\x03\x04": "zip", b"\x1f\x8b": "gzip", b"\xfd7zXZ": "xz", b"7z\xbc\xaf": "7z"}
+
+
+def _at(file: str, line: int, rule: str, severity: Severity, message: str) -> Finding:
+    return Finding(file=file, line=line, rule=rule, severity=severity, message=message)
 
 
 class ManifestLike(Protocol):
@@ -47,49 +57,14 @@ def scan_folder(folder: Path, manifest: Sequence[ManifestLike] | None = None) ->
 def _file(folder: Path, path: Path, declared: Declared) -> list[Finding]:
     rel = path.relative_to(folder).as_posix()
     if path.suffix == ".pth":
-        return [
-            Finding(
-                file=rel,
-                line=0,
-                rule="pth_file",
-                severity="block",
-                message="a .pth file runs code whenever Python starts",
-            )
-        ]
+        return [_at(rel, 0, "pth_file", "block", "a .pth file runs code whenever Python starts")]
     with path.open("rb") as f:
         head = f.read(8)
-    for magic, what in _BINARY_MAGIC.items():
+    for magic, (rule, severity, message) in _MAGIC.items():
         if head.startswith(magic):
-            return [
-                Finding(
-                    file=rel,
-                    line=0,
-                    rule="shipped_binary",
-                    severity="block",
-                    message=f"ships {what}",
-                )
-            ]
-    for magic, what in _ARCHIVE_MAGIC.items():
-        if head.startswith(magic):
-            return [
-                Finding(
-                    file=rel,
-                    line=0,
-                    rule="shipped_archive",
-                    severity="warn",
-                    message=f"ships a {what} archive (its content is not scanned)",
-                )
-            ]
+            return [_at(rel, 0, rule, severity, message)]
     if path.stat().st_size > MAX_TEXT_BYTES:
-        return [
-            Finding(
-                file=rel,
-                line=0,
-                rule="not_scanned",
-                severity="warn",
-                message=f"over {MAX_TEXT_BYTES} bytes; not scanned",
-            )
-        ]
+        return [_at(rel, 0, "not_scanned", "warn", f"over {MAX_TEXT_BYTES} bytes; not scanned")]
     text = path.read_bytes().decode("utf-8", errors="replace")
     is_code = path.suffix in CODE_SUFFIXES or text.startswith("#!")
     return _lines(rel, text, is_code, declared)
@@ -101,38 +76,30 @@ def _lines(rel: str, text: str, is_code: bool, declared: Declared) -> list[Findi
     for number, line in enumerate(text.splitlines(), start=1):
         for rule in HOSTILE:
             if rule.pattern.search(line):
-                out.append(
-                    Finding(
-                        file=rel,
-                        line=number,
-                        rule=rule.code,
-                        severity=rule.severity,
-                        message=rule.message,
-                    )
-                )
+                out.append(_at(rel, number, rule.code, rule.severity, rule.message))
         if not is_code:
             continue
         if not declared.network and not network_seen and NETWORK.search(line):
             network_seen = True
             out.append(
-                Finding(
-                    file=rel,
-                    line=number,
-                    rule="undeclared_network",
-                    severity="warn",
-                    message="uses the network but declares no `network` permission",
+                _at(
+                    rel,
+                    number,
+                    "undeclared_network",
+                    "warn",
+                    "uses the network but declares no `network` permission",
                 )
             )
         if declared.network and declared.hosts:
             for host in URL_HOST.findall(line):
                 if not host_declared(host, declared.hosts):
                     out.append(
-                        Finding(
-                            file=rel,
-                            line=number,
-                            rule="undeclared_host",
-                            severity="warn",
-                            message=f"talks to {host!r}, not among sandbox.network",
+                        _at(
+                            rel,
+                            number,
+                            "undeclared_host",
+                            "warn",
+                            f"talks to {host!r}, not among sandbox.network",
                         )
                     )
         for match in ENV_READ.finditer(line):
@@ -143,12 +110,12 @@ def _lines(rel: str, text: str, is_code: bool, declared: Declared) -> list[Findi
                 and not name.startswith("NEXFLOW_")
             ):
                 out.append(
-                    Finding(
-                        file=rel,
-                        line=number,
-                        rule="undeclared_env",
-                        severity="warn",
-                        message=f"reads ${name}, not among requirements.env",
+                    _at(
+                        rel,
+                        number,
+                        "undeclared_env",
+                        "warn",
+                        f"reads ${name}, not among requirements.env",
                     )
                 )
     return out
@@ -165,32 +132,24 @@ def _against_manifest(
         present.add(rel)
         if rel not in listed:
             out.append(
-                Finding(
-                    file=rel,
-                    line=0,
-                    rule="file_outside_manifest",
-                    severity="block",
-                    message="this file is not in the signed manifest",
+                _at(
+                    rel,
+                    0,
+                    "file_outside_manifest",
+                    "block",
+                    "this file is not in the signed manifest",
                 )
             )
         elif hashlib.sha256(path.read_bytes()).hexdigest() != listed[rel]:
             out.append(
-                Finding(
-                    file=rel,
-                    line=0,
-                    rule="manifest_mismatch",
-                    severity="block",
-                    message="this file differs from its manifest entry",
+                _at(
+                    rel,
+                    0,
+                    "manifest_mismatch",
+                    "block",
+                    "this file differs from its manifest entry",
                 )
             )
     for rel in sorted(set(listed) - present):
-        out.append(
-            Finding(
-                file=rel,
-                line=0,
-                rule="manifest_mismatch",
-                severity="block",
-                message="listed in the manifest but missing",
-            )
-        )
+        out.append(_at(rel, 0, "manifest_mismatch", "block", "listed in the manifest but missing"))
     return out
