@@ -77,7 +77,10 @@ def test_rotation_needs_the_old_keys_signature_and_revocation_stops_publishing(
         (k["status"], k["status_reason"])
         for k in server.client.get("/api/v1/publishers/acme").json()["keys"]
     ]
-    assert ("revoked", "laptop stolen") in statuses and statuses[0][0] == "rotated"
+    assert statuses == [
+        ("rotated", f"rotated to {rotated.json()['key_id']}"),
+        ("revoked", "laptop stolen"),
+    ]
 
 
 def test_a_publish_token_acts_only_for_its_publisher(

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import secrets
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import delete, select
@@ -31,26 +32,41 @@ def _dir(reg: Registry) -> Path:
     return path
 
 
-def _publisher_of(who: Principal, owner: str | None = None) -> str:
+UPLOAD_TTL = timedelta(hours=1)
+"""uploads no publish named within this long are dropped"""
+ADMIN_UPLOADER = "*admin"  # not a valid publisher name
+
+
+def _uploader(who: Principal) -> str:
+    return who.publisher or ADMIN_UPLOADER
+
+
+def _publisher_of(who: Principal, owner: str | None) -> str:
     publisher = owner or who.publisher
     if not publisher:
-        raise BadRequest("an admin publishes with ownerHandle set", code="publisher_required")
+        raise BadRequest("an admin publishes with --owner NAME", code="publisher_required")
     return publisher
 
 
 async def upload_ticket(reg: Registry, who: Principal, body: UploadUrlIn) -> str:
     """Record an announced upload; its ticket."""
-    publisher = _publisher_of(who)
     if body.size > reg.limits.max_file_bytes:
         raise BadRequest(
             f"{body.path!r}: over {reg.limits.max_file_bytes} bytes", code="archive_file_too_large"
         )
     ticket = secrets.token_urlsafe(24)
+    cutoff = (datetime.now(UTC) - UPLOAD_TTL).isoformat(timespec="seconds")
     async with reg.db.writing() as conn:
+        stale = await conn.execute(
+            delete(uploads).where(uploads.c.created_at < cutoff).returning(uploads.c.storage_id)
+        )
+        for storage in stale.scalars():
+            if storage:
+                (_dir(reg) / storage).unlink(missing_ok=True)
         await conn.execute(
             uploads.insert().values(
                 ticket=ticket,
-                publisher=publisher,
+                publisher=_uploader(who),
                 path=body.path,
                 size=body.size,
                 sha256=body.sha256,
@@ -64,7 +80,7 @@ async def receive(reg: Registry, who: Principal, ticket: str, data: bytes) -> st
     """Store an upload's bytes if they are what was announced; its storage id."""
     async with reg.db.writing() as conn:
         row = (await conn.execute(select(uploads).where(uploads.c.ticket == ticket))).first()
-        if row is None or (not who.admin and row.publisher != who.publisher):
+        if row is None or row.publisher != _uploader(who):
             raise NotFound("no such upload ticket", code="upload_not_found")
         if len(data) != row.size or hashlib.sha256(data).hexdigest() != row.sha256:
             raise BadRequest(
@@ -79,7 +95,7 @@ async def receive(reg: Registry, who: Principal, ticket: str, data: bytes) -> st
     return storage
 
 
-async def _files(reg: Registry, publisher: str, body: ClawPublishIn) -> dict[str, bytes]:
+async def _files(reg: Registry, uploader: str, body: ClawPublishIn) -> dict[str, bytes]:
     ids = [f.storageId for f in body.files]
     async with reg.db.engine.connect() as conn:
         rows = {
@@ -93,9 +109,9 @@ async def _files(reg: Registry, publisher: str, body: ClawPublishIn) -> dict[str
         row = rows.get(f.storageId)
         if f.path in files:
             raise BadRequest(f"{f.path!r}: named twice", code="archive_duplicate")
-        if row is None or row.publisher != publisher or row.path != f.path:
+        if row is None or row.publisher != uploader or row.path != f.path:
             raise BadRequest(
-                f"{f.path!r}: no upload {f.storageId!r} of this path by {publisher!r}",
+                f"{f.path!r}: no upload {f.storageId!r} of this path by this token's owner",
                 code="upload_not_found",
             )
         files[f.path] = await asyncio.to_thread((_dir(reg) / f.storageId).read_bytes)
@@ -106,7 +122,7 @@ async def publish(reg: Registry, who: Principal, body: ClawPublishIn) -> ClawPub
     """Check, scan, store (unsigned) and log a ClawHub upload."""
     publisher = _publisher_of(who, body.ownerHandle)
     who.may_publish(publisher, body.slug)
-    files = await _files(reg, publisher, body)
+    files = await _files(reg, _uploader(who), body)
     data = as_zip(files)
     done = await asyncio.to_thread(publishing.inspect, reg, data, None, (body.slug, body.version))
     stored = await publishing.store(reg, publisher, done, None, body.changelog)

@@ -46,7 +46,7 @@ async def _publisher_exists(conn: AsyncConnection, name: str) -> bool:
     ).first() is not None
 
 
-async def _require_publisher(conn: AsyncConnection, name: str) -> None:
+async def require_publisher(conn: AsyncConnection, name: str) -> None:
     if not await _publisher_exists(conn, name):
         raise NotFound(f"no publisher {name!r}", code="publisher_not_found")
 
@@ -76,7 +76,7 @@ async def create_publisher(reg: Registry, who: Principal, name: str, public_key:
 async def add_key(reg: Registry, who: Principal, publisher: str, public_key: str) -> KeyOut:
     who.require_admin()
     async with reg.db.writing() as conn:
-        await _require_publisher(conn, publisher)
+        await require_publisher(conn, publisher)
         return await _add_key(conn, publisher, public_key)
 
 
@@ -108,7 +108,7 @@ async def rotate_key(
     signs no new version (`rotated`), the versions it signed stay valid."""
     _may_manage_keys(who, publisher)
     async with reg.db.writing() as conn:
-        await _require_publisher(conn, publisher)
+        await require_publisher(conn, publisher)
         if await _key_row(conn, publisher, old_kid) != "active":
             raise Conflict(f"key {old_kid} is not active", code="key_not_active")
         old_public = (
@@ -175,7 +175,7 @@ async def create_token(
     who.require_admin()
     token = new_token()
     async with reg.db.writing() as conn:
-        await _require_publisher(conn, publisher)
+        await require_publisher(conn, publisher)
         await store_token(conn, token, publisher=publisher, package=package, admin=False)
     return TokenOut(publisher=publisher, package=package, token=token)
 
@@ -189,7 +189,7 @@ async def publisher(reg: Registry, name: str) -> PublisherOut:
             await conn.execute(
                 select(publisher_keys)
                 .where(publisher_keys.c.publisher == name)
-                .order_by(publisher_keys.c.created_at, publisher_keys.c.key_id)
+                .order_by(publisher_keys.c.created_at, publisher_keys.c.log_index)
             )
         ).all()
     return PublisherOut(

@@ -22,7 +22,7 @@ from .context import Registry
 from .db import name_reviews, versions
 from .errors import BadRequest, Conflict, Forbidden, NotFound
 from .events import append
-from .keys import active_key
+from .keys import active_key, require_publisher
 from .scan import ScanReport, scan_folder
 
 
@@ -110,13 +110,16 @@ async def store(
     reg: Registry,
     publisher: str,
     done: Inspected,
-    signature: tuple[str, str] | None,
+    doc: signing.SignatureDoc | None,
     changelog: str = "",
 ) -> Published:
-    """Store and log an inspected version; `signature` is (key id, signature) or None for
-    an unsigned (ClawHub) publish."""
+    """Store and log an inspected version, signed by `doc` (checked against the files
+    already; its key must be an active key of `publisher`), or None for an unsigned
+    (ClawHub) publish."""
     info = done.info
     async with reg.db.writing() as conn:
+        await require_publisher(conn, publisher)
+        kid = await active_key(conn, publisher, doc.public_key) if doc is not None else ""
         owner = (
             await conn.execute(
                 select(versions.c.publisher).where(versions.c.package == info.name).limit(1)
@@ -135,7 +138,7 @@ async def store(
                 code="version_exists",
             )
         review = await _review(conn, info.name, publisher)
-        kid, sig = signature or ("", "")
+        sig = doc.signature if doc is not None else ""
         digest = reg.blobs.put(done.data)
         index = await append(
             conn,
@@ -170,7 +173,7 @@ async def store(
                 created_at=now(),
                 scan_verdict=done.scan.verdict,
                 scan_findings=json.dumps([f.model_dump() for f in done.scan.findings]),
-                signed=signature is not None,
+                signed=doc is not None,
                 changelog=changelog,
                 removed=False,
             )
@@ -188,9 +191,7 @@ async def publish(
     doc = signing.parse_signature(signature)
     done = await asyncio.to_thread(inspect, reg, data, doc)
     who.may_publish(publisher, done.info.name)
-    async with reg.db.engine.connect() as conn:
-        kid = await active_key(conn, publisher, doc.public_key)
-    return await store(reg, publisher, done, (kid, doc.signature))
+    return await store(reg, publisher, done, doc)
 
 
 async def _version_row(conn: AsyncConnection, name: str, version: str, *columns: str) -> Any:
