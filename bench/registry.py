@@ -18,6 +18,7 @@ from nexflow_registry.db import Database, log_entries, open_database, versions
 from nexflow_registry.transparency import leaf_hash, log, verify_consistency, verify_inclusion
 from sqlalchemy import select
 
+from bench import registry_publish
 from bench.stats import pct, summary
 
 ENTRIES = 100_000
@@ -134,3 +135,4 @@ async def run(tmp: Path, scale: float) -> None:
         await _search(db, max(10, int(50 * scale)))
     finally:
         await db.close()
+    registry_publish.run(tmp, scale)

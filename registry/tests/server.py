@@ -47,14 +47,23 @@ class Server:
         self.proc.wait(timeout=20)
 
 
-def start(home: Path, env: dict[str, str] | None = None) -> Server:
-    """Start the registry on a free port with `home`; wait until /health answers."""
+def start(home: Path, env: dict[str, str] | None = None, database_url: str | None = None) -> Server:
+    """Start the registry on a free port with `home` (and `database_url`, else SQLite in
+    the home); wait until /health answers."""
     port = free_port()
     home.mkdir(parents=True, exist_ok=True)
     log_path = home.parent / f"{home.name}-{port}.log"
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(
-            [str(REGISTRY), "serve", "--home", str(home), "--port", str(port)],
+            [
+                str(REGISTRY),
+                "serve",
+                "--home",
+                str(home),
+                "--port",
+                str(port),
+                *(["--database-url", database_url] if database_url else []),
+            ],
             stdout=log,
             stderr=subprocess.STDOUT,
             env={**os.environ, "NEXFLOW_REGISTRY_ADMIN_TOKEN": "", **(env or {})},

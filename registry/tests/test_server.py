@@ -5,10 +5,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from nexflow_registry import signing
 from nexflow_registry.transparency import leaf_hash, verify_consistency, verify_inclusion
 
@@ -21,19 +19,6 @@ from registry.tests.server import (
     start,
     tar_gz,
 )
-
-
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[Server]:
-    running = start(tmp_path / "home")
-    yield running
-    running.stop()
-
-
-@pytest.fixture
-def publisher(server: Server, tmp_path: Path) -> tuple[str, Path]:
-    """A publisher `acme` with a registered key; (its publish token, its private key file)."""
-    return new_publisher(server, "acme", tmp_path / "acme.key"), tmp_path / "acme.key"
 
 
 def _log_size(server: Server) -> int:

@@ -19,14 +19,18 @@ from .blobs import BlobStore
 from .context import LogSigner, Registry
 from .db import open_database
 from .errors import RegistryError
+from .routes_admin import router as admin_router
+from .routes_clawhub import router as clawhub_router
 from .routes_log import router as log_router
 from .routes_packages import router as packages_router
 
 log = structlog.get_logger("nexflow.registry")
 
 
-def _error(status: int, code: str, message: str) -> JSONResponse:
-    return JSONResponse({"error": code, "message": message}, status_code=status)
+def _error(
+    status: int, code: str, message: str, extra: dict[str, object] | None = None
+) -> JSONResponse:
+    return JSONResponse({"error": code, "message": message, **(extra or {})}, status_code=status)
 
 
 def log_key(home: Path) -> Ed25519PrivateKey:
@@ -63,6 +67,8 @@ def create_app(
         title="Nexflow registry (preview)", lifespan=lifespan, openapi_url="/api/openapi.json"
     )
     app.include_router(packages_router)
+    app.include_router(admin_router)
+    app.include_router(clawhub_router)
     app.include_router(log_router)
 
     @app.get("/health")
@@ -71,7 +77,7 @@ def create_app(
 
     @app.exception_handler(RegistryError)
     async def on_registry_error(_request: Request, exc: RegistryError) -> JSONResponse:
-        return _error(exc.status, exc.code, exc.message)
+        return _error(exc.status, exc.code, exc.message, exc.extra)
 
     @app.exception_handler(RequestValidationError)
     async def on_validation(_request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -44,3 +44,7 @@ class BlobStore:
         if hashlib.sha256(data).hexdigest() != digest:
             raise BlobCorrupt(f"the stored blob {digest} does not match its digest; not served")
         return data
+
+    def delete(self, digest: str) -> None:
+        """Remove a blob's file (a removed version's bytes are not kept to be served)."""
+        self.path(digest).unlink(missing_ok=True)

@@ -38,6 +38,31 @@ def _sign(args: argparse.Namespace) -> int:
     return 0
 
 
+def _rotation(args: argparse.Namespace) -> int:
+    old = signing.load_private(Path(args.old_key).expanduser())
+    new_public = Path(args.new_key).expanduser().with_suffix(".pub").read_text().strip()
+    body = {
+        "old_key_id": signing.key_id(signing.public_b64(old.public_key())),
+        "new_public_key": new_public,
+        "signature": signing.sign_rotation(old, args.publisher, new_public),
+    }
+    print(json.dumps(body, sort_keys=True))
+    return 0
+
+
+def _scan(args: argparse.Namespace) -> int:
+    from .scan import scan_folder
+
+    report = scan_folder(Path(args.folder))
+    if args.json:
+        print(report.model_dump_json())
+    else:
+        for f in report.findings:
+            print(f"{f.file}:{f.line}: {f.severity}: {f.message} [{f.rule}]")
+        print(f"verdict: {report.verdict}")
+    return 1 if report.verdict == "block" else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="nexflow-registry", description="Nexflow registry (preview)"
@@ -57,6 +82,17 @@ def main(argv: list[str] | None = None) -> int:
     sign.add_argument("folder")
     sign.add_argument("--key", required=True)
     sign.set_defaults(run=_sign)
+    rotate = sub.add_parser(
+        "rotation", help="the body of POST /api/v1/publishers/NAME/keys/rotate, signed"
+    )
+    rotate.add_argument("--publisher", required=True)
+    rotate.add_argument("--old-key", required=True, help="the current private key")
+    rotate.add_argument("--new-key", required=True, help="the new private key (its .pub is read)")
+    rotate.set_defaults(run=_rotation)
+    scan = sub.add_parser("scan", help="scan a skill folder as the registry does at publish")
+    scan.add_argument("folder")
+    scan.add_argument("--json", action="store_true")
+    scan.set_defaults(run=_scan)
     args = parser.parse_args(argv)
     code: int = args.run(args)
     return code

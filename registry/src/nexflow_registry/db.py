@@ -25,14 +25,18 @@ from sqlalchemy import (
     Table,
     Text,
     event,
+    false,
+    inspect,
     select,
+    text,
+    true,
 )
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from .errors import RegistryUnavailable
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 metadata = MetaData()
 
 schema_info = Table("registry_schema", metadata, Column("version", Integer, primary_key=True))
@@ -62,6 +66,10 @@ publisher_keys = Table(
     Column("publisher", String(64), nullable=False, index=True),
     Column("public_key", String(64), nullable=False),
     Column("created_at", String(40), nullable=False),
+    # active | rotated (no new publishes; its versions stay valid) | revoked (distrust it)
+    Column("status", String(16), nullable=False, server_default="active"),
+    Column("status_reason", Text, nullable=True),
+    Column("log_index", BigInteger, nullable=True),
 )
 tokens = Table(
     "tokens",
@@ -90,6 +98,37 @@ versions = Table(
     Column("log_index", BigInteger, nullable=False),
     Column("yanked", Boolean, nullable=False, default=False),
     Column("yank_reason", Text, nullable=True),
+    Column("created_at", String(40), nullable=False),
+    # schema 2: the scan, unsigned (ClawHub) publishes, reasoned removal
+    Column("scan_verdict", String(8), nullable=False, server_default="clean"),
+    Column("scan_findings", Text, nullable=False, server_default="[]"),
+    Column("signed", Boolean, nullable=False, server_default=true()),
+    Column("changelog", Text, nullable=False, server_default=""),
+    Column("removed", Boolean, nullable=False, server_default=false()),
+    Column("removed_reason", Text, nullable=True),
+)
+name_reviews = Table(
+    "name_reviews",
+    metadata,
+    # a new package whose name is too close to another publisher's: held until decided
+    Column("package", String(64), primary_key=True),
+    Column("publisher", String(64), nullable=False),
+    Column("similar_to", Text, nullable=False),
+    Column("status", String(16), nullable=False),  # held | approved | rejected
+    Column("reason", Text, nullable=True),
+    Column("created_at", String(40), nullable=False),
+    Column("decided_at", String(40), nullable=True),
+)
+uploads = Table(
+    "uploads",
+    metadata,
+    # ClawHub's per-file uploads, waiting for the `POST /api/v1/skills` that names them
+    Column("ticket", String(64), primary_key=True),
+    Column("publisher", String(64), nullable=False),
+    Column("path", Text, nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("storage_id", String(64), nullable=True),
     Column("created_at", String(40), nullable=False),
 )
 
@@ -129,6 +168,26 @@ def _sqlite_setup(engine: AsyncEngine) -> None:
         conn.exec_driver_sql(conn.get_execution_options().get("nexflow_begin", "BEGIN"))
 
 
+def _add_missing_columns(sync_conn: Any) -> None:
+    """Bring an older schema up: every column added since has a server default."""
+    inspector = inspect(sync_conn)
+    for table in metadata.sorted_tables:
+        present = {c["name"] for c in inspector.get_columns(table.name)}
+        for column in table.columns:
+            if column.name in present:
+                continue
+            kind = column.type.compile(dialect=sync_conn.dialect)
+            default = column.server_default
+            clause = ""
+            if default is not None:
+                arg = getattr(default, "arg", "")
+                value = arg if isinstance(arg, str) else str(arg.compile(dialect=sync_conn.dialect))
+                clause = f" NOT NULL DEFAULT {value if not isinstance(arg, str) else repr(value)}"
+            sync_conn.execute(
+                text(f"ALTER TABLE {table.name} ADD COLUMN {column.name} {kind}{clause}")
+            )
+
+
 def _ensure_parent(url: str) -> None:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
@@ -148,6 +207,9 @@ async def open_database(url: str) -> Database:
             found = (await conn.execute(select(schema_info.c.version))).scalar()
             if found is None:
                 await conn.execute(schema_info.insert().values(version=SCHEMA_VERSION))
+            elif found < SCHEMA_VERSION:
+                await conn.run_sync(_add_missing_columns)
+                await conn.execute(schema_info.update().values(version=SCHEMA_VERSION))
             elif found > SCHEMA_VERSION:
                 raise RegistryUnavailable(
                     f"the database's schema is version {found}; "

@@ -5,7 +5,8 @@
     ├── SignatureInvalid (400)  signature_invalid, key_unknown
     ├── Unauthorized (401) / Forbidden (403)
     ├── NotFound (404)
-    ├── Conflict (409)        version_exists, name_taken
+    ├── Conflict (409)        version_exists, name_taken, held_for_review
+    ├── Gone (410)            removed (the reason in the message)
     ├── BlobCorrupt (502)     a stored blob no longer matches its digest
     └── RegistryUnavailable (503)
 
@@ -19,9 +20,13 @@ class RegistryError(Exception):
     status = 400
     code = "bad_request"
 
-    def __init__(self, message: str, *, code: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, code: str | None = None, extra: dict[str, object] | None = None
+    ) -> None:
         super().__init__(message)
         self.message = message
+        self.extra = extra or {}
+        """more fields of the error body (e.g. a refused scan's findings)"""
         if code is not None:
             self.code = code
 
@@ -60,6 +65,11 @@ class NotFound(RegistryError):
 class Conflict(RegistryError):
     status = 409
     code = "conflict"
+
+
+class Gone(RegistryError):
+    status = 410
+    code = "removed"
 
 
 class BlobCorrupt(RegistryError):

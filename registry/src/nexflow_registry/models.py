@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
+from .scan import Finding
 from .signing import ManifestEntry
 
 
@@ -43,6 +44,61 @@ class YankIn(BaseModel):
     reason: str = Field(min_length=1, max_length=2000)
 
 
+class ReasonIn(YankIn):
+    """a removal, a rejection or a key revocation: the reason stays on the record"""
+
+
+class RotateIn(BaseModel):
+    old_key_id: str
+    new_public_key: str
+    signature: str
+    """base64 ed25519 signature by the old key over `signing.rotation_message`"""
+
+
+class PublisherKeyOut(BaseModel):
+    key_id: str
+    public_key: str
+    status: str
+    """active | rotated (signs no new version) | revoked"""
+    status_reason: str | None
+    created_at: str
+    log_index: int | None
+
+
+class PublisherOut(BaseModel):
+    name: str
+    created_at: str
+    keys: list[PublisherKeyOut]
+
+
+class LoggedOut(BaseModel):
+    log_index: int
+
+
+class ReviewOut(BaseModel):
+    package: str
+    publisher: str
+    similar_to: list[str]
+    status: str
+    """held | approved | rejected"""
+    reason: str | None
+    created_at: str
+    decided_at: str | None
+
+
+class WhoamiUser(BaseModel):
+    handle: str
+    displayName: str  # ClawHub's field name
+    role: str
+
+
+class WhoamiOut(BaseModel):
+    user: WhoamiUser
+    admin: bool
+    publisher: str | None
+    package: str | None
+
+
 class VersionOut(BaseModel):
     name: str
     version: str
@@ -60,6 +116,16 @@ class VersionOut(BaseModel):
     yanked: bool
     yank_reason: str | None
     created_at: str
+    scan_verdict: str
+    """clean | warn | block (a block is never stored: the publish is refused)"""
+    scan_findings: list[Finding]
+    signed: bool
+    """False for a ClawHub publish not yet signed: never Nexflow's `latest`"""
+    removed: bool
+    removed_reason: str | None
+    changelog: str
+    review: str | None
+    """held | approved | rejected when the name was held as a lookalike; else None"""
 
 
 class VersionBrief(BaseModel):
@@ -67,14 +133,30 @@ class VersionBrief(BaseModel):
     digest: str
     yanked: bool
     created_at: str
+    yank_reason: str | None
+    removed: bool
+    removed_reason: str | None
+    scan_verdict: str
+    signed: bool
+    key_id: str
+    log_index: int
 
 
 class PackageOut(BaseModel):
     name: str
     publisher: str
     latest: str | None
-    """the highest version not yanked; None when every version is yanked"""
+    """the highest signed version neither yanked nor removed; None when there is none or the
+    name is held for review"""
     versions: list[VersionBrief]
+    description: str
+    tags: list[str]
+    permissions: list[str]
+    """declared by the newest version"""
+    scan_verdict: str
+    key_id: str
+    review: str | None
+    similar_to: list[str]
 
 
 class SearchHit(BaseModel):

@@ -5,62 +5,20 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from fastapi import APIRouter, Header, Query, Request, Response
 
-from . import publishing, queries
-from .auth import Principal, authenticate
+from . import moderation, publishing, queries
 from .context import Registry
-from .errors import BadRequest, NotFound
-from .models import (
-    KeyIn,
-    KeyOut,
-    PackageOut,
-    PublisherIn,
-    SearchOut,
-    TokenIn,
-    TokenOut,
-    VersionOut,
-    YankIn,
-)
+from .deps import Reg, Who
+from .errors import BadRequest
+from .models import LoggedOut, PackageOut, ReasonIn, SearchOut, VersionOut, YankIn
+
+__all__ = ["Reg", "Who", "router"]
 
 router = APIRouter(prefix="/api/v1")
 
 
-def registry(request: Request) -> Registry:
-    reg: Registry = request.app.state.registry
-    return reg
-
-
-async def principal(
-    reg: Annotated[Registry, Depends(registry)],
-    authorization: Annotated[str | None, Header()] = None,
-) -> Principal:
-    return await authenticate(reg.db, authorization)
-
-
-Reg = Annotated[Registry, Depends(registry)]
-Who = Annotated[Principal, Depends(principal)]
-
-
-@router.post("/publishers", status_code=201)
-async def create_publisher(body: PublisherIn, reg: Reg, who: Who) -> TokenOut:
-    """Create a publisher with its first signing key (admin); returns a publish token."""
-    return await publishing.create_publisher(reg, who, body.name, body.public_key)
-
-
-@router.post("/publishers/{name}/keys", status_code=201)
-async def add_key(name: str, body: KeyIn, reg: Reg, who: Who) -> KeyOut:
-    """Register another signing key for a publisher (admin); logged."""
-    return await publishing.add_key(reg, who, name, body.public_key)
-
-
-@router.post("/publishers/{name}/tokens", status_code=201)
-async def create_token(name: str, body: TokenIn, reg: Reg, who: Who) -> TokenOut:
-    """A publish token for a publisher, optionally scoped to one package (admin)."""
-    return await publishing.create_token(reg, who, name, body.package)
-
-
-async def _body(request: Request, limit: int) -> bytes:
+async def read_body(request: Request, limit: int) -> bytes:
     chunks: list[bytes] = []
     total = 0
     async for chunk in request.stream():
@@ -74,15 +32,19 @@ async def _body(request: Request, limit: int) -> bytes:
 @router.post("/packages", status_code=201)
 async def publish(
     request: Request,
+    response: Response,
     reg: Reg,
     who: Who,
     x_nexflow_signature: Annotated[str, Header()],
     publisher: Annotated[str | None, Query()] = None,
 ) -> VersionOut:
-    """Publish: the body is the archive (.tar.gz or .zip), the header its signature document."""
-    data = await _body(request, reg.limits.max_total_bytes)
-    name, version = await publishing.publish(reg, who, data, x_nexflow_signature, publisher)
-    return await queries.version(reg.db, name, version)
+    """Publish: the body is the archive (.tar.gz or .zip), the header its signature document.
+    201, or 202 when the new name is held for an admin's review (`review: "held"`)."""
+    data = await read_body(request, reg.limits.max_total_bytes)
+    done = await publishing.publish(reg, who, data, x_nexflow_signature, publisher)
+    if done.held:
+        response.status_code = 202
+    return await queries.version(reg.db, done.name, done.version)
 
 
 @router.get("/packages")
@@ -108,6 +70,31 @@ async def yank(name: str, version: str, body: YankIn, reg: Reg, who: Who) -> Res
     return Response(status_code=204)
 
 
+@router.post("/packages/{name}/{version}/signature")
+async def attach_signature(
+    name: str,
+    version: str,
+    reg: Reg,
+    who: Who,
+    x_nexflow_signature: Annotated[str, Header()],
+) -> VersionOut:
+    """Sign an unsigned (ClawHub) version: the signature must cover its stored files."""
+    await publishing.attach_signature(reg, who, name, version, x_nexflow_signature)
+    return await queries.version(reg.db, name, version)
+
+
+@router.post("/packages/{name}/{version}/remove")
+async def remove_version(name: str, version: str, body: ReasonIn, reg: Reg, who: Who) -> LoggedOut:
+    """Remove a version with a reason (admin): a tombstone stays, the blob is not served."""
+    return LoggedOut(log_index=await moderation.remove(reg, who, name, version, body.reason))
+
+
+@router.post("/packages/{name}/remove")
+async def remove_package(name: str, body: ReasonIn, reg: Reg, who: Who) -> LoggedOut:
+    """Remove every version of a package with a reason (admin)."""
+    return LoggedOut(log_index=await moderation.remove(reg, who, name, None, body.reason))
+
+
 async def _archive(reg: Registry, digest: str) -> Response:
     return Response(
         await asyncio.to_thread(reg.blobs.get, digest),
@@ -118,14 +105,15 @@ async def _archive(reg: Registry, digest: str) -> Response:
 
 @router.get("/packages/{name}/{version}/archive")
 async def archive(name: str, version: str, reg: Reg) -> Response:
-    """The archive of an exact version (yanked ones too), checked against its digest."""
+    """The archive of an exact version (yanked ones too), checked against its digest;
+    `removed` (410), `held_for_review` (409) or `name_rejected` (403) when not served."""
     found = await queries.version(reg.db, name, version)
+    queries.refuse_unservable(found)
     return await _archive(reg, found.digest)
 
 
 @router.get("/blobs/{digest}")
 async def blob(digest: str, reg: Reg) -> Response:
     """An archive by its sha256, checked on read (`blob_corrupt` if the stored bytes changed)."""
-    if not await queries.known_digest(reg.db, digest):
-        raise NotFound(f"no blob {digest[:80]!r}", code="blob_not_found")
+    await queries.servable_digest(reg.db, digest)
     return await _archive(reg, digest)

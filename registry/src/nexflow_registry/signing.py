@@ -132,3 +132,22 @@ def verify(entries: list[ManifestEntry], doc: SignatureDoc) -> None:
         public.verify(base64.b64decode(doc.signature, validate=True), canonical(entries))
     except (InvalidSignature, ValueError, binascii.Error) as exc:
         raise SignatureInvalid("the signature does not match the package's files") from exc
+
+
+def rotation_message(publisher: str, new_public_key: str) -> bytes:
+    """What the old key signs to hand a publisher over to a new key."""
+    return f"nexflow-registry key rotation\n{publisher}\n{new_public_key}\n".encode()
+
+
+def sign_rotation(old: Ed25519PrivateKey, publisher: str, new_public_key: str) -> str:
+    return base64.b64encode(old.sign(rotation_message(publisher, new_public_key))).decode()
+
+
+def verify_rotation(old_public: str, publisher: str, new_public_key: str, signature: str) -> bool:
+    try:
+        load_public(old_public).verify(
+            base64.b64decode(signature, validate=True), rotation_message(publisher, new_public_key)
+        )
+    except (InvalidSignature, ValueError, binascii.Error):
+        return False
+    return True

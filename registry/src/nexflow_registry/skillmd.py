@@ -26,8 +26,9 @@ def _refuse(message: str) -> BadRequest:
     return BadRequest(f"SKILL.md: {message}", code="bad_skill_md")
 
 
-def read(folder: Path) -> SkillInfo:
-    """The front matter's name, version, description, tags and permission names."""
+def read(folder: Path, identity: tuple[str, str] | None = None) -> SkillInfo:
+    """The front matter's name, version, description, tags and permission names; with
+    `identity`, name and version come from it (a ClawHub publish names them in its body)."""
     path = folder / "SKILL.md"
     if not path.is_file():
         raise _refuse("the package has no SKILL.md at its top")
@@ -41,7 +42,7 @@ def read(folder: Path) -> SkillInfo:
         raise _refuse(f"line {line}: the front matter is not valid YAML") from exc
     if not isinstance(front, dict):
         raise _refuse("the front matter is not a mapping")
-    name, version = front.get("name"), front.get("version")
+    name, version = identity or (front.get("name"), front.get("version"))
     if not isinstance(name, str) or not NAME.match(name):
         raise _refuse("field 'name' must be lowercase letters, digits and '-' (1-64)")
     if not isinstance(version, str):
