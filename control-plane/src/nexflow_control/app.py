@@ -23,6 +23,7 @@ from .api.routes_accounts import router as accounts_router
 from .api.routes_approvals import router as approvals_router
 from .api.routes_audit import router as audit_router
 from .api.routes_calls import router as calls_router
+from .api.routes_secrets import router as secrets_router
 from .api.routes_skills import router as skills_router
 from .api.routes_system import router as system_router
 from .approvals import ApprovalStore
@@ -44,6 +45,7 @@ from .policy import (
     ReloadResult,
 )
 from .public_paths import HideHostPaths, HostPathMask
+from .secrets import SecretStore, SecretsUnavailable
 from .settings import Settings
 from .skills import SkillCatalog
 from .throttle import SharedCounts
@@ -161,8 +163,9 @@ async def build_services(settings: Settings) -> Services:
     metrics.executor_queue.set_function(lambda: executor.waiting)
     counts = SharedCounts(db)
     history = CallHistory(audit, counts)
+    secrets = SecretStore.open(db, audit, settings.secrets_key_file)
     calls = CallService(
-        settings, catalog, engine, audit, executor, metrics, history, approval_store
+        settings, catalog, engine, audit, executor, metrics, history, approval_store, secrets
     )
     approvals = ApprovalService(
         approval_store,
@@ -203,6 +206,7 @@ async def build_services(settings: Settings) -> Services:
         logins,
         LogTail(audit),
         db,
+        secrets=secrets,
     )
 
 
@@ -212,7 +216,13 @@ def create_app(settings: Settings) -> FastAPI:
         tracing = start_tracing(settings.otel)
         try:
             services = await build_services(settings)
-        except (PolicyError, AuditUnavailable, AccountsUnavailable, ApprovalsUnavailable) as exc:
+        except (
+            PolicyError,
+            AuditUnavailable,
+            AccountsUnavailable,
+            ApprovalsUnavailable,
+            SecretsUnavailable,
+        ) as exc:
             log.error("control_plane.start_failed", reason=str(exc))
             app.state.start_failed = str(exc)  # said in one line: the server hides the trace
             if tracing is not None:
@@ -268,6 +278,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(calls_router)
     app.include_router(accounts_router)
     app.include_router(approvals_router)
+    app.include_router(secrets_router)
     app.include_router(export.router)
     app.include_router(tail.router)
     app.include_router(auth_routes.router)

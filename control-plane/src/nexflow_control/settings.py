@@ -228,6 +228,9 @@ class Settings(BaseSettings):
     builtin_skills_dir: Path = REPO_ROOT / "skills"
     workspace: Path | None = None
     """The directory file-* skills may touch; default: HOME/workspace."""
+    secrets_key: Path | None = None
+    """The secrets key file (created 0600 on first use); default: HOME/keys/secrets.key.
+    Never inside the database, and never in a directory a skill may be granted."""
     volumes: dict[str, Path] = Field(default_factory=dict)
     """Directories executors know by name (``NEXFLOW_VOLUMES='{"data": "/srv/data"}'``):
     a grant inside one travels as (volume, subpath). ``workspace`` is always one: the
@@ -287,6 +290,11 @@ class Settings(BaseSettings):
     @property
     def token_file(self) -> Path:
         return self.home / "admin.token"
+
+    @property
+    def secrets_key_file(self) -> Path:
+        """The key secrets are sealed with: outside the database, 0600."""
+        return self.secrets_key or self.home / "keys" / "secrets.key"
 
     @property
     def checkpoint_key_file(self) -> Path:

@@ -24,9 +24,10 @@ def target_metadata() -> list[MetaData]:
     from ...accounts.models import metadata as accounts
     from ...approvals.models import metadata as approvals
     from ...audit.models import metadata as audit
+    from ...secrets.models import metadata as secrets
     from ...throttle.models import metadata as throttle
 
-    return [audit, accounts, approvals, throttle]
+    return [audit, accounts, approvals, throttle, secrets]
 
 
 def config(connection: Connection | None = None) -> Config:
