@@ -146,6 +146,18 @@ class ApprovalSettings(BaseModel):
     deciding one expires it at once anyway)."""
 
 
+class ScheduleSettings(BaseModel):
+    """How due schedules are found and what counts as missed."""
+
+    tick_s: float = Field(default=1.0, ge=0)
+    """How often due schedules are looked for, in seconds; 0 = this control plane runs none."""
+    grace_s: float = Field(default=300.0, ge=0)
+    """A due time at most this late (a restart, a stall) still runs once; later ones are
+    recorded `schedule.missed` and skipped. Seconds."""
+    min_interval_s: float = Field(default=60.0, ge=60)
+    """The shortest gap a cron schedule may have between two runs, in seconds."""
+
+
 class WebSettings(BaseModel):
     """The browser UI: sessions and login throttling."""
 
@@ -238,6 +250,7 @@ class Settings(BaseSettings):
     limits: LimitSettings = Field(default_factory=LimitSettings)
     sandbox: SandboxSettings = Field(default_factory=SandboxSettings)
     approvals: ApprovalSettings = Field(default_factory=ApprovalSettings)
+    schedules: ScheduleSettings = Field(default_factory=ScheduleSettings)
     checkpoints: CheckpointSettings = Field(default_factory=CheckpointSettings)
     web: WebSettings = Field(default_factory=WebSettings)
     otel: OtelSettings = Field(default_factory=OtelSettings)

@@ -35,6 +35,7 @@ from ..executors import ExecutorPool
 from ..metrics import Metrics
 from ..policy import PolicyEngine
 from ..refusals import RefusalRecorder
+from ..schedules import Scheduler, ScheduleService
 from ..secrets import SecretStore
 from ..settings import Settings
 from ..skills import SkillCatalog
@@ -64,6 +65,8 @@ class Services:
     """Set by the app's lifespan when checkpoints are enabled."""
     secrets: SecretStore | None = None
     """Sealed secrets (`/api/v1/secrets`, and the values calls are granted)."""
+    schedules: ScheduleService | None = None
+    scheduler: Scheduler | None = None
     chain_status: ChainStatus = field(default_factory=ChainStatus)
     refusals: RefusalRecorder = field(init=False)
 
