@@ -5,7 +5,6 @@ through the policy, approval and audit path as its owner."""
 
 from __future__ import annotations
 
-import shutil
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -17,7 +16,7 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
-from tests.harness import Stack, start_stack
+from tests.harness import Stack, start_pair, start_stack
 from tests.pg import pg_rows
 
 pytestmark = [pytest.mark.e2e, pytest.mark.nsjail]
@@ -51,14 +50,7 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 def planes(tmp_path: Path, db_url: str) -> Iterator[tuple[Stack, Stack]]:
     """Control planes `a` and `b` (each with its executor) on one database, one admin token."""
     env = {**FAST, "NEXFLOW_DATABASE_URL": db_url}
-    a = start_stack(tmp_path / "a", "--sandbox", "nsjail", env=env)
-    (tmp_path / "b" / "home").mkdir(parents=True)
-    shutil.copy2(a.home / "admin.token", tmp_path / "b" / "home" / "admin.token")
-    try:
-        b = start_stack(tmp_path / "b", "--sandbox", "nsjail", env=env)
-    except BaseException:
-        a.stop()
-        raise
+    a, b = start_pair(tmp_path, "--sandbox", "nsjail", env=env)
     yield a, b
     assert b.stop() == 0
     assert a.stop() == 0

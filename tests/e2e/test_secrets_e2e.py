@@ -21,7 +21,7 @@ from urllib.parse import quote, quote_plus
 
 import pytest
 
-from tests.harness import NEXFLOW, REPO, Stack, start_stack
+from tests.harness import BACKENDS, NEXFLOW, REPO, Stack, start_stack
 
 pytestmark = [pytest.mark.e2e]
 
@@ -106,13 +106,7 @@ SKILLS = {
 }
 
 
-@pytest.fixture(
-    scope="module",
-    params=[
-        pytest.param("docker", marks=pytest.mark.docker),
-        pytest.param("nsjail", marks=pytest.mark.nsjail),
-    ],
-)
+@pytest.fixture(scope="module", params=BACKENDS)
 def stack(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Stack]:

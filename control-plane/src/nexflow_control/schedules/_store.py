@@ -11,8 +11,7 @@ Errors: `NotFound` (`schedule_not_found`), `SchedulesUnavailable` (503).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 
 from sqlalchemy import and_, delete, insert, select, update
@@ -44,15 +43,8 @@ class ScheduleStore:
     def __init__(self, db: Database, audit: AuditLog) -> None:
         self.db, self.audit = db, audit
 
-    @asynccontextmanager
-    async def _changing(self) -> AsyncIterator[AuditTransaction]:
-        try:
-            async with self.audit.transaction() as tx:
-                yield tx
-        except (OSError, SQLAlchemyError) as exc:
-            raise SchedulesUnavailable(
-                f"the schedules table cannot be written ({_why(exc)})"
-            ) from exc
+    def _changing(self) -> AbstractAsyncContextManager[AuditTransaction]:
+        return self.audit.changing(SchedulesUnavailable, "schedules")
 
     async def _read(self, query: object) -> list[Schedule]:
         try:

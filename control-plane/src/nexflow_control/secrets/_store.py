@@ -11,8 +11,8 @@ or the key file cannot be used, or a value does not open with the key).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterable
-from contextlib import asynccontextmanager
+from collections.abc import Callable, Iterable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -187,14 +187,8 @@ class SecretStore:
                 out.append(Revealed(name, row.version, value))
         return out, [n for n in wanted if n not in rows]
 
-    @asynccontextmanager
-    async def _changing(self) -> AsyncIterator[AuditTransaction]:
-        """One audited change; database failures become `SecretsUnavailable`."""
-        try:
-            async with self.audit.transaction() as tx:
-                yield tx
-        except (OSError, SQLAlchemyError) as exc:
-            raise SecretsUnavailable(f"the secrets table cannot be written ({_why(exc)})") from exc
+    def _changing(self) -> AbstractAsyncContextManager[AuditTransaction]:
+        return self.audit.changing(SecretsUnavailable, "secrets")
 
 
 def _missing(name: str) -> NotFound:
