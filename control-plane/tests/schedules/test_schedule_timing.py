@@ -45,6 +45,7 @@ def test_a_one_shot_without_offset_is_local_and_fires_once() -> None:
         (None, datetime(2026, 1, 1, tzinfo=UTC), "UTC", 60, "schedule_in_past"),
         (None, None, "UTC", 60, "invalid_schedule"),
         ("0 7 * * *", datetime(2027, 1, 1, tzinfo=UTC), "UTC", 60, "invalid_schedule"),
+        (None, datetime(1, 1, 1), "Asia/Tokyo", 60, "invalid_schedule"),
     ],
 )
 def test_timing_that_cannot_run_well_is_refused(

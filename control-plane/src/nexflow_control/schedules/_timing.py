@@ -62,7 +62,10 @@ def check_when(
         raise _bad("invalid_schedule", "give exactly one of cron and at", "cron")
     if at is not None:
         at = at.replace(tzinfo=ZoneInfo(timezone)) if at.tzinfo is None else at
-        at = at.astimezone(UTC)
+        try:
+            at = at.astimezone(UTC)
+        except (OverflowError, ValueError):
+            raise _bad("invalid_schedule", "at has no UTC equivalent", "at") from None
         if at <= now:
             raise _bad("schedule_in_past", f"{at.isoformat()} has passed", "at")
         return When(None, at, timezone)
