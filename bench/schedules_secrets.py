@@ -14,6 +14,7 @@ output through an empty redactor and one pooled `SELECT 1`. Target <= 1 ms at p5
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -23,8 +24,9 @@ from typing import Any
 from nexflow_control.audit import AuditEvent, AuditLog
 from nexflow_control.db import Database
 from nexflow_control.schedules import Schedule, Scheduler, ScheduleStore, Status, When
+from nexflow_control.schedules.models import schedules
 from nexflow_control.secrets import Redactor, SecretStore
-from sqlalchemy import text
+from sqlalchemy import text, update
 
 from bench.stats import pct, summary
 from tests.pg import PgServer, PgUnavailable
@@ -44,11 +46,15 @@ class _Calls:
     """Stands in for CallService.run: notes when each schedule's call was handed over."""
 
     def __init__(self, due: dict[str, datetime]) -> None:
-        self.due, self.late_ms = due, []  # type: ignore[var-annotated]
+        self.due = due
+        self.late_ms: list[float] = []
+        self.all_fired = asyncio.Event()
 
     async def run(self, who: Any, skill: str, raw: Any, *, wait: bool) -> _Answer:
         sid = raw["sid"]
         self.late_ms.append((datetime.now(UTC) - self.due[sid]).total_seconds() * 1000)
+        if len(self.late_ms) == len(self.due):
+            self.all_fired.set()
         return _Answer("c_" + sid[2:])
 
 
@@ -56,26 +62,33 @@ async def _precision(url: str, n: int, window_s: float) -> list[float]:
     db = await Database.open(url)
     audit = AuditLog(db)
     store = ScheduleStore(db, audit)
-    start = datetime.now(UTC) + timedelta(seconds=2)
+    parked = datetime.now(UTC) + timedelta(days=1)  # inserted first, then set due at once
     due: dict[str, datetime] = {}
     try:
         for i in range(n):
-            at = start + timedelta(seconds=window_s * i / n)
             sid = f"s_{i:016x}"
-            due[sid] = at
             schedule = Schedule(
                 id=sid, owner={"id": "bench", "roles": ["user"], "user_id": None, "token_id": None},
-                skill="echo", input=f'{{"sid": "{sid}"}}', when=When(None, at, "UTC"),
-                destination="web", status=Status.ACTIVE, next_run=at,
-                created_at=start, updated_at=start,
+                skill="echo", input=f'{{"sid": "{sid}"}}', when=When(None, parked, "UTC"),
+                destination="web", status=Status.ACTIVE, next_run=parked,
+                created_at=parked, updated_at=parked,
             )  # fmt: skip
             await store.insert(schedule, AuditEvent(action="schedule.created", actor="bench"))
+        start = datetime.now(UTC) + timedelta(seconds=2)
+        async with db.writing() as conn:
+            for i in range(n):
+                sid = f"s_{i:016x}"
+                due[sid] = start + timedelta(seconds=window_s * i / n)
+                await conn.execute(
+                    update(schedules)
+                    .where(schedules.c.id == sid)
+                    .values(next_run=due[sid], run_at=due[sid])
+                )
         calls = _Calls(due)
         scheduler = Scheduler(store, calls, None, tick_s=0.2, grace_s=300)  # type: ignore[arg-type]
         scheduler.start()
-        deadline = time.monotonic() + window_s + 60
-        while len(calls.late_ms) < n and time.monotonic() < deadline:
-            await asyncio.sleep(0.2)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(calls.all_fired.wait(), window_s + 60)
         await scheduler.stop()
         return list(calls.late_ms)
     finally:

@@ -30,7 +30,7 @@ import structlog
 from ..audit import AuditEvent
 from ..errors import NexflowError
 from ._service import input_of
-from ._store import ScheduleStore
+from ._store import Claim, ScheduleStore
 from .records import Schedule
 
 if TYPE_CHECKING:
@@ -94,26 +94,27 @@ class Scheduler:
             await asyncio.sleep(self.tick_s)
 
     async def tick(self) -> int:
-        """Claim and run (or mark missed) every due time that has come; how many this
-        control plane won."""
-        won = 0
-        for schedule in await self.store.due(self.now()):
-            won += await self.fire(schedule)
-        return won
-
-    async def fire(self, schedule: Schedule) -> int:
-        due = schedule.next_run
-        if due is None:
-            return 0
+        """Claim every due time that has come (run or missed, see the module docstring),
+        run the claimed ones at once; how many due times this control plane won."""
         now = self.now()
+        claims = [self._claim(s, now) for s in await self.store.due(now) if s.next_run]
+        won = await self.store.claim(claims, by=self.name, now=now)
+        fired = [c for c in won if c.outcome == "fired"]
+        runs = await asyncio.gather(*(self._run(c.schedule, c.due) for c in fired))
+        await self.store.record_runs(list(runs))
+        return len(won)
+
+    def _claim(self, schedule: Schedule, now: datetime) -> Claim:
+        due = schedule.next_run
+        assert due is not None
         late = now - due
-        following = schedule.when.next_after(max(now, due))
-        skipped = _count_between(schedule, due, now)
         base = {
             "schedule_id": schedule.id,
             "due_at": due.isoformat(),
             "late_ms": int(late.total_seconds() * 1000),
+            "skipped": _count_between(schedule, due, now),
         }
+        following = schedule.when.next_after(max(now, due))
         if late > self.grace:
             event = AuditEvent(
                 action="schedule.missed",
@@ -121,34 +122,27 @@ class Scheduler:
                 skill=schedule.skill,
                 decision="deny",
                 reason_codes=["schedule_missed"],
-                payload={**base, "grace_s": self.grace.total_seconds(), "skipped": skipped},
+                payload={**base, "grace_s": self.grace.total_seconds()},
             )
-            won = await self.store.claim(
-                schedule, due, following, outcome="missed", by=self.name, now=now, event=event
-            )
-            return int(won)
+            return Claim(schedule, due, following, "missed", event)
         event = AuditEvent(
             action="schedule.fired",
             actor=schedule.owner_id,
             skill=schedule.skill,
-            payload={
-                **base,
-                "skipped": skipped,
-                "destination": schedule.destination,
-                "by": self.name,
-            },
+            payload={**base, "destination": schedule.destination, "by": self.name},
         )
-        if not await self.store.claim(
-            schedule, due, following, outcome="fired", by=self.name, now=now, event=event
-        ):
-            return 0
-        await self._run(schedule, due)
-        return 1
+        return Claim(schedule, due, following, "fired", event)
 
-    async def _run(self, schedule: Schedule, due: datetime) -> None:
+    async def _run(
+        self, schedule: Schedule, due: datetime
+    ) -> tuple[str, datetime, str | None, str]:
+        """Run one claimed due time as the owner; (id, due, call id, outcome)."""
         asked = schedule.owner_principal()
-        owner = asked if self.accounts is None else await self.accounts.as_now(asked)
         call_id: str | None = None
+        try:
+            owner = asked if self.accounts is None else await self.accounts.as_now(asked)
+        except NexflowError as exc:  # the accounts store cannot say: run nothing
+            return schedule.id, due, None, exc.code
         if owner is None:
             outcome = "owner_disabled"
             with contextlib.suppress(NexflowError):
@@ -167,8 +161,10 @@ class Scheduler:
                 result = await self.calls.run(owner, schedule.skill, input_of(schedule), wait=False)
             except NexflowError as exc:
                 outcome, call_id = exc.code, exc.extra.get("call_id")
+            except Exception:  # a fault of ours: CallService logged and recorded it
+                outcome = "internal_error"
             else:
                 answer = result.to_dict()  # running | pending_approval (| a finished status)
                 call_id, outcome = str(answer["call_id"]), str(answer["status"])
         log.info("schedule.ran", schedule_id=schedule.id, outcome=outcome, call_id=call_id)
-        await self.store.record_run(schedule.id, due, call_id, outcome)
+        return schedule.id, due, call_id, outcome

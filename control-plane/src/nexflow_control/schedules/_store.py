@@ -1,10 +1,10 @@
 """`ScheduleStore`: the schedules tables, each change committed with its audit event.
 
-`claim(schedule, due, …)` is how a due time becomes a run: one transaction moves
+`claim([Claim, …])` is how due times become runs: one transaction moves each
 `next_run` on with ``UPDATE … WHERE id = :id AND next_run = :due AND status = 'active'``,
-inserts the `schedule_runs` row (primary key schedule + due time) and records
+inserts its `schedule_runs` row (primary key schedule + due time) and records
 `schedule.fired` or `schedule.missed`. Of several control planes that see the same
-due time, exactly one gets rowcount 1; the others get False and do nothing.
+due time, exactly one gets rowcount 1; the others skip it.
 
 Errors: `NotFound` (`schedule_not_found`), `SchedulesUnavailable` (503).
 """
@@ -12,6 +12,7 @@ Errors: `NotFound` (`schedule_not_found`), `SchedulesUnavailable` (503).
 from __future__ import annotations
 
 from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import and_, delete, insert, select, update
@@ -117,65 +118,86 @@ class ScheduleStore:
                 raise _missing(schedule_id)
             tx.record(event)
 
-    async def claim(
-        self,
-        schedule: Schedule,
-        due: datetime,
-        next_run: datetime | None,
-        *,
-        outcome: str,
-        by: str,
-        now: datetime,
-        event: AuditEvent,
-    ) -> bool:
-        """Claim `due` (see the module docstring): True for the one claimant that won."""
-        status = Status.ACTIVE if next_run is not None else Status.DONE
+    async def claim(self, claims: list[Claim], *, by: str, now: datetime) -> list[Claim]:
+        """Claim each due time (see the module docstring) in one transaction; the claims
+        this control plane won. Should the batch fail on a run row that exists, each is
+        claimed on its own (and that one is lost)."""
+        if not claims:
+            return []
         try:
             async with self._changing() as tx:
-                moved = await tx.conn.execute(
-                    update(schedules)
-                    .where(
-                        and_(
-                            schedules.c.id == schedule.id,
-                            schedules.c.next_run == due,
-                            schedules.c.status == str(Status.ACTIVE),
-                        )
-                    )
-                    .values(
-                        next_run=next_run,
-                        status=str(status),
-                        last_due=due,
-                        last_outcome=outcome if outcome == "missed" else "claimed",
-                        updated_at=now,
-                    )
-                )
-                if moved.rowcount != 1:
-                    raise _Lost
-                try:
-                    await tx.conn.execute(
-                        insert(schedule_runs).values(
-                            schedule_id=schedule.id,
-                            due_at=due,
-                            claimed_at=now,
-                            claimed_by=by,
-                            outcome=outcome,
-                        )
-                    )
-                except IntegrityError:  # the run row exists: claimed before
-                    raise _Lost from None
-                tx.record(event)
+                return [c for c in claims if await _claim_one(tx, c, by, now)]
         except _Lost:
-            return False
-        return True
+            won = []
+            for claim in claims:
+                try:
+                    async with self._changing() as tx:
+                        if await _claim_one(tx, claim, by, now):
+                            won.append(claim)
+                except _Lost:
+                    continue
+            return won
 
-    async def record_run(
-        self, schedule_id: str, due: datetime, call_id: str | None, outcome: str
-    ) -> None:
-        """What the claimed run of `due` became (a call id, and running / pending_approval /
-        an error code), on the schedule row if it still describes that due time."""
+    async def record_runs(self, runs: list[tuple[str, datetime, str | None, str]]) -> None:
+        """What each claimed run became, as (schedule id, due time, call id, outcome:
+        running / pending_approval / an error code), on each schedule row that still
+        describes that due time; one transaction."""
+        if not runs:
+            return
         async with self._changing() as tx:
-            await tx.conn.execute(
-                update(schedules)
-                .where(schedules.c.id == schedule_id, schedules.c.last_due == due)
-                .values(last_call_id=call_id, last_outcome=outcome[:32])
+            for schedule_id, due, call_id, outcome in runs:
+                await tx.conn.execute(
+                    update(schedules)
+                    .where(schedules.c.id == schedule_id, schedules.c.last_due == due)
+                    .values(last_call_id=call_id, last_outcome=outcome[:32])
+                )
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """One due time to claim: what `next_run` becomes, and the event that records it."""
+
+    schedule: Schedule
+    due: datetime
+    next_run: datetime | None
+    outcome: str  # fired | missed
+    event: AuditEvent
+
+
+async def _claim_one(tx: AuditTransaction, claim: Claim, by: str, now: datetime) -> bool:
+    """The guarded UPDATE, the run row and the event, inside `tx`; False if lost."""
+    status = Status.ACTIVE if claim.next_run is not None else Status.DONE
+    moved = await tx.conn.execute(
+        update(schedules)
+        .where(
+            and_(
+                schedules.c.id == claim.schedule.id,
+                schedules.c.next_run == claim.due,
+                schedules.c.status == str(Status.ACTIVE),
             )
+        )
+        .values(
+            next_run=claim.next_run,
+            status=str(status),
+            last_due=claim.due,
+            last_outcome="missed" if claim.outcome == "missed" else "claimed",
+            last_call_id=None,
+            updated_at=now,
+        )
+    )
+    if moved.rowcount != 1:
+        return False
+    try:
+        await tx.conn.execute(
+            insert(schedule_runs).values(
+                schedule_id=claim.schedule.id,
+                due_at=claim.due,
+                claimed_at=now,
+                claimed_by=by,
+                outcome=claim.outcome,
+            )
+        )
+    except IntegrityError:  # the run row exists: this due time was claimed before
+        raise _Lost from None
+    tx.record(claim.event)
+    return True
