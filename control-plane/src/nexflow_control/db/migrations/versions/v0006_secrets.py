@@ -1,4 +1,4 @@
-"""secrets: named values sealed with AES-GCM (the key is a file in the home, not here)
+"""sealed values by name: AES-GCM, the key a file in the home (never here)
 
 The table secrets.models defines, written out. Created only if missing.
 
