@@ -24,6 +24,7 @@ from bench import (
     executors,
     policy,
     registry,
+    schedules_secrets,
     shared_counts,
     spine,
     tracing,
@@ -41,6 +42,7 @@ ASYNC = {
     "executors": executors.run,
     "tracing": tracing.run,
     "registry": registry.run,
+    "schedules_secrets": schedules_secrets.run,
 }
 
 

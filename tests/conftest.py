@@ -7,18 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.harness import REPO, Stack, start_stack
+from tests.harness import BACKENDS, REPO, Stack, start_stack
 
 __all__ = ["REPO", "Stack", "start_stack"]
 
 
-@pytest.fixture(
-    scope="module",
-    params=[
-        pytest.param("docker", marks=pytest.mark.docker),
-        pytest.param("nsjail", marks=pytest.mark.nsjail),
-    ],
-)
+@pytest.fixture(scope="module", params=BACKENDS)
 def stack(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Stack]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -14,8 +15,14 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+BACKENDS = [
+    pytest.param("docker", marks=pytest.mark.docker),
+    pytest.param("nsjail", marks=pytest.mark.nsjail),
+]
+"""Both sandbox backends, each with its marker, for module fixtures that run on each."""
 NEXFLOW = Path(sys.executable).with_name("nexflow")
 
 
@@ -157,3 +164,17 @@ def start_stack(tmp: Path, *extra: str, env: dict[str, str] | None = None) -> St
     wait_healthy(proc, url, log_path, "nexflow up")
     token = (home / "admin.token").read_text().strip()
     return Stack(url, token, home, proc, log_path)
+
+
+def start_pair(tmp: Path, *extra: str, env: dict[str, str]) -> tuple[Stack, Stack]:
+    """Stacks `a` and `b` (homes `tmp/a`, `tmp/b`, each with its executor) started with the
+    same `env` (one database, say) and the same admin token."""
+    a = start_stack(tmp / "a", *extra, env=env)
+    (tmp / "b" / "home").mkdir(parents=True)
+    shutil.copy2(a.home / "admin.token", tmp / "b" / "home" / "admin.token")
+    try:
+        b = start_stack(tmp / "b", *extra, env=env)
+    except BaseException:
+        a.stop()
+        raise
+    return a, b

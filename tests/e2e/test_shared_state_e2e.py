@@ -17,7 +17,7 @@ import httpx
 import pytest
 import websockets
 
-from tests.harness import REPO, Stack, start_stack
+from tests.harness import REPO, Stack, start_pair
 from tests.pg import PgServer
 
 pytestmark = [
@@ -60,14 +60,7 @@ def planes(
         "NEXFLOW_POLICY_DIR": str(_policies(tmp)),
         "NEXFLOW_WEB__LOGIN_FAILURES": str(LOGIN_FAILURES),
     }
-    a = start_stack(tmp / "a", "--sandbox", "nsjail", env=env)
-    (tmp / "b" / "home").mkdir(parents=True)
-    shutil.copy2(a.home / "admin.token", tmp / "b" / "home" / "admin.token")
-    try:
-        b = start_stack(tmp / "b", "--sandbox", "nsjail", env=env)
-    except BaseException:
-        a.stop()
-        raise
+    a, b = start_pair(tmp, "--sandbox", "nsjail", env=env)
     yield a, b
     assert b.stop() == 0
     assert a.stop() == 0

@@ -23,6 +23,8 @@ from .api.routes_accounts import router as accounts_router
 from .api.routes_approvals import router as approvals_router
 from .api.routes_audit import router as audit_router
 from .api.routes_calls import router as calls_router
+from .api.routes_schedules import router as schedules_router
+from .api.routes_secrets import router as secrets_router
 from .api.routes_skills import router as skills_router
 from .api.routes_system import router as system_router
 from .approvals import ApprovalStore
@@ -44,6 +46,8 @@ from .policy import (
     ReloadResult,
 )
 from .public_paths import HideHostPaths, HostPathMask
+from .schedules import Scheduler, ScheduleService, ScheduleStore
+from .secrets import SecretStore, SecretsUnavailable
 from .settings import Settings
 from .skills import SkillCatalog
 from .throttle import SharedCounts
@@ -161,8 +165,9 @@ async def build_services(settings: Settings) -> Services:
     metrics.executor_queue.set_function(lambda: executor.waiting)
     counts = SharedCounts(db)
     history = CallHistory(audit, counts)
+    secrets = SecretStore.open(db, audit, settings.secrets_key_file)
     calls = CallService(
-        settings, catalog, engine, audit, executor, metrics, history, approval_store
+        settings, catalog, engine, audit, executor, metrics, history, approval_store, secrets
     )
     approvals = ApprovalService(
         approval_store,
@@ -188,6 +193,17 @@ async def build_services(settings: Settings) -> Services:
         per_client=web.login_failures_per_client,
         window_s=web.login_window_s,
     )
+    schedule_store = ScheduleStore(db, audit)
+    schedules = ScheduleService(
+        schedule_store, calls, min_interval_s=settings.schedules.min_interval_s
+    )
+    scheduler = Scheduler(
+        schedule_store,
+        calls,
+        accounts,
+        tick_s=settings.schedules.tick_s,
+        grace_s=settings.schedules.grace_s,
+    )
     return Services(
         settings,
         catalog,
@@ -203,6 +219,9 @@ async def build_services(settings: Settings) -> Services:
         logins,
         LogTail(audit),
         db,
+        secrets=secrets,
+        schedules=schedules,
+        scheduler=scheduler,
     )
 
 
@@ -212,7 +231,13 @@ def create_app(settings: Settings) -> FastAPI:
         tracing = start_tracing(settings.otel)
         try:
             services = await build_services(settings)
-        except (PolicyError, AuditUnavailable, AccountsUnavailable, ApprovalsUnavailable) as exc:
+        except (
+            PolicyError,
+            AuditUnavailable,
+            AccountsUnavailable,
+            ApprovalsUnavailable,
+            SecretsUnavailable,
+        ) as exc:
             log.error("control_plane.start_failed", reason=str(exc))
             app.state.start_failed = str(exc)  # said in one line: the server hides the trace
             if tracing is not None:
@@ -223,6 +248,8 @@ def create_app(settings: Settings) -> FastAPI:
         watcher.start()
         services.approvals.start()
         services.executor.start()
+        if services.scheduler is not None:
+            services.scheduler.start()
         if settings.checkpoints.enabled:
             services.checkpointer = Checkpointer.from_settings(services.audit, settings)
             services.checkpointer.start()
@@ -240,6 +267,8 @@ def create_app(settings: Settings) -> FastAPI:
             yield
         finally:
             await watcher.stop()
+            if services.scheduler is not None:
+                await services.scheduler.stop()
             await services.approvals.stop()
             await services.calls.close()
             await services.tail.close()
@@ -268,6 +297,8 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(calls_router)
     app.include_router(accounts_router)
     app.include_router(approvals_router)
+    app.include_router(secrets_router)
+    app.include_router(schedules_router)
     app.include_router(export.router)
     app.include_router(tail.router)
     app.include_router(auth_routes.router)

@@ -146,6 +146,18 @@ class ApprovalSettings(BaseModel):
     deciding one expires it at once anyway)."""
 
 
+class ScheduleSettings(BaseModel):
+    """How due schedules are found and what counts as missed."""
+
+    tick_s: float = Field(default=1.0, ge=0)
+    """How often due schedules are looked for, in seconds; 0 = this control plane runs none."""
+    grace_s: float = Field(default=300.0, ge=0)
+    """A due time at most this late (a restart, a stall) still runs once; later ones are
+    recorded `schedule.missed` and skipped. Seconds."""
+    min_interval_s: float = Field(default=60.0, ge=60)
+    """The shortest gap a cron schedule may have between two runs, in seconds."""
+
+
 class WebSettings(BaseModel):
     """The browser UI: sessions and login throttling."""
 
@@ -228,6 +240,9 @@ class Settings(BaseSettings):
     builtin_skills_dir: Path = REPO_ROOT / "skills"
     workspace: Path | None = None
     """The directory file-* skills may touch; default: HOME/workspace."""
+    secrets_key: Path | None = None
+    """The secrets key file (created 0600 on first use); default: HOME/keys/secrets.key.
+    Never inside the database, and never in a directory a skill may be granted."""
     volumes: dict[str, Path] = Field(default_factory=dict)
     """Directories executors know by name (``NEXFLOW_VOLUMES='{"data": "/srv/data"}'``):
     a grant inside one travels as (volume, subpath). ``workspace`` is always one: the
@@ -235,6 +250,7 @@ class Settings(BaseSettings):
     limits: LimitSettings = Field(default_factory=LimitSettings)
     sandbox: SandboxSettings = Field(default_factory=SandboxSettings)
     approvals: ApprovalSettings = Field(default_factory=ApprovalSettings)
+    schedules: ScheduleSettings = Field(default_factory=ScheduleSettings)
     checkpoints: CheckpointSettings = Field(default_factory=CheckpointSettings)
     web: WebSettings = Field(default_factory=WebSettings)
     otel: OtelSettings = Field(default_factory=OtelSettings)
@@ -287,6 +303,11 @@ class Settings(BaseSettings):
     @property
     def token_file(self) -> Path:
         return self.home / "admin.token"
+
+    @property
+    def secrets_key_file(self) -> Path:
+        """The key secrets are sealed with: outside the database, 0600."""
+        return self.secrets_key or self.home / "keys" / "secrets.key"
 
     @property
     def checkpoint_key_file(self) -> Path:

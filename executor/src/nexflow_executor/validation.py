@@ -37,6 +37,10 @@ _IMAGE = re.compile(
 _IMAGE_ID = re.compile(r"^sha256:[a-f0-9]{64}$")
 _CALL_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _ENV_NAME = re.compile(r"[A-Z_][A-Z0-9_]*")
+_SECRET_NAME = re.compile(r"[a-z][a-z0-9_]{0,62}")
+SECRET_ENV_PREFIX = "NEXFLOW_SECRET_"  # noqa: S105 (a variable prefix, not a secret)
+MAX_SECRETS = 32
+MAX_SECRET_BYTES = 64 * 1024
 _RUNTIMES = {
     pb.RUNTIME_BASH: Runtime.BASH,
     pb.RUNTIME_PYTHON: Runtime.PYTHON,
@@ -75,6 +79,7 @@ def validate_request(
             raise InvalidRequest(f"args[{i}]", "must not contain a NUL character")
     mounts = resolve_mounts(request.mounts, forbidden, settings)
     env = _build_env(request.call_id, request.env, mounts)
+    env.update(_secret_env(request.secrets))
     if network:
         env.update(proxy_env(settings.egress))
         mounts = _with_trust_anchors(mounts, env, settings)
@@ -189,6 +194,24 @@ def _build_env(
     env["NEXFLOW_CALL_ID"] = call_id
     if any(m.sandbox_path == _WORKSPACE for m in mounts):
         env["NEXFLOW_WORKSPACE"] = _WORKSPACE
+    return env
+
+
+def _secret_env(secrets: Mapping[str, str]) -> dict[str, str]:
+    """`NEXFLOW_SECRET_<NAME>` for each granted secret; an error names the secret, never
+    its value."""
+    if len(secrets) > MAX_SECRETS:
+        raise InvalidRequest("secrets", f"at most {MAX_SECRETS} secrets")
+    env: dict[str, str] = {}
+    for name, value in sorted(secrets.items()):
+        field = f"secrets[{name[:64]!r}]"
+        if not _SECRET_NAME.fullmatch(name):
+            raise InvalidRequest(field, "names must match ^[a-z][a-z0-9_]{0,62}$")
+        if "\x00" in value:
+            raise InvalidRequest(field, "value must not contain a NUL character")
+        if len(value.encode()) > MAX_SECRET_BYTES:
+            raise InvalidRequest(field, f"value is above {MAX_SECRET_BYTES} bytes")
+        env[SECRET_ENV_PREFIX + name.upper()] = value
     return env
 
 

@@ -14,7 +14,7 @@ default decision := {
 	"allow": false,
 	"require_approval": false,
 	"reasons": [{"code": "default_deny", "message": "no policy rule allowed this call"}],
-	"grants": {"filesystem": [], "network": [], "limits": {}},
+	"grants": {"filesystem": [], "network": [], "limits": {}, "secrets": []},
 }
 
 # METADATA
@@ -93,8 +93,9 @@ _grants := {
 	"filesystem": sort([g | some g in _filesystem_grants]),
 	"network": sort([h | some h in _network_grants]),
 	"limits": _granted_limits,
+	"secrets": sort([s | some s in _secret_grants]),
 } if {
 	count(_deny) == 0
 }
 
-_grants := {"filesystem": [], "network": [], "limits": {}} if count(_deny) > 0
+_grants := {"filesystem": [], "network": [], "limits": {}, "secrets": []} if count(_deny) > 0

@@ -13,7 +13,7 @@ test_allowed_call_has_no_reasons_and_default_limits if {
 test_denied_call_grants_nothing if {
 	d := authz.decision with input as call_input(["viewer"], [])
 	not d.allow
-	d.grants == {"filesystem": [], "network": [], "limits": {}}
+	d.grants == {"filesystem": [], "network": [], "limits": {}, "secrets": []}
 }
 
 test_missing_configuration_denies if {

@@ -15,6 +15,8 @@ _endpoint_pattern := `^((\*\.)?[A-Za-z0-9_]([A-Za-z0-9_.-]{0,251}[A-Za-z0-9_])?|
 
 _call_host_pattern := `^([A-Za-z0-9_]([A-Za-z0-9_.-]{0,251}[A-Za-z0-9_])?|[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*)$`
 
+_secret_name_pattern := `^[a-z][a-z0-9_]{0,62}$`
+
 _modes := {"ro", "rw"}
 
 _accesses := {"read", "write"}
@@ -60,6 +62,7 @@ _well_formed if {
 	_endpoints(object.get(skill, "network", []))
 	_filesystem_requests(object.get(skill, "filesystem", []))
 	_limits(object.get(skill, "limits", {}))
+	_secret_names(object.get(skill, "secrets", []))
 	_nonempty_string(call.id)
 	_call_paths(object.get(call, "paths", []))
 	_call_hosts(object.get(call, "hosts", []))
@@ -121,6 +124,10 @@ _shape_errors contains sprintf("input.skill.network entry %s must be host[:port]
 _shape_errors contains "input.skill.filesystem must be an array of {path, mode}" if {
 	requests := object.get(_section("skill"), "filesystem", [])
 	not _filesystem_requests(requests)
+}
+
+_shape_errors contains "input.skill.secrets must be an array of secret names (^[a-z][a-z0-9_]{0,62}$)" if {
+	not _secret_names(object.get(_section("skill"), "secrets", []))
 }
 
 _shape_errors contains "input.skill.limits must be an object" if {
@@ -238,6 +245,16 @@ _has_bad_limit(value) if {
 _has_bad_limit(value) if {
 	some value_of_limit in value
 	not _positive_integer(value_of_limit)
+}
+
+_secret_names(value) if {
+	_string_array(value)
+	not _has_bad_secret_name(value)
+}
+
+_has_bad_secret_name(value) if {
+	some name in value
+	not regex.match(_secret_name_pattern, name)
 }
 
 _skill_name(value) if {

@@ -25,6 +25,9 @@ class Scope(StrEnum):
     gateway holds must not be able to approve its own calls."""
     ACCOUNTS_ADMIN = "accounts:admin"
     """Manage users, their roles, tokens and identity links."""
+    SECRETS_ADMIN = "secrets:admin"
+    """Set, rotate, delete and list secrets (`/api/v1/secrets`; values go in, never out).
+    Never a default."""
 
 
 ALL_SCOPES: frozenset[str] = frozenset(Scope)

@@ -18,7 +18,7 @@ import dataclasses
 import secrets
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import delete, insert, select, update
 
@@ -33,6 +33,11 @@ from .records import Actor, Credential, Identity, Token, User
 from .rows import load_users, to_token, to_user, token_select, user_row
 from .scopes import DEFAULT_SCOPES
 from .tokens import new_token, token_hash
+
+if TYPE_CHECKING:
+    from ..auth import Principal
+
+P = TypeVar("P", bound="Principal")
 
 
 def _utcnow() -> datetime:
@@ -90,6 +95,21 @@ class AccountStore:
         if not found:
             raise _no_user(name)
         return found[0]
+
+    async def as_now(self, asked: P) -> P | None:
+        """`asked` (a principal recorded earlier) with the roles their account has now;
+        None when it was disabled, deleted or replaced since: nothing that waited (an
+        approval, a schedule) runs for a locked-out user. The bootstrap admin (no user
+        id) is returned as is."""
+        if asked.user_id is None:
+            return asked
+        try:
+            user = await self.get_user(asked.id)
+        except NotFound:
+            return None
+        if user.disabled or user.id != asked.user_id:
+            return None
+        return dataclasses.replace(asked, roles=user.roles)
 
     async def update_user(
         self,

@@ -2,7 +2,7 @@
 
 A route names what its token must be allowed to do by the dependency it takes:
 `PrincipalDep` (any valid token or browser session), or `CallsRun`, `SkillsRead`, `AuditRead`,
-`ApprovalsDecide`, `AccountsAdmin` (that scope, else 403 `insufficient_scope`), or
+`ApprovalsDecide`, `AccountsAdmin`, `SecretsAdmin` (that scope, else 403 `insufficient_scope`), or
 `ApprovalsRead` (`approvals:decide` or `audit:read`).
 """
 
@@ -35,6 +35,8 @@ from ..executors import ExecutorPool
 from ..metrics import Metrics
 from ..policy import PolicyEngine
 from ..refusals import RefusalRecorder
+from ..schedules import Scheduler, ScheduleService
+from ..secrets import SecretStore
 from ..settings import Settings
 from ..skills import SkillCatalog
 from ..throttle import SharedCounts
@@ -61,6 +63,10 @@ class Services:
     """The one database; the services above each use their own tables in it."""
     checkpointer: Checkpointer | None = None
     """Set by the app's lifespan when checkpoints are enabled."""
+    secrets: SecretStore | None = None
+    """Sealed secrets (`/api/v1/secrets`, and the values calls are granted)."""
+    schedules: ScheduleService | None = None
+    scheduler: Scheduler | None = None
     chain_status: ChainStatus = field(default_factory=ChainStatus)
     refusals: RefusalRecorder = field(init=False)
 
@@ -146,6 +152,7 @@ _audit_read = _scoped(Scope.AUDIT_READ)
 AuditRead = Annotated[Principal, Depends(_audit_read)]
 AccountsAdmin = Annotated[Principal, Depends(_scoped(Scope.ACCOUNTS_ADMIN))]
 ApprovalsDecide = Annotated[Principal, Depends(_scoped(Scope.APPROVALS_DECIDE))]
+SecretsAdmin = Annotated[Principal, Depends(_scoped(Scope.SECRETS_ADMIN))]
 
 
 async def _approvals_read(who: PrincipalDep, request: Request, svc: ServicesDep) -> Principal:

@@ -17,14 +17,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 from typing import TYPE_CHECKING, Any
 
 import structlog
 
 from ..audit import AuditEvent
 from ..auth import Principal
-from ..errors import AuditUnavailable, NexflowError, NotFound, PolicyDenied, PolicyUnavailable
+from ..errors import AuditUnavailable, NexflowError, PolicyDenied, PolicyUnavailable
 from ..policy import PolicyEngine
 from .records import SYSTEM, Approval, Status
 from .store import ApprovalStore, expired_event, not_pending
@@ -169,15 +168,9 @@ class ApprovalService:
         """The requester with the roles their account has now; None if it was disabled
         (or replaced) since they asked: an approval never runs for a locked-out user."""
         asked = approval.requester()
-        if self.accounts is None or asked.user_id is None:
-            return asked  # the bootstrap admin, or no account store
-        try:
-            user = await self.accounts.get_user(asked.id)
-        except NotFound:
-            return None
-        if user.disabled or user.id != asked.user_id:
-            return None
-        return dataclasses.replace(asked, roles=user.roles)
+        if self.accounts is None:
+            return asked
+        return await self.accounts.as_now(asked)
 
     # -- lifecycle -----------------------------------------------------------------------
 

@@ -13,8 +13,8 @@ approval's `status`), `ApprovalsUnavailable` / `AuditUnavailable` (503).
 from __future__ import annotations
 
 import secrets
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
 
 from sqlalchemy import insert, select, update
@@ -75,16 +75,9 @@ class ApprovalStore:
         """The store on `db`, whose tables `Database.open` migrated; changes audited in `audit`."""
         return cls(db, audit, clock=clock)
 
-    @asynccontextmanager
-    async def changing(self) -> AsyncIterator[AuditTransaction]:
+    def changing(self) -> AbstractAsyncContextManager[AuditTransaction]:
         """One audited change: writes through `tx.conn` and `tx.record`ed events commit together."""
-        try:
-            async with self.audit.transaction() as tx:
-                yield tx
-        except (OSError, SQLAlchemyError) as exc:
-            raise ApprovalsUnavailable(
-                f"the approvals table cannot be written ({_why(exc)})"
-            ) from exc
+        return self.audit.changing(ApprovalsUnavailable, "approvals")
 
     async def insert(self, tx: AuditTransaction, approval: Approval) -> None:
         row = {k: getattr(approval, k) for k in (c.name for c in approvals.columns)}

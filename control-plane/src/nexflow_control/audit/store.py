@@ -27,9 +27,9 @@ import structlog
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from ..db import Database
+from ..db import Database, error_type
 from ..db import error_summary as _why
-from ..errors import AuditUnavailable
+from ..errors import AuditUnavailable, NexflowError
 from .append import insert_chained, insert_one_shot
 from .records import MAX_ID_LEN, MAX_REASON_CODE_LEN, MAX_REASON_CODES, AuditEvent, AuditRecord
 from .redact import MAX_PAYLOAD_BYTES, redact
@@ -137,6 +137,19 @@ class AuditLog:
             raise AuditUnavailable(f"the audit store cannot be written ({_why(exc)})") from exc
         if records:
             self._head = (records[-1].seq, records[-1].hash)
+
+    @contextlib.asynccontextmanager
+    async def changing(
+        self, unavailable: Callable[[str], NexflowError], table: str
+    ) -> AsyncIterator[AuditTransaction]:
+        """`transaction()` for an area's audited change: a database failure inside the
+        block becomes `unavailable("the <table> table cannot be written (<type>)")`."""
+        try:
+            async with self.transaction() as tx:
+                yield tx
+        except (OSError, SQLAlchemyError) as exc:
+            message = f"the {table} table cannot be written ({error_type(exc)})"
+            raise unavailable(message) from exc
 
     async def close(self) -> None:
         """Write what is queued and stop the writer; release the database if it is the log's own."""

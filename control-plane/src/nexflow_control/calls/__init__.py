@@ -24,7 +24,6 @@ Nothing is dispatched unless the events that say why it may run are committed fi
 
 from ._cancel import Cancelled
 from ._context import CallContext, CallParts
-from ._dispatch import Commit
 from ._history import CallHistory
 from ._recovery import end_interrupted_calls, unfinished_calls
 from ._results import (
@@ -35,6 +34,7 @@ from ._results import (
     new_call_id,
     parse_output,
 )
+from ._secrets import Commit
 from ._service import CallService
 from ._story import call_events, call_summary
 

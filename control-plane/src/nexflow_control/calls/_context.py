@@ -17,6 +17,7 @@ from ..auth import Principal
 from ..errors import AuditUnavailable, InternalError
 from ..executors import Executor
 from ..metrics import Metrics
+from ..secrets import SecretStore
 from ..settings import Settings
 from ..skills import Skill, SkillCatalog, ValidationPool
 from ._history import CallHistory
@@ -40,6 +41,8 @@ class CallParts:
     metrics: Metrics
     history: CallHistory
     approvals: ApprovalStore
+    secrets: SecretStore | None = None
+    """Where granted secrets are read; None: a call granted any fails `secrets_unavailable`."""
     workspace: Path = field(init=False)
     """The resolved workspace directory (`settings.resolved_workspace`)."""
     validation: ValidationPool = field(default_factory=ValidationPool)

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
 
 import structlog
 
@@ -22,15 +21,15 @@ from .. import audit as audit_mod
 from .. import policy as policy_mod
 from ..errors import AuditUnavailable, NexflowError
 from ..executors import EgressRecord, ExecutionSpec, KillReason, Outcome
+from ..secrets import Redactor
 from ._context import CallContext, CallParts
 from ._output import OUTPUT_INVALID, check_output
 from ._requests import execution_spec
 from ._results import CallResult, StartedCall, cap, grants_dict, parse_output
 from ._running import InFlight
+from ._secrets import Commit, granted_secrets, redactor
 
 log = structlog.get_logger("nexflow.calls")
-
-Commit = Callable[[list[audit_mod.AuditEvent]], Awaitable[None]]
 
 
 async def dispatch(
@@ -67,12 +66,15 @@ async def _dispatched(
     *,
     wait: bool,
 ) -> tuple[ExecutionSpec, InFlight]:
-    """Commit `leading` + call.dispatched; the spec to run and the call, known as running."""
+    """Commit `leading` + secret.read + call.dispatched; the spec to run and the call,
+    known as running."""
     skill = ctx.skill
-    spec = execution_spec(parts.workspace, ctx.call_id, skill, ctx.stdin, decision.grants)
+    values, reads = await granted_secrets(parts, ctx, decision.grants.secrets, leading, commit)
+    spec = execution_spec(parts.workspace, ctx.call_id, skill, ctx.stdin, decision.grants, values)
     await commit(
         [
             *leading,
+            *reads,
             ctx.event(
                 "call.dispatched",
                 payload={
@@ -125,7 +127,7 @@ async def _execute(
         except asyncio.CancelledError:  # the control plane is stopping
             await _failed(parts, ctx, STOPPED, "the control plane stopped while the call ran")
             raise
-        result = await _finished(parts, ctx, outcome)
+        result = await _finished(parts, ctx, outcome, redactor(spec))
         entry.finish(result.status, result.kill_reason)
         return result
     finally:
@@ -151,10 +153,13 @@ async def _failed(parts: CallParts, ctx: CallContext, code: str, message: str) -
         log.error("audit.write_failed", stage="call.failed")
 
 
-async def _finished(parts: CallParts, ctx: CallContext, outcome: Outcome) -> CallResult:
+async def _finished(
+    parts: CallParts, ctx: CallContext, outcome: Outcome, secrets: Redactor
+) -> CallResult:
     skill = ctx.skill
-    stdout = outcome.stdout.decode(errors="replace")
-    stderr = outcome.stderr.decode(errors="replace")
+    # The first thing done with the output: nothing below sees a secret the call received.
+    stdout = secrets.redact(outcome.stdout.decode(errors="replace"))
+    stderr = secrets.redact(outcome.stderr.decode(errors="replace"))
     kill = str(outcome.kill_reason)
     status: str = outcome.status
     problem = None

@@ -74,6 +74,7 @@ def policy_input(
                 {"path": str(f.resolve(workspace)), "mode": f.mode} for f in skill.filesystem
             ],
             "network": [str(n) for n in skill.network],
+            "secrets": list(skill.secrets),
             "limits": limits,
             "backend": skill.requested_backend,
         },
@@ -94,10 +95,15 @@ def policy_input(
 
 
 def execution_spec(
-    workspace: Path, call_id: str, skill: Skill, stdin: bytes, grants: policy_mod.Grants
+    workspace: Path,
+    call_id: str,
+    skill: Skill,
+    stdin: bytes,
+    grants: policy_mod.Grants,
+    secrets: dict[str, str] | None = None,
 ) -> ExecutionSpec:
     """What the executor is asked to run: the skill, the input and the granted mounts,
-    hosts and limits."""
+    hosts, limits and secret values."""
     assert skill.entrypoint is not None  # CallService.run refuses skills without one
     mounts = []
     for g in grants.filesystem:
@@ -126,4 +132,5 @@ def execution_spec(
         if lim is not None
         else Limits(),
         idempotent=skill.idempotent,
+        secrets=dict(secrets or {}),
     )

@@ -127,6 +127,8 @@ def grants_dict(grants: policy_mod.Grants) -> dict[str, Any]:
         "filesystem": [{"path": g.path, "mode": g.mode} for g in grants.filesystem],
         "network": list(grants.network),
         "limits": dataclasses.asdict(grants.limits) if grants.limits else None,
+        # Only when some are granted: approvals stored before secrets existed still match.
+        **({"secrets": list(grants.secrets)} if grants.secrets else {}),
     }
 
 

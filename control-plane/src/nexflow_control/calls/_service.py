@@ -26,6 +26,7 @@ from ..errors import (
 )
 from ..executors import Executor
 from ..metrics import Metrics
+from ..secrets import SecretStore
 from ..settings import Settings
 from ..skills import Skill, SkillCatalog, ValidationPool
 from ..tracing import step
@@ -63,9 +64,10 @@ class CallService:
         metrics: Metrics,
         history: CallHistory,
         approvals: ApprovalStore,
+        secrets: SecretStore | None = None,
     ) -> None:
         self.parts = CallParts(
-            settings, catalog, engine, audit, executor, metrics, history, approvals
+            settings, catalog, engine, audit, executor, metrics, history, approvals, secrets
         )
 
     @property

@@ -6,7 +6,8 @@ One module per command group:
     _approvals  approval list|show|approve|deny    _image      image lint|build|list
     _policy     policy test|check|eval             _accounts   user ..., token ...
     _db         db upgrade|current                 _up         what `nexflow up` runs
-    _certs      certs init|issue (the mTLS CA)
+    _certs      certs init|issue (the mTLS CA)     _secret     secret set|rotate|list|rm
+    _schedule   schedule add|list|rm|pause|resume
     _client     what the HTTP commands share (home, token, request, fail)
 """
 
@@ -17,7 +18,18 @@ from typing import Annotated
 
 import typer
 
-from . import _accounts, _approvals, _audit, _certs, _db, _image, _policy, _skill
+from . import (
+    _accounts,
+    _approvals,
+    _audit,
+    _certs,
+    _db,
+    _image,
+    _policy,
+    _schedule,
+    _secret,
+    _skill,
+)
 from ._client import DEFAULT_HOME
 
 app = typer.Typer(
@@ -35,6 +47,8 @@ app.add_typer(_accounts.user_app, name="user")
 app.add_typer(_accounts.token_app, name="token")
 app.add_typer(_db.app, name="db")
 app.add_typer(_certs.app, name="certs")
+app.add_typer(_secret.app, name="secret")
+app.add_typer(_schedule.app, name="schedule")
 
 
 @app.command()

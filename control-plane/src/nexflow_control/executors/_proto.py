@@ -58,6 +58,7 @@ def execute_request(
         image=spec.image,
         image_labels=dict(spec.image_labels),
         backend=_BACKENDS[spec.backend],
+        secrets=dict(spec.secrets),
         limits=pb.Limits(
             wall_time_ms=lim.wall_time_ms,
             cpu_time_ms=lim.cpu_time_ms,

@@ -66,6 +66,8 @@ class ExecutionSpec:
     limits: Limits = field(default_factory=Limits)
     idempotent: bool = False
     """The skill may run again on another executor if its first one is lost mid-call."""
+    secrets: dict[str, str] = field(default_factory=dict, repr=False)
+    """The values of the secrets policy granted to this call, by name (never printed)."""
 
 
 @dataclass(frozen=True, slots=True)

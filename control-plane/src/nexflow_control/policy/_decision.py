@@ -6,6 +6,7 @@ code ``policy_undefined``: a policy bug must never widen what a skill may do.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, cast
@@ -14,6 +15,7 @@ POLICY_UNDEFINED = "policy_undefined"
 MALFORMED_INPUT = "malformed_input"
 
 Mode = Literal["ro", "rw"]
+_SECRET_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")  # as skills.SECRET_NAME
 _LIMIT_FIELDS = ("wall_time_ms", "cpu_time_ms", "memory_bytes", "pids", "output_bytes")
 # The widths of the executor's Limits fields (executor.proto): a larger grant is a bug.
 _LIMIT_MAX = {
@@ -63,6 +65,8 @@ class Grants:
     filesystem: tuple[FilesystemGrant, ...] = ()
     network: tuple[str, ...] = ()
     limits: Limits | None = None
+    secrets: tuple[str, ...] = ()
+    """The names of the secrets this call may receive (SKILL.md `secrets:`, granted)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,11 +145,21 @@ def _limits(value: Any) -> Limits | None:
     return Limits(**{name: _limit(obj, name) for name in _LIMIT_FIELDS})
 
 
+def _secret_grant(value: Any) -> str:
+    _expect(isinstance(value, str) and _SECRET_NAME.match(value) is not None, "bad secret grant")
+    return cast(str, value)
+
+
 def _grants(value: Any) -> Grants:
-    obj = _object(value, ("filesystem", "network", "limits"), "grants")
+    # `secrets` may be absent: a policy written before secrets existed grants none.
+    keys = ("filesystem", "network", "limits")
+    has_secrets = isinstance(value, dict) and "secrets" in value
+    obj = _object(value, (*keys, "secrets") if has_secrets else keys, "grants")
     filesystem = tuple(_filesystem_grant(g) for g in _array(obj["filesystem"], "grants.filesystem"))
     network = tuple(_string(h, "network grant") for h in _array(obj["network"], "grants.network"))
-    return Grants(filesystem, network, _limits(obj["limits"]))
+    secrets = tuple(_secret_grant(n) for n in _array(obj.get("secrets", []), "grants.secrets"))
+    _expect(len(set(secrets)) == len(secrets), "grants.secrets names a secret twice")
+    return Grants(filesystem, network, _limits(obj["limits"]), tuple(sorted(secrets)))
 
 
 def parse_decision(value: Any, revision: str) -> Decision:

@@ -33,9 +33,11 @@ from ._model import (
 )
 from ._pool import ValidationPool, ValidationUnavailable
 from ._sandbox import parse_host
+from ._secret_names import SECRET_NAME, secret_env_name
 from ._validator import UnsafeSchema, ValidationTooCostly, first_error, safe_validator
 
 __all__ = [
+    "SECRET_NAME",
     "SKILL_DIGEST_LABEL",
     "SKILL_IMAGE_REPO",
     "Code",
@@ -64,5 +66,6 @@ __all__ = [
     "load_skill",
     "parse_host",
     "safe_validator",
+    "secret_env_name",
     "skill_digest",
 ]

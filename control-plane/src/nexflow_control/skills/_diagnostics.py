@@ -59,6 +59,7 @@ class Code(StrEnum):
     ENTRYPOINT_MISSING = "entrypoint_missing"
     REQUIREMENT_FILE_MISSING = "requirement_file_missing"
     PERMISSION_NOT_DECLARED = "permission_not_declared"
+    BAD_SECRET_NAME = "bad_secret_name"  # noqa: S105 (a diagnostic code)
     # catalog level
     DUPLICATE_NAME = "duplicate_name"
     LOAD_FAILED = "load_failed"  # the loader itself failed: a bug, reported, never fatal

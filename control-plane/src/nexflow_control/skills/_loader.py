@@ -28,6 +28,7 @@ from ._sandbox import (
     resolve_entrypoint,
 )
 from ._schemas import NETWORK_MARK, read_schemas
+from ._secret_names import read_secrets
 
 SKILL_FILE = "SKILL.md"
 NAME_RE = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
@@ -36,7 +37,7 @@ SPEC_FIELDS = {"name", "description", "license", "compatibility", "metadata", "a
 NEXFLOW_FIELDS = {
     "version", "author", "publisher", "homepage", "location", "permissions", "requirements",
     "tags", "category", "emoji", "env_required", "runtime", "image", "sandbox",
-    "input_schema", "output_schema",
+    "input_schema", "output_schema", "secrets",
 }  # fmt: skip
 TOLERATED_FIELDS = {"user-invocable", "disable-model-invocation", "argument-hint", "model"}
 
@@ -142,6 +143,8 @@ def _check_permission_use(ck: Checker, skill: dict[str, Any]) -> None:
         ck.warn("sandbox.filesystem", Code.PERMISSION_NOT_DECLARED, "'filesystem' not declared")
     if skill["network"] and Permission.NETWORK not in perms:
         ck.warn("sandbox.network", Code.PERMISSION_NOT_DECLARED, "'network' not declared")
+    if skill["secrets"] and Permission.SECRETS not in perms:
+        ck.warn("secrets", Code.PERMISSION_NOT_DECLARED, "'secrets' not declared")
 
 
 def load_skill(skill_dir: Path, source: str = "user") -> LoadResult:
@@ -187,6 +190,7 @@ def load_skill(skill_dir: Path, source: str = "user") -> LoadResult:
         "filesystem": read_filesystem(ck, sandbox),
         "network": read_network(ck, sandbox),
         "env_required": _read_env_required(ck),
+        "secrets": read_secrets(ck),
     }
     _check_permission_use(ck, fields)
     if fields["backend"] == "nsjail" and (fields["image"] or fields["dockerfile"]):

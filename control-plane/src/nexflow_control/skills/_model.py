@@ -104,6 +104,8 @@ class Skill:
     permissions: frozenset[Permission] = frozenset()
     filesystem: tuple[FilesystemRequest, ...] = ()
     network: tuple[NetworkRequest, ...] = ()
+    secrets: tuple[str, ...] = ()
+    """The secret names SKILL.md's `secrets:` declares (see `_secret_names`)."""
     timeout_sec: int = 30
     max_output_kb: int = 256
     idempotent: bool = False
@@ -231,6 +233,7 @@ class Skill:
                 "backend": self.backend,
                 "filesystem": [f.to_dict() for f in self.filesystem],
                 "network": [str(n) for n in self.network],
+                "secrets": list(self.secrets),
                 "timeout_sec": self.timeout_sec,
                 "max_output_kb": self.max_output_kb,
                 "idempotent": self.idempotent,

@@ -125,6 +125,11 @@ CONFIGURED = {
         },
     },
     "extra_roots": [{"path": "/srv/data", "mode": "rw"}, {"path": "/srv/ro", "mode": "ro"}],
+    "secret_grants": [
+        {"secret": "github_token", "skills": ["file-read"], "principals": [], "roles": ["admin"]},
+        {"secret": "smtp_password", "skills": ["*"], "principals": ["carol"], "roles": []},
+        {"secret": "db_password", "skills": ["sync"], "principals": ["alice"], "roles": ["user"]},
+    ],
 }
 """The optional parts of the model that the ``with_allowlist`` copy configures."""
 
@@ -139,6 +144,7 @@ def with_allowlist(policy_dir: Path, target: Path) -> Path:
     cfg["principals"] = CONFIGURED["principals"]
     cfg["skills"] = CONFIGURED["skills"]
     cfg["filesystem"]["roots"] = [*cfg["filesystem"]["roots"], *CONFIGURED["extra_roots"]]
+    cfg["secrets"] = {"grants": CONFIGURED["secret_grants"]}
     (target / "data.json").write_text(json.dumps(data))
     return target
 
@@ -173,6 +179,14 @@ def model_cases() -> dict[str, Any]:
             for name, value in (("memory_bytes", 1048577), ("pids", 8)):
                 limits = _with(item, "skill", limits={name: value})
                 cases[f"model/skill/{skill}/{roles[0]}/limit-{name}-{value}"] = limits
+            for names in (["github_token"], ["smtp_password"], ["db_password", "github_token"]):
+                for who in ("alice", "carol"):
+                    asked = policy_input(
+                        roles, ["secrets"], name=skill, principal=who, secrets=names
+                    )
+                    cases[f"model/skill/{skill}/{roles[0]}/{who}/secrets-{'+'.join(names)}"] = asked
+    for bad in (["GITHUB"], ["1x"], [""], [7], "github_token", ["a" * 64]):
+        cases[f"model/secrets/malformed/{bad!r:.40}"] = policy_input(["admin"], secrets=bad)
     return cases
 
 

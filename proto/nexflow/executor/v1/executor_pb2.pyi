@@ -188,6 +188,26 @@ class ExecuteRequest(_message.Message):
         def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
         def WhichOneof(self, oneof_group: _Never) -> None: ...
 
+    @_typing.final
+    class SecretsEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.str
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.str = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
     CALL_ID_FIELD_NUMBER: _builtins.int
     RUNTIME_FIELD_NUMBER: _builtins.int
     SKILL_DIR_FIELD_NUMBER: _builtins.int
@@ -202,6 +222,7 @@ class ExecuteRequest(_message.Message):
     BACKEND_FIELD_NUMBER: _builtins.int
     IMAGE_LABELS_FIELD_NUMBER: _builtins.int
     BUNDLE_SHA256_FIELD_NUMBER: _builtins.int
+    SECRETS_FIELD_NUMBER: _builtins.int
     call_id: _builtins.str
     """Unique id of this call, chosen by the control plane; used for Cancel, for
     sandbox names and in every log line. Required; 1-64 chars of [A-Za-z0-9_-].
@@ -291,6 +312,17 @@ class ExecuteRequest(_message.Message):
         none.
         """
 
+    @_builtins.property
+    def secrets(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]:
+        """The secrets policy granted to this one call, by name: each becomes the
+        environment variable NEXFLOW_SECRET_<NAME in upper case> (github_token ->
+        NEXFLOW_SECRET_GITHUB_TOKEN) and nothing else of them reaches the sandbox.
+        Names must match ^[a-z][a-z0-9_]{0,62}$; a value must not contain NUL and is
+        at most 65536 bytes; at most 32 entries. Anything else is refused with
+        INVALID_ARGUMENT naming the secret, never its value. The executor never logs,
+        stores or echoes a value. Default: none.
+        """
+
     def __init__(
         self,
         *,
@@ -308,10 +340,11 @@ class ExecuteRequest(_message.Message):
         backend: Global___Backend.ValueType = ...,
         image_labels: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
         bundle_sha256: _builtins.str = ...,
+        secrets: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["limits", b"limits"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["args", b"args", "backend", b"backend", "bundle_sha256", b"bundle_sha256", "call_id", b"call_id", "entrypoint", b"entrypoint", "env", b"env", "image", b"image", "image_labels", b"image_labels", "limits", b"limits", "mounts", b"mounts", "network_hosts", b"network_hosts", "runtime", b"runtime", "skill_dir", b"skill_dir", "stdin", b"stdin"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["args", b"args", "backend", b"backend", "bundle_sha256", b"bundle_sha256", "call_id", b"call_id", "entrypoint", b"entrypoint", "env", b"env", "image", b"image", "image_labels", b"image_labels", "limits", b"limits", "mounts", b"mounts", "network_hosts", b"network_hosts", "runtime", b"runtime", "secrets", b"secrets", "skill_dir", b"skill_dir", "stdin", b"stdin"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
