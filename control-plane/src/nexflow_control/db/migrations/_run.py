@@ -24,9 +24,10 @@ def target_metadata() -> list[MetaData]:
     from ...accounts.models import metadata as accounts
     from ...approvals.models import metadata as approvals
     from ...audit.models import metadata as audit
+    from ...chat.models import metadata as chat
     from ...throttle.models import metadata as throttle
 
-    return [audit, accounts, approvals, throttle]
+    return [audit, accounts, approvals, throttle, chat]
 
 
 def config(connection: Connection | None = None) -> Config:
