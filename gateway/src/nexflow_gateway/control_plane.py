@@ -102,7 +102,12 @@ class ControlPlane:
             raise ControlPlaneUnavailable("the control plane's skill list is malformed") from exc
 
     async def _get(self, path: str) -> dict[str, Any]:
-        return await self.request("GET", path)
+        try:
+            return await self.request("GET", path)
+        except ControlPlaneRefused as exc:  # the skill list is needed: no list, no turn
+            raise ControlPlaneUnavailable(
+                f"control plane answered {exc.status} ({exc.code}) on {path}"
+            ) from exc
 
     async def request(
         self, method: str, path: str, body: dict[str, Any] | None = None

@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import insert, select, update
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ..db import Database
-from ..errors import Conflict, NonceInvalid
+from ..db import Database, error_type
+from ..errors import ApprovalsUnavailable, Conflict, NonceInvalid
 from .models import chat_nonces
 
 
@@ -40,7 +43,7 @@ class ChatNonces:
         expires (at most `ttl_s`)."""
         nonce = secrets.token_urlsafe(24)
         now = self._now()
-        async with self._db.write_turn, self._db.writing() as conn:
+        async with self._writing() as conn:
             await conn.execute(
                 insert(chat_nonces).values(
                     hash=_hash(nonce),
@@ -55,7 +58,7 @@ class ChatNonces:
     async def claim(self, nonce: str, approval_id: str, channel: str, identity: str) -> None:
         """Spend `nonce` for a press on `approval_id` in `channel` by `identity`."""
         digest, now = _hash(nonce), self._now()
-        async with self._db.write_turn, self._db.writing() as conn:
+        async with self._writing() as conn:
             row = (
                 await conn.execute(select(chat_nonces).where(chat_nonces.c.hash == digest))
             ).first()
@@ -79,9 +82,20 @@ class ChatNonces:
 
     async def release(self, nonce: str) -> None:
         """Make a claimed nonce pressable again (its press was refused)."""
-        async with self._db.write_turn, self._db.writing() as conn:
+        async with self._writing() as conn:
             await conn.execute(
                 update(chat_nonces)
                 .where(chat_nonces.c.hash == _hash(nonce))
                 .values(used_at=None, used_by=None)
             )
+
+    @asynccontextmanager
+    async def _writing(self) -> AsyncIterator[AsyncConnection]:
+        """A write transaction in this process's write turn; store failures are 503."""
+        try:
+            async with self._db.write_turn, self._db.writing() as conn:
+                yield conn
+        except (OSError, SQLAlchemyError) as exc:
+            raise ApprovalsUnavailable(
+                f"chat nonces cannot be written ({error_type(exc)})"
+            ) from exc

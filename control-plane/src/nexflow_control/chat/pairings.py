@@ -18,11 +18,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, insert, select, update
+from sqlalchemy.exc import SQLAlchemyError
 
 from ..accounts import AccountStore, Actor
 from ..audit import AuditEvent, AuditLog
 from ..auth import Principal
-from ..errors import Conflict, NotFound, TooManyRequests
+from ..db import error_type
+from ..errors import AccountsUnavailable, Conflict, NotFound, TooManyRequests
 from ..throttle import SharedCounts
 from .identity import split_identity
 from .models import pairings
@@ -181,11 +183,14 @@ class PairingStore:
         return found[0]
 
     async def _select(self, where: Any) -> list[Pairing]:
-        async with self._audit.engine.connect() as conn:
-            rows = await conn.execute(
-                select(pairings).where(where).order_by(pairings.c.created_at.desc()).limit(500)
-            )
-            return [Pairing(**dict(r._mapping)) for r in rows]
+        try:
+            async with self._audit.engine.connect() as conn:
+                rows = await conn.execute(
+                    select(pairings).where(where).order_by(pairings.c.created_at.desc()).limit(500)
+                )
+                return [Pairing(**dict(r._mapping)) for r in rows]
+        except (OSError, SQLAlchemyError) as exc:
+            raise AccountsUnavailable(f"pairings cannot be read ({error_type(exc)})") from exc
 
 
 def _live(pairing: Pairing, now: datetime) -> bool:
