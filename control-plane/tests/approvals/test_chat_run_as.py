@@ -84,7 +84,8 @@ async def test_gateway_token_can_never_approve_or_administer(api: Api) -> None:
 
 
 async def test_run_as_reads_only_its_users_calls(api: Api) -> None:
-    """Call status through the gateway: alice's own call is readable, bob's is 404."""
+    """Through the gateway alice reads her own call, not bob's (404); she may not mint
+    buttons for bob's approval (404) nor cancel his call (403), but reaches her own."""
     await chat_users(api)
     mine = await pending_for(api, "telegram:100")
     theirs = await pending_for(api, "telegram:200")
@@ -97,4 +98,6 @@ async def test_run_as_reads_only_its_users_calls(api: Api) -> None:
     )
     assert nonce.status_code == 404, nonce.text
     cancel = await as_chat(api, "POST", f"/api/v1/calls/{theirs['call_id']}/cancel", "telegram:100")
-    assert cancel.status_code in (403, 409), cancel.text
+    assert cancel.status_code == 403 and cancel.json()["error"] == "insufficient_scope"
+    own = await as_chat(api, "POST", f"/api/v1/calls/{mine['call_id']}/cancel", "telegram:100")
+    assert own.status_code == 409 and own.json()["error"] == "call_not_running", own.text
