@@ -23,6 +23,8 @@ from .api.routes_accounts import router as accounts_router
 from .api.routes_approvals import router as approvals_router
 from .api.routes_audit import router as audit_router
 from .api.routes_calls import router as calls_router
+from .api.routes_chat import buttons as chat_buttons_router
+from .api.routes_chat import pairings as pairings_router
 from .api.routes_schedules import router as schedules_router
 from .api.routes_secrets import router as secrets_router
 from .api.routes_skills import router as skills_router
@@ -299,6 +301,8 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(approvals_router)
     app.include_router(secrets_router)
     app.include_router(schedules_router)
+    app.include_router(chat_buttons_router)
+    app.include_router(pairings_router)
     app.include_router(export.router)
     app.include_router(tail.router)
     app.include_router(auth_routes.router)

@@ -40,6 +40,9 @@ class Principal:
     token_id: str | None = None
     session_id: str | None = None
     """Set (a short prefix of the session's id) when a browser session authenticated."""
+    identity: str | None = None
+    """The chat identity (`telegram:123`) a gateway acts for (`calls:run_as`); `token_id`
+    is then the gateway's token and `channel` the chat (`telegram:<chat_id>`)."""
 
     @property
     def via(self) -> str | None:
@@ -48,6 +51,13 @@ class Principal:
         if self.session_id is not None:
             return f"session:{self.session_id}"
         return self.token_id
+
+    def chat_fields(self) -> dict[str, str]:
+        """For audit payloads of a call a gateway makes for a chat user: the chat, the
+        chat identity, and the gateway's token (the acting credential); else nothing."""
+        if self.identity is None:
+            return {}
+        return {"channel": self.channel, "identity": self.identity, "via": self.via or ""}
 
     def to_policy(self) -> dict[str, object]:
         """What policy sees; exactly this shape (the policy validates it)."""

@@ -8,16 +8,24 @@
     ├── Forbidden                  403 forbidden
     │   ├── InsufficientScope      403 insufficient_scope (+ scope)
     │   ├── PolicyDenied           403 policy_denied (+ reasons)
+    │   ├── IdentityNotLinked      403 identity_not_linked (+ identity: a chat sender
+    │   │                              no user is linked to; pair it first)
+    │   ├── NonceInvalid           403 nonce_invalid (a press whose nonce is unknown,
+    │   │                              expired, or minted for another approval or chat)
     │   └── ApprovalRequired       403 approval_required (+ reasons; no longer raised
     │                                  for calls: they get 202 pending_approval)
     ├── NotFound                   404 not_found / skill_not_found / call_not_found /
-    │                                  user_not_found / token_not_found / identity_not_found
-    ├── InvalidInput               422 invalid_input (+ field, errors)
+    │                                  user_not_found / token_not_found / identity_not_found /
+    │                                  pairing_not_found
+    ├── InvalidInput               422 invalid_input (+ field, errors) / scope_conflict /
+    │                                  invalid_identity / invalid_channel
     ├── PayloadTooLarge            413 payload_too_large
     ├── NotExecutable              409 skill_not_executable
     ├── Conflict                   409 conflict / user_exists / identity_already_linked /
-    │                                  approval_not_pending
-    ├── TooManyRequests            429 login_rate_limited (+ retry_after_s)
+    │                                  approval_not_pending / nonce_used /
+    │                                  pairing_not_pending
+    ├── TooManyRequests            429 login_rate_limited (+ retry_after_s) /
+    │                                  pairing_rate_limited / pairing_limit
     ├── InternalError              500 internal_error (a fault of ours; + call_id when a
     │                                  call had begun: its story ends in call.failed)
     └── Unavailable                503 *_unavailable (fail closed)
@@ -77,6 +85,14 @@ class InsufficientScope(Forbidden):
 
 class PolicyDenied(Forbidden):
     code = "policy_denied"
+
+
+class IdentityNotLinked(Forbidden):
+    code = "identity_not_linked"
+
+
+class NonceInvalid(Forbidden):
+    code = "nonce_invalid"
 
 
 class ApprovalRequired(Forbidden):

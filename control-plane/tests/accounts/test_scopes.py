@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 import pytest_asyncio
 from nexflow_control.accounts import ALL_SCOPES
+from nexflow_control.accounts.scopes import GATEWAY_EXCLUDED, GATEWAY_SCOPES
 
 from .conftest import Api
 
@@ -33,17 +34,36 @@ ROUTES: list[tuple[str, str, str, dict[str, Any] | None]] = [
         {"provider": "telegram", "subject": "1"},
     ),
     ("DELETE", "/api/v1/users/target/identities/telegram/1", "accounts:admin", None),
+    ("POST", "/api/v1/pairings", "calls:run_as", {"identity": "telegram:9", "channel": "telegram"}),
+    ("GET", "/api/v1/pairings", "accounts:admin", None),
+    ("POST", "/api/v1/pairings/ABCDEFGH/reject", "accounts:admin", None),
+    (
+        "POST",
+        "/api/v1/approvals/a_0000000000000000/press",
+        "approvals:relay",
+        {
+            "identity": "telegram:1",
+            "channel": "telegram:1",
+            "decision": "approve",
+            "nonce": "n" * 32,
+        },
+    ),
 ]
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def tokens(shared_api: Api) -> dict[str, str]:
-    """For each scope: `without:<scope>` (every other scope) and `only:<scope>`."""
+    """For each scope: `without:<scope>` (every other scope a token may hold together:
+    the gateway's scopes never sit beside approvals:decide or accounts:admin) and
+    `only:<scope>`."""
     await shared_api.user("scoped", "user")
     await shared_api.user("target", "user")
     out: dict[str, str] = {}
     for scope in sorted(ALL_SCOPES):
-        others = sorted(ALL_SCOPES - {scope})
+        others = ALL_SCOPES - {scope}
+        others = sorted(
+            others - (GATEWAY_EXCLUDED if scope in GATEWAY_EXCLUDED else GATEWAY_SCOPES)
+        )
         out[f"without:{scope}"] = (await shared_api.token("scoped", scopes=others))["token"]
         out[f"only:{scope}"] = (await shared_api.token("scoped", scopes=[scope]))["token"]
     return out

@@ -2,13 +2,16 @@
 
 `skills()` reads the executable skills and their input schemas; `run()` asks for one
 call and says how it ended: a result, a pending approval (202), or a refusal with the
-control plane's stable error code. Nothing here can approve: the gateway has no route
-for it and its token should not hold `approvals:decide`.
+control plane's stable error code. `acting_for(identity, channel)` is the same client
+acting for a chat user (`X-Nexflow-On-Behalf-Of`, `X-Nexflow-Channel`; the token needs
+`calls:run_as`). Nothing here can approve: the gateway has no route for it and its token
+cannot hold `approvals:decide` (see `relay` for the one path a human's press takes).
 """
 
 from __future__ import annotations
 
 import asyncio
+import copy
 import time
 from typing import Any, Literal
 from urllib.parse import quote
@@ -16,7 +19,10 @@ from urllib.parse import quote
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from .errors import ControlPlaneUnavailable
+from .errors import ControlPlaneRefused, ControlPlaneUnavailable
+
+ON_BEHALF_OF = "X-Nexflow-On-Behalf-Of"
+CHANNEL = "X-Nexflow-Channel"
 
 
 class _Answer(BaseModel):
@@ -57,20 +63,29 @@ class ControlPlane:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         self._http = httpx.AsyncClient(base_url=base_url, headers=headers, timeout=30)
         self._cache_s = cache_s
-        self._cached: tuple[float, list[SkillInfo]] | None = None
-        self._lock = asyncio.Lock()
+        self._cache = _SkillCache()
+        self._headers: dict[str, str] = {}
+        self.identity: str | None = None
+        """The chat identity this client acts for (`acting_for`); None: the token's own."""
 
     async def aclose(self) -> None:
         await self._http.aclose()
 
+    def acting_for(self, identity: str, channel: str) -> ControlPlane:
+        """This client (same connections, same skill cache) acting for a chat user."""
+        view = copy.copy(self)
+        view._headers = {ON_BEHALF_OF: identity, CHANNEL: channel}
+        view.identity = identity
+        return view
+
     async def skills(self) -> list[SkillInfo]:
         """The executable skills with their input schemas (cached `cache_s` seconds)."""
-        async with self._lock:
+        async with self._cache.lock:
             now = time.monotonic()
-            if self._cached is not None and now - self._cached[0] < self._cache_s:
-                return self._cached[1]
+            if self._cache.at is not None and now - self._cache.at < self._cache_s:
+                return self._cache.skills
             found = await self._load_skills()
-            self._cached = (now, found)
+            self._cache.at, self._cache.skills = now, found
             return found
 
     async def _load_skills(self) -> list[SkillInfo]:
@@ -88,17 +103,38 @@ class ControlPlane:
 
     async def _get(self, path: str) -> dict[str, Any]:
         try:
-            reply = await self._http.get(path, timeout=30)
+            return await self.request("GET", path)
+        except ControlPlaneRefused as exc:  # the skill list is needed: no list, no turn
+            raise ControlPlaneUnavailable(
+                f"control plane answered {exc.status} ({exc.code}) on {path}"
+            ) from exc
+
+    async def request(
+        self, method: str, path: str, body: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """One request as this client; its JSON object answer (2xx), else
+        `ControlPlaneRefused` with the control plane's code, or `ControlPlaneUnavailable`."""
+        try:
+            reply = await self._http.request(
+                method, path, json=body, headers=self._headers, timeout=30
+            )
         except httpx.HTTPError as exc:
             raise ControlPlaneUnavailable(
                 f"control plane unreachable: {type(exc).__name__}"
             ) from exc
-        if reply.status_code != 200:
-            raise ControlPlaneUnavailable(f"control plane answered {reply.status_code} on {path}")
-        body = reply.json()
-        if not isinstance(body, dict):
+        try:
+            answer = reply.json()
+        except ValueError:
+            answer = None
+        if not isinstance(answer, dict):
             raise ControlPlaneUnavailable(f"control plane answered a non-object on {path}")
-        return body
+        if not reply.is_success:
+            raise ControlPlaneRefused(
+                str(answer.get("error", "control_plane_error"))[:100],
+                str(answer.get("message", f"HTTP {reply.status_code}"))[:2000],
+                reply.status_code,
+            )
+        return answer
 
     async def run(self, skill: str, arguments: dict[str, Any], within_s: float) -> CallOutcome:
         """Ask the control plane to run `skill`; never raises for a refused call."""
@@ -106,6 +142,7 @@ class ControlPlane:
             reply = await self._http.post(
                 f"/api/v1/skills/{quote(skill, safe='')}",
                 json={"input": arguments},
+                headers=self._headers,
                 timeout=within_s,
             )
         except httpx.TimeoutException:
@@ -131,6 +168,15 @@ class ControlPlane:
             str(body.get("message", f"HTTP {reply.status_code}"))[:2000],
             call_id=body.get("call_id") if isinstance(body.get("call_id"), str) else None,
         )
+
+
+class _SkillCache:
+    """The skill list and when it was read, shared by a client and its `acting_for` views."""
+
+    def __init__(self) -> None:
+        self.lock = asyncio.Lock()
+        self.at: float | None = None
+        self.skills: list[SkillInfo] = []
 
 
 _RESULT = ("status", "call_id", "output", "error", "message")

@@ -4,6 +4,8 @@ GatewayError
 ├── SessionNotFound          404 session_not_found
 ├── LLMNotConfigured         503 llm_not_configured
 ├── ControlPlaneUnavailable  503 control_plane_unavailable (skill list could not be read)
+├── ControlPlaneRefused      the control plane's own code and status (`identity_not_linked`,
+│                            `nonce_used`, ...), passed on
 └── Unauthenticated          401 unauthenticated
 """
 
@@ -32,6 +34,15 @@ class LLMNotConfigured(GatewayError):
 class ControlPlaneUnavailable(GatewayError):
     code = "control_plane_unavailable"
     status = 503
+
+
+class ControlPlaneRefused(GatewayError):
+    """The control plane answered with an error: its stable code, message and status."""
+
+    def __init__(self, code: str, message: str, status: int) -> None:
+        super().__init__(message)
+        self.code = code
+        self.status = status
 
 
 class Unauthenticated(GatewayError):

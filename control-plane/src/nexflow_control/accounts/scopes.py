@@ -28,10 +28,27 @@ class Scope(StrEnum):
     SECRETS_ADMIN = "secrets:admin"
     """Set, rotate, delete and list secrets (`/api/v1/secrets`; values go in, never out).
     Never a default."""
+    CALLS_RUN_AS = "calls:run_as"
+    """The chat gateway's: with `X-Nexflow-On-Behalf-Of: provider:subject` a request acts
+    as the user that identity is linked to (that user's roles, `calls:run` and
+    `skills:read` only); also asks for pairing codes and chat nonces. Never a default,
+    never beside `approvals:decide` or `accounts:admin` on one token."""
+    APPROVALS_RELAY = "approvals:relay"
+    """Relay a human's button press from a chat (`POST /api/v1/approvals/{id}/press`):
+    the control plane checks the one-time nonce and that the pressing identity is a
+    linked approver; the token itself decides nothing. Never a default."""
 
 
 ALL_SCOPES: frozenset[str] = frozenset(Scope)
 """Every scope; the bootstrap admin token has them all."""
+
+GATEWAY_SCOPES: frozenset[str] = frozenset({Scope.CALLS_RUN_AS, Scope.APPROVALS_RELAY})
+"""Scopes a chat gateway's token holds; a token with one of them may not also hold a
+scope in `GATEWAY_EXCLUDED` (the gateway can never approve or administer)."""
+
+GATEWAY_EXCLUDED: frozenset[str] = frozenset(
+    {Scope.APPROVALS_DECIDE, Scope.ACCOUNTS_ADMIN, Scope.SECRETS_ADMIN}
+)
 
 DEFAULT_SCOPES: tuple[str, ...] = (Scope.CALLS_RUN, Scope.SKILLS_READ, Scope.AUDIT_READ)
 """What a new token gets when its creator names no scopes."""

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from datetime import timedelta
 
 from ..errors import InvalidInput
-from .scopes import ALL_SCOPES
+from .scopes import ALL_SCOPES, GATEWAY_EXCLUDED, GATEWAY_SCOPES
 
 RESERVED_NAMES = frozenset({"admin"})
 MAX_ROLES = 32
@@ -68,6 +68,14 @@ def scopes(values: Iterable[object]) -> list[str]:
         out.add(value)
     if not out:
         raise InvalidInput("scopes: a token needs at least one scope", field="scopes")
+    if out & GATEWAY_SCOPES and out & GATEWAY_EXCLUDED:
+        raise InvalidInput(
+            f"scopes: {', '.join(sorted(out & GATEWAY_SCOPES))} cannot be held with "
+            f"{', '.join(sorted(out & GATEWAY_EXCLUDED))} (a gateway never approves or "
+            "administers)",
+            field="scopes",
+            code="scope_conflict",
+        )
     return sorted(out)
 
 

@@ -29,6 +29,8 @@ from ..auth import (
     session_principal,
 )
 from ..calls import CallService
+from ..chat import ChatNonces, PairingStore, linked_principal
+from ..chat.identity import CHANNEL, ON_BEHALF_OF
 from ..db import Database
 from ..errors import CsrfFailed, InsufficientScope, Unauthenticated
 from ..executors import ExecutorPool
@@ -69,9 +71,13 @@ class Services:
     scheduler: Scheduler | None = None
     chain_status: ChainStatus = field(default_factory=ChainStatus)
     refusals: RefusalRecorder = field(init=False)
+    pairings: PairingStore = field(init=False)
+    nonces: ChatNonces = field(init=False)
 
     def __post_init__(self) -> None:
         self.refusals = RefusalRecorder(self.audit, SharedCounts(self.db))
+        self.pairings = PairingStore(self.audit, self.accounts, SharedCounts(self.db))
+        self.nonces = ChatNonces(self.db, ttl_s=self.settings.approvals.ttl_s)
 
 
 def services(request: Request) -> Services:
@@ -89,15 +95,18 @@ async def principal(
     _: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
     """A bearer token if one is presented, else the browser session's cookie; a refusal
-    is audited (`auth.failed`, throttled: see `refusals`)."""
+    is audited (`auth.failed`, throttled: see `refusals`). With `X-Nexflow-On-Behalf-Of`
+    the token must hold `calls:run_as` and the request acts as the linked user (see
+    `chat.identity`)."""
     authorization = request.headers.get("authorization")
     cookie = request.cookies.get(SESSION_COOKIE)
     try:
         if authorization is None and cookie:
-            return await session_principal(
+            who = await session_principal(
                 svc.sessions, cookie, method=request.method, headers=request.headers
             )
-        return await svc.auth.authenticate(authorization)
+        else:
+            who = await svc.auth.authenticate(authorization)
     except (Unauthenticated, CsrfFailed) as exc:
         await svc.refusals.record(
             "auth.failed",
@@ -109,6 +118,15 @@ async def principal(
             channel="web" if authorization is None and cookie else "http",
         )
         raise
+    on_behalf_of = request.headers.get(ON_BEHALF_OF)
+    if on_behalf_of is None:
+        return who
+    try:
+        gateway = require_scope(who, Scope.CALLS_RUN_AS)
+    except InsufficientScope as exc:
+        await refuse_scope(svc, request, who, exc)
+        raise
+    return await linked_principal(svc.accounts, on_behalf_of, request.headers.get(CHANNEL), gateway)
 
 
 def _client(request: Request) -> str:
@@ -153,6 +171,29 @@ AuditRead = Annotated[Principal, Depends(_audit_read)]
 AccountsAdmin = Annotated[Principal, Depends(_scoped(Scope.ACCOUNTS_ADMIN))]
 ApprovalsDecide = Annotated[Principal, Depends(_scoped(Scope.APPROVALS_DECIDE))]
 SecretsAdmin = Annotated[Principal, Depends(_scoped(Scope.SECRETS_ADMIN))]
+ApprovalsRelay = Annotated[Principal, Depends(_scoped(Scope.APPROVALS_RELAY))]
+CallsRunAs = Annotated[Principal, Depends(_scoped(Scope.CALLS_RUN_AS))]
+"""The gateway's own token (no `On-Behalf-Of`): asks for pairing codes."""
+
+
+async def _run_as(who: PrincipalDep) -> Principal:
+    if who.identity is None:
+        raise InsufficientScope(f"{Scope.CALLS_RUN_AS} with {ON_BEHALF_OF}")
+    return who
+
+
+RunAs = Annotated[Principal, Depends(_run_as)]
+"""A gateway acting for a linked chat user (`X-Nexflow-On-Behalf-Of`)."""
+
+
+async def _call_reader(who: PrincipalDep, request: Request, svc: ServicesDep) -> Principal:
+    if who.identity is not None:
+        return who  # a chat user: only their own calls (the route checks)
+    return await _audit_read(who, request, svc)
+
+
+CallReader = Annotated[Principal, Depends(_call_reader)]
+"""`audit:read`, or a gateway acting for a chat user (who reads only their own calls)."""
 
 
 async def _approvals_read(who: PrincipalDep, request: Request, svc: ServicesDep) -> Principal:

@@ -7,9 +7,9 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import JSONResponse
 
-from ..calls import call_events, call_summary
-from ..errors import InsufficientScope
-from .deps import AuditRead, PrincipalDep, ServicesDep, refuse_scope
+from ..calls import call_events, call_owner, call_summary
+from ..errors import InsufficientScope, NotFound
+from .deps import CallReader, PrincipalDep, ServicesDep, refuse_scope
 from .params import PathName
 from .route import edge_router
 from .schemas import CallStory
@@ -19,10 +19,13 @@ router = edge_router("/api/v1/calls", "calls")
 
 
 @router.get("/{call_id}", response_model=CallStory)
-async def show_call(call_id: PathName, svc: ServicesDep, _: AuditRead) -> dict[str, Any]:
+async def show_call(call_id: PathName, svc: ServicesDep, who: CallReader) -> dict[str, Any]:
     """A call's whole story, from the audit log, oldest event first; `status` is
-    `running` from its dispatch until it ends."""
+    `running` from its dispatch until it ends. A gateway acting for a chat user
+    (`X-Nexflow-On-Behalf-Of`) sees only that user's calls (404 `call_not_found`)."""
     events = await call_events(svc.audit, call_id)
+    if who.identity is not None and call_owner(events) != who.id:
+        raise NotFound(f"no call with id {call_id!r}", code="call_not_found")
     return {"call_id": call_id, **call_summary(events), "events": events}
 
 

@@ -59,6 +59,7 @@ class Approval:
             channel=str(p.get("channel", "http")),
             user_id=p.get("user_id"),
             token_id=p.get("token_id"),
+            identity=p.get("identity"),
         )
 
     def binding(self) -> dict[str, Any]:

@@ -103,6 +103,7 @@ class ApprovalService:
                             "approve": approve,
                             "requested_by": approval.principal["id"],
                             "via": who.via,
+                            **who.chat_fields(),
                         },
                     )
                 )
@@ -137,6 +138,7 @@ class ApprovalService:
                             "requested_by": current.principal["id"],
                             "comment": comment,
                             "via": who.via,
+                            **who.chat_fields(),
                         },
                     )
                 )

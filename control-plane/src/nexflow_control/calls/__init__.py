@@ -36,7 +36,7 @@ from ._results import (
 )
 from ._secrets import Commit
 from ._service import CallService
-from ._story import call_events, call_summary
+from ._story import call_events, call_owner, call_summary
 
 __all__ = [
     "ApprovalStale",
@@ -50,6 +50,7 @@ __all__ = [
     "PendingCall",
     "StartedCall",
     "call_events",
+    "call_owner",
     "call_summary",
     "end_interrupted_calls",
     "new_call_id",

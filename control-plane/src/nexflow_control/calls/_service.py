@@ -205,6 +205,7 @@ class CallService:
                 "channel": ctx.principal.channel,
                 "input_sha256": ctx.input_digest,
                 "input": cap(ctx.stdin.decode(), io_cap),
+                **ctx.principal.chat_fields(),
             },
         )
         decided = ctx.event(
@@ -242,6 +243,7 @@ class CallService:
                 **principal.to_policy(),
                 "user_id": principal.user_id,
                 "token_id": principal.token_id,
+                **({"identity": principal.identity} if principal.identity else {}),
             },
             skill=ctx.skill.name,
             skill_digest=ctx.skill.digest,

@@ -8,6 +8,7 @@ One module per command group:
     _db         db upgrade|current                 _up         what `nexflow up` runs
     _certs      certs init|issue (the mTLS CA)     _secret     secret set|rotate|list|rm
     _schedule   schedule add|list|rm|pause|resume
+    _pairing    pairing list|confirm|reject (chat senders)
     _client     what the HTTP commands share (home, token, request, fail)
 """
 
@@ -25,6 +26,7 @@ from . import (
     _certs,
     _db,
     _image,
+    _pairing,
     _policy,
     _schedule,
     _secret,
@@ -49,6 +51,7 @@ app.add_typer(_db.app, name="db")
 app.add_typer(_certs.app, name="certs")
 app.add_typer(_secret.app, name="secret")
 app.add_typer(_schedule.app, name="schedule")
+app.add_typer(_pairing.app, name="pairing")
 
 
 @app.command()

@@ -24,11 +24,12 @@ def target_metadata() -> list[MetaData]:
     from ...accounts.models import metadata as accounts
     from ...approvals.models import metadata as approvals
     from ...audit.models import metadata as audit
+    from ...chat.models import metadata as chat
     from ...schedules.models import metadata as schedules
     from ...secrets.models import metadata as secrets
     from ...throttle.models import metadata as throttle
 
-    return [audit, accounts, approvals, throttle, secrets, schedules]
+    return [audit, accounts, approvals, throttle, secrets, schedules, chat]
 
 
 def config(connection: Connection | None = None) -> Config:

@@ -183,7 +183,7 @@ function eventRow(e, fresh = false) {
     el("td", { class: "mono" }, e.seq),
     el("td", { class: "mono" }, fmtTime(e.ts)),
     el("td", {}, e.action),
-    el("td", {}, e.actor || ""),
+    el("td", {}, e.actor || "", e.payload && e.payload.identity ? el("span", { class: "muted channel" }, ` via ${e.payload.channel}`) : ""),
     el("td", {}, e.skill || ""),
     el("td", { class: e.decision ? `decision-${e.decision}` : null }, e.decision || ""),
     el("td", { class: "mono" }, (e.reason_codes || []).join(", ")),
@@ -470,6 +470,11 @@ async function route() {
   if (path.startsWith("/ui/skills")) {
     document.getElementById("nav-skills").classList.add("active");
     await skillsView(main);
+    return;
+  }
+  if (path.startsWith("/ui/pairings")) {  // pairings.js
+    document.getElementById("nav-pairings").classList.add("active");
+    await pairingsView(main);
     return;
   }
   if (path.startsWith("/ui/approvals")) {

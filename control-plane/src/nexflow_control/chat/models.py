@@ -1,0 +1,47 @@
+"""The chat tables (SQLAlchemy Core, portable between SQLite and PostgreSQL).
+
+`pairings`: a code an unknown chat sender was given, waiting for an admin to confirm it
+(which links the identity to a user) or reject it. Rows are kept after they end.
+
+`chat_nonces`: one-time tokens the control plane mints for an approval shown in one chat;
+a button press must carry one. Only the nonce's sha256 is stored. Schema history:
+`db/migrations/versions/v0006_chat_identity.py`.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Column, Index, MetaData, String, Table
+
+from ..db import UTCDateTime
+
+metadata = MetaData()
+
+pairings = Table(
+    "pairings",
+    metadata,
+    Column("code", String(16), primary_key=True),  # 8 characters of an unambiguous alphabet
+    Column("identity", String(300), nullable=False),  # provider:subject
+    Column("channel", String(200), nullable=False),  # where the code was asked for
+    # pending → confirmed | rejected | expired (expired is derived from expires_at)
+    Column("status", String(16), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("expires_at", UTCDateTime(), nullable=False),
+    Column("decided_at", UTCDateTime()),
+    Column("decided_by", String(64)),
+    Column("user_name", String(64)),  # whom a confirmed code linked the identity to
+    Index("ix_pairings_identity", "identity"),
+    Index("ix_pairings_status", "status"),
+)
+
+chat_nonces = Table(
+    "chat_nonces",
+    metadata,
+    Column("hash", String(64), primary_key=True),  # sha256 of the nonce (hex)
+    Column("approval_id", String(32), nullable=False),
+    Column("channel", String(200), nullable=False),  # the chat the buttons were sent to
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("expires_at", UTCDateTime(), nullable=False),
+    Column("used_at", UTCDateTime()),
+    Column("used_by", String(300)),  # the identity that pressed
+    Index("ix_chat_nonces_approval_id", "approval_id"),
+)
