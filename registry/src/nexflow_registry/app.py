@@ -19,6 +19,7 @@ from .blobs import BlobStore
 from .context import LogSigner, Registry
 from .db import open_database
 from .errors import RegistryError
+from .routes_keys import router as keys_router
 from .routes_log import router as log_router
 from .routes_packages import router as packages_router
 
@@ -64,6 +65,7 @@ def create_app(
     )
     app.include_router(packages_router)
     app.include_router(log_router)
+    app.include_router(keys_router)
 
     @app.get("/health")
     async def health() -> dict[str, str]:
