@@ -23,6 +23,7 @@ from .api.routes_accounts import router as accounts_router
 from .api.routes_approvals import router as approvals_router
 from .api.routes_audit import router as audit_router
 from .api.routes_calls import router as calls_router
+from .api.routes_marketplace import router as marketplace_router
 from .api.routes_skills import router as skills_router
 from .api.routes_system import router as system_router
 from .approvals import ApprovalStore
@@ -34,6 +35,7 @@ from .calls import CallHistory, CallService, end_interrupted_calls
 from .db import Database
 from .errors import AccountsUnavailable, ApprovalsUnavailable
 from .executors import executor_pool
+from .marketplace import Marketplace, load_catalog, prune
 from .metrics import Metrics
 from .policy import (
     EmbeddedEngine,
@@ -66,6 +68,7 @@ def prepare_home(settings: Settings) -> None:
     """Create the home layout: private by default, the workspace readable by the sandbox."""
     settings.home.mkdir(parents=True, exist_ok=True, mode=0o700)
     settings.user_skills_dir.mkdir(exist_ok=True)
+    prune(settings.home)  # release folders of updated or removed registry skills
     settings.resolved_workspace.mkdir(parents=True, exist_ok=True)
     if settings.database_url is None:
         # SQLite gives its -wal and -shm files the database file's mode: create it 0600.
@@ -130,7 +133,7 @@ def policy_watcher(settings: Settings, engine: PolicyEngine, audit: AuditLog) ->
 async def build_services(settings: Settings) -> Services:
     prepare_home(settings)
     token = load_or_create_admin_token(settings.token_file, settings.admin_token)
-    catalog = SkillCatalog.load(skill_sources(settings))
+    catalog = load_catalog(skill_sources(settings), settings.home)
     engine = await open_engine(settings)
     try:
         db = await Database.open(settings.resolved_database_url)
@@ -188,7 +191,7 @@ async def build_services(settings: Settings) -> Services:
         per_client=web.login_failures_per_client,
         window_s=web.login_window_s,
     )
-    return Services(
+    services = Services(
         settings,
         catalog,
         engine,
@@ -203,6 +206,26 @@ async def build_services(settings: Settings) -> Services:
         logins,
         LogTail(audit),
         db,
+    )
+    services.marketplace = marketplace(settings, services)
+    return services
+
+
+def marketplace(settings: Settings, services: Services) -> Marketplace:
+    """Installs from a registry; each change swaps the catalog live (a running call keeps
+    the `Skill` it resolved, and its release folder stays until the next start)."""
+
+    def swap(catalog: SkillCatalog) -> None:
+        services.catalog = catalog
+        services.calls.catalog = catalog
+
+    return Marketplace(
+        settings.home,
+        services.audit,
+        skill_sources(settings),
+        swap,
+        default_registry=settings.marketplace.registry_url,
+        min_age_hours=settings.marketplace.min_age_hours,
     )
 
 
@@ -268,6 +291,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(calls_router)
     app.include_router(accounts_router)
     app.include_router(approvals_router)
+    app.include_router(marketplace_router)
     app.include_router(export.router)
     app.include_router(tail.router)
     app.include_router(auth_routes.router)

@@ -32,6 +32,7 @@ from ..calls import CallService
 from ..db import Database
 from ..errors import CsrfFailed, InsufficientScope, Unauthenticated
 from ..executors import ExecutorPool
+from ..marketplace import Marketplace
 from ..metrics import Metrics
 from ..policy import PolicyEngine
 from ..refusals import RefusalRecorder
@@ -62,6 +63,8 @@ class Services:
     checkpointer: Checkpointer | None = None
     """Set by the app's lifespan when checkpoints are enabled."""
     chain_status: ChainStatus = field(default_factory=ChainStatus)
+    marketplace: Marketplace | None = None
+    """Set by `build_services` (installs from a registry)."""
     refusals: RefusalRecorder = field(init=False)
 
     def __post_init__(self) -> None:

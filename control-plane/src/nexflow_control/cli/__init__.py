@@ -7,6 +7,7 @@ One module per command group:
     _policy     policy test|check|eval             _accounts   user ..., token ...
     _db         db upgrade|current                 _up         what `nexflow up` runs
     _certs      certs init|issue (the mTLS CA)
+    _marketplace skill install|update|remove|consent|installed, registry trust|revoke|keys
     _client     what the HTTP commands share (home, token, request, fail)
 """
 
@@ -17,7 +18,7 @@ from typing import Annotated
 
 import typer
 
-from . import _accounts, _approvals, _audit, _certs, _db, _image, _policy, _skill
+from . import _accounts, _approvals, _audit, _certs, _db, _image, _marketplace, _policy, _skill
 from ._client import DEFAULT_HOME
 
 app = typer.Typer(
@@ -35,6 +36,7 @@ app.add_typer(_accounts.user_app, name="user")
 app.add_typer(_accounts.token_app, name="token")
 app.add_typer(_db.app, name="db")
 app.add_typer(_certs.app, name="certs")
+app.add_typer(_marketplace.registry_app, name="registry")
 
 
 @app.command()

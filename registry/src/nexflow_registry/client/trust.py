@@ -107,6 +107,9 @@ class TrustStore:
             "root": base64.b64encode(root).decode(),
         }
 
+    def registries(self) -> list[str]:
+        return sorted(set(self._doc["registries"]) | set(self._doc["publishers"]))
+
     # Publisher keys.
 
     def _keys(self, url: str, publisher: str) -> dict[str, Any]:
