@@ -35,7 +35,7 @@ from .calls import CallHistory, CallService, end_interrupted_calls
 from .db import Database
 from .errors import AccountsUnavailable, ApprovalsUnavailable
 from .executors import executor_pool
-from .marketplace import Marketplace, load_catalog, prune
+from .marketplace import LockfileBroken, Marketplace, load_catalog, prune
 from .metrics import Metrics
 from .policy import (
     EmbeddedEngine,
@@ -235,7 +235,13 @@ def create_app(settings: Settings) -> FastAPI:
         tracing = start_tracing(settings.otel)
         try:
             services = await build_services(settings)
-        except (PolicyError, AuditUnavailable, AccountsUnavailable, ApprovalsUnavailable) as exc:
+        except (
+            PolicyError,
+            AuditUnavailable,
+            AccountsUnavailable,
+            ApprovalsUnavailable,
+            LockfileBroken,
+        ) as exc:
             log.error("control_plane.start_failed", reason=str(exc))
             app.state.start_failed = str(exc)  # said in one line: the server hides the trace
             if tracing is not None:

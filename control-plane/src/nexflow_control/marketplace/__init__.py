@@ -11,7 +11,7 @@ package's client (`nexflow_registry.client`); this package places, locks and aud
 """
 
 from ._errors import MarketplaceError
-from ._lock import LockedSkill, Lockfile
+from ._lock import LockedSkill, Lockfile, LockfileBroken
 from ._request import SkillRequest, added, request_of
 from ._service import Installed, Marketplace, load_catalog
 from ._sources import INSTALLED, prune
@@ -21,6 +21,7 @@ __all__ = [
     "Installed",
     "LockedSkill",
     "Lockfile",
+    "LockfileBroken",
     "Marketplace",
     "MarketplaceError",
     "SkillRequest",
