@@ -197,7 +197,7 @@ class MarketplaceSettings(BaseModel):
 
     registry_url: str | None = None
     """The registry ``install`` uses when no ``--registry`` is given; unset = always name one."""
-    min_age_hours: float = Field(default=0.0, ge=0)
+    min_age_hours: float = Field(default=0.0, ge=0, le=87_600)
     """Cooldown: resolution skips versions younger than this, in hours (an exact pin does
     not); 0 = off."""
 

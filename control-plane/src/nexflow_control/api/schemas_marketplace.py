@@ -16,14 +16,14 @@ class InstallIn(_Body):
     """`NAME`, `NAME@VERSION` or `NAME@sha256:DIGEST`"""
     registry: StrictStr | None = Field(default=None, max_length=2000)
     """the registry's base URL; default: the lockfile's, then `marketplace.registry_url`"""
-    min_age_hours: float | None = Field(default=None, ge=0)
+    min_age_hours: float | None = Field(default=None, ge=0, le=87_600)
     """cooldown for this install; default: the `marketplace.min_age_hours` setting"""
 
 
 class UpdateIn(_Body):
     name: StrictStr | None = Field(default=None, max_length=64)
     """one installed skill; default: every one"""
-    min_age_hours: float | None = Field(default=None, ge=0)
+    min_age_hours: float | None = Field(default=None, ge=0, le=87_600)
 
 
 class TrustIn(_Body):

@@ -19,7 +19,8 @@ _STATUS = {
     "key_not_pinned": 404,
     "bad_skill_spec": 422,
     "bad_public_key": 422,
-    "registry_unreachable": 502,
+    "bad_registry_url": 422,
+    "registry_unreachable": 424,
     "trust_store_bad": 500,
 }
 

@@ -12,7 +12,6 @@ import asyncio
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +24,6 @@ from nexflow_registry.client import (
     fetch_verified,
     normalize_url,
     parse_spec,
-    unpack_verified,
 )
 
 from ..audit import AuditEvent, AuditLog
@@ -34,8 +32,9 @@ from ..skills import SkillCatalog, load_skill
 from . import _lock
 from ._errors import MarketplaceError, mapped
 from ._lock import LockedSkill
-from ._request import SkillRequest, added, request_of
-from ._sources import SOURCE, annotate, installed_sources, release_dir
+from ._place import place
+from ._request import SkillRequest, request_of
+from ._sources import SOURCE, annotate, installed_sources
 
 
 @dataclass
@@ -115,13 +114,16 @@ class Marketplace:
     def _registry(self, given: str | None, name: str) -> str:
         locked = _lock.read(self.home).skills.get(name)
         url = given or (locked.registry if locked else None) or self.default_registry
-        if not url:
-            raise MarketplaceError(
-                422,
-                "name a registry (--registry URL) or set marketplace.registry_url",
-                code="registry_required",
-            )
-        return normalize_url(url)
+        if url:
+            try:
+                return normalize_url(url)
+            except ClientError as exc:
+                raise mapped(exc) from None
+        raise MarketplaceError(
+            422,
+            "name a registry (--registry URL) or set marketplace.registry_url",
+            code="registry_required",
+        )
 
     async def install(
         self,
@@ -145,8 +147,8 @@ class Marketplace:
                     code="skill_name_taken",
                 )
             age = self.min_age_hours if min_age_hours is None else min_age_hours
-            trust = TrustStore.load(self.home)
             try:
+                trust = TrustStore.load(self.home)
                 async with RegistryClient(url) as client:
                     verified = await fetch_verified(client, trust, spec, min_age_hours=age)
                 return await self._place(verified, trust, actor)
@@ -159,41 +161,11 @@ class Marketplace:
         release = verified.release
         lock = _lock.read(self.home)
         old = lock.skills.get(release.name)
-        if old is not None and old.digest == release.digest and old.registry == verified.registry:
+        if old is not None and old.digest == release.digest:
             trust.save()
             return Installed(old, changed=False, first_use=verified.first_use)
-        dest = release_dir(self.home, release.name, release.version, release.digest)
-        if dest.parent.exists() and (old is None or self.home / old.path != dest):
-            shutil.rmtree(dest.parent)  # a leftover of an interrupted install
-        dest.parent.mkdir(parents=True)
+        entry = await asyncio.to_thread(place, self.home, verified, old)
         try:
-            await asyncio.to_thread(unpack_verified, verified, dest)
-            loaded = load_skill(dest, SOURCE)
-            if loaded.skill is None:
-                first = next((d for d in loaded.diagnostics if d.is_error), None)
-                raise MarketplaceError(
-                    422,
-                    f"{release.name} {release.version} does not load: "
-                    f"{first.message if first else 'invalid SKILL.md'}",
-                    code="skill_invalid",
-                )
-            request = request_of(loaded.skill)
-            granted = request if old is None else old.granted
-            diff = SkillRequest() if old is None else added(old.granted, request)
-            entry = LockedSkill(
-                name=release.name,
-                version=release.version,
-                digest=release.digest,
-                files_digest=loaded.skill.digest,
-                publisher=release.publisher,
-                key_id=release.key_id,
-                registry=verified.registry,
-                installed_at=datetime.now(UTC).isoformat(timespec="seconds"),
-                checkpoint_size=verified.checkpoint_size,
-                path=dest.relative_to(self.home).as_posix(),
-                granted=request if diff.empty else granted,
-                consent_diff=diff,
-            )
             await self._audit(
                 "marketplace.updated" if old else "marketplace.installed",
                 actor,
@@ -206,10 +178,10 @@ class Marketplace:
                 registry=verified.registry,
                 checkpoint_size=verified.checkpoint_size,
                 first_use=verified.first_use,
-                consent_required=diff.lines(),
+                consent_required=entry.consent_diff.lines(),
             )
         except BaseException:
-            shutil.rmtree(dest.parent, ignore_errors=True)
+            shutil.rmtree((self.home / entry.path).parent, ignore_errors=True)
             raise
         lock.skills[release.name] = entry
         _lock.write(self.home, lock)
@@ -260,19 +232,22 @@ class Marketplace:
             return lock.skills[name]
 
     def keys(self, registry: str | None) -> list[KeyPin]:
+        """The pinned keys of one registry, or of every one this home knows."""
         url = registry or self.default_registry
-        trust = TrustStore.load(self.home)
-        if url:
-            return trust.keys(url)
-        return [k for reg in trust.registries() for k in trust.keys(reg)]
+        try:
+            trust = TrustStore.load(self.home)
+            urls = [url] if url else trust.registries()
+            return [k for reg in urls for k in trust.keys(reg)]
+        except ClientError as exc:
+            raise mapped(exc) from None
 
     async def trust(
         self, publisher: str, public_key: str, registry: str | None, actor: str
     ) -> KeyPin:
         async with self._turn:
             url = self._registry(registry, "")
-            store = TrustStore.load(self.home)
             try:
+                store = TrustStore.load(self.home)
                 pin = store.trust(url, publisher, public_key, how="explicit")
             except ClientError as exc:
                 raise await self._refused(exc, actor, None, publisher=publisher) from None
@@ -286,8 +261,8 @@ class Marketplace:
     async def revoke(self, publisher: str, key: str, registry: str | None, actor: str) -> str:
         async with self._turn:
             url = self._registry(registry, "")
-            store = TrustStore.load(self.home)
             try:
+                store = TrustStore.load(self.home)
                 kid = store.revoke(url, publisher, key)
             except ClientError as exc:
                 raise await self._refused(exc, actor, None, publisher=publisher) from None

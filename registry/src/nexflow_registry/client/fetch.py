@@ -26,7 +26,11 @@ class RegistryClient:
         self, url: str, *, timeout: float = 30, transport: httpx.AsyncBaseTransport | None = None
     ) -> None:
         self.url = normalize_url(url)
-        self._http = httpx.AsyncClient(base_url=self.url, timeout=timeout, transport=transport)
+        self._http = httpx.AsyncClient(
+            base_url=self.url,
+            timeout=httpx.Timeout(timeout, connect=5),
+            transport=transport,
+        )
 
     async def __aenter__(self) -> RegistryClient:
         return self

@@ -2,6 +2,8 @@
 
 No version: the highest one not yanked (and, with a cooldown, old enough). An exact version
 or `sha256:<digest>` is taken as pinned: yanked versions and young ones are installable so.
+Only semantic versions count (anything else a registry lists is ignored: a version becomes
+part of a folder name).
 """
 
 from __future__ import annotations
@@ -57,10 +59,12 @@ def resolve(
     """The version `spec` names in `package`."""
     if spec.pin is not None:
         for brief in package.versions:
-            if spec.pin in (brief.version, f"sha256:{brief.digest}"):
+            if spec.pin in (brief.version, f"sha256:{brief.digest}") and _key(brief)[0] == 1:
                 return brief.version
         raise ReleaseNotFound(f"{package.name} has no version {spec.pin}")
-    live = sorted((b for b in package.versions if not b.yanked), key=_key, reverse=True)
+    live = sorted(
+        (b for b in package.versions if not b.yanked and _key(b)[0] == 1), key=_key, reverse=True
+    )
     if not live:
         raise ReleaseNotFound(f"every version of {package.name} is yanked")
     cutoff = (now or datetime.now(UTC)) - timedelta(hours=min_age_hours)

@@ -12,8 +12,10 @@ consistent with. The file is written whole (temporary file, then rename), mode 0
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
+import re
 import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -28,7 +30,13 @@ FILE_NAME = "registry-trust.json"
 KeyStatus = Literal["trusted", "revoked"]
 
 
+_URL = re.compile(r"^https?://[A-Za-z0-9.\-\[\]:]+(/[A-Za-z0-9._~\-/]*)?$")
+
+
 def normalize_url(url: str) -> str:
+    """`http(s)://host[:port][/path]` without its trailing slash; `bad_registry_url` else."""
+    if len(url) > 2000 or not _URL.match(url):
+        raise ClientError(f"{url[:80]!r} is not an http(s) registry URL", code="bad_registry_url")
     return url.rstrip("/")
 
 
@@ -143,7 +151,10 @@ class TrustStore:
     def revoke(self, url: str, publisher: str, key: str) -> str:
         """Mark a key (its id, an id prefix of 8+ characters, or the base64 key) revoked."""
         keys = self._keys(url, publisher)
-        kid = signing.key_id(key) if len(key) == 44 and key.endswith("=") else key
+        kid = key
+        if len(key) == 44 and key.endswith("="):  # a base64 public key, not an id
+            with contextlib.suppress(ValueError):
+                kid = signing.key_id(key)
         found = [k for k in keys if k == kid or (len(kid) >= 8 and k.startswith(kid))]
         if len(found) != 1:
             raise ClientError(
