@@ -272,3 +272,40 @@ def test_a_rewound_or_forked_registry_is_refused(
         evil.stop()
     assert "hello-old" not in _lock(stack)
     assert stack.call("hello-new", {}).status_code == 200
+
+
+SLOW_RUN = """\
+import json, sys, time
+json.load(sys.stdin)
+time.sleep(4)
+print(json.dumps({"release": "VERSION"}))
+"""
+
+
+def test_a_running_call_keeps_its_release_across_an_update(
+    stack: Stack, registry: tuple[Server, str, Path], tmp: Path
+) -> None:
+    """A call started before an update finishes with the files it started with; the next
+    call runs the new release, with no restart."""
+    server, token, key = registry
+    for version in ("1.0.0", "1.1.0"):
+        folder = skill_copy(tmp, version, name="hello-slow")
+        (folder / "run.py").write_text(SLOW_RUN.replace("VERSION", version))
+        text = (folder / "SKILL.md").read_text().replace('"timeoutSec": 10', '"timeoutSec": 30')
+        (folder / "SKILL.md").write_text(text)
+        assert publish(server, token, folder, key).status_code == 201
+    assert _install(stack, "hello-slow@1.0.0", server.url).returncode == 0
+    started = stack.client.post("/api/v1/skills/hello-slow", json={"input": {}, "wait": False})
+    assert started.status_code == 202, started.text
+    call_id = started.json()["call_id"]
+    assert stack.cli("skill", "update", "hello-slow").returncode == 0
+    assert _lock(stack)["hello-slow"]["version"] == "1.1.0"
+    deadline = time.monotonic() + 60
+    story = stack.client.get(f"/api/v1/calls/{call_id}").json()
+    while story["status"] == "running" and time.monotonic() < deadline:
+        time.sleep(0.2)
+        story = stack.client.get(f"/api/v1/calls/{call_id}").json()
+    assert story["status"] == "succeeded", story
+    assert story["result"]["output"] == {"release": "1.0.0"}
+    after = stack.call("hello-slow", {})
+    assert after.status_code == 200 and after.json()["output"] == {"release": "1.1.0"}
