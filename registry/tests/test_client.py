@@ -16,7 +16,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from nexflow_registry import signing
+from nexflow_registry import keyrotation, signing
 from nexflow_registry.client import (
     RegistryClient,
     ReleaseNotFound,
@@ -237,3 +237,80 @@ async def test_files_that_differ_from_the_manifest_leave_nothing(
         unpack_verified(verified, dest)
     assert refused.value.code == "manifest_mismatch"
     assert not dest.exists()
+
+
+def _rotate(
+    server: Server, token: str, old: Path, new_public: str, publisher: str
+) -> httpx.Response:
+    return server.client.post(
+        f"/api/v1/publishers/{publisher}/keys/rotate",
+        json={
+            "public_key": new_public,
+            "old_key_id": signing.key_id(old.with_suffix(".pub").read_text().strip()),
+            "signature": keyrotation.sign(signing.load_private(old), publisher, new_public),
+        },
+        headers=server.auth(token),
+    )
+
+
+def _keys_claim_rotation(new_kid: str, old_kid: str, index: int) -> Rewrite:
+    def edit(doc: dict[str, object]) -> None:
+        keys = doc["keys"]
+        assert isinstance(keys, list)
+        for key in keys:
+            if key["key_id"] == new_kid:
+                key["rotated_from"], key["log_index"] = old_kid, index
+
+    return _json_edit("/publishers/rota/keys", edit)
+
+
+async def test_a_key_rotation_signed_by_the_pinned_key_and_logged_is_followed(
+    registry: tuple[Server, Path], tmp_path: Path
+) -> None:
+    """A key the pinned key signed over (a `key_rotated` log entry) is accepted and pinned
+    as `rotation`; a key merely added, or one a hostile registry claims was rotated, is not;
+    the registry refuses a rotation the old key did not sign."""
+    server, _ = registry
+    k1, k2, k3 = (tmp_path / f"k{i}.key" for i in (1, 2, 3))
+    token = new_publisher(server, "rota", k1)
+    assert publish(server, token, skill_copy(tmp_path, "1.0.0", name="rota"), k1).status_code == 201
+    trust, _ = await _fetch(server, tmp_path, "rota")
+    trust.save()
+    k2_public = signing.keygen(k2)
+    rotated = _rotate(server, token, k1, k2_public, "rota")
+    assert rotated.status_code == 201, rotated.text
+    assert publish(server, token, skill_copy(tmp_path, "1.1.0", name="rota"), k2).status_code == 201
+    trust, verified = await _fetch(server, tmp_path, "rota")
+    assert verified.release.version == "1.1.0"
+    assert trust.pin(server.url, "rota", signing.key_id(k2_public)).how == "rotation"
+    trust.save()
+
+    k3_public = signing.keygen(k3)
+    forged = _rotate(server, token, k3, k3_public, "rota")  # k3 is no key of rota yet
+    assert forged.status_code == 404 and forged.json()["error"] == "key_unknown"
+    added = server.client.post(
+        "/api/v1/publishers/rota/keys",
+        json={"public_key": k3_public},
+        headers=server.auth(server.admin),
+    )
+    assert added.status_code == 201
+    body = {
+        "public_key": signing.keygen(tmp_path / "k4.key"),
+        "old_key_id": signing.key_id(k2_public),
+        "signature": keyrotation.sign(signing.load_private(k3), "rota", k3_public),
+    }
+    bad = server.client.post(
+        "/api/v1/publishers/rota/keys/rotate", json=body, headers=server.auth(token)
+    )
+    assert bad.status_code == 400 and bad.json()["error"] == "signature_invalid"
+    assert publish(server, token, skill_copy(tmp_path, "1.2.0", name="rota"), k3).status_code == 201
+    with pytest.raises(VerificationFailed) as untrusted:
+        await _fetch(server, tmp_path, "rota")
+    assert untrusted.value.code == "key_untrusted"
+    claim = _keys_claim_rotation(
+        signing.key_id(k3_public), signing.key_id(k2_public), rotated.json()["log_index"]
+    )
+    with pytest.raises(VerificationFailed) as lie:
+        await _fetch(server, tmp_path, "rota", rewrite=claim)
+    assert lie.value.code == "rotation_invalid"
+    assert TrustStore.load(tmp_path).pin(server.url, "rota", signing.key_id(k3_public)) is None

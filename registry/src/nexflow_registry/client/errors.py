@@ -9,6 +9,7 @@
             digest_mismatch, entry_mismatch, signature_invalid, manifest_mismatch,
             key_untrusted, key_revoked, inclusion_invalid, checkpoint_invalid (also: the
             registry's log key is not the pinned one), log_rewound, log_forked,
+            rotation_invalid (a claimed key rotation the log does not prove),
             archive_* (the safe unpacker's codes)
 
 A caller maps these at its boundary (the control plane: HTTP 404 / 409 / 422 / 424).

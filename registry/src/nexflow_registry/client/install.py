@@ -19,11 +19,15 @@ from pathlib import Path
 from .. import archives, signing
 from ..errors import ArchiveRefused
 from ..models import VersionOut
+from ..routes_keys import PublisherKey
+from ..transparency import Checkpoint
 from . import verify
 from .errors import VerificationFailed
 from .fetch import RegistryClient
 from .resolve import Spec, resolve
 from .trust import TrustStore
+
+MAX_ROTATIONS = 16
 
 
 @dataclass
@@ -36,18 +40,28 @@ class Verified:
     public_key: str
     checkpoint_size: int
     first_use: list[str] = field(default_factory=list)
-    """what was pinned on first use ("log key", "publisher acme key ab12…")"""
+    """what was newly pinned ("log key …", "publisher acme key ab12…", "… (rotation)")"""
 
 
 async def _publisher_key(
-    client: RegistryClient, trust: TrustStore, release: VersionOut, first_use: list[str]
+    client: RegistryClient,
+    trust: TrustStore,
+    release: VersionOut,
+    cp: Checkpoint,
+    first_use: list[str],
 ) -> str:
-    pinned = trust.check_key(client.url, release.publisher, release.key_id)
+    try:
+        pinned = trust.check_key(client.url, release.publisher, release.key_id)
+    except VerificationFailed as exc:
+        if exc.code != "key_untrusted":
+            raise
+        public_key = await _rotated_key(client, trust, release, cp, exc)
+        first_use.append(f"publisher {release.publisher} key {release.key_id[:16]} (rotation)")
+        return public_key
     if pinned:
-        return next(
-            k.public_key for k in trust.keys(client.url, release.publisher)
-            if k.key_id == release.key_id
-        )  # fmt: skip
+        pin = trust.pin(client.url, release.publisher, release.key_id)
+        assert pin is not None
+        return pin.public_key
     listed = await client.keys(release.publisher)
     found = [k for k in listed.keys if k.key_id == release.key_id]
     if not found or signing.key_id(found[0].public_key) != release.key_id:
@@ -58,6 +72,47 @@ async def _publisher_key(
     trust.trust(client.url, release.publisher, found[0].public_key, how="first_use")
     first_use.append(f"publisher {release.publisher} key {release.key_id[:16]}")
     return found[0].public_key
+
+
+async def _rotated_key(
+    client: RegistryClient,
+    trust: TrustStore,
+    release: VersionOut,
+    cp: Checkpoint,
+    untrusted: VerificationFailed,
+) -> str:
+    """The release's key, if the log shows a chain of rotations to it from a pinned key
+    (each signed by the key before it, each proved into `cp`); pinned as `rotation`."""
+    listed = {k.key_id: k for k in (await client.keys(release.publisher)).keys}
+    chain: list[PublisherKey] = []
+    kid = release.key_id
+    while len(chain) < MAX_ROTATIONS:
+        key = listed.get(kid)
+        if key is None or key.rotated_from is None or key.log_index is None:
+            raise untrusted
+        chain.append(key)
+        parent = trust.pin(client.url, release.publisher, key.rotated_from)
+        if parent is not None and parent.status == "revoked":
+            raise VerificationFailed(
+                f"key {key.key_id[:16]} was rotated from a revoked key", code="key_revoked"
+            )
+        if parent is not None:
+            break
+        kid = key.rotated_from
+    else:
+        raise untrusted
+    old_public = parent.public_key
+    for key in reversed(chain):
+        assert key.log_index is not None
+        if key.log_index >= cp.size:
+            raise VerificationFailed("a rotation is past the checkpoint", code="rotation_invalid")
+        entry = await client.entry(key.log_index)
+        verify.check_rotation(entry, release.publisher, old_public, key)
+        path = await client.inclusion(key.log_index, cp.size)
+        verify.check_inclusion(entry, key.log_index, cp, path)
+        trust.trust(client.url, release.publisher, key.public_key, how="rotation")
+        old_public = key.public_key
+    return old_public
 
 
 async def _log_key(client: RegistryClient, trust: TrustStore, first_use: list[str]) -> str:
@@ -104,7 +159,7 @@ async def fetch_verified(
     verify.check_inclusion(
         entry, release.log_index, cp, await client.inclusion(release.log_index, cp.size)
     )
-    public_key = await _publisher_key(client, trust, release, first_use)
+    public_key = await _publisher_key(client, trust, release, cp, first_use)
     verify.check_signature(release, public_key)
     trust.record_checkpoint(client.url, cp.size, cp.root)
     return Verified(client.url, release, archive, public_key, cp.size, first_use)

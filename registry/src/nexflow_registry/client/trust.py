@@ -4,7 +4,8 @@
      "publishers": {URL: {PUBLISHER: {KEY_ID: {"public_key", "status", "how", "at"}}}}}
 
 A registry's log key and a publisher's first key are pinned on first use (`how:
-"first_use"`); `trust` pins a key explicitly and `revoke` marks one revoked, which refuses
+"first_use"`), a key the log shows an old pinned key signed over is pinned as `"rotation"`;
+`trust` pins a key explicitly and `revoke` marks one revoked, which refuses
 every install it signed. The last checkpoint seen per registry is what the next one must be
 consistent with. The file is written whole (temporary file, then rename), mode 0600.
 """
@@ -133,6 +134,9 @@ class TrustStore:
             if publisher is None or name == publisher
             for kid, k in sorted(pubs[name].items())
         ]
+
+    def pin(self, url: str, publisher: str, key_id: str) -> KeyPin | None:
+        return next((k for k in self.keys(url, publisher) if k.key_id == key_id), None)
 
     def trust(self, url: str, publisher: str, public_key: str, how: str) -> KeyPin:
         """Pin `public_key` for `publisher` (a revoked key stays revoked)."""

@@ -11,6 +11,8 @@ Each raises `VerificationFailed` with a stable code, or returns quietly:
     check_consistency  the checkpoint extends the last one this home saw (not rewound, not
                        forked)
     check_files        the unpacked files are exactly the signed manifest
+    check_rotation     a `key_rotated` entry hands the publisher from a pinned key to a new
+                       one, signed by the pinned key
 """
 
 from __future__ import annotations
@@ -19,9 +21,10 @@ import hashlib
 import json
 from collections.abc import Sequence
 
-from .. import signing
+from .. import keyrotation, signing
 from ..errors import RegistryError
 from ..models import VersionOut
+from ..routes_keys import PublisherKey
 from ..transparency import (
     Checkpoint,
     CheckpointInvalid,
@@ -120,4 +123,30 @@ def check_files(entries: list[signing.ManifestEntry], release: VersionOut) -> No
     if entries != release.manifest:
         raise VerificationFailed(
             "the unpacked files differ from the signed manifest", code="manifest_mismatch"
+        )
+
+
+def check_rotation(entry: bytes, publisher: str, old_public_key: str, key: PublisherKey) -> None:
+    try:
+        event = json.loads(entry)
+    except ValueError:
+        event = None
+    want = {
+        "type": "key_rotated",
+        "publisher": publisher,
+        "old_key_id": key.rotated_from,
+        "key_id": key.key_id,
+        "public_key": key.public_key,
+    }
+    if not isinstance(event, dict) or any(event.get(k) != v for k, v in want.items()):
+        raise VerificationFailed(
+            f"log entry {key.log_index} is not the rotation to key {key.key_id[:16]}",
+            code="rotation_invalid",
+        )
+    if signing.key_id(key.public_key) != key.key_id or not keyrotation.verifies(
+        old_public_key, publisher, key.public_key, str(event.get("signature", ""))
+    ):
+        raise VerificationFailed(
+            f"the rotation to key {key.key_id[:16]} is not signed by the key it replaces",
+            code="rotation_invalid",
         )
