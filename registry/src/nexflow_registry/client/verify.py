@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from .. import keyrotation, signing
 from ..errors import RegistryError
@@ -47,11 +47,18 @@ def check_digest(archive: bytes, release: VersionOut) -> str:
     return digest
 
 
-def check_entry(entry: bytes, release: VersionOut) -> None:
+def _event(entry: bytes, want: Mapping[str, object]) -> dict[str, object] | None:
+    """The entry's JSON object if it holds every field of `want` with that value."""
     try:
         event = json.loads(entry)
     except ValueError:
-        event = None
+        return None
+    if not isinstance(event, dict) or any(event.get(k) != v for k, v in want.items()):
+        return None
+    return event
+
+
+def check_entry(entry: bytes, release: VersionOut) -> None:
     want = {
         "type": "publish",
         "package": release.name,
@@ -61,7 +68,7 @@ def check_entry(entry: bytes, release: VersionOut) -> None:
         "key_id": release.key_id,
         "signature": release.signature,
     }
-    if not isinstance(event, dict) or any(event.get(k) != v for k, v in want.items()):
+    if _event(entry, want) is None:
         raise VerificationFailed(
             f"log entry {release.log_index} is not the publish event of "
             f"{release.name} {release.version}",
@@ -127,10 +134,6 @@ def check_files(entries: list[signing.ManifestEntry], release: VersionOut) -> No
 
 
 def check_rotation(entry: bytes, publisher: str, old_public_key: str, key: PublisherKey) -> None:
-    try:
-        event = json.loads(entry)
-    except ValueError:
-        event = None
     want = {
         "type": "key_rotated",
         "publisher": publisher,
@@ -138,7 +141,8 @@ def check_rotation(entry: bytes, publisher: str, old_public_key: str, key: Publi
         "key_id": key.key_id,
         "public_key": key.public_key,
     }
-    if not isinstance(event, dict) or any(event.get(k) != v for k, v in want.items()):
+    event = _event(entry, want)
+    if event is None:
         raise VerificationFailed(
             f"log entry {key.log_index} is not the rotation to key {key.key_id[:16]}",
             code="rotation_invalid",
