@@ -22,6 +22,7 @@ from bench import (
     edge,
     egress,
     executors,
+    install,
     policy,
     registry,
     schedules_secrets,
@@ -43,6 +44,7 @@ ASYNC = {
     "tracing": tracing.run,
     "registry": registry.run,
     "schedules_secrets": schedules_secrets.run,
+    "install": install.run,
 }
 
 

@@ -47,10 +47,15 @@ class Server:
         self.proc.wait(timeout=20)
 
 
-def start(home: Path, env: dict[str, str] | None = None, database_url: str | None = None) -> Server:
-    """Start the registry on a free port with `home` (and `database_url`, else SQLite in
-    the home); wait until /health answers."""
-    port = free_port()
+def start(
+    home: Path,
+    env: dict[str, str] | None = None,
+    database_url: str | None = None,
+    port: int | None = None,
+) -> Server:
+    """Start the registry on `port` (default: a free one) with `home` (and `database_url`,
+    else SQLite in the home); wait until /health answers."""
+    port = port or free_port()
     home.mkdir(parents=True, exist_ok=True)
     log_path = home.parent / f"{home.name}-{port}.log"
     with open(log_path, "wb") as log:

@@ -25,6 +25,7 @@ from .api.routes_audit import router as audit_router
 from .api.routes_calls import router as calls_router
 from .api.routes_chat import buttons as chat_buttons_router
 from .api.routes_chat import pairings as pairings_router
+from .api.routes_marketplace import router as marketplace_router
 from .api.routes_schedules import router as schedules_router
 from .api.routes_secrets import router as secrets_router
 from .api.routes_skills import router as skills_router
@@ -38,6 +39,7 @@ from .calls import CallHistory, CallService, end_interrupted_calls
 from .db import Database
 from .errors import AccountsUnavailable, ApprovalsUnavailable
 from .executors import executor_pool
+from .marketplace import LockfileBroken, Marketplace, load_catalog, prune
 from .metrics import Metrics
 from .policy import (
     EmbeddedEngine,
@@ -72,6 +74,7 @@ def prepare_home(settings: Settings) -> None:
     """Create the home layout: private by default, the workspace readable by the sandbox."""
     settings.home.mkdir(parents=True, exist_ok=True, mode=0o700)
     settings.user_skills_dir.mkdir(exist_ok=True)
+    prune(settings.home)  # release folders of updated or removed registry skills
     settings.resolved_workspace.mkdir(parents=True, exist_ok=True)
     if settings.database_url is None:
         # SQLite gives its -wal and -shm files the database file's mode: create it 0600.
@@ -136,7 +139,7 @@ def policy_watcher(settings: Settings, engine: PolicyEngine, audit: AuditLog) ->
 async def build_services(settings: Settings) -> Services:
     prepare_home(settings)
     token = load_or_create_admin_token(settings.token_file, settings.admin_token)
-    catalog = SkillCatalog.load(skill_sources(settings))
+    catalog = load_catalog(skill_sources(settings), settings.home)
     engine = await open_engine(settings)
     try:
         db = await Database.open(settings.resolved_database_url)
@@ -206,7 +209,7 @@ async def build_services(settings: Settings) -> Services:
         tick_s=settings.schedules.tick_s,
         grace_s=settings.schedules.grace_s,
     )
-    return Services(
+    services = Services(
         settings,
         catalog,
         engine,
@@ -225,6 +228,26 @@ async def build_services(settings: Settings) -> Services:
         schedules=schedules,
         scheduler=scheduler,
     )
+    services.marketplace = marketplace(settings, services)
+    return services
+
+
+def marketplace(settings: Settings, services: Services) -> Marketplace:
+    """Installs from a registry; each change swaps the catalog live (a running call keeps
+    the `Skill` it resolved, and its release folder stays until the next start)."""
+
+    def swap(catalog: SkillCatalog) -> None:
+        services.catalog = catalog
+        services.calls.catalog = catalog
+
+    return Marketplace(
+        settings.home,
+        services.audit,
+        skill_sources(settings),
+        swap,
+        default_registry=settings.marketplace.registry_url,
+        min_age_hours=settings.marketplace.min_age_hours,
+    )
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -239,6 +262,7 @@ def create_app(settings: Settings) -> FastAPI:
             AccountsUnavailable,
             ApprovalsUnavailable,
             SecretsUnavailable,
+            LockfileBroken,
         ) as exc:
             log.error("control_plane.start_failed", reason=str(exc))
             app.state.start_failed = str(exc)  # said in one line: the server hides the trace
@@ -303,6 +327,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(schedules_router)
     app.include_router(chat_buttons_router)
     app.include_router(pairings_router)
+    app.include_router(marketplace_router)
     app.include_router(export.router)
     app.include_router(tail.router)
     app.include_router(auth_routes.router)

@@ -204,6 +204,16 @@ class OtelSettings(BaseModel):
     """How long one export may take before it is dropped, in seconds."""
 
 
+class MarketplaceSettings(BaseModel):
+    """Installing skills from a registry (``nexflow skill install``)."""
+
+    registry_url: str | None = None
+    """The registry ``install`` uses when no ``--registry`` is given; unset = always name one."""
+    min_age_hours: float = Field(default=0.0, ge=0, le=87_600)
+    """Cooldown: resolution skips versions younger than this, in hours (an exact pin does
+    not); 0 = off."""
+
+
 class Settings(BaseSettings):
     """Everything the control plane needs to start."""
 
@@ -254,6 +264,7 @@ class Settings(BaseSettings):
     checkpoints: CheckpointSettings = Field(default_factory=CheckpointSettings)
     web: WebSettings = Field(default_factory=WebSettings)
     otel: OtelSettings = Field(default_factory=OtelSettings)
+    marketplace: MarketplaceSettings = Field(default_factory=MarketplaceSettings)
 
     @field_validator("volumes")
     @classmethod

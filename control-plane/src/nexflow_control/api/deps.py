@@ -34,6 +34,7 @@ from ..chat.identity import CHANNEL, ON_BEHALF_OF
 from ..db import Database
 from ..errors import CsrfFailed, InsufficientScope, Unauthenticated
 from ..executors import ExecutorPool
+from ..marketplace import Marketplace
 from ..metrics import Metrics
 from ..policy import PolicyEngine
 from ..refusals import RefusalRecorder
@@ -70,6 +71,8 @@ class Services:
     schedules: ScheduleService | None = None
     scheduler: Scheduler | None = None
     chain_status: ChainStatus = field(default_factory=ChainStatus)
+    marketplace: Marketplace | None = None
+    """Set by `build_services` (installs from a registry)."""
     refusals: RefusalRecorder = field(init=False)
     pairings: PairingStore = field(init=False)
     nonces: ChatNonces = field(init=False)

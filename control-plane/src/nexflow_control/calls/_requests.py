@@ -63,9 +63,9 @@ def policy_input(
             "version": skill.version,
             "digest": skill.digest,
             "publisher": skill.publisher,
-            # Nothing verifies a publisher yet (signed skills come with the registry):
-            # the publisher a SKILL.md names is a claim.
-            "publisher_verified": False,
+            # True only for a skill installed through the verified registry path whose
+            # files still match skills.lock; otherwise the publisher is a SKILL.md claim.
+            "publisher_verified": skill.verified_publisher is not None,
             "source": skill.source,
             "permissions": sorted(str(p) for p in skill.permissions),
             "runtime": str(skill.runtime) if skill.runtime else None,

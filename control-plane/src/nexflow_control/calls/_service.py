@@ -18,6 +18,7 @@ from ..approvals import Approval, ApprovalStore, Status, new_approval_id
 from ..auth import Principal
 from ..errors import (
     AuditUnavailable,
+    Conflict,
     NexflowError,
     NotExecutable,
     NotFound,
@@ -151,6 +152,17 @@ class CallService:
                 principal,
                 name[:64],
                 NotFound(f"no skill named {name!r}", code="skill_not_found"),
+            )
+        if skill.consent_pending:
+            raise await self._refuse(
+                call_id,
+                principal,
+                skill.name,
+                Conflict(
+                    f"an update of {name!r} asks for more than was approved: "
+                    f"'nexflow skill consent {name}' shows and approves it",
+                    code="consent_required",
+                ),
             )
         try:
             with step("input.validate"):

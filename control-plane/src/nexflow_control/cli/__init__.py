@@ -9,6 +9,7 @@ One module per command group:
     _certs      certs init|issue (the mTLS CA)     _secret     secret set|rotate|list|rm
     _schedule   schedule add|list|rm|pause|resume
     _pairing    pairing list|confirm|reject (chat senders)
+    _marketplace skill install|update|remove|consent|installed, registry trust|revoke|keys
     _client     what the HTTP commands share (home, token, request, fail)
 """
 
@@ -26,6 +27,7 @@ from . import (
     _certs,
     _db,
     _image,
+    _marketplace,
     _pairing,
     _policy,
     _schedule,
@@ -52,6 +54,7 @@ app.add_typer(_certs.app, name="certs")
 app.add_typer(_secret.app, name="secret")
 app.add_typer(_schedule.app, name="schedule")
 app.add_typer(_pairing.app, name="pairing")
+app.add_typer(_marketplace.registry_app, name="registry")
 
 
 @app.command()

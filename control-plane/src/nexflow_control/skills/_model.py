@@ -124,6 +124,11 @@ class Skill:
     output_schema_json: str | None = None
     metadata_json: str | None = None
     install_json: str | None = None
+    verified_publisher: str | None = None
+    """The registry publisher whose signed, logged release these files are (set from the
+    home's skills.lock when the files still match it); None: the publisher is a claim."""
+    consent_pending: bool = False
+    """An update asks for more than a human approved: installed, but no call runs it."""
 
     @property
     def executable(self) -> bool:
@@ -132,7 +137,7 @@ class Skill:
 
     @property
     def publisher(self) -> str | None:
-        return self.author
+        return self.verified_publisher or self.author
 
     @property
     def image_ref(self) -> str | None:

@@ -1,0 +1,144 @@
+"""`/api/v1/marketplace`: install, update, remove and consent to registry skills, and the
+publisher keys this home trusts (scope `accounts:admin`; each change audited).
+
+    POST   /marketplace/install              {spec, registry?, min_age_hours?}
+    POST   /marketplace/update               {name?, min_age_hours?}
+    GET    /marketplace/skills               the lockfile
+    DELETE /marketplace/skills/{name}
+    GET    /marketplace/skills/{name}/consent   the diff a pending update asks for
+    POST   /marketplace/skills/{name}/consent   approve it
+    GET    /marketplace/keys?registry=       pinned publisher keys
+    POST   /marketplace/keys/trust           {publisher, public_key, registry?}
+    POST   /marketplace/keys/revoke          {publisher, key, registry?}
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Query
+
+from ..errors import NexflowError
+from ..marketplace import Installed, LockedSkill, Marketplace
+from .deps import AccountsAdmin, Services, ServicesDep
+from .params import PathName
+from .route import edge_router
+from .schemas_marketplace import (
+    ConsentOut,
+    InstalledList,
+    InstalledOut,
+    InstallIn,
+    KeyList,
+    KeyOut,
+    RevokedOut,
+    RevokeIn,
+    TrustIn,
+    UpdateIn,
+    UpdateOut,
+    UpdateResult,
+)
+
+router = edge_router("/api/v1/marketplace", "marketplace")
+
+
+def _market(svc: Services) -> Marketplace:
+    assert svc.marketplace is not None  # set by build_services
+    return svc.marketplace
+
+
+def _out(done: Installed) -> InstalledOut:
+    return InstalledOut(
+        skill=done.entry,
+        changed=done.changed,
+        first_use=done.first_use,
+        consent_required=done.entry.consent_diff.lines(),
+    )
+
+
+@router.post("/install")
+async def install(body: InstallIn, svc: ServicesDep, who: AccountsAdmin) -> InstalledOut:
+    """Resolve, verify (digest, signature, log proofs) and install one release; it is
+    callable at once (an update asking for more answers `consent_required` until approved)."""
+    done = await _market(svc).install(
+        body.spec, who.id, registry=body.registry, min_age_hours=body.min_age_hours
+    )
+    return _out(done)
+
+
+@router.post("/update")
+async def update(body: UpdateIn, svc: ServicesDep, who: AccountsAdmin) -> UpdateOut:
+    """Install the latest release of one installed skill (or of each); per skill, what
+    happened or the refusal's code."""
+    market = _market(svc)
+    if body.name is not None:
+        market.entry(body.name)
+    names = [body.name] if body.name else [e.name for e in market.installed()]
+    results: list[UpdateResult] = []
+    for name in names:
+        try:
+            done = await market.install(name, who.id, min_age_hours=body.min_age_hours)
+            results.append(UpdateResult(name=name, installed=_out(done)))
+        except NexflowError as exc:
+            if body.name is not None:
+                raise
+            results.append(UpdateResult(name=name, error=exc.code, message=exc.message))
+    return UpdateOut(results=results)
+
+
+@router.get("/skills")
+async def installed(svc: ServicesDep, _: AccountsAdmin) -> InstalledList:
+    return InstalledList(skills=_market(svc).installed())
+
+
+@router.delete("/skills/{name}")
+async def remove(name: PathName, svc: ServicesDep, who: AccountsAdmin) -> LockedSkill:
+    """Uninstall a registry skill (its lockfile entry and folder); returns what it was."""
+    return await _market(svc).remove(name, who.id)
+
+
+def _consent(entry: LockedSkill) -> ConsentOut:
+    return ConsentOut(
+        name=entry.name,
+        version=entry.version,
+        pending=entry.consent_pending,
+        diff=entry.consent_diff.lines(),
+        added=entry.consent_diff,
+    )
+
+
+@router.get("/skills/{name}/consent")
+async def consent_diff(name: PathName, svc: ServicesDep, _: AccountsAdmin) -> ConsentOut:
+    """What the installed version asks for beyond what was approved (empty: nothing)."""
+    return _consent(_market(svc).entry(name))
+
+
+@router.post("/skills/{name}/consent")
+async def consent(name: PathName, svc: ServicesDep, who: AccountsAdmin) -> ConsentOut:
+    """Approve the pending difference; the skill runs again (audited)."""
+    before = _market(svc).entry(name)
+    await _market(svc).consent(name, who.id)
+    return _consent(before)
+
+
+@router.get("/keys")
+async def keys(
+    svc: ServicesDep,
+    _: AccountsAdmin,
+    registry: Annotated[str | None, Query(max_length=2000)] = None,
+) -> KeyList:
+    return KeyList(keys=[KeyOut(registry=registry, **vars(k)) for k in _market(svc).keys(registry)])
+
+
+@router.post("/keys/trust")
+async def trust(body: TrustIn, svc: ServicesDep, who: AccountsAdmin) -> KeyOut:
+    """Pin a publisher's key explicitly (a rotation, or trust before first use)."""
+    pin = await _market(svc).trust(body.publisher, body.public_key, body.registry, who.id)
+    return KeyOut(registry=body.registry, **vars(pin))
+
+
+@router.post("/keys/revoke")
+async def revoke(body: RevokeIn, svc: ServicesDep, who: AccountsAdmin) -> RevokedOut:
+    """Revoke a pinned key: installs it signed are refused, and installed skills it signed
+    are no longer `publisher_verified`."""
+    kid = await _market(svc).revoke(body.publisher, body.key, body.registry, who.id)
+    return RevokedOut(publisher=body.publisher, key_id=kid)

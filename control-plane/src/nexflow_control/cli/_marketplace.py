@@ -1,0 +1,167 @@
+"""`nexflow skill install|update|remove|consent|installed` and `nexflow registry
+trust|revoke|keys`: clients of `/api/v1/marketplace` on a running control plane (which
+verifies, installs, audits and reloads its catalog live)."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+import typer
+
+from . import _skill
+from ._client import DEFAULT_HOME, HomeOpt, TokenOpt, UrlOpt, call_api
+
+registry_app = typer.Typer(help="Publisher keys this home trusts.", no_args_is_help=True)
+RegistryOpt = Annotated[
+    str | None, typer.Option("--registry", help="Registry base URL (default: the setting)")
+]
+MinAgeOpt = Annotated[
+    float | None,
+    typer.Option("--min-age-hours", help="Skip versions younger than N hours (unless pinned)"),
+]
+URL = "http://127.0.0.1:8080"
+
+
+def _say_installed(done: dict[str, Any]) -> None:
+    skill = done["skill"]
+    for pinned in done["first_use"]:
+        typer.secho(f"pinned on first use: {pinned}", fg=typer.colors.YELLOW, err=True)
+    verb = "installed" if done["changed"] else "already installed"
+    typer.echo(
+        f"{verb} {skill['name']} {skill['version']} (sha256:{skill['digest'][:16]}…, "
+        f"publisher {skill['publisher']}, key {skill['key_id'][:16]}, "
+        f"log size {skill['checkpoint_size']})"
+    )
+    if done["consent_required"]:
+        _say_diff(skill["name"], done["consent_required"])
+
+
+def _say_diff(name: str, lines: list[str]) -> None:
+    typer.secho(
+        f"{name} asks for more than was approved; it does not run until "
+        f"'nexflow skill consent {name}':",
+        fg=typer.colors.YELLOW,
+    )
+    for line in lines:
+        typer.echo(f"  {line}")
+
+
+@_skill.app.command("install")
+def install(
+    spec: Annotated[str, typer.Argument(help="NAME, NAME@VERSION or NAME@sha256:DIGEST")],
+    registry: RegistryOpt = None,
+    min_age_hours: MinAgeOpt = None,
+    url: UrlOpt = URL,
+    token: TokenOpt = None,
+    home: HomeOpt = DEFAULT_HOME,
+) -> None:
+    """Install a skill from a registry once its digest, signature and log proofs verify."""
+    body = {"spec": spec, "registry": registry, "min_age_hours": min_age_hours}
+    done = call_api("POST", url, "/api/v1/marketplace/install", token, home, json=body)
+    _say_installed(done.json())
+
+
+@_skill.app.command("update")
+def update(
+    name: Annotated[str | None, typer.Argument(help="One skill (default: every one)")] = None,
+    min_age_hours: MinAgeOpt = None,
+    url: UrlOpt = URL,
+    token: TokenOpt = None,
+    home: HomeOpt = DEFAULT_HOME,
+) -> None:
+    """Install the latest verified release of installed registry skills; exit 1 if one failed."""
+    body = {"name": name, "min_age_hours": min_age_hours}
+    out = call_api("POST", url, "/api/v1/marketplace/update", token, home, json=body).json()
+    failed = False
+    for result in out["results"]:
+        if result["installed"] is not None:
+            _say_installed(result["installed"])
+        else:
+            failed = True
+            typer.secho(
+                f"{result['name']}: {result['error']}: {result['message']}",
+                fg=typer.colors.RED,
+                err=True,
+            )
+    raise typer.Exit(1 if failed else 0)
+
+
+@_skill.app.command("remove")
+def remove(
+    name: str, url: UrlOpt = URL, token: TokenOpt = None, home: HomeOpt = DEFAULT_HOME
+) -> None:
+    """Uninstall a skill installed from a registry."""
+    gone = call_api("DELETE", url, f"/api/v1/marketplace/skills/{name}", token, home).json()
+    typer.echo(f"removed {gone['name']} {gone['version']}")
+
+
+@_skill.app.command("consent")
+def consent(
+    name: str,
+    show: Annotated[bool, typer.Option("--show", help="Only show the difference")] = False,
+    url: UrlOpt = URL,
+    token: TokenOpt = None,
+    home: HomeOpt = DEFAULT_HOME,
+) -> None:
+    """Show, then approve, what an installed update asks for beyond the last approval."""
+    path = f"/api/v1/marketplace/skills/{name}/consent"
+    diff = call_api("GET", url, path, token, home).json()
+    if not diff["pending"]:
+        typer.echo(f"{name} {diff['version']}: nothing awaits consent")
+        return
+    _say_diff(name, diff["diff"])
+    if not show:
+        call_api("POST", url, path, token, home)
+        typer.echo(f"approved: {name} {diff['version']} may run")
+
+
+@_skill.app.command("installed")
+def installed(url: UrlOpt = URL, token: TokenOpt = None, home: HomeOpt = DEFAULT_HOME) -> None:
+    """The lockfile: skills installed from a registry, as JSON."""
+    out = call_api("GET", url, "/api/v1/marketplace/skills", token, home).json()
+    typer.echo(json.dumps(out["skills"], indent=2))
+
+
+@registry_app.command("trust")
+def trust(
+    publisher: str,
+    key: Annotated[str, typer.Argument(help="base64 ed25519 public key")],
+    registry: RegistryOpt = None,
+    url: UrlOpt = URL,
+    token: TokenOpt = None,
+    home: HomeOpt = DEFAULT_HOME,
+) -> None:
+    """Trust a publisher's key explicitly (before first use, or a rotated key)."""
+    body = {"publisher": publisher, "public_key": key, "registry": registry}
+    pin = call_api("POST", url, "/api/v1/marketplace/keys/trust", token, home, json=body).json()
+    typer.echo(f"trusted {publisher} key {pin['key_id']}")
+
+
+@registry_app.command("revoke")
+def revoke(
+    publisher: str,
+    key: Annotated[str, typer.Argument(help="key id (8+ characters) or base64 public key")],
+    registry: RegistryOpt = None,
+    url: UrlOpt = URL,
+    token: TokenOpt = None,
+    home: HomeOpt = DEFAULT_HOME,
+) -> None:
+    """Revoke a publisher key: nothing it signed installs, nor counts as verified."""
+    body = {"publisher": publisher, "key": key, "registry": registry}
+    out = call_api("POST", url, "/api/v1/marketplace/keys/revoke", token, home, json=body).json()
+    typer.echo(f"revoked {publisher} key {out['key_id']}")
+
+
+@registry_app.command("keys")
+def keys(
+    registry: RegistryOpt = None,
+    url: UrlOpt = URL,
+    token: TokenOpt = None,
+    home: HomeOpt = DEFAULT_HOME,
+) -> None:
+    """The publisher keys pinned in this home."""
+    params = f"?registry={registry}" if registry else ""
+    out = call_api("GET", url, f"/api/v1/marketplace/keys{params}", token, home).json()
+    for k in out["keys"]:
+        typer.echo(f"{k['publisher']:<20} {k['key_id'][:16]}  {k['status']:<8} {k['how']}")

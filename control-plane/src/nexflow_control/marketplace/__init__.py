@@ -1,0 +1,32 @@
+"""Skills installed from a registry: the verified install path on the runtime's side.
+
+    Marketplace(home, audit, base_sources, on_catalog)   install / update / remove /
+        consent / trust / revoke, each audited, the catalog reloaded live after it
+    load_catalog(base_sources, home)   the catalog with installed releases, marked
+        `verified_publisher` / `consent_pending` from `skills.lock`
+    prune(home)                        drop release folders the lockfile no longer names
+
+The verification itself (digest, signature, log proofs, trust store) is the registry
+package's client (`nexflow_registry.client`); this package places, locks and audits.
+"""
+
+from ._errors import MarketplaceError
+from ._lock import LockedSkill, Lockfile, LockfileBroken
+from ._request import SkillRequest, added, request_of
+from ._service import Installed, Marketplace, load_catalog
+from ._sources import INSTALLED, prune
+
+__all__ = [
+    "INSTALLED",
+    "Installed",
+    "LockedSkill",
+    "Lockfile",
+    "LockfileBroken",
+    "Marketplace",
+    "MarketplaceError",
+    "SkillRequest",
+    "added",
+    "load_catalog",
+    "prune",
+    "request_of",
+]

@@ -1,0 +1,41 @@
+"""The verifying install client: resolve, download and prove a release before it unpacks.
+
+    spec = parse_spec("echo@1.0.0")
+    trust = TrustStore.load(home)
+    async with RegistryClient(url) as client:
+        verified = await fetch_verified(client, trust, spec, min_age_hours=0)
+    unpack_verified(verified, dest)
+    trust.save()
+
+Errors: `ClientError` and its tree in `errors` (stable codes).
+"""
+
+from .errors import (
+    ClientError,
+    RegistryUnreachable,
+    ReleaseNotFound,
+    VerificationFailed,
+    VersionTooNew,
+)
+from .fetch import RegistryClient
+from .install import Verified, fetch_verified, unpack_verified
+from .resolve import Spec, parse_spec, resolve
+from .trust import KeyPin, TrustStore, normalize_url
+
+__all__ = [
+    "ClientError",
+    "KeyPin",
+    "RegistryClient",
+    "RegistryUnreachable",
+    "ReleaseNotFound",
+    "Spec",
+    "TrustStore",
+    "VerificationFailed",
+    "Verified",
+    "VersionTooNew",
+    "fetch_verified",
+    "normalize_url",
+    "parse_spec",
+    "resolve",
+    "unpack_verified",
+]

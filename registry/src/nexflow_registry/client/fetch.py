@@ -1,0 +1,117 @@
+"""The registry's HTTP API as the install client reads it (httpx); nothing here is trusted.
+
+Each method returns what the registry said, parsed into its typed model; `verify` and
+`install` decide whether to believe it.
+"""
+
+from __future__ import annotations
+
+import base64
+from typing import TypeVar
+
+import httpx
+from pydantic import BaseModel, ValidationError
+
+from ..models import ConsistencyOut, EntryOut, InclusionOut, PackageOut, VersionOut
+from ..routes_keys import PublisherKeysOut
+from .errors import RegistryUnreachable, ReleaseNotFound
+from .trust import normalize_url
+
+Model = TypeVar("Model", bound=BaseModel)
+MAX_ARCHIVE_BYTES = 64 * 1024 * 1024
+
+
+class RegistryClient:
+    def __init__(
+        self, url: str, *, timeout: float = 30, transport: httpx.AsyncBaseTransport | None = None
+    ) -> None:
+        self.url = normalize_url(url)
+        self._http = httpx.AsyncClient(
+            base_url=self.url,
+            timeout=httpx.Timeout(timeout, connect=5),
+            transport=transport,
+        )
+
+    async def __aenter__(self) -> RegistryClient:
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self._http.aclose()
+
+    async def _get(self, path: str, params: dict[str, int] | None = None) -> httpx.Response:
+        try:
+            resp = await self._http.get(path, params=params)
+        except httpx.HTTPError as exc:
+            raise RegistryUnreachable(f"cannot reach the registry at {self.url}: {exc}") from exc
+        if resp.status_code == 404:
+            raise ReleaseNotFound(f"the registry has no {path.removeprefix('/api/v1/')}")
+        if resp.status_code != 200:
+            raise RegistryUnreachable(
+                f"the registry answered {resp.status_code} to {path}: {resp.text[:200]}"
+            )
+        return resp
+
+    async def _model(self, model: type[Model], path: str, **params: int) -> Model:
+        resp = await self._get(path, params or None)
+        try:
+            return model.model_validate_json(resp.content)
+        except ValidationError as exc:
+            raise RegistryUnreachable(f"the registry's answer to {path} is malformed") from exc
+
+    async def package(self, name: str) -> PackageOut:
+        return await self._model(PackageOut, f"/api/v1/packages/{name}")
+
+    async def version(self, name: str, version: str) -> VersionOut:
+        return await self._model(VersionOut, f"/api/v1/packages/{name}/{version}")
+
+    async def archive(self, name: str, version: str) -> bytes:
+        path = f"/api/v1/packages/{name}/{version}/archive"
+        try:
+            async with self._http.stream("GET", path) as resp:
+                if resp.status_code != 200:
+                    await resp.aread()
+                    raise RegistryUnreachable(
+                        f"the registry answered {resp.status_code} to {path}: {resp.text[:200]}"
+                    )
+                chunks: list[bytes] = []
+                total = 0
+                async for chunk in resp.aiter_bytes():
+                    total += len(chunk)
+                    if total > MAX_ARCHIVE_BYTES:
+                        raise RegistryUnreachable(f"the archive is over {MAX_ARCHIVE_BYTES} bytes")
+                    chunks.append(chunk)
+        except httpx.HTTPError as exc:
+            raise RegistryUnreachable(f"cannot download {path}: {exc}") from exc
+        return b"".join(chunks)
+
+    async def log_key(self) -> str:
+        return (await self._get("/api/v1/log/key")).text.strip()
+
+    async def checkpoint(self) -> str:
+        return (await self._get("/api/v1/log/checkpoint")).text
+
+    async def entry(self, index: int) -> bytes:
+        out = await self._model(EntryOut, f"/api/v1/log/entries/{index}")
+        return _b64(out.data)
+
+    async def inclusion(self, leaf_index: int, tree_size: int) -> list[bytes]:
+        out = await self._model(
+            InclusionOut, "/api/v1/log/proof/inclusion", leaf_index=leaf_index, tree_size=tree_size
+        )
+        return [_b64(h) for h in out.hashes]
+
+    async def consistency(self, first: int, second: int) -> list[bytes]:
+        out = await self._model(
+            ConsistencyOut, "/api/v1/log/proof/consistency", first=first, second=second
+        )
+        return [_b64(h) for h in out.hashes]
+
+    async def keys(self, publisher: str) -> PublisherKeysOut:
+        return await self._model(PublisherKeysOut, f"/api/v1/publishers/{publisher}/keys")
+
+
+def _b64(text: str) -> bytes:
+    try:
+        return base64.b64decode(text, validate=True)
+    except ValueError as exc:
+        raise RegistryUnreachable("the registry sent malformed base64") from exc
