@@ -16,7 +16,7 @@ from . import keyrotation, signing
 from .auth import now
 from .db import metadata, publisher_keys
 from .errors import Conflict, Forbidden, NotFound, SignatureInvalid
-from .publishing import entry_bytes
+from .events import entry_bytes
 from .routes_packages import Reg, Who
 from .transparency import log
 
