@@ -53,15 +53,19 @@ def failed(stack: Stack, skill: str, value: dict[str, Any]) -> dict[str, Any]:
 
 
 def approved(
-    stack: Stack, person: httpx.Client, skill: str, value: dict[str, Any]
+    stack: Stack,
+    person: httpx.Client,
+    skill: str,
+    value: dict[str, Any],
+    reason: str = "approval_required_skill",
 ) -> tuple[str, Any]:
-    """Ask for `skill`, check it waits for approval, approve it as `person`; the ended
-    call's status and the output its script printed."""
+    """Ask for `skill`, check it waits for approval for `reason`, approve it as `person`;
+    the ended call's status and the output its script printed."""
     reply = stack.call(skill, value)
     assert reply.status_code == 202, reply.text
     asked = reply.json()
     assert asked["status"] == "pending_approval", asked
-    assert "approval_required_skill" in {r["code"] for r in asked["reasons"]}, asked
+    assert reason in {r["code"] for r in asked["reasons"]}, asked
     decided = person.post(f"/api/v1/approvals/{asked['approval_id']}/approve", json={})
     assert decided.status_code == 200, decided.text
     story = finished(stack, asked["call_id"])

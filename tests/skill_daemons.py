@@ -41,12 +41,12 @@ def _wait_port(port: int, proc: subprocess.Popen[bytes], what: str) -> None:
 
 def self_signed(directory: Path, days: int) -> tuple[Path, Path]:
     """A self-signed certificate for 127.0.0.1 valid `days` days (PEM cert, key)."""
+    import ipaddress
+
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.x509.oid import NameOID
-
-    import ipaddress
 
     now = datetime.datetime.now(datetime.UTC)
     key = ec.generate_private_key(ec.SECP256R1())
@@ -105,11 +105,11 @@ class Mailbox:
 
     messages: list[tuple[str, list[str], bytes]] = field(default_factory=list)
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 - aiosmtpd's name
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         self.messages.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.content))
         return "250 OK"
 
-    async def handle_RCPT(  # noqa: N802 - aiosmtpd's name
+    async def handle_RCPT(
         self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
     ) -> str:
         if address.endswith("@refused.test"):
@@ -148,9 +148,19 @@ class Daemons:
 
     def start_caldav(self) -> None:
         port = free_port()
-        argv = [sys.executable, "-m", "radicale", "--config", "", "--server-hosts",
-                f"127.0.0.1:{port}", "--auth-type", "none",
-                "--storage-filesystem-folder", str(self.workdir / "radicale")]  # fmt: skip
+        argv = [
+            sys.executable,
+            "-m",
+            "radicale",
+            "--config",
+            "",
+            "--server-hosts",
+            f"127.0.0.1:{port}",
+            "--auth-type",
+            "none",
+            "--storage-filesystem-folder",
+            str(self.workdir / "radicale"),
+        ]
         self._spawn(argv, port, "radicale")
         self.caldav_url = f"http://127.0.0.1:{port}/ann/work/"
         made = httpx.request("MKCALENDAR", self.caldav_url, auth=("ann", "x"), timeout=10)
@@ -158,11 +168,20 @@ class Daemons:
 
     def start_dns(self, records: dict[str, str], txt: dict[str, str]) -> None:
         self.dns_port = free_port()
-        argv = [shutil.which("dnsmasq") or "/usr/sbin/dnsmasq", "--keep-in-foreground",
-                "--no-resolv", "--no-hosts", "--no-poll", "--bind-interfaces",
-                "--listen-address=127.0.0.1", f"--port={self.dns_port}", "--user=root",
-                f"--pid-file={self.workdir / 'dnsmasq.pid'}", "--local=/test/",
-                "--mx-host=mail-domain.test,mx1.test,10"]  # fmt: skip
+        argv = [
+            shutil.which("dnsmasq") or "/usr/sbin/dnsmasq",
+            "--keep-in-foreground",
+            "--no-resolv",
+            "--no-hosts",
+            "--no-poll",
+            "--bind-interfaces",
+            "--listen-address=127.0.0.1",
+            f"--port={self.dns_port}",
+            "--user=root",
+            f"--pid-file={self.workdir / 'dnsmasq.pid'}",
+            "--local=/test/",
+            "--mx-host=mail-domain.test,mx1.test,10",
+        ]
         argv += [f"--host-record={name},{address}" for name, address in records.items()]
         argv += [f"--txt-record={name},{text}" for name, text in txt.items()]
         self._spawn(argv, self.dns_port, "dnsmasq")

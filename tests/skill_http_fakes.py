@@ -29,7 +29,8 @@ PAGE = b"""<!doctype html><html><head><title>Release notes</title>
 RSS = b"""<?xml version="1.0"?><rss version="2.0"><channel><title>Example blog</title>
 <link>http://blog.test/</link>
 <item><title>Release 2.0</title><link>http://blog.test/2.0</link><guid>r2</guid>
-<pubDate>Mon, 07 Dec 2026 10:00:00 GMT</pubDate><description>&lt;b&gt;Big&lt;/b&gt; news</description></item>
+<pubDate>Mon, 07 Dec 2026 10:00:00 GMT</pubDate>
+<description>&lt;b&gt;Big&lt;/b&gt; news</description></item>
 <item><title>Release 1.0</title><link>http://blog.test/1.0</link><guid>r1</guid>
 <pubDate>Sun, 06 Dec 2026 10:00:00 GMT</pubDate><description>First</description></item>
 </channel></rss>"""
@@ -45,7 +46,7 @@ LAUGHS = b"""<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">
 <!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">]>
 <rss version="2.0"><channel><title>&lol3;</title></channel></rss>"""
 
-_SELECTOR = re.compile(r'^\s*([a-zA-Z_:][a-zA-Z0-9_:]*)?\s*(?:\{(.*)\})?\s*$')
+_SELECTOR = re.compile(r"^\s*([a-zA-Z_:][a-zA-Z0-9_:]*)?\s*(?:\{(.*)\})?\s*$")
 _MATCHER = re.compile(r'\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*=\s*"((?:[^"\\]|\\.)*)"\s*(?:,|$)')
 
 
@@ -79,13 +80,13 @@ class Fakes:
             return None
         if m.group(1):
             wanted["__name__"] = m.group(1)
-        return [(l, v) for l, v in self.series if all(l.get(k) == v2 for k, v2 in wanted.items())]
+        return [(m, v) for m, v in self.series if all(m.get(k) == w for k, w in wanted.items())]
 
 
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the stdlib's name
+    def log_message(self, format: str, *args: Any) -> None:
         pass
 
     def _send(self, status: int, body: bytes, ctype: str = "application/json") -> None:
@@ -135,37 +136,54 @@ class _Handler(BaseHTTPRequestHandler):
             return self._alertmanager(url.path, body)
         return self._send(404, b"not found", "text/plain")
 
-    do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _route  # noqa: N815 - the stdlib's names
+    do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _route
 
     def _prometheus(self, ranged: bool, params: dict[str, str]) -> None:
         found = self.server.fakes.select(params.get("query", ""))
         if found is None:
-            return self._json(400, {"status": "error", "errorType": "bad_data",
-                                    "error": "1:1: parse error: unexpected character"})  # fmt: skip
+            return self._json(
+                400,
+                {
+                    "status": "error",
+                    "errorType": "bad_data",
+                    "error": "1:1: parse error: unexpected character",
+                },
+            )
         now = float(params.get("time", time.time()))
         if not ranged:
-            result = [{"metric": l, "value": [now, repr(v)]} for l, v in found]
-            return self._json(200, {"status": "success", "data": {"resultType": "vector", "result": result}})
+            result = [{"metric": m, "value": [now, repr(v)]} for m, v in found]
+            return self._json(
+                200, {"status": "success", "data": {"resultType": "vector", "result": result}}
+            )
         start, end, step = float(params["start"]), float(params["end"]), float(params["step"])
         points = [start + i * step for i in range(int((end - start) / step) + 1)]
-        result = [{"metric": l, "values": [[t, repr(v)] for t in points]} for l, v in found]
-        return self._json(200, {"status": "success", "data": {"resultType": "matrix", "result": result}})
+        result = [{"metric": m, "values": [[t, repr(v)] for t in points]} for m, v in found]
+        return self._json(
+            200, {"status": "success", "data": {"resultType": "matrix", "result": result}}
+        )
 
     def _loki(self, params: dict[str, str]) -> None:
         query = params.get("query", "")
         m = re.match(r"^\s*\{(.*?)\}((?:\s*\|=\s*\"[^\"]*\")*)\s*$", query)
         wanted = _matchers(m.group(1)) if m else None
         if m is None or not wanted:
-            return self._send(400, b"parse error : syntax error: unexpected IDENTIFIER", "text/plain")
+            return self._send(
+                400, b"parse error : syntax error: unexpected IDENTIFIER", "text/plain"
+            )
         filters = re.findall(r'\|=\s*"([^"]*)"', m.group(2))
         limit = int(params.get("limit", "100"))
-        rows = [r for r in self.server.fakes.logs
-                if all(r[0].get(k) == v for k, v in wanted.items()) and all(f in r[2] for f in filters)]  # fmt: skip
+        rows = [
+            r
+            for r in self.server.fakes.logs
+            if all(r[0].get(k) == v for k, v in wanted.items()) and all(f in r[2] for f in filters)
+        ]
         rows.sort(key=lambda r: r[1], reverse=params.get("direction", "backward") == "backward")
         streams: dict[str, dict[str, Any]] = {}
         for labels, ts, line in rows[:limit]:
             key = json.dumps(labels, sort_keys=True)
-            streams.setdefault(key, {"stream": labels, "values": []})["values"].append([str(ts), line])
+            streams.setdefault(key, {"stream": labels, "values": []})["values"].append(
+                [str(ts), line]
+            )
         data = {"resultType": "streams", "result": list(streams.values())}
         return self._json(200, {"status": "success", "data": data})
 

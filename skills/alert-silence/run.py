@@ -50,10 +50,20 @@ def matchers(raw):
         fail("bad_input", "'matchers' must be a list of 1 to 32 matchers")
     out = []
     for m in raw:
-        if not isinstance(m, dict) or not isinstance(m.get("name"), str) or not isinstance(m.get("value"), str):
+        if (
+            not isinstance(m, dict)
+            or not isinstance(m.get("name"), str)
+            or not isinstance(m.get("value"), str)
+        ):
             fail("bad_input", "each matcher needs 'name' and 'value' strings")
-        out.append({"name": m["name"], "value": m["value"], "isRegex": m.get("is_regex") is True,
-                    "isEqual": m.get("is_equal") is not False})  # fmt: skip
+        out.append(
+            {
+                "name": m["name"],
+                "value": m["value"],
+                "isRegex": m.get("is_regex") is True,
+                "isEqual": m.get("is_equal") is not False,
+            }
+        )
     if not any(not m["isRegex"] and m["isEqual"] and m["value"] for m in out):
         fail("too_broad", "at least one matcher must be an exact, non-empty equal match")
     return out
@@ -70,7 +80,7 @@ def create(base, data):
     minutes = data.get("duration_minutes")
     if isinstance(minutes, bool) or not isinstance(minutes, int) or not 1 <= minutes <= 10080:
         fail("bad_input", "'duration_minutes' must be an integer from 1 to 10080")
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     starts, ends = now, now + datetime.timedelta(minutes=minutes)
     body = {
         "matchers": matchers(data.get("matchers")),
@@ -79,9 +89,13 @@ def create(base, data):
         "createdBy": data["created_by"],
         "comment": data["comment"],
     }
-    status, _h, answer, _cut = fetch(f"{base}/api/v2/silences", method="POST",
-                                     body=json.dumps(body).encode(), max_bytes=65536,
-                                     headers={"Content-Type": "application/json"})  # fmt: skip
+    status, _h, answer, _cut = fetch(
+        f"{base}/api/v2/silences",
+        method="POST",
+        body=json.dumps(body).encode(),
+        max_bytes=65536,
+        headers={"Content-Type": "application/json"},
+    )
     if status != 200:
         fail("silence_failed", answer_error(status, answer))
     try:
@@ -90,15 +104,21 @@ def create(base, data):
         fail("bad_answer", "the answer carries no silenceID")
     if not isinstance(silence_id, str) or not _ID.match(silence_id):
         fail("bad_answer", "the silenceID is not an id")
-    return {"action": "create", "silence_id": silence_id, "starts_at": body["startsAt"], "ends_at": body["endsAt"]}
+    return {
+        "action": "create",
+        "silence_id": silence_id,
+        "starts_at": body["startsAt"],
+        "ends_at": body["endsAt"],
+    }
 
 
 def expire(base, data):
     silence_id = data.get("silence_id")
     if not isinstance(silence_id, str) or not _ID.match(silence_id):
         fail("bad_input", "'silence_id' must be a silence id")
-    status, _h, answer, _cut = fetch(f"{base}/api/v2/silence/{urllib.parse.quote(silence_id)}",
-                                     method="DELETE", max_bytes=65536)  # fmt: skip
+    status, _h, answer, _cut = fetch(
+        f"{base}/api/v2/silence/{urllib.parse.quote(silence_id)}", method="DELETE", max_bytes=65536
+    )
     if status == 404:
         fail("not_found", f"no silence {silence_id}")
     if status != 200:

@@ -36,8 +36,9 @@ def clean_parts(name):
         raise Refused("unsafe_entry", f"{name!r} is absolute", entry=name, reason="absolute_path")
     parts = [p for p in name.replace("\\", "/").split("/") if p not in ("", ".")]
     if ".." in parts:
-        raise Refused("unsafe_entry", f"{name!r} leaves the folder", entry=name,
-                      reason="parent_reference")  # fmt: skip
+        raise Refused(
+            "unsafe_entry", f"{name!r} leaves the folder", entry=name, reason="parent_reference"
+        )
     return parts
 
 
@@ -55,11 +56,20 @@ def zip_members(archive):
 def tar_members(archive):
     for member in archive:
         kind = (
-            "file" if member.isreg() else "dir" if member.isdir()
-            else "symlink" if member.issym() else "hardlink" if member.islnk()
-            else "device" if member.ischr() or member.isblk()
-            else "fifo" if member.isfifo() else "other"
-        )  # fmt: skip
+            "file"
+            if member.isreg()
+            else "dir"
+            if member.isdir()
+            else "symlink"
+            if member.issym()
+            else "hardlink"
+            if member.islnk()
+            else "device"
+            if member.ischr() or member.isblk()
+            else "fifo"
+            if member.isfifo()
+            else "other"
+        )
         yield member.name, kind, member, member.mode & 0o111
 
 
@@ -71,11 +81,14 @@ def plan(members, max_entries):
             raise Refused("too_many_entries", f"the archive has more than {max_entries} entries")
         parts = clean_parts(name)
         if kind not in ("file", "dir"):
-            raise Refused("unsafe_entry", f"{name!r} is a {kind}", entry=name, reason=f"{kind}_entry")
+            raise Refused(
+                "unsafe_entry", f"{name!r} is a {kind}", entry=name, reason=f"{kind}_entry"
+            )
         key = "/".join(parts)
         if key in seen:
-            raise Refused("unsafe_entry", f"{name!r} appears twice", entry=name,
-                          reason="duplicate_name")  # fmt: skip
+            raise Refused(
+                "unsafe_entry", f"{name!r} appears twice", entry=name, reason="duplicate_name"
+            )
         seen.add(key)
         if parts:
             out.append((parts, kind, handle, executable))
@@ -122,7 +135,10 @@ def prepare_dest(root, dest):
 
 def limits(data):
     out = []
-    for key, default, top in (("max_bytes", 64 << 20, LIMIT_BYTES), ("max_entries", 10000, LIMIT_ENTRIES)):
+    for key, default, top in (
+        ("max_bytes", 64 << 20, LIMIT_BYTES),
+        ("max_entries", 10000, LIMIT_ENTRIES),
+    ):
         value = data.get(key, default)
         if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= top:
             fail("bad_input", f"'{key}' must be an integer from 1 to {top}")
@@ -154,7 +170,7 @@ def main():
                 entries = plan(zip_members(archive), max_entries)
                 opener = archive.open
             else:
-                archive = tarfile.open(fileobj=fh, mode="r:*")
+                archive = tarfile.open(fileobj=fh, mode="r:*")  # noqa: SIM115 - read below, closed with fh
                 entries = plan(tar_members(archive), max_entries)
                 opener = archive.extractfile
         except Refused as exc:
@@ -170,7 +186,9 @@ def main():
             else:
                 for name in os.listdir(target):
                     full = os.path.join(target, name)
-                    shutil.rmtree(full) if os.path.isdir(full) and not os.path.islink(full) else os.unlink(full)
+                    shutil.rmtree(full) if os.path.isdir(full) and not os.path.islink(
+                        full
+                    ) else os.unlink(full)
             if isinstance(exc, Refused):
                 fail(exc.code, str(exc), **exc.extra)
             fail("extract_failed", f"{type(exc).__name__}: {exc}")

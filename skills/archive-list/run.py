@@ -40,11 +40,20 @@ def tar_entries(fh):
     with tarfile.open(fileobj=fh, mode="r:*") as archive:
         for member in archive:
             kind = (
-                "file" if member.isreg() else "dir" if member.isdir()
-                else "symlink" if member.issym() else "hardlink" if member.islnk()
-                else "device" if member.ischr() or member.isblk()
-                else "fifo" if member.isfifo() else "other"
-            )  # fmt: skip
+                "file"
+                if member.isreg()
+                else "dir"
+                if member.isdir()
+                else "symlink"
+                if member.issym()
+                else "hardlink"
+                if member.islnk()
+                else "device"
+                if member.ischr() or member.isblk()
+                else "fifo"
+                if member.isfifo()
+                else "other"
+            )
             yield member.name, kind, member.size
 
 
@@ -94,10 +103,18 @@ def main():
     except (tarfile.TarError, zipfile.BadZipFile, EOFError, OSError) as exc:
         fail("not_an_archive", f"{path!r} is not a readable zip or tar archive: {exc}")
     print(f"archive-list: {count} entr(ies) in {fmt}", file=sys.stderr)
-    print(json.dumps({
-        "format": fmt, "count": count, "total_size": total, "entries": entries,
-        "safe": flagged == 0, "truncated": count > len(entries),
-    }))  # fmt: skip
+    print(
+        json.dumps(
+            {
+                "format": fmt,
+                "count": count,
+                "total_size": total,
+                "entries": entries,
+                "safe": flagged == 0,
+                "truncated": count > len(entries),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -55,12 +55,18 @@ def moment(text, key):
         fail("bad_input", f"'{key}' must be an RFC 3339 time")
     if value.tzinfo is None:
         fail("bad_input", f"'{key}' needs a time zone (e.g. Z)")
-    return value.astimezone(datetime.timezone.utc)
+    return value.astimezone(datetime.UTC)
 
 
 def escape(text):
-    return (text.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,")
-            .replace("\r\n", "\\n").replace("\n", "\\n").replace("\r", "\\n"))  # fmt: skip
+    return (
+        text.replace("\\", "\\\\")
+        .replace(";", "\\;")
+        .replace(",", "\\,")
+        .replace("\r\n", "\\n")
+        .replace("\n", "\\n")
+        .replace("\r", "\\n")
+    )
 
 
 def fold(line):
@@ -106,23 +112,37 @@ def main():
     if not isinstance(uid, str) or not _UID.match(uid):
         fail("bad_input", "'uid' may hold letters, digits and @._- only")
     stamp = "%Y%m%dT%H%M%SZ"
-    lines = ["BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//Nexflow//caldav-create//EN",
-             "BEGIN:VEVENT", f"UID:{uid}",
-             f"DTSTAMP:{datetime.datetime.now(datetime.timezone.utc).strftime(stamp)}",
-             f"DTSTART:{start.strftime(stamp)}", f"DTEND:{end.strftime(stamp)}",
-             f"SUMMARY:{escape(data['summary'])}"]  # fmt: skip
+    lines = [
+        "BEGIN:VCALENDAR",
+        "VERSION:2.0",
+        "PRODID:-//Nexflow//caldav-create//EN",
+        "BEGIN:VEVENT",
+        f"UID:{uid}",
+        f"DTSTAMP:{datetime.datetime.now(datetime.UTC).strftime(stamp)}",
+        f"DTSTART:{start.strftime(stamp)}",
+        f"DTEND:{end.strftime(stamp)}",
+        f"SUMMARY:{escape(data['summary'])}",
+    ]
     for key in ("location", "description"):
         if data.get(key):
             lines.append(f"{key.upper()}:{escape(data[key])}")
     lines += ["END:VEVENT", "END:VCALENDAR"]
     body = "".join(fold(line) + "\r\n" for line in lines).encode("utf-8")
     href = url + urllib.parse.quote(uid) + ".ics"
-    headers = {"Content-Type": "text/calendar; charset=utf-8", "If-None-Match": "*", **auth_headers()}
-    status, _h, answer, _cut = fetch(href, method="PUT", body=body, headers=headers, max_bytes=65536)
+    headers = {
+        "Content-Type": "text/calendar; charset=utf-8",
+        "If-None-Match": "*",
+        **auth_headers(),
+    }
+    status, _h, answer, _cut = fetch(
+        href, method="PUT", body=body, headers=headers, max_bytes=65536
+    )
     if status == 412:
         fail("already_exists", f"an event with uid {uid} already exists")
     if status not in (200, 201, 204):
-        fail("caldav_failed", f"{href} answered {status}: {answer[:300].decode('utf-8', 'replace')}")
+        fail(
+            "caldav_failed", f"{href} answered {status}: {answer[:300].decode('utf-8', 'replace')}"
+        )
     print(f"caldav-create: {status} for {uid}", file=sys.stderr)
     print(json.dumps({"uid": uid, "href": href, "status": status}))
 

@@ -96,6 +96,13 @@ def tokens(expr):
     return out
 
 
+def has(value, step):
+    """Whether `value[step]` exists: an index into a list, or a key of an object."""
+    if isinstance(step, int):
+        return isinstance(value, list) and -len(value) <= step < len(value)
+    return isinstance(value, dict) and step in value
+
+
 def walk(value, steps):
     """Values at `steps` below `value`, and whether a [*] made it a list."""
     values, fanned = [value], False
@@ -105,9 +112,7 @@ def walk(value, steps):
             if step == "*":
                 fanned = True
                 nxt.extend(v if isinstance(v, list) else v.values() if isinstance(v, dict) else [])
-            elif isinstance(step, int) and isinstance(v, list) and -len(v) <= step < len(v):
-                nxt.append(v[step])
-            elif isinstance(step, str) and isinstance(v, dict) and step in v:
+            elif has(v, step):
                 nxt.append(v[step])
         values = nxt
     return values, fanned
@@ -128,8 +133,10 @@ def comparable(a, b):
 
 
 def test(item, cond):
-    if not isinstance(cond, dict) or cond.get("op") not in _OPS or not isinstance(
-        cond.get("field"), str
+    if (
+        not isinstance(cond, dict)
+        or cond.get("op") not in _OPS
+        or not isinstance(cond.get("field"), str)
     ):
         fail("bad_input", "each 'where' entry needs a 'field' string and a known 'op'")
     present, value = get(item, cond["field"])
@@ -139,9 +146,13 @@ def test(item, cond):
     if not present:
         return op == "ne"
     if op == "contains":
-        return str(want) in value if isinstance(value, str) else want in value if isinstance(
-            value, list
-        ) else False
+        return (
+            str(want) in value
+            if isinstance(value, str)
+            else want in value
+            if isinstance(value, list)
+            else False
+        )
     if op in ("eq", "ne"):
         same = value == want or (
             not isinstance(value, bool) and comparable(value, want)[0] == comparable(value, want)[1]
@@ -200,9 +211,7 @@ def main():
     for cond in args.get("where", []):
         items = [item for item in items if test(item, cond)]
     if args.get("fields"):
-        items = [
-            {f: get(item, f)[1] for f in args["fields"] if get(item, f)[0]} for item in items
-        ]
+        items = [{f: get(item, f)[1] for f in args["fields"] if get(item, f)[0]} for item in items]
     if args.get("sort_by"):
         items.sort(key=lambda i: sort_key(i, args["sort_by"]), reverse=bool(args.get("descending")))
     truncated = len(items) > args.get("limit", 1000)

@@ -3,6 +3,7 @@
 result). The answer is hostile: every offset is bounds-checked, compression pointers may
 only point backwards, and at most 100 records are read."""
 
+import contextlib
 import ipaddress
 import json
 import os
@@ -12,8 +13,18 @@ import struct
 import sys
 import urllib.parse
 
-TYPES = {"A": 1, "NS": 2, "CNAME": 5, "SOA": 6, "PTR": 12, "MX": 15, "TXT": 16, "AAAA": 28,
-         "SRV": 33, "CAA": 257}
+TYPES = {
+    "A": 1,
+    "NS": 2,
+    "CNAME": 5,
+    "SOA": 6,
+    "PTR": 12,
+    "MX": 15,
+    "TXT": 16,
+    "AAAA": 28,
+    "SRV": 33,
+    "CAA": 257,
+}
 NAMES = {v: k for k, v in TYPES.items()}
 RCODES = ["NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED"]
 
@@ -31,7 +42,9 @@ def tunnel(host, port, timeout):
     """A TCP connection to host:port through the sandbox's egress proxy (HTTP CONNECT, RFC
     9110 9.3.6); a direct one when no proxy is set. Fails as egress_refused when the proxy
     refuses; returns (socket, None), or (None, reason) when the destination is unreachable."""
-    proxy = urllib.parse.urlsplit(os.environ.get("HTTPS_PROXY") or os.environ.get("https_proxy") or "")
+    proxy = urllib.parse.urlsplit(
+        os.environ.get("HTTPS_PROXY") or os.environ.get("https_proxy") or ""
+    )
     try:
         if not proxy.hostname:
             return socket.create_connection((host, port), timeout=timeout), None
@@ -60,7 +73,9 @@ def tunnel(host, port, timeout):
     marks = [v.split(":", 1)[1].strip() for v in lines if v.lower().startswith("x-nexflow-egress:")]
     if code == "502" and marks and marks[0] in ("connect_failed", "dns_failed"):
         return None, f"{marks[0]}: {lines[0][:200]}"
-    fail("egress_refused", f"the egress proxy refused {authority}: {(marks or [lines[0]])[0][:200]}")
+    fail(
+        "egress_refused", f"the egress proxy refused {authority}: {(marks or [lines[0]])[0][:200]}"
+    )
 
 
 def encode_name(name):
@@ -94,14 +109,14 @@ def read_name(msg, pos):
         pos += 1
         if length == 0:
             return ".".join(labels) or ".", end if end is not None else pos
-        labels.append(msg[pos:pos + length].decode("ascii", "replace"))
+        labels.append(msg[pos : pos + length].decode("ascii", "replace"))
         pos += length
         if sum(len(lab) + 1 for lab in labels) > 255:
             raise Malformed("a name longer than 255 octets")
 
 
 def rdata(msg, kind, start, length):
-    data = msg[start:start + length]
+    data = msg[start : start + length]
     if len(data) != length:
         raise Malformed("record data runs past the end")
     if kind == 1 and length == 4:
@@ -115,7 +130,7 @@ def rdata(msg, kind, start, length):
     if kind == 16:
         parts, i = [], 0
         while i < length:
-            parts.append(data[i + 1:i + 1 + data[i]].decode("utf-8", "replace"))
+            parts.append(data[i + 1 : i + 1 + data[i]].decode("utf-8", "replace"))
             i += 1 + data[i]
         return "".join(parts)
     if kind == 33 and length >= 7:
@@ -124,11 +139,12 @@ def rdata(msg, kind, start, length):
     if kind == 6:
         mname, pos = read_name(msg, start)
         rname, pos = read_name(msg, pos)
-        serial, refresh, retry, expire, minimum = struct.unpack("!IIIII", msg[pos:pos + 20])
+        serial, refresh, retry, expire, minimum = struct.unpack("!IIIII", msg[pos : pos + 20])
         return f"{mname} {rname} {serial} {refresh} {retry} {expire} {minimum}"
     if kind == 257 and length >= 2:
         tag_len = data[1]
-        return f"{data[0]} {data[2:2 + tag_len].decode('ascii', 'replace')} {data[2 + tag_len:].decode('utf-8', 'replace')!r}"
+        tag = data[2 : 2 + tag_len].decode("ascii", "replace")
+        return f"{data[0]} {tag} {data[2 + tag_len :].decode('utf-8', 'replace')!r}"
     return data.hex()
 
 
@@ -146,10 +162,16 @@ def parse(msg, query_id):
         name, pos = read_name(msg, pos)
         if pos + 10 > len(msg):
             raise Malformed("a record header runs past the end")
-        kind, _cls, ttl, length = struct.unpack("!HHIH", msg[pos:pos + 10])
+        kind, _cls, ttl, length = struct.unpack("!HHIH", msg[pos : pos + 10])
         pos += 10
-        answers.append({"name": name, "type": NAMES.get(kind, str(kind)), "ttl": ttl,
-                        "data": rdata(msg, kind, pos, length)[:4096]})  # fmt: skip
+        answers.append(
+            {
+                "name": name,
+                "type": NAMES.get(kind, str(kind)),
+                "ttl": ttl,
+                "data": rdata(msg, kind, pos, length)[:4096],
+            }
+        )
         pos += length
     rcode = flags & 0xF
     return RCODES[rcode] if rcode < len(RCODES) else str(rcode), bool(flags & 0x0400), answers
@@ -186,10 +208,8 @@ def main():
     if not isinstance(name, str) or not name.strip():
         fail("bad_input", "'name' must be a non-empty string")
     if kind == "PTR":
-        try:
+        with contextlib.suppress(ValueError):  # a name, not an address: asked as it is
             name = ipaddress.ip_address(name).reverse_pointer
-        except ValueError:
-            pass
     query_id = secrets.randbelow(65536)
     question = struct.pack("!HHHHHH", query_id, 0x0100, 1, 0, 0, 0) + encode_name(name)
     question += struct.pack("!HH", TYPES[kind], 1)
@@ -206,8 +226,12 @@ def main():
     except (OSError, struct.error) as exc:
         fail("unreachable", f"{server.hostname}:{port}: {type(exc).__name__}: {exc}")
     print(f"dns-lookup: {name} {kind} {rcode}, {len(answers)} answer(s)", file=sys.stderr)
-    print(json.dumps({"name": name, "type": kind, "rcode": rcode, "authoritative": aa,
-                      "answers": answers}, ensure_ascii=False))  # fmt: skip
+    print(
+        json.dumps(
+            {"name": name, "type": kind, "rcode": rcode, "authoritative": aa, "answers": answers},
+            ensure_ascii=False,
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -57,8 +57,10 @@ def main():
     if response is not None:
         with response:
             if response.headers.get("X-Nexflow-Egress"):
-                fail("egress_refused", f"the egress proxy refused {url}: "
-                     f"{response.headers['X-Nexflow-Egress']}")  # fmt: skip
+                fail(
+                    "egress_refused",
+                    f"the egress proxy refused {url}: {response.headers['X-Nexflow-Egress']}",
+                )
             status = response.status
             try:
                 body = response.read(MAX_BODY)
@@ -74,7 +76,10 @@ def main():
     result = {"url": url, "healthy": problem is None, "status": status, "latency_ms": latency}
     if problem:
         result["problem"] = problem
-    print(f"http-health: {'healthy' if problem is None else 'unhealthy'} in {latency} ms", file=sys.stderr)
+    print(
+        f"http-health: {'healthy' if problem is None else 'unhealthy'} in {latency} ms",
+        file=sys.stderr,
+    )
     print(json.dumps(result))
 
 

@@ -54,8 +54,12 @@ def streams(result, max_chars):
             if isinstance(value, list) and len(value) >= 2:
                 entries.append([str(value[0])[:32], str(value[1])[:max_chars]])
         lines += len(entries)
-        out.append({"labels": {str(k)[:256]: str(v)[:1024] for k, v in list(labels.items())[:64]},
-                    "entries": entries})  # fmt: skip
+        out.append(
+            {
+                "labels": {str(k)[:256]: str(v)[:1024] for k, v in list(labels.items())[:64]},
+                "entries": entries,
+            }
+        )
     return out, lines
 
 
@@ -76,21 +80,29 @@ def main():
         fail("bad_input", "'limit' must be an integer from 1 to 5000")
     if data.get("direction", "backward") not in ("backward", "forward"):
         fail("bad_input", "'direction' must be backward or forward")
-    params = {"query": data["query"], "limit": str(limit), "direction": data.get("direction", "backward")}
+    params = {
+        "query": data["query"],
+        "limit": str(limit),
+        "direction": data.get("direction", "backward"),
+    }
     for key in ("start", "end"):
         if data.get(key) is not None:
             if not isinstance(data[key], str):
                 fail("bad_input", f"'{key}' must be a string")
             params[key] = data[key]
     url = f"{base}/loki/api/v1/query_range?{urllib.parse.urlencode(params)}"
-    status, _h, answer, cut = fetch(url, max_bytes=MAX_ANSWER, timeout=float(data.get("timeout_sec", 20)))
+    status, _h, answer, cut = fetch(
+        url, max_bytes=MAX_ANSWER, timeout=float(data.get("timeout_sec", 20))
+    )
     if cut:
         fail("too_large", f"the answer is larger than {MAX_ANSWER} bytes; lower 'limit'")
     try:
         envelope = json.loads(answer)
     except ValueError:
-        fail("query_failed" if status >= 400 else "bad_answer",
-             f"{base} answered {status}: {answer[:500].decode('utf-8', 'replace')}")  # fmt: skip
+        fail(
+            "query_failed" if status >= 400 else "bad_answer",
+            f"{base} answered {status}: {answer[:500].decode('utf-8', 'replace')}",
+        )
     if not isinstance(envelope, dict) or envelope.get("status") != "success":
         fail("query_failed", f"{base} answered {status}: {str(envelope)[:1000]}")
     payload = envelope.get("data") if isinstance(envelope.get("data"), dict) else {}

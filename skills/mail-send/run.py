@@ -26,7 +26,9 @@ def tunnel(host, port, timeout):
     """A TCP connection to host:port through the sandbox's egress proxy (HTTP CONNECT, RFC
     9110 9.3.6); a direct one when no proxy is set. Fails as egress_refused when the proxy
     refuses; returns (socket, None), or (None, reason) when the destination is unreachable."""
-    proxy = urllib.parse.urlsplit(os.environ.get("HTTPS_PROXY") or os.environ.get("https_proxy") or "")
+    proxy = urllib.parse.urlsplit(
+        os.environ.get("HTTPS_PROXY") or os.environ.get("https_proxy") or ""
+    )
     try:
         if not proxy.hostname:
             return socket.create_connection((host, port), timeout=timeout), None
@@ -55,7 +57,9 @@ def tunnel(host, port, timeout):
     marks = [v.split(":", 1)[1].strip() for v in lines if v.lower().startswith("x-nexflow-egress:")]
     if code == "502" and marks and marks[0] in ("connect_failed", "dns_failed"):
         return None, f"{marks[0]}: {lines[0][:200]}"
-    fail("egress_refused", f"the egress proxy refused {authority}: {(marks or [lines[0]])[0][:200]}")
+    fail(
+        "egress_refused", f"the egress proxy refused {authority}: {(marks or [lines[0]])[0][:200]}"
+    )
 
 
 class TunnelSMTP(smtplib.SMTP):
@@ -76,7 +80,10 @@ class TunnelSMTPS(smtplib.SMTP_SSL):
 
 def address(value, key):
     if not isinstance(value, str) or not _ADDRESS.match(value):
-        fail("bad_input", f"'{key}' holds {str(value)[:100]!r}, not a plain address like ann@example.org")
+        fail(
+            "bad_input",
+            f"'{key}' holds {str(value)[:100]!r}, not a plain address like ann@example.org",
+        )
     return value
 
 
@@ -147,8 +154,14 @@ def main():
                 client.login(user, password)
             refused = client.send_message(message, from_addr=sender, to_addrs=recipients)
     except smtplib.SMTPRecipientsRefused as exc:
-        fail("all_refused", "the server refused every recipient: " + "; ".join(
-            f"{a}: {c} {m.decode('utf-8', 'replace')[:200]}" for a, (c, m) in exc.recipients.items()))
+        fail(
+            "all_refused",
+            "the server refused every recipient: "
+            + "; ".join(
+                f"{a}: {c} {m.decode('utf-8', 'replace')[:200]}"
+                for a, (c, m) in exc.recipients.items()
+            ),
+        )
     except smtplib.SMTPAuthenticationError as exc:
         fail("login_failed", f"the server refused the login ({exc.smtp_code})")
     except smtplib.SMTPException as exc:
@@ -158,8 +171,16 @@ def main():
     refused_text = {a: f"{c} {m.decode('utf-8', 'replace')[:200]}" for a, (c, m) in refused.items()}
     accepted = [a for a in recipients if a not in refused]
     print(f"mail-send: {len(accepted)} accepted, {len(refused)} refused", file=sys.stderr)
-    print(json.dumps({"message_id": message["Message-ID"], "accepted": accepted,
-                      "refused": refused_text, "tls": tls}))  # fmt: skip
+    print(
+        json.dumps(
+            {
+                "message_id": message["Message-ID"],
+                "accepted": accepted,
+                "refused": refused_text,
+                "tls": tls,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

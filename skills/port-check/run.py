@@ -19,7 +19,9 @@ def tunnel(host, port, timeout):
     """A TCP connection to host:port through the sandbox's egress proxy (HTTP CONNECT, RFC
     9110 9.3.6); a direct one when no proxy is set. Fails as egress_refused when the proxy
     refuses; returns (socket, None), or (None, reason) when the destination is unreachable."""
-    proxy = urllib.parse.urlsplit(os.environ.get("HTTPS_PROXY") or os.environ.get("https_proxy") or "")
+    proxy = urllib.parse.urlsplit(
+        os.environ.get("HTTPS_PROXY") or os.environ.get("https_proxy") or ""
+    )
     try:
         if not proxy.hostname:
             return socket.create_connection((host, port), timeout=timeout), None
@@ -48,7 +50,9 @@ def tunnel(host, port, timeout):
     marks = [v.split(":", 1)[1].strip() for v in lines if v.lower().startswith("x-nexflow-egress:")]
     if code == "502" and marks and marks[0] in ("connect_failed", "dns_failed"):
         return None, f"{marks[0]}: {lines[0][:200]}"
-    fail("egress_refused", f"the egress proxy refused {authority}: {(marks or [lines[0]])[0][:200]}")
+    fail(
+        "egress_refused", f"the egress proxy refused {authority}: {(marks or [lines[0]])[0][:200]}"
+    )
 
 
 def main():
@@ -73,7 +77,12 @@ def main():
     latency = round((time.monotonic() - started) * 1000, 1)
     if sock is not None:
         sock.close()
-    result = {"host": target.hostname, "port": port, "open": sock is not None, "latency_ms": latency}
+    result = {
+        "host": target.hostname,
+        "port": port,
+        "open": sock is not None,
+        "latency_ms": latency,
+    }
     if problem:
         result["problem"] = problem
     print(f"port-check: {target.hostname}:{port} {'open' if sock else 'closed'}", file=sys.stderr)

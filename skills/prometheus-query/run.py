@@ -65,13 +65,22 @@ def main():
                 fail("bad_input", f"'{key}' must be a string")
             params[key] = data[key]
     max_series = data.get("max_series", 100)
-    if isinstance(max_series, bool) or not isinstance(max_series, int) or not 1 <= max_series <= 1000:
+    if (
+        isinstance(max_series, bool)
+        or not isinstance(max_series, int)
+        or not 1 <= max_series <= 1000
+    ):
         fail("bad_input", "'max_series' must be an integer from 1 to 1000")
     endpoint = "/api/v1/query_range" if ranged else "/api/v1/query"
     body = urllib.parse.urlencode(params).encode("ascii")
-    status, _h, answer, cut = fetch(base + endpoint, method="POST", body=body, max_bytes=MAX_ANSWER,
-                                    timeout=float(data.get("timeout_sec", 20)), headers={
-                                        "Content-Type": "application/x-www-form-urlencoded"})  # fmt: skip
+    status, _h, answer, cut = fetch(
+        base + endpoint,
+        method="POST",
+        body=body,
+        max_bytes=MAX_ANSWER,
+        timeout=float(data.get("timeout_sec", 20)),
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
     if cut:
         fail("too_large", f"the answer is larger than {MAX_ANSWER} bytes; narrow the query")
     try:
@@ -81,7 +90,10 @@ def main():
     if not isinstance(envelope, dict):
         fail("bad_answer", "the answer is not a JSON object")
     if envelope.get("status") != "success":
-        fail("query_failed", f"{envelope.get('errorType', status)}: {str(envelope.get('error', ''))[:2000]}")
+        fail(
+            "query_failed",
+            f"{envelope.get('errorType', status)}: {str(envelope.get('error', ''))[:2000]}",
+        )
     payload = envelope.get("data")
     if not isinstance(payload, dict) or "resultType" not in payload:
         fail("bad_answer", "the answer has no data.resultType")

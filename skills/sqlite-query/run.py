@@ -23,8 +23,15 @@ _ALLOWED = {
 }
 # Pragmas that only report: the first take a table or index name, the rest would set a
 # value when given an argument, so they pass only without one.
-_NAMED_PRAGMAS = {"table_info", "table_xinfo", "index_list", "index_info", "index_xinfo",
-                  "foreign_key_list", "table_list"}
+_NAMED_PRAGMAS = {
+    "table_info",
+    "table_xinfo",
+    "index_list",
+    "index_info",
+    "index_xinfo",
+    "foreign_key_list",
+    "table_list",
+}
 _BARE_PRAGMAS = {"user_version", "schema_version", "page_count", "page_size", "encoding"}
 
 
@@ -68,7 +75,11 @@ def read_input():
     if not isinstance(params, list) or any(isinstance(p, (dict, list)) for p in params):
         fail("bad_input", "'params' must be a list of plain values")
     max_rows = data.get("max_rows", 1000)
-    if isinstance(max_rows, bool) or not isinstance(max_rows, int) or not 1 <= max_rows <= LIMIT_ROWS:
+    if (
+        isinstance(max_rows, bool)
+        or not isinstance(max_rows, int)
+        or not 1 <= max_rows <= LIMIT_ROWS
+    ):
         fail("bad_input", f"'max_rows' must be an integer from 1 to {LIMIT_ROWS}")
     timeout = data.get("timeout_sec", 20)
     if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 1 <= timeout <= 25:
@@ -113,7 +124,11 @@ def main():
     truncated = len(rows) > max_rows
     rows = [[cell(v) for v in row] for row in rows[:max_rows]]
     print(f"sqlite-query: {len(rows)} row(s)", file=sys.stderr)
-    print(json.dumps({"columns": columns, "rows": rows, "row_count": len(rows), "truncated": truncated}))
+    print(
+        json.dumps(
+            {"columns": columns, "rows": rows, "row_count": len(rows), "truncated": truncated}
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -22,7 +22,9 @@ def tunnel(host, port, timeout):
     """A TCP connection to host:port through the sandbox's egress proxy (HTTP CONNECT, RFC
     9110 9.3.6); a direct one when no proxy is set. Fails as egress_refused when the proxy
     refuses; returns (socket, None), or (None, reason) when the destination is unreachable."""
-    proxy = urllib.parse.urlsplit(os.environ.get("HTTPS_PROXY") or os.environ.get("https_proxy") or "")
+    proxy = urllib.parse.urlsplit(
+        os.environ.get("HTTPS_PROXY") or os.environ.get("https_proxy") or ""
+    )
     try:
         if not proxy.hostname:
             return socket.create_connection((host, port), timeout=timeout), None
@@ -51,7 +53,9 @@ def tunnel(host, port, timeout):
     marks = [v.split(":", 1)[1].strip() for v in lines if v.lower().startswith("x-nexflow-egress:")]
     if code == "502" and marks and marks[0] in ("connect_failed", "dns_failed"):
         return None, f"{marks[0]}: {lines[0][:200]}"
-    fail("egress_refused", f"the egress proxy refused {authority}: {(marks or [lines[0]])[0][:200]}")
+    fail(
+        "egress_refused", f"the egress proxy refused {authority}: {(marks or [lines[0]])[0][:200]}"
+    )
 
 
 def handshake(host, port, timeout, verify):
@@ -74,7 +78,7 @@ def decode(der):
     with tempfile.NamedTemporaryFile("w", suffix=".pem") as pem:
         pem.write(ssl.DER_cert_to_PEM_cert(der))
         pem.flush()
-        return ssl._ssl._test_decode_cert(pem.name)  # noqa: SLF001 - the stdlib's own decoder
+        return ssl._ssl._test_decode_cert(pem.name)
 
 
 def name_of(rdns):
@@ -104,7 +108,9 @@ def main():
     try:
         der, cert, version = handshake(host, port, float(timeout), True)
     except ssl.SSLCertVerificationError as exc:
-        result.update(verified=False, verify_error=f"certificate verify failed: {exc.verify_message}")
+        result.update(
+            verified=False, verify_error=f"certificate verify failed: {exc.verify_message}"
+        )
         try:
             der, _, version = handshake(host, port, float(timeout), False)
         except (ssl.SSLError, OSError) as exc2:
@@ -112,16 +118,23 @@ def main():
         cert = decode(der)
     except (ssl.SSLError, OSError) as exc:
         fail("handshake_failed", f"{host}:{port}: {exc}")
-    now = datetime.datetime.now(datetime.timezone.utc)
-    begins = datetime.datetime.fromtimestamp(ssl.cert_time_to_seconds(cert["notBefore"]), datetime.timezone.utc)
-    ends = datetime.datetime.fromtimestamp(ssl.cert_time_to_seconds(cert["notAfter"]), datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
+    begins = datetime.datetime.fromtimestamp(
+        ssl.cert_time_to_seconds(cert["notBefore"]), datetime.UTC
+    )
+    ends = datetime.datetime.fromtimestamp(ssl.cert_time_to_seconds(cert["notAfter"]), datetime.UTC)
     days = round((ends - now).total_seconds() / 86400, 2)
     result.update(
-        subject=name_of(cert.get("subject")), issuer=name_of(cert.get("issuer")),
+        subject=name_of(cert.get("subject")),
+        issuer=name_of(cert.get("issuer")),
         names=[v for _k, v in cert.get("subjectAltName", ())][:100],
-        not_before=begins.isoformat(), not_after=ends.isoformat(), days_left=days,
-        expired=ends < now, expiring_soon=days < warn, tls_version=version or "",
-    )  # fmt: skip
+        not_before=begins.isoformat(),
+        not_after=ends.isoformat(),
+        days_left=days,
+        expired=ends < now,
+        expiring_soon=days < warn,
+        tls_version=version or "",
+    )
     print(f"tls-expiry: {host}:{port} expires in {days} day(s)", file=sys.stderr)
     print(json.dumps(result))
 

@@ -13,11 +13,52 @@ import urllib.request
 
 MAX_PAGE = 4 << 20
 SKIP = {"script", "style", "noscript", "template", "svg", "math", "iframe", "object", "head"}
-BLOCK = {"p", "div", "br", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6", "tr",
-         "table", "section", "article", "header", "footer", "nav", "pre", "blockquote",
-         "hr", "dd", "dt", "figcaption", "main", "aside", "form"}
-VOID = {"br", "hr", "img", "input", "meta", "link", "area", "base", "col", "embed",
-        "source", "track", "wbr", "param"}
+BLOCK = {
+    "p",
+    "div",
+    "br",
+    "li",
+    "ul",
+    "ol",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "tr",
+    "table",
+    "section",
+    "article",
+    "header",
+    "footer",
+    "nav",
+    "pre",
+    "blockquote",
+    "hr",
+    "dd",
+    "dt",
+    "figcaption",
+    "main",
+    "aside",
+    "form",
+}
+VOID = {
+    "br",
+    "hr",
+    "img",
+    "input",
+    "meta",
+    "link",
+    "area",
+    "base",
+    "col",
+    "embed",
+    "source",
+    "track",
+    "wbr",
+    "param",
+}
 
 
 def fail(code, message):
@@ -125,8 +166,9 @@ def main():
     max_chars = int(bounded(data, "max_chars", 50000, 1, 500000))
     max_links = int(bounded(data, "max_links", 100, 0, 1000))
     timeout = float(bounded(data, "timeout_sec", 20, 1, 30))
-    status, headers, body, cut = fetch(url, timeout=timeout, max_bytes=MAX_PAGE,
-                                       headers={"Accept": "text/html, text/plain;q=0.8"})  # fmt: skip
+    status, headers, body, cut = fetch(
+        url, timeout=timeout, max_bytes=MAX_PAGE, headers={"Accept": "text/html, text/plain;q=0.8"}
+    )
     ctype = headers.get_content_type()
     if ctype not in ("text/html", "application/xhtml+xml", "text/plain"):
         fail("not_text", f"{url} answered {status} with {ctype}, not a page")
@@ -146,8 +188,20 @@ def main():
         title, links = " ".join((reader.title or "").split()), reader.links
         truncated = truncated or cut
     print(f"web-fetch: {status}, {len(text)} char(s), {len(links)} link(s)", file=sys.stderr)
-    print(json.dumps({"url": url, "status": status, "content_type": ctype, "title": title,
-                      "text": text, "links": links, "truncated": truncated}, ensure_ascii=False))
+    print(
+        json.dumps(
+            {
+                "url": url,
+                "status": status,
+                "content_type": ctype,
+                "title": title,
+                "text": text,
+                "links": links,
+                "truncated": truncated,
+            },
+            ensure_ascii=False,
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
 """End to end: the workspace skills (checksum, data-query, archive-list, archive-extract,
-sqlite-query) through a real `nexflow up`, in the real sandbox, on Docker and on nsjail.
+sqlite-query, and shell-run's confirmation) through a real `nexflow up`, in the real
+sandbox, on Docker and on nsjail.
 
 The archive tests attack: zip-slip, tar-slip, absolute names, symlinks, hard links,
 devices and a decompression bomb must all be refused with nothing written outside the
@@ -53,7 +54,7 @@ def test_checksum_of_a_file_matches_hashlib(stack: Stack) -> None:
     out = ok(stack, "checksum", {"path": "blob.bin"})
     assert out["digest"] == hashlib.sha256(data).hexdigest() and out["size"] == len(data)
     wrong = ok(stack, "checksum", {"path": "blob.bin", "algorithm": "md5", "expected": "0" * 32})
-    assert wrong["matches"] is False and wrong["digest"] == hashlib.md5(data).hexdigest()  # noqa: S324
+    assert wrong["matches"] is False and wrong["digest"] == hashlib.md5(data).hexdigest()
 
 
 def test_checksum_refuses_a_link_out_of_the_workspace(stack: Stack) -> None:
@@ -69,15 +70,31 @@ def test_checksum_refuses_a_link_out_of_the_workspace(stack: Stack) -> None:
 def test_data_query_filters_csv_and_selects_json(stack: Stack) -> None:
     """CSV rows are filtered numerically and projected; a JSON path with [*] fans out; CSV out."""
     (stack.workspace / "people.csv").write_text("name,age\nann,30\nbob,12\ncy,18\n")
-    adults = ok(stack, "data-query", {
-        "path": "people.csv", "where": [{"field": "age", "op": "ge", "value": 18}],
-        "fields": ["name"], "sort_by": "name", "descending": True,
-    })  # fmt: skip
+    adults = ok(
+        stack,
+        "data-query",
+        {
+            "path": "people.csv",
+            "where": [{"field": "age", "op": "ge", "value": 18}],
+            "fields": ["name"],
+            "sort_by": "name",
+            "descending": True,
+        },
+    )
     assert adults["result"] == [{"name": "cy"}, {"name": "ann"}] and adults["count"] == 2
     doc = {"team": {"members": [{"n": "x", "score": 3}, {"n": "y", "score": 9}]}}
-    out = ok(stack, "data-query", {"text": json.dumps(doc), "select": "team.members[*]",
-                                   "sort_by": "score", "descending": True, "limit": 1,
-                                   "output": "csv"})  # fmt: skip
+    out = ok(
+        stack,
+        "data-query",
+        {
+            "text": json.dumps(doc),
+            "select": "team.members[*]",
+            "sort_by": "score",
+            "descending": True,
+            "limit": 1,
+            "output": "csv",
+        },
+    )
     assert out["csv"] == "n,score\ny,9\n" and out["truncated"] is True
 
 
@@ -166,14 +183,36 @@ def test_sqlite_query_reads_and_cannot_write(stack: Stack) -> None:
         db.execute("CREATE TABLE users (id INTEGER, name TEXT)")
         db.executemany("INSERT INTO users VALUES (?, ?)", [(1, "ann"), (2, "bob"), (3, "cy")])
     db.close()
-    out = ok(stack, "sqlite-query", {"path": "app.db", "params": [1],
-                                     "sql": "SELECT id, name FROM users WHERE id > ? ORDER BY id"})  # fmt: skip
+    out = ok(
+        stack,
+        "sqlite-query",
+        {
+            "path": "app.db",
+            "params": [1],
+            "sql": "SELECT id, name FROM users WHERE id > ? ORDER BY id",
+        },
+    )
     assert out["columns"] == ["id", "name"] and out["rows"] == [[2, "bob"], [3, "cy"]]
     for sql in ("DELETE FROM users", "ATTACH DATABASE 'x.db' AS x", "UPDATE users SET name = 'z'"):
-        assert failed(stack, "sqlite-query", {"path": "app.db", "sql": sql})["error"] == "not_read_only"
-    assert failed(stack, "sqlite-query", {"path": "app.db", "sql": "SELECT 1; DELETE FROM users"})[
-        "error"
-    ] == "bad_sql"
+        assert (
+            failed(stack, "sqlite-query", {"path": "app.db", "sql": sql})["error"]
+            == "not_read_only"
+        )
+    assert (
+        failed(stack, "sqlite-query", {"path": "app.db", "sql": "SELECT 1; DELETE FROM users"})[
+            "error"
+        ]
+        == "bad_sql"
+    )
     with sqlite3.connect(path) as db:
         assert db.execute("SELECT count(*) FROM users").fetchone() == (3,)
     db.close()
+
+
+def test_shell_run_waits_for_confirmation_then_runs(stack: Stack, otto: httpx.Client) -> None:
+    """shell-run is held for a person's approval (shell), then runs in the workspace."""
+    (stack.workspace / "shell-in.txt").write_text("abc\n")
+    value = {"command": "wc -c < shell-in.txt && echo $((6 * 7)) > shell-out.txt"}
+    status, out = approved(stack, otto, "shell-run", value, "approval_required_shell")
+    assert status == "succeeded" and out["exit_code"] == 0 and out["stdout"].strip() == "4"
+    assert (stack.workspace / "shell-out.txt").read_text() == "42\n"

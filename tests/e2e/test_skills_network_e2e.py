@@ -18,7 +18,7 @@ import pytest
 from tests.harness import Stack, free_port, start_stack
 from tests.skill_calls import approved, approver, failed, ok
 from tests.skill_daemons import Daemons
-from tests.skill_http_fakes import FakeServer, Fakes, serve
+from tests.skill_http_fakes import Fakes, FakeServer, serve
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("skills-network-e2e")]
 
@@ -35,21 +35,26 @@ class World:
 def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[FakeServer, Daemons]]:
     now = int(time.time())
     fakes = Fakes(
-        series=[({"__name__": "up", "job": "node", "instance": "a"}, 1.0),
-                ({"__name__": "up", "job": "node", "instance": "b"}, 0.0),
-                ({"__name__": "up", "job": "db", "instance": "c"}, 1.0)],
-        logs=[({"app": "api"}, (now - 30) * 10**9, "GET /ok 200"),
-              ({"app": "api"}, (now - 20) * 10**9, "error: db down"),
-              ({"app": "api"}, (now - 10) * 10**9, "error: db still down"),
-              ({"app": "web"}, (now - 5) * 10**9, "error: elsewhere")],
-    )  # fmt: skip
+        series=[
+            ({"__name__": "up", "job": "node", "instance": "a"}, 1.0),
+            ({"__name__": "up", "job": "node", "instance": "b"}, 0.0),
+            ({"__name__": "up", "job": "db", "instance": "c"}, 1.0),
+        ],
+        logs=[
+            ({"app": "api"}, (now - 30) * 10**9, "GET /ok 200"),
+            ({"app": "api"}, (now - 20) * 10**9, "error: db down"),
+            ({"app": "api"}, (now - 10) * 10**9, "error: db still down"),
+            ({"app": "web"}, (now - 5) * 10**9, "error: elsewhere"),
+        ],
+    )
     web = serve(fakes)
     daemons = Daemons(tmp_path_factory.mktemp("skill-daemons"))
     try:
         daemons.start_smtp()
         daemons.start_caldav()
-        daemons.start_dns({"api.test": "11.22.33.10", "v6.test": "fd00::10"},
-                          {"api.test": "v=spf1 -all"})  # fmt: skip
+        daemons.start_dns(
+            {"api.test": "11.22.33.10", "v6.test": "fd00::10"}, {"api.test": "v=spf1 -all"}
+        )
         daemons.start_tls()
         yield web, daemons
     finally:
@@ -72,8 +77,14 @@ def world(
     web, daemons = servers
     assert daemons.ca is not None
     env = {"NEXFLOW_EXECUTOR_EGRESS__CA_DIR": str(daemons.ca.ca_dir)}
-    stack = start_stack(tmp_path_factory.mktemp(f"skills-net-{request.param}"),
-                        "--sandbox", str(request.param), "--allow-host", "127.0.0.1:*", env=env)  # fmt: skip
+    stack = start_stack(
+        tmp_path_factory.mktemp(f"skills-net-{request.param}"),
+        "--sandbox",
+        str(request.param),
+        "--allow-host",
+        "127.0.0.1:*",
+        env=env,
+    )
     otto = approver(stack)
     yield World(stack, otto, web, daemons)
     otto.close()
@@ -116,8 +127,15 @@ def test_rss_reads_rss_and_atom_and_refuses_entities(world: World) -> None:
     """RSS 2.0 and Atom entries come back as plain text; a billion-laughs feed is refused."""
     rss = ok(world.stack, "rss", {"url": f"{world.web.url}/feed.rss", "max_items": 1})
     assert rss["format"] == "rss" and rss["title"] == "Example blog" and rss["truncated"]
-    assert rss["items"] == [{"title": "Release 2.0", "link": "http://blog.test/2.0", "id": "r2",
-                             "published": "Mon, 07 Dec 2026 10:00:00 GMT", "summary": "Big news"}]  # fmt: skip
+    assert rss["items"] == [
+        {
+            "title": "Release 2.0",
+            "link": "http://blog.test/2.0",
+            "id": "r2",
+            "published": "Mon, 07 Dec 2026 10:00:00 GMT",
+            "summary": "Big news",
+        }
+    ]
     atom = ok(world.stack, "rss", {"url": f"{world.web.url}/feed.atom"})
     assert atom["format"] == "atom" and atom["items"][0]["link"] == "http://atom.test/hello"
     laughs = failed(world.stack, "rss", {"url": f"{world.web.url}/laughs.rss"})
@@ -130,8 +148,17 @@ def test_prometheus_query_instant_range_and_error(world: World) -> None:
     inst = ok(world.stack, "prometheus-query", {"url": world.web.url, "query": 'up{job="node"}'})
     assert inst["result_type"] == "vector" and inst["series"] == 2
     assert {r["metric"]["instance"] for r in inst["result"]} == {"a", "b"}
-    rng = ok(world.stack, "prometheus-query", {"url": world.web.url, "query": 'up{job="db"}',
-                                               "start": "1000", "end": "1060", "step": "30"})  # fmt: skip
+    rng = ok(
+        world.stack,
+        "prometheus-query",
+        {
+            "url": world.web.url,
+            "query": 'up{job="db"}',
+            "start": "1000",
+            "end": "1060",
+            "step": "30",
+        },
+    )
     assert rng["result_type"] == "matrix" and len(rng["result"][0]["values"]) == 3
     bad = failed(world.stack, "prometheus-query", {"url": world.web.url, "query": "up{{"})
     assert bad["error"] == "query_failed" and "bad_data" in bad["message"]
@@ -148,14 +175,20 @@ def test_loki_query_filters_lines_newest_first(world: World) -> None:
 
 def test_alert_silence_create_and_expire_after_approval(world: World) -> None:
     """Creating and expiring a silence each wait for approval, then change Alertmanager."""
-    value = {"url": world.web.url, "action": "create", "duration_minutes": 30,
-             "matchers": [{"name": "alertname", "value": "DiskFull"}],
-             "comment": "disk swap", "created_by": "ann"}  # fmt: skip
+    value = {
+        "url": world.web.url,
+        "action": "create",
+        "duration_minutes": 30,
+        "matchers": [{"name": "alertname", "value": "DiskFull"}],
+        "comment": "disk swap",
+        "created_by": "ann",
+    }
     status, out = approved(world.stack, world.otto, "alert-silence", value)
     assert status == "succeeded", out
     silence = world.web.fakes.silences[out["silence_id"]]
-    assert silence["matchers"] == [{"name": "alertname", "value": "DiskFull", "isRegex": False,
-                                    "isEqual": True}]  # fmt: skip
+    assert silence["matchers"] == [
+        {"name": "alertname", "value": "DiskFull", "isRegex": False, "isEqual": True}
+    ]
     expire = {"url": world.web.url, "action": "expire", "silence_id": out["silence_id"]}
     status, _ = approved(world.stack, world.otto, "alert-silence", expire)
     assert status == "succeeded" and silence["status"] == {"state": "expired"}
@@ -163,9 +196,14 @@ def test_alert_silence_create_and_expire_after_approval(world: World) -> None:
 
 def test_alert_silence_refuses_a_catch_all(world: World) -> None:
     """Only regex matchers (e.g. alertname=~".*") would silence everything: too_broad."""
-    value = {"url": world.web.url, "action": "create", "duration_minutes": 30,
-             "matchers": [{"name": "alertname", "value": ".*", "is_regex": True}],
-             "comment": "x", "created_by": "ann"}  # fmt: skip
+    value = {
+        "url": world.web.url,
+        "action": "create",
+        "duration_minutes": 30,
+        "matchers": [{"name": "alertname", "value": ".*", "is_regex": True}],
+        "comment": "x",
+        "created_by": "ann",
+    }
     before = len(world.web.fakes.silences)
     status, out = approved(world.stack, world.otto, "alert-silence", value)
     assert status == "failed" and out["error"] == "too_broad"
@@ -176,16 +214,37 @@ def test_caldav_create_then_list(world: World) -> None:
     """caldav-create (approved) puts an event into Radicale; caldav-list finds it in range,
     its CRLF-laden summary kept as text (no injected component), and not out of range."""
     uid = f"e{free_port()}"
-    value = {"url": world.daemons.caldav_url, "uid": uid, "start": "2026-12-08T10:00:00+01:00",
-             "end": "2026-12-08T11:00:00+01:00", "summary": "Plan\r\nEND:VEVENT\r\nBEGIN:VTODO"}  # fmt: skip
+    value = {
+        "url": world.daemons.caldav_url,
+        "uid": uid,
+        "start": "2026-12-08T10:00:00+01:00",
+        "end": "2026-12-08T11:00:00+01:00",
+        "summary": "Plan\r\nEND:VEVENT\r\nBEGIN:VTODO",
+    }
     status, out = approved(world.stack, world.otto, "caldav-create", value)
     assert status == "succeeded" and out["status"] == 201, out
-    listed = ok(world.stack, "caldav-list", {"url": world.daemons.caldav_url,
-                                             "start": "2026-12-08T00:00:00Z", "end": "2026-12-09T00:00:00Z"})  # fmt: skip
+    listed = ok(
+        world.stack,
+        "caldav-list",
+        {
+            "url": world.daemons.caldav_url,
+            "start": "2026-12-08T00:00:00Z",
+            "end": "2026-12-09T00:00:00Z",
+        },
+    )
     event = next(e for e in listed["events"] if e["uid"] == uid)
-    assert event["summary"] == "Plan\nEND:VEVENT\nBEGIN:VTODO" and event["start"] == "20261208T090000Z"
-    later = ok(world.stack, "caldav-list", {"url": world.daemons.caldav_url,
-                                            "start": "2027-01-01T00:00:00Z", "end": "2027-01-02T00:00:00Z"})  # fmt: skip
+    assert (
+        event["summary"] == "Plan\nEND:VEVENT\nBEGIN:VTODO" and event["start"] == "20261208T090000Z"
+    )
+    later = ok(
+        world.stack,
+        "caldav-list",
+        {
+            "url": world.daemons.caldav_url,
+            "start": "2027-01-01T00:00:00Z",
+            "end": "2027-01-02T00:00:00Z",
+        },
+    )
     assert uid not in [e["uid"] for e in later["events"]]
     status, again = approved(world.stack, world.otto, "caldav-create", value)
     assert status == "failed" and again["error"] == "already_exists"
@@ -215,9 +274,13 @@ def test_port_check_open_and_closed(world: World) -> None:
 def test_mail_send_delivers_after_approval(world: World) -> None:
     """The message reaches aiosmtpd with its subject and body; a refused recipient is
     reported per address."""
-    value = {"server": f"smtp://127.0.0.1:{world.daemons.smtp_port}", "from": "bot@example.org",
-             "to": ["ann@example.org", "nobody@refused.test"], "subject": "Build done",
-             "body": "All green.\n.\nStill the body."}  # fmt: skip
+    value = {
+        "server": f"smtp://127.0.0.1:{world.daemons.smtp_port}",
+        "from": "bot@example.org",
+        "to": ["ann@example.org", "nobody@refused.test"],
+        "subject": "Build done",
+        "body": "All green.\n.\nStill the body.",
+    }
     status, out = approved(world.stack, world.otto, "mail-send", value)
     assert status == "succeeded", out
     assert out["accepted"] == ["ann@example.org"] and "nobody@refused.test" in out["refused"]
@@ -229,8 +292,13 @@ def test_mail_send_delivers_after_approval(world: World) -> None:
 def test_mail_send_refuses_header_injection(world: World) -> None:
     """A subject carrying CRLF + Bcc is refused: no message is sent."""
     before = len(world.daemons.mailbox.messages)
-    value = {"server": f"smtp://127.0.0.1:{world.daemons.smtp_port}", "from": "bot@example.org",
-             "to": ["ann@example.org"], "subject": "Hi\r\nBcc: evil@example.org", "body": "x"}  # fmt: skip
+    value = {
+        "server": f"smtp://127.0.0.1:{world.daemons.smtp_port}",
+        "from": "bot@example.org",
+        "to": ["ann@example.org"],
+        "subject": "Hi\r\nBcc: evil@example.org",
+        "body": "x",
+    }
     status, out = approved(world.stack, world.otto, "mail-send", value)
     assert status == "failed" and out["error"] == "bad_input"
     assert len(world.daemons.mailbox.messages) == before
@@ -240,10 +308,16 @@ def test_dns_lookup_over_tcp(world: World) -> None:
     """A, AAAA, TXT and MX records from dnsmasq over TCP; an unknown name is NXDOMAIN."""
     server = f"dns://127.0.0.1:{world.daemons.dns_port}"
     answers = {
-        kind: ok(world.stack, "dns-lookup", {"server": server, "name": name, "type": kind})["answers"]
-        for name, kind in [("api.test", "A"), ("v6.test", "AAAA"), ("api.test", "TXT"),
-                           ("mail-domain.test", "MX")]
-    }  # fmt: skip
+        kind: ok(world.stack, "dns-lookup", {"server": server, "name": name, "type": kind})[
+            "answers"
+        ]
+        for name, kind in [
+            ("api.test", "A"),
+            ("v6.test", "AAAA"),
+            ("api.test", "TXT"),
+            ("mail-domain.test", "MX"),
+        ]
+    }
     assert [a["data"] for a in answers["A"]] == ["11.22.33.10"]
     assert [a["data"] for a in answers["AAAA"]] == ["fd00::10"]
     assert [a["data"] for a in answers["TXT"]] == ["v=spf1 -all"]
