@@ -5,7 +5,8 @@ Prometheus' `/api/v1/query` and `/api/v1/query_range` (selectors with exact labe
 matchers over an in-memory series set; anything else is the `bad_data` error Prometheus
 gives), Loki's `/loki/api/v1/query_range` (a stream selector and `|=` line filters;
 `limit`, `direction`) and Alertmanager's v2 silences (create, list, expire, with the
-validation Alertmanager does). Every request is recorded in `requests`.
+validation Alertmanager does); GitHub and GitLab in tests/skill_forge_fakes.py. Every
+request is recorded in `requests`.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from tests import skill_forge_fakes
 
 PAGE = b"""<!doctype html><html><head><title>Release notes</title>
 <style>body { color: red }</style><script>document.write("tracking")</script></head>
@@ -134,6 +137,10 @@ class _Handler(BaseHTTPRequestHandler):
             return self._loki(params)
         if url.path.startswith("/api/v2/silence"):
             return self._alertmanager(url.path, body)
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        forge = skill_forge_fakes.answer(url.path, params, headers)
+        if forge is not None:
+            return self._json(*forge)
         return self._send(404, b"not found", "text/plain")
 
     do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _route
