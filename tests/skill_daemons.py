@@ -99,6 +99,42 @@ class TLSServer:
         self.sock.close()
 
 
+class HostileDNS:
+    """A DNS-over-TCP server whose answers attack the parser: for a name starting `loop`
+    the answer's owner name is a compression pointer to itself; for any other name the
+    header promises five answers and none follow."""
+
+    def __init__(self) -> None:
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.port = int(self.sock.getsockname()[1])
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            with contextlib.suppress(OSError), conn:
+                conn.settimeout(5)
+                size = int.from_bytes(conn.recv(2), "big")
+                query = conn.recv(size)
+                qname_end = query.index(b"\0", 12) + 5
+                loop = query[13:17] == b"loop"
+                header = query[:2] + bytes.fromhex("8180") + (1).to_bytes(2, "big")
+                header += (1 if loop else 5).to_bytes(2, "big") + bytes(4)
+                body = header + query[12:qname_end]
+                if loop:
+                    here = len(body)
+                    body += bytes([0xC0 | (here >> 8), here & 0xFF]) + bytes.fromhex(
+                        "0001000100000000"
+                    )
+                conn.sendall(len(body).to_bytes(2, "big") + body)
+
+    def close(self) -> None:
+        self.sock.close()
+
+
 @dataclass
 class Mailbox:
     """What the SMTP server received: (sender, recipients, message bytes)."""
@@ -129,6 +165,7 @@ class Daemons:
     smtp_port: int = 0
     caldav_url: str = ""
     dns_port: int = 0
+    hostile_dns_port: int = 0
     tls_port: int = 0
     self_signed_port: int = 0
     ca: TestCA | None = None
@@ -185,6 +222,9 @@ class Daemons:
         argv += [f"--host-record={name},{address}" for name, address in records.items()]
         argv += [f"--txt-record={name},{text}" for name, text in txt.items()]
         self._spawn(argv, self.dns_port, "dnsmasq")
+        hostile = HostileDNS()
+        self.hostile_dns_port = hostile.port
+        self.closers.append(hostile.close)
 
     def start_tls(self) -> None:
         self.ca = TestCA.create(self.workdir / "tls", ["localhost"], ["127.0.0.1"])

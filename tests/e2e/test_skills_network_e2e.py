@@ -275,3 +275,12 @@ def test_dns_lookup_over_tcp(skill_world: World) -> None:
     assert [a["data"] for a in answers["MX"]] == ["10 mx1.test"]
     missing = ok(skill_world.stack, "dns-lookup", {"server": server, "name": "nope.test"})
     assert missing["rcode"] == "NXDOMAIN" and missing["answers"] == []
+
+
+def test_dns_lookup_survives_hostile_answers(skill_world: World) -> None:
+    """A compression pointer to itself and a header promising answers that never come
+    are bad_answer errors, not a hang or a crash."""
+    server = f"dns://127.0.0.1:{skill_world.daemons.hostile_dns_port}"
+    for name in ("loop.evil", "short.evil"):
+        out = failed(skill_world.stack, "dns-lookup", {"server": server, "name": name})
+        assert out["error"] == "bad_answer", out
