@@ -48,13 +48,16 @@ def _info(name: str, kind: bytes = tarfile.REGTYPE, link: str = "") -> tarfile.T
 
 
 def test_checksum_of_a_file_matches_hashlib(stack: Stack) -> None:
-    """checksum reads a workspace file in the sandbox and returns its real SHA-256 and size."""
+    """checksum reads a workspace file in the sandbox and returns its real SHA-256 and size;
+    a path and a text together are bad input."""
     data = bytes(range(256)) * 5000
     (stack.workspace / "blob.bin").write_bytes(data)
     out = ok(stack, "checksum", {"path": "blob.bin"})
     assert out["digest"] == hashlib.sha256(data).hexdigest() and out["size"] == len(data)
     wrong = ok(stack, "checksum", {"path": "blob.bin", "algorithm": "md5", "expected": "0" * 32})
     assert wrong["matches"] is False and wrong["digest"] == hashlib.md5(data).hexdigest()
+    both = failed(stack, "checksum", {"path": "blob.bin", "text": "x"})
+    assert both["error"] == "bad_input" and "exactly one" in both["message"]
 
 
 def test_checksum_refuses_a_link_out_of_the_workspace(stack: Stack) -> None:
