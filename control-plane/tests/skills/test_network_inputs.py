@@ -57,10 +57,15 @@ def test_url_input_without_network_permission_warns(write_skill: WriteSkill) -> 
         ("https://bücher.example/", HostAccess("url", "xn--bcher-kva.example", 443)),
         ("http://[fd00::1]:81/", HostAccess("url", "fd00::1", 81)),
         ("http://example.com./", HostAccess("url", "example.com", 80)),
+        ("tcp://db.example.com:5432", HostAccess("url", "db.example.com", 5432)),
+        ("smtp://mail.example.com", HostAccess("url", "mail.example.com", 25)),
+        ("smtp://mail.example.com:587", HostAccess("url", "mail.example.com", 587)),
+        ("smtps://mail.example.com", HostAccess("url", "mail.example.com", 465)),
+        ("dns://9.9.9.9", HostAccess("url", "9.9.9.9", 53)),
     ],
 )
 def test_url_resolves_to_host_and_port(url: str, expected: HostAccess) -> None:
-    """Scheme gives the default port; hosts are lower case and punycode."""
+    """Scheme gives the default port (tcp:// has none); hosts are lower case and punycode."""
     assert resolve_hosts(["url"], {"url": url}) == [expected]
 
 
@@ -72,10 +77,13 @@ def test_url_resolves_to_host_and_port(url: str, expected: HostAccess) -> None:
         "http://u:p@example.com/",
         "http://x:99999/",
         "file:///etc/passwd",
+        "tcp://db.example.com",
+        "smtp://u:p@mail.example.com",
     ],
 )
 def test_unusable_urls_are_invalid_input(url: str) -> None:
-    """Other schemes, no host, credentials and bad ports are refused naming the field."""
+    """Other schemes, no host, credentials, bad ports and a tcp:// URL without a port are
+    refused naming the field."""
     with pytest.raises(InvalidInput) as err:
         resolve_hosts(["url"], {"url": url})
     assert err.value.extra["field"] == "input.url"

@@ -157,12 +157,23 @@ class HostAccess:
 
 
 _WEB_PORTS = {"http": 80, "https": 443}
+# Skills that speak another protocol through the egress proxy's CONNECT tunnel name their
+# endpoint as a URL of these schemes: the protocol's well-known port, or None when the
+# URL must carry one (`tcp://host:port`).
+_SCHEME_PORTS: dict[str, int | None] = {
+    **_WEB_PORTS,
+    "tcp": None,
+    "smtp": 25,
+    "smtps": 465,
+    "dns": 53,
+}
 
 
 def resolve_hosts(url_inputs: list[str], value: dict[str, Any]) -> list[HostAccess]:
     """The endpoint each declared URL input asks for; InvalidInput naming the field if the
-    value is not an http(s) URL with a host. Credentials in the URL are refused: they would
-    be stored in the audit log with the input, and belong in a header."""
+    value is not a URL of a known scheme (`_SCHEME_PORTS`) with a host. Credentials in the
+    URL are refused: they would be stored in the audit log with the input, and belong in a
+    header or a secret."""
     out: list[HostAccess] = []
     for field in url_inputs:
         raw = value.get(field)
@@ -174,8 +185,12 @@ def resolve_hosts(url_inputs: list[str], value: dict[str, Any]) -> list[HostAcce
             port = url.port
         except ValueError as exc:
             raise InvalidInput(f"{where}: not a valid URL ({exc})", field=where) from None
-        if url.scheme not in _WEB_PORTS:
-            raise InvalidInput(f"{where}: only http:// and https:// URLs", field=where)
+        if url.scheme not in _SCHEME_PORTS:
+            schemes = ", ".join(f"{name}://" for name in _SCHEME_PORTS)
+            raise InvalidInput(f"{where}: only {schemes} URLs", field=where)
+        port = port if port is not None else _SCHEME_PORTS[url.scheme]
+        if port is None:
+            raise InvalidInput(f"{where}: a {url.scheme}:// URL needs a port", field=where)
         if "@" in url.netloc:
             raise InvalidInput(f"{where}: no credentials in the URL; use a header", field=where)
         host = (url.hostname or "").rstrip(".")
@@ -185,5 +200,5 @@ def resolve_hosts(url_inputs: list[str], value: dict[str, Any]) -> list[HostAcce
             host = host.encode("idna").decode("ascii").lower() if ":" not in host else host
         except UnicodeError:
             raise InvalidInput(f"{where}: {host!r} is not a valid host name", field=where) from None
-        out.append(HostAccess(field, host, port or _WEB_PORTS[url.scheme]))
+        out.append(HostAccess(field, host, port))
     return out

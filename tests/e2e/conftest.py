@@ -1,0 +1,42 @@
+"""Fixtures shared by the skill library's network tests (one set per session and backend)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.skill_daemons import Daemons
+from tests.skill_http_fakes import FakeServer
+from tests.skill_world import World, close_world, open_world, start_servers
+
+
+@pytest.fixture(scope="session")
+def skill_servers(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[FakeServer, Daemons]]:
+    """The HTTP fakes and the real daemons (SMTP, CalDAV, DNS, TLS) on loopback."""
+    web, daemons = start_servers(tmp_path_factory.mktemp("skill-daemons"))
+    yield web, daemons
+    daemons.close()
+    web.close()
+
+
+@pytest.fixture(
+    scope="session",
+    params=[
+        pytest.param("docker", marks=pytest.mark.docker),
+        pytest.param("nsjail", marks=pytest.mark.nsjail),
+    ],
+)
+def skill_world(
+    request: pytest.FixtureRequest,
+    skill_servers: tuple[FakeServer, Daemons],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[World]:
+    """A stack per backend, shared by every network skill test of the session."""
+    world = open_world(
+        tmp_path_factory.mktemp(f"skills-{request.param}"), str(request.param), *skill_servers
+    )
+    yield world
+    close_world(world)
