@@ -22,6 +22,7 @@ from bench import (
     edge,
     egress,
     executors,
+    gateway,
     policy,
     registry,
     shared_counts,
@@ -41,6 +42,7 @@ ASYNC = {
     "executors": executors.run,
     "tracing": tracing.run,
     "registry": registry.run,
+    "gateway": gateway.run,
 }
 
 

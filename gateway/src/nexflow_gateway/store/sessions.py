@@ -14,7 +14,7 @@ import weakref
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -212,15 +212,12 @@ class SessionStore:
         before = (now or _now()) - self._retention
         stale = select(sessions.c.id).where(sessions.c.last_activity < before)
         old_turns = select(turns.c.id).where(turns.c.session_id.in_(stale))
-        async with self._engine.begin() as conn:
-            count = (
-                await conn.execute(select(func.count()).select_from(stale.subquery()))
-            ).scalar_one()
+        async with self._engine.begin() as conn:  # writes first: no stale read to upgrade
             await conn.execute(delete(messages).where(messages.c.turn_id.in_(old_turns)))
             await conn.execute(delete(tool_steps).where(tool_steps.c.turn_id.in_(old_turns)))
             await conn.execute(delete(turns).where(turns.c.session_id.in_(stale)))
-            await conn.execute(delete(sessions).where(sessions.c.last_activity < before))
-        return int(count)
+            gone = await conn.execute(delete(sessions).where(sessions.c.last_activity < before))
+        return int(gone.rowcount)
 
 
 def _now() -> datetime:

@@ -71,14 +71,20 @@ class Callers:
 
 
 def _credential(headers: Mapping[str, str], cookies: Mapping[str, str]) -> dict[str, str] | None:
+    """The request's credential headers; None when it has none fit to pass on (a
+    credential is printable ASCII of bounded length, or it is nobody's)."""
     authorization = headers.get("authorization")
     if authorization:
-        return None if len(authorization) > _MAX_CREDENTIAL else {"Authorization": authorization}
+        return {"Authorization": authorization} if _plain(authorization) else None
     session = cookies.get(SESSION_COOKIE)
-    if session and len(session) <= _MAX_CREDENTIAL:
+    if session and _plain(session):
         found = {"Cookie": f"{SESSION_COOKIE}={session}"}
         csrf = headers.get(CSRF_HEADER)
-        if csrf and len(csrf) <= _MAX_CREDENTIAL:
+        if csrf and _plain(csrf):
             found[CSRF_HEADER] = csrf
         return found
     return None
+
+
+def _plain(value: str) -> bool:
+    return len(value) <= _MAX_CREDENTIAL and value.isascii() and value.isprintable()

@@ -472,6 +472,11 @@ async function route() {
     await skillsView(main);
     return;
   }
+  if (path.startsWith("/ui/chat")) {  // chat.js
+    document.getElementById("nav-chat").classList.add("active");
+    await chatView(main);
+    return;
+  }
   if (path.startsWith("/ui/approvals")) {
     document.getElementById("nav-approvals").classList.add("active");
     await approvalsView(main);

@@ -36,6 +36,8 @@ def _usage() -> list[sa.Column[int] | sa.Column[float]]:
 
 
 def upgrade() -> None:
+    if sa.inspect(op.get_bind()).has_table("chat_sessions"):  # an adopted database re-runs
+        return
     op.create_table(
         "chat_sessions",
         sa.Column("id", sa.String(32), primary_key=True),
