@@ -98,7 +98,7 @@ def test_chat_page_streams_links_steps_and_approves_as_the_human(
         expect(approval).to_contain_text("approval_required_shell")
         _shot(page, "chat-01-turn")
         approval.locator("button.approve").click()
-        expect(page.locator("#toast")).to_contain_text("may not approve its own call")
+        expect(page.locator("#toast")).to_contain_text("policy does not allow 'alice'")
         pending = stack.client.get("/api/v1/approvals", params={"status": "pending"}).json()
         assert len(pending["approvals"]) == 1, "nothing the page did approved the call"
         expect(page.locator("#chat-sessions li")).to_have_count(1)

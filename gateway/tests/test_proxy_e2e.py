@@ -45,6 +45,8 @@ def proxied(
         port=port,
     )
     yield stack, gateway
+    for client in _CLIENTS:
+        client.close()
     stop_gateway(gateway)
     stack.stop()
 
@@ -56,10 +58,16 @@ def _token(stack: Stack, user: str, scopes: list[str] | None = None) -> str:
     return str(made.json()["token"])
 
 
+_CLIENTS: list[httpx.Client] = []
+
+
 def _as(stack: Stack, token: str) -> httpx.Client:
-    return httpx.Client(
+    """A client with `token` (closed when the module's stack stops)."""
+    client = httpx.Client(
         base_url=stack.url, headers={"Authorization": f"Bearer {token}"}, timeout=120
     )
+    _CLIENTS.append(client)
+    return client
 
 
 def _relay(body: dict[str, Any]) -> dict[str, Any]:
@@ -193,6 +201,7 @@ def test_browser_session_chats_as_its_user(
         == 204
     )
     browser = httpx.Client(base_url=stack.url, timeout=120)
+    _CLIENTS.append(browser)
     login = browser.post("/auth/login", json={"name": "bob", "password": PASSWORD})
     assert login.status_code == 200, login.text
     csrf = login.json()["csrf_token"]
@@ -207,6 +216,29 @@ def test_browser_session_chats_as_its_user(
     bare = browser.post("/api/v1/chat", json={"message": "hi"})
     assert bare.status_code == 200, bare.text
     assert bare.json()["calls"][0]["error"] == "csrf_failed"
+
+
+def test_slow_reader_never_stalls_the_turn(
+    proxied: tuple[Stack, Gateway], llm: ScriptedLLM
+) -> None:
+    """A reader that reads nothing: the turn is stored all the same; once it reads, every
+    text piece is either delivered or counted as dropped, and the final frame is whole."""
+    _, gateway = proxied
+    words = [f"w{i}" for i in range(20_000)]
+    llm.script(say(" ".join(words)))
+    url = gateway.url.replace("http", "ws") + "/ws/chat/new"
+    headers = {"Authorization": f"Bearer {gateway.token}"}
+    with connect(url, additional_headers=headers, max_queue=4) as ws:
+        ws.send(json.dumps({"message": "a long answer please"}))
+        deadline = time.monotonic() + 120
+        while not gateway.client.get("/api/v1/sessions").json()["sessions"]:  # ann's first
+            assert time.monotonic() < deadline, "the turn was never stored"
+            time.sleep(0.2)
+        frames = _frames(ws)
+    last = frames[-1]
+    deltas = [f for f in frames if f["type"] == "delta"]
+    assert last["reply"] == " ".join(words)
+    assert len(deltas) + last["dropped_frames"] == len(words)
 
 
 def test_gateway_down_is_a_stable_503(proxied: tuple[Stack, Gateway], stack: Stack) -> None:

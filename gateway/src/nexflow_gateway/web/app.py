@@ -24,7 +24,7 @@ from fastapi.responses import JSONResponse
 from nexflow_common.body_limit import BodyLimitMiddleware
 
 from ..control_plane import ControlPlane
-from ..errors import GatewayError
+from ..errors import GatewayError, LLMNotConfigured
 from ..llm import Agent
 from ..settings import Settings
 from ..store import Note, NoteStore, SessionStore, open_engine
@@ -62,6 +62,15 @@ async def caller(request: Request) -> Caller:
 Who = Annotated[Caller, Depends(caller)]
 
 
+def llm_ready(request: Request) -> None:
+    """A model is configured (said before anything else: it needs no credential to know)."""
+    if not request.app.state.settings.llm.model:
+        raise LLMNotConfigured("set NEXFLOW_LLM__MODEL to chat with a model")
+
+
+LLMReady = Annotated[None, Depends(llm_ready)]
+
+
 def create_app(settings: Settings) -> FastAPI:
     token = settings.gateway.token.get_secret_value() if settings.gateway.token else ""
 
@@ -91,13 +100,14 @@ def create_app(settings: Settings) -> FastAPI:
             await engine.dispose()
 
     app = FastAPI(title="Nexflow gateway", lifespan=lifespan, docs_url=None, redoc_url=None)
+    app.state.settings = settings
 
     @app.get("/health")
     async def health() -> dict[str, str]:
         return {"status": "ok"}
 
     @app.post("/api/v1/chat", responses=_ERRORS)
-    async def chat(body: ChatRequest, request: Request, who: Who) -> ChatReply:
+    async def chat(body: ChatRequest, request: Request, _: LLMReady, who: Who) -> ChatReply:
         service: ChatService = request.app.state.chat
         reply = await service.turn(who, body.message, body.session_id)
         log.info("chat.turn", session_id=reply.session_id, calls=len(reply.calls))
