@@ -17,12 +17,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from nexflow_common.logs import configure_logging
 
 from bench import (
+    chat_gateway,
     components,
     docker,
     edge,
     egress,
     executors,
-    gateway,
     policy,
     registry,
     shared_counts,
@@ -42,7 +42,7 @@ ASYNC = {
     "executors": executors.run,
     "tracing": tracing.run,
     "registry": registry.run,
-    "gateway": gateway.run,
+    "gateway": chat_gateway.run,
 }
 
 

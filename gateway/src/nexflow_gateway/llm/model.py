@@ -100,19 +100,30 @@ async def _gathered(
     return built
 
 
+_UNPRICED: set[str] = set()
+"""Models litellm has no price for: asked once (it raises, which costs a millisecond a call)."""
+
+
 def _usage(response: Any) -> Usage:
     usage = getattr(response, "usage", None)
     prompt = int(getattr(usage, "prompt_tokens", 0) or 0)
     completion = int(getattr(usage, "completion_tokens", 0) or 0)
-    try:
-        cost = float(litellm.completion_cost(completion_response=response) or 0.0)
-    except Exception:  # an unknown model has no price: litellm raises, we count 0
-        cost = 0.0
-    total = int(getattr(usage, "total_tokens", 0) or 0) or prompt + completion
     return Usage(
         llm_calls=1,
         prompt_tokens=prompt,
         completion_tokens=completion,
-        total_tokens=total,
-        cost_usd=cost,
+        total_tokens=int(getattr(usage, "total_tokens", 0) or 0) or prompt + completion,
+        cost_usd=_cost(response),
     )
+
+
+def _cost(response: Any) -> float:
+    model = str(getattr(response, "model", "") or "")
+    if model in _UNPRICED:
+        return 0.0
+    try:
+        return float(litellm.completion_cost(completion_response=response) or 0.0)
+    except Exception:  # an unknown model has no price: litellm raises, we count 0
+        if len(_UNPRICED) < 1000:  # names come from the provider: bounded
+            _UNPRICED.add(model)
+        return 0.0

@@ -45,4 +45,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys = ON")
     cursor.execute("PRAGMA busy_timeout = 5000")
+    # WAL (the control plane made the file so) without an fsync per commit: a crash may
+    # lose the last turns, never corrupt the file; ~8 ms less per stored turn here.
+    cursor.execute("PRAGMA synchronous = NORMAL")
     cursor.close()
