@@ -21,7 +21,7 @@ import structlog
 from fastapi import WebSocket, WebSocketDisconnect
 from pydantic import ValidationError
 
-from ..errors import GatewayError, Unauthenticated
+from ..errors import GatewayError, SessionNotFound, Unauthenticated
 from .callers import CSRF_HEADER, Caller, Callers
 from .chat import ChatService
 from .schemas import SESSION_ID, SocketMessage
@@ -37,10 +37,10 @@ async def chat_socket(ws: WebSocket, session: str) -> None:
     chat: ChatService = ws.app.state.chat
     try:
         if session != "new" and not _SESSION.match(session):
-            raise GatewayError("session must be a session id or `new`")
+            raise SessionNotFound("the path names a session id (`s_...`) or `new`")
         caller = await _caller(ws, callers)
-    except GatewayError as exc:
-        await ws.close(code=4401 if exc.status == 401 else 4400, reason=exc.code)
+    except GatewayError as exc:  # 4401 unauthenticated, 4404, 4503 control plane down
+        await ws.close(code=4000 + exc.status, reason=exc.code)
         return
     await ws.accept()
     outbox = _Outbox(ws)
