@@ -17,6 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from nexflow_common.logs import configure_logging
 
 from bench import (
+    chat_gateway,
     components,
     docker,
     edge,
@@ -45,6 +46,7 @@ ASYNC = {
     "registry": registry.run,
     "schedules_secrets": schedules_secrets.run,
     "install": install.run,
+    "gateway": chat_gateway.run,
 }
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from nexflow_control.db import Database
 from nexflow_gateway.connectors import Connector, Event, Press
 
 from gateway.tests.fakes.discord_api import FakeDiscord
@@ -69,12 +70,36 @@ def _gateway_token(stack: Stack) -> str:
     return str(token.json()["token"])
 
 
+def stack_database(stack: Stack) -> str:
+    """The database `nexflow up` made (and migrated) in its home."""
+    return f"sqlite+aiosqlite:///{stack.home / 'nexflow.db'}"
+
+
+def migrated_database(folder: Path) -> str:
+    """A fresh SQLite database migrated by the control plane's code (for a gateway with
+    no control plane of its own)."""
+    url = f"sqlite+aiosqlite:///{folder / 'nexflow.db'}"
+
+    async def migrate() -> None:
+        await (await Database.open(url)).close()
+
+    asyncio.run(migrate())
+    return url
+
+
 def start_gateway(
-    folder: Path, llm: ScriptedLLM, control_plane: str, token: str, **env_extra: str
+    folder: Path,
+    llm: ScriptedLLM,
+    control_plane: str,
+    token: str,
+    database_url: str | None = None,
+    port: int | None = None,
+    **env_extra: str,
 ) -> Gateway:
-    """`nexflow-gateway serve` on a free port, its log in `folder/gateway.log`; `env_extra`
-    overrides the environment (`NEXFLOW_GATEWAY__LOG_LEVEL="INFO"`)."""
-    port = free_port()
+    """`nexflow-gateway serve` on a free port, its log in `folder/gateway.log`, on
+    `database_url` (a fresh migrated one by default); `env_extra` overrides the
+    environment (`NEXFLOW_GATEWAY__LOG_LEVEL="INFO"`)."""
+    port = port or free_port()
     log_path = folder / "gateway.log"
     env = {
         **os.environ,
@@ -86,6 +111,8 @@ def start_gateway(
         "NEXFLOW_LLM__TURN_TIMEOUT_S": str(TURN_TIMEOUT_S),
         "NEXFLOW_LLM__MAX_TOOL_OUTPUT_CHARS": "2000",
         "NEXFLOW_GATEWAY__CONTROL_PLANE_URL": control_plane,
+        "NEXFLOW_DATABASE_URL": database_url or migrated_database(folder),
+        "NEXFLOW_HOME": str(folder),
         "NEXFLOW_GATEWAY__TOKEN": token,
         "NEXFLOW_GATEWAY__SKILLS_CACHE_S": "0",
         # DEBUG: the libraries' chattiest lines (request options, headers) must be redacted too
@@ -117,7 +144,7 @@ def gateway(
 ) -> Iterator[Gateway]:
     """The gateway in front of the module's control plane, with an operator's token."""
     folder = tmp_path_factory.mktemp("gateway")
-    started = start_gateway(folder, llm, stack.url, _gateway_token(stack))
+    started = start_gateway(folder, llm, stack.url, _gateway_token(stack), stack_database(stack))
     yield started
     stop_gateway(started)
 

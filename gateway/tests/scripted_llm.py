@@ -120,7 +120,21 @@ class ScriptedLLM:
                     self._send(answer.status, answer.body)
                     return
                 finish = "tool_calls" if answer.get("tool_calls") else "stop"
+                if body.get("stream"):
+                    self._stream(body["model"], answer, finish)
+                    return
                 self._send(200, json.dumps(_completion(body["model"], answer, finish)))
+
+            def _stream(self, model: str, message: dict[str, Any], finish: str) -> None:
+                """Server-sent events as OpenAI streams them: the text word by word, each
+                tool call whole, the finish, then the usage; the connection closes at the end."""
+                self.send_response(200)
+                self.send_header("Content-Type", "text/event-stream")
+                self.end_headers()
+                for chunk in _chunks(model, message, finish):
+                    self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
+                    self.wfile.flush()
+                self.wfile.write(b"data: [DONE]\n\n")
 
             def _send(self, status: int, text: str) -> None:
                 raw = text.encode()
@@ -131,6 +145,24 @@ class ScriptedLLM:
                 self.wfile.write(raw)
 
         return Handler
+
+
+def _chunks(model: str, message: dict[str, Any], finish: str) -> list[dict[str, Any]]:
+    words = [w + " " for w in (message.get("content") or "").split(" ")]
+    if words:
+        words[-1] = words[-1][:-1]
+    deltas: list[dict[str, Any]] = [{"role": "assistant", "content": w} for w in words if w]
+    deltas += [
+        {"role": "assistant", "tool_calls": [dict(call, index=i)]}
+        for i, call in enumerate(message.get("tool_calls") or [])
+    ]
+    base = {"id": "chatcmpl-stream", "object": "chat.completion.chunk", "model": model}
+    base["created"] = int(time.time())
+    found = [base | {"choices": [{"index": 0, "delta": d, "finish_reason": None}]} for d in deltas]
+    found.append(base | {"choices": [{"index": 0, "delta": {}, "finish_reason": finish}]})
+    usage = _completion(model, message, finish)["usage"]
+    found.append(base | {"choices": [], "usage": usage})
+    return found
 
 
 def _completion(model: str, message: dict[str, Any], finish: str) -> dict[str, Any]:

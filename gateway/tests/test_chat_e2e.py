@@ -259,3 +259,23 @@ def test_secrets_never_reach_the_log(gateway: Gateway, llm: ScriptedLLM) -> None
     assert API_KEY not in text and gateway.token not in text
     for line in text.splitlines():
         assert isinstance(json.loads(line), dict), f"not a JSON line: {line!r}"
+
+
+def test_persona_reaches_the_system_prompt_and_the_model_is_recorded(
+    gateway: Gateway, llm: ScriptedLLM
+) -> None:
+    """USER.md in the home is read at the turn into the system prompt; `/strong` is taken
+    off the message; the model that answered is in the reply and the stored turn."""
+    home = gateway.log_path.parent
+    (home / "USER.md").write_text("The user is Ann; she owns the CI.")
+    try:
+        llm.script(say("hi Ann"))
+        body = gateway.chat("/strong who am I").json()
+    finally:
+        (home / "USER.md").unlink()
+    [system, *_, user] = llm.requests[0]["messages"]
+    assert system["role"] == "system" and "she owns the CI" in system["content"]
+    assert user == {"role": "user", "content": "who am I"}
+    assert body["model"] == "openai/scripted-model", "no strong model is configured"
+    [turn] = gateway.client.get(f"/api/v1/sessions/{body['session_id']}").json()["history"]
+    assert turn["model"] == "openai/scripted-model" and turn["message"] == "/strong who am I"

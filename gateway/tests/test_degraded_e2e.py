@@ -10,7 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from gateway.tests.conftest import GATEWAY, Gateway, start_gateway, stop_gateway
+from gateway.tests.conftest import (
+    GATEWAY,
+    Gateway,
+    migrated_database,
+    start_gateway,
+    stop_gateway,
+)
 from gateway.tests.scripted_llm import ScriptedLLM, say
 from tests.harness import free_port
 
@@ -34,7 +40,9 @@ def test_control_plane_down_is_a_clear_503(orphan: Gateway, llm: ScriptedLLM) ->
     assert "Traceback" not in reply.text and "Traceback" not in orphan.log()
     assert llm.requests == []
     assert orphan.client.get("/health").status_code == 200
-    assert orphan.client.get("/api/v1/sessions").json()["sessions"] == [], "no empty session"
+    listed = orphan.client.get("/api/v1/sessions")
+    assert listed.status_code == 503, "nobody can be recognised without the control plane"
+    assert listed.json()["error"] == "control_plane_unavailable"
 
 
 @pytest.fixture
@@ -62,15 +70,22 @@ def test_no_model_is_a_clear_503(modelless: Gateway) -> None:
             "NEXFLOW_LLM__MAX_STEPS",
         ),
         ({"NEXFLOW_GATEWAY__TOKEN": "t", "NEXFLOW_LLM__MAX_STEPS": "0"}, "NEXFLOW_LLM__MAX_STEPS"),
+        (
+            {"NEXFLOW_GATEWAY__TOKEN": "t", "NEXFLOW_DATABASE_URL": "sqlite+aiosqlite:///"},
+            "start the control plane on it first",
+        ),
     ],
 )
-def test_bad_settings_stop_the_start_plainly(env: dict[str, str], named: str) -> None:
-    """A missing token or a bad setting: exit 2, the variable named, no traceback."""
+def test_bad_settings_stop_the_start_plainly(
+    env: dict[str, str], named: str, tmp_path: Path
+) -> None:
+    """A missing token, a bad setting or a database without the chat tables: exit 2, the
+    variable named, no traceback."""
     done = subprocess.run(
         [str(GATEWAY), "serve"],
         capture_output=True,
         text=True,
-        env={**os.environ, **env},
+        env={**os.environ, "NEXFLOW_DATABASE_URL": migrated_database(tmp_path), **env},
         timeout=60,
     )
     assert done.returncode == 2, done.stderr

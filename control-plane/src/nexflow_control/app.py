@@ -56,7 +56,7 @@ from .settings import Settings
 from .skills import SkillCatalog
 from .throttle import SharedCounts
 from .tracing import TraceRequests, start_tracing
-from .web import auth_routes, export, pages, tail
+from .web import auth_routes, chat_proxy, export, pages, tail
 from .web.login_limits import LoginLimiter
 from .web.tail import LogTail
 
@@ -304,6 +304,7 @@ def create_app(settings: Settings) -> FastAPI:
                 await services.checkpointer.stop()  # a last checkpoint of the final head
             await services.audit.close()
             await services.db.close()
+            await app.state.chat_proxy.aclose()
             if tracing is not None:
                 await asyncio.to_thread(tracing.shutdown)  # sends the spans still batched
 
@@ -331,6 +332,10 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(export.router)
     app.include_router(tail.router)
     app.include_router(auth_routes.router)
+    app.state.chat_proxy = chat_proxy.GatewayProxy(
+        settings.gateway_url, timeout_s=settings.gateway_timeout_s
+    )
+    app.include_router(chat_proxy.router)
     pages.install(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.limits.max_body_bytes)
     app.add_middleware(DisconnectWatch)

@@ -33,7 +33,8 @@
         ├── ApprovalsUnavailable   503 approvals_unavailable
         ├── PolicyUnavailable      503 policy_unavailable
         ├── ExecutorUnavailable    503 executor_unavailable
-        └── AccountsUnavailable    503 accounts_unavailable
+        ├── AccountsUnavailable    503 accounts_unavailable
+        └── GatewayUnavailable     503 gateway_unavailable (the chat routes' gateway)
 
 Routes raise these; one handler in `api.errors` turns them into
 `{"error": code, "message": ..., **extra}`. Lower libraries' errors (gRPC, SQLAlchemy,
@@ -145,3 +146,7 @@ class ExecutorUnavailable(Unavailable):
 
 class AccountsUnavailable(Unavailable):
     code = "accounts_unavailable"
+
+
+class GatewayUnavailable(Unavailable):
+    code = "gateway_unavailable"

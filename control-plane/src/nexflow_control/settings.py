@@ -227,6 +227,11 @@ class Settings(BaseSettings):
     """Bearer token of the built-in admin; generated into HOME/admin.token when unset."""
     database_url: str | None = None
     """SQLAlchemy async URL of the audit store; default: SQLite at HOME/nexflow.db."""
+    gateway_url: str | None = None
+    """The chat gateway the chat routes are proxied to (`nexflow up` sets it when it starts
+    one); unset: those routes answer 503 `gateway_unavailable` saying how to start one."""
+    gateway_timeout_s: float = Field(default=300.0, gt=0, le=3600)
+    """How long a proxied chat request may take (a turn with its skill calls), seconds."""
     executor_socket: Path | None = None
     """Unix socket of the executor; default: HOME/run/executor.sock."""
     executor_timeout_s: float = 5.0

@@ -25,11 +25,21 @@ async def schema_diff(url: str) -> list[Any]:
 
             def diff(sync: Connection) -> list[Any]:
                 context = MigrationContext.configure(sync, opts={"compare_type": True})
-                return list(compare_metadata(context, migrations.target_metadata()))
+                found = compare_metadata(context, migrations.target_metadata())
+                # The chat tables (and their FTS5 shadow tables) are the gateway's: its
+                # tests compare them with its own models.
+                return [d for d in found if not _gateway_table(d)]
 
             return await conn.run_sync(diff)
     finally:
         await engine.dispose()
+
+
+def _gateway_table(change: Any) -> bool:
+    if isinstance(change, list):  # modify_* changes: (kind, schema, table, ...)
+        return str(change[0][2]).startswith("chat_")
+    table = getattr(change[1], "table", change[1])
+    return str(getattr(table, "name", "")).startswith("chat_")
 
 
 revision = migrations.current_at

@@ -38,6 +38,22 @@ def _settings() -> Settings:
     return settings
 
 
+def _check_database(settings: Settings) -> None:
+    """The chat tables are there, or a clear message and exit code 2 (not a traceback
+    from the server's start-up)."""
+    from .errors import StoreUnavailable
+    from .store import open_engine
+
+    async def check() -> None:
+        await (await open_engine(settings.resolved_database_url())).dispose()
+
+    try:
+        asyncio.run(check())
+    except StoreUnavailable as exc:
+        typer.echo(f"error: NEXFLOW_DATABASE_URL: {exc.message}", err=True)
+        raise typer.Exit(2) from None
+
+
 @app.command()
 def serve(
     host: str | None = typer.Option(None, help="bind address (NEXFLOW_GATEWAY__HOST)"),
@@ -45,6 +61,7 @@ def serve(
 ) -> None:
     """Serve the web chat API until interrupted."""
     settings = _settings()
+    _check_database(settings)
     from .web import create_app  # imports litellm, which installs its own log handlers
 
     connectors = ConnectorSet.from_settings(settings)  # imports their libraries, first

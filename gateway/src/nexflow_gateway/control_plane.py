@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import time
+from collections.abc import Mapping
 from typing import Any, Literal
 from urllib.parse import quote
 
@@ -41,6 +42,14 @@ class SkillInfo(_Answer):
     input_schema: dict[str, Any] | None = None
 
 
+class Me(_Answer):
+    """Who a credential stands for (`GET /api/v1/me`)."""
+
+    id: str = Field(max_length=255)
+    scopes: list[str] = Field(default_factory=list)
+    channel: str = "http"
+
+
 class CallOutcome(_Answer):
     """How one requested call ended, as far as the gateway knows."""
 
@@ -60,8 +69,10 @@ class ControlPlane:
     """An async client of the control plane's skills API, caching the skill catalogue."""
 
     def __init__(self, base_url: str, token: str | None, *, cache_s: float = 10.0) -> None:
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
-        self._http = httpx.AsyncClient(base_url=base_url, headers=headers, timeout=30)
+        # Per request, not on the client: a call made as a browser user must not also
+        # carry the gateway's own token (the control plane would take that one).
+        self._own: dict[str, str] = {"Authorization": f"Bearer {token}"} if token else {}
+        self._http = httpx.AsyncClient(base_url=base_url, timeout=30)
         self._cache_s = cache_s
         self._cache = _SkillCache()
         self._headers: dict[str, str] = {}
@@ -78,6 +89,10 @@ class ControlPlane:
         view.identity = identity
         return view
 
+    def _as_self(self) -> dict[str, str]:
+        """The gateway's own token, with the run-as headers when acting for a chat user."""
+        return {**self._own, **self._headers}
+
     async def skills(self) -> list[SkillInfo]:
         """The executable skills with their input schemas (cached `cache_s` seconds)."""
         async with self._cache.lock:
@@ -89,17 +104,31 @@ class ControlPlane:
             return found
 
     async def _load_skills(self) -> list[SkillInfo]:
-        listing = await self._get("/api/v1/skills")
-        names = [
-            s["name"]
-            for s in listing.get("skills", [])
-            if isinstance(s, dict) and s.get("executable") and isinstance(s.get("name"), str)
-        ]
-        details = await asyncio.gather(*(self._get(f"/api/v1/skills/{quote(n)}") for n in names))
+        """One request: the listing with each skill's input schema (`?schemas=1`)."""
+        listing = await self._get("/api/v1/skills?schemas=1")
         try:
-            return [SkillInfo.model_validate(d) for d in details]
+            found = [SkillInfo.model_validate(s) for s in listing.get("skills", [])]
         except ValidationError as exc:
             raise ControlPlaneUnavailable("the control plane's skill list is malformed") from exc
+        return [s for s in found if s.executable]
+
+    async def whoami(self, credential: Mapping[str, str]) -> Me | None:
+        """Who `credential` (a bearer token, or a browser session's cookie) stands for;
+        None when the control plane refuses it."""
+        try:
+            reply = await self._http.get("/api/v1/me", headers=dict(credential), timeout=10)
+        except httpx.HTTPError as exc:
+            raise ControlPlaneUnavailable(
+                f"control plane unreachable: {type(exc).__name__}"
+            ) from exc
+        if reply.status_code in (401, 403):
+            return None
+        if reply.status_code != 200:
+            raise ControlPlaneUnavailable(f"control plane answered {reply.status_code} on /me")
+        try:
+            return Me.model_validate_json(reply.content)
+        except ValidationError as exc:
+            raise ControlPlaneUnavailable("the control plane's /me is malformed") from exc
 
     async def _get(self, path: str) -> dict[str, Any]:
         try:
@@ -116,7 +145,7 @@ class ControlPlane:
         `ControlPlaneRefused` with the control plane's code, or `ControlPlaneUnavailable`."""
         try:
             reply = await self._http.request(
-                method, path, json=body, headers=self._headers, timeout=30
+                method, path, json=body, headers=self._as_self(), timeout=30
             )
         except httpx.HTTPError as exc:
             raise ControlPlaneUnavailable(
@@ -136,13 +165,20 @@ class ControlPlane:
             )
         return answer
 
-    async def run(self, skill: str, arguments: dict[str, Any], within_s: float) -> CallOutcome:
-        """Ask the control plane to run `skill`; never raises for a refused call."""
+    async def run(
+        self,
+        skill: str,
+        arguments: dict[str, Any],
+        within_s: float,
+        as_user: Mapping[str, str] | None = None,
+    ) -> CallOutcome:
+        """Ask the control plane to run `skill` with the `as_user` credential headers (the
+        gateway's own token without them); never raises for a refused call."""
         try:
             reply = await self._http.post(
                 f"/api/v1/skills/{quote(skill, safe='')}",
                 json={"input": arguments},
-                headers=self._headers,
+                headers=dict(as_user) if as_user is not None else self._as_self(),
                 timeout=within_s,
             )
         except httpx.TimeoutException:

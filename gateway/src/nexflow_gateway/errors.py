@@ -2,10 +2,12 @@
 
 GatewayError
 ├── SessionNotFound          404 session_not_found
+├── NoteNotFound             404 note_not_found
 ├── LLMNotConfigured         503 llm_not_configured
 ├── ControlPlaneUnavailable  503 control_plane_unavailable (skill list could not be read)
 ├── ControlPlaneRefused      the control plane's own code and status (`identity_not_linked`,
 │                            `nonce_used`, ...), passed on
+├── StoreUnavailable         503 store_unavailable (the chat database)
 └── Unauthenticated          401 unauthenticated
 """
 
@@ -48,3 +50,13 @@ class ControlPlaneRefused(GatewayError):
 class Unauthenticated(GatewayError):
     code = "unauthenticated"
     status = 401
+
+
+class NoteNotFound(GatewayError):
+    code = "note_not_found"
+    status = 404
+
+
+class StoreUnavailable(GatewayError):
+    code = "store_unavailable"
+    status = 503

@@ -16,5 +16,5 @@ def configure(secrets: list[str], level: int = logging.INFO) -> None:
     """Route every logger through the shared redacting setup; call after importing litellm
     (it adds its own handlers at import)."""
     configure_logging(level, json=True, secrets=secrets, libraries=("httpx", *_LITELLM))
-    for name in _LITELLM:  # one INFO line per model call, saying nothing ours does not
+    for name in (*_LITELLM, "aiosqlite"):  # a line per model call / per database operation
         logging.getLogger(name).setLevel(max(level, logging.WARNING))

@@ -8,10 +8,25 @@ their repr is masked and the log redactor removes their values from every line.
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class RoutingSettings(BaseModel):
+    """When a turn goes to `strong_model` rather than `model` (any rule that fires)."""
+
+    tools_over: int | None = Field(
+        None, ge=0, description="more than this many tools offered (skills installed)"
+    )
+    message_over_chars: int | None = Field(
+        2000, ge=0, description="the user's message is longer than this"
+    )
+    command: str = Field(
+        "/strong", min_length=2, max_length=32, description="a message starting with this"
+    )
 
 
 class LLMSettings(BaseModel):
@@ -27,6 +42,10 @@ class LLMSettings(BaseModel):
     max_tool_output_chars: int = Field(8000, ge=256, le=1_000_000)
     max_tool_argument_bytes: int = Field(64 * 1024, ge=256, le=1_048_576)
     history_turns: int = Field(20, ge=1, le=200, description="earlier turns sent as context")
+    strong_model: str | None = Field(
+        None, description="litellm model id used when a routing rule fires (default: `model`)"
+    )
+    routing: RoutingSettings = Field(default_factory=lambda: RoutingSettings())
 
 
 class GatewaySettings(BaseModel):
@@ -36,8 +55,12 @@ class GatewaySettings(BaseModel):
     token: SecretStr | None = Field(None, description="bearer token for the control plane")
     host: str = "127.0.0.1"
     port: int = Field(8090, ge=0, le=65535)
-    max_sessions: int = Field(1000, ge=1, le=1_000_000)
-    max_turns_per_session: int = Field(100, ge=1, le=10_000)
+    max_turns_per_session: int = Field(100, ge=1, le=10_000, description="older turns go")
+    retention_days: float = Field(90, gt=0, le=36500, description="idle sessions are deleted")
+    max_notes_per_user: int = Field(500, ge=1, le=100_000)
+    persona_max_bytes: int = Field(
+        16 * 1024, ge=0, le=1_048_576, description="USER.md / WORKSPACE.md, each"
+    )
     skills_cache_s: float = Field(10.0, ge=0, le=3600)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
@@ -81,10 +104,19 @@ class Settings(BaseSettings):
         env_prefix="NEXFLOW_", env_nested_delimiter="__", extra="ignore"
     )
 
+    home: Path = Field(
+        Path.home() / ".nexflow", description="NEXFLOW_HOME: USER.md, WORKSPACE.md, nexflow.db"
+    )
+    database_url: str | None = Field(
+        None, description="NEXFLOW_DATABASE_URL, the control plane's (default: HOME/nexflow.db)"
+    )
     llm: LLMSettings = Field(default_factory=LLMSettings)
     gateway: GatewaySettings = Field(default_factory=GatewaySettings)
     telegram: TelegramSettings = Field(default_factory=TelegramSettings)
     discord: DiscordSettings = Field(default_factory=DiscordSettings)
+
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite+aiosqlite:///{self.home / 'nexflow.db'}"
 
     def secrets(self) -> list[str]:
         """The secret values the log redactor must never let through."""

@@ -26,6 +26,7 @@ class CallRecord(BaseModel):
     error: str | None = None
     message: str | None = None
     output: Any = Field(None, description="the skill's output, as text when over the bound")
+    duration_ms: float = Field(0.0, description="the gateway's wait for the control plane")
 
 
 class PendingApproval(BaseModel):
@@ -64,6 +65,7 @@ class Turn(BaseModel):
     pending_approvals: list[PendingApproval] = Field(default_factory=list)
     stop_reason: StopReason = "done"
     usage: Usage = Field(default_factory=Usage)
+    model: str | None = Field(None, description="the model routing chose for this turn")
     at: datetime = Field(default_factory=lambda: datetime.now(UTC))
     # The messages as the model saw them (assistant tool calls, tool results), for the
     # next turns' context; not part of any answer.

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
+from fastapi import Query
 from fastapi.responses import JSONResponse
 
 from ..calls import PendingCall, StartedCall
@@ -20,10 +21,19 @@ SkillName = PathName
 
 
 @router.get("", response_model=SkillList)
-async def list_skills(svc: ServicesDep, _: SkillsRead) -> dict[str, Any]:
-    """Installed skills, and the skill folders that failed to load (with why)."""
+async def list_skills(
+    svc: ServicesDep,
+    _: SkillsRead,
+    schemas: Annotated[bool, Query(description="add each skill's `input_schema`")] = False,
+) -> dict[str, Any]:
+    """Installed skills, and the skill folders that failed to load (with why); with
+    `?schemas=1` each skill carries its input JSON Schema (one request for a client, such
+    as the gateway, that offers every skill as a tool)."""
     return {
-        "skills": [s.to_summary() for s in svc.catalog.list()],
+        "skills": [
+            s.to_summary() | ({"input_schema": s.input_schema} if schemas else {})
+            for s in svc.catalog.list()
+        ],
         "problems": [d.to_dict() for d in svc.catalog.diagnostics],
     }
 

@@ -118,6 +118,12 @@ class SkillSummary(Answer):
     digest: str
 
 
+class SkillListed(SkillSummary):
+    input_schema: dict[str, Any] | None = Field(
+        None, description="with `?schemas=1` (null otherwise)"
+    )
+
+
 class SkillDetail(SkillSummary):
     license: str | None
     compatibility: str | None
@@ -156,7 +162,7 @@ class SkillProblem(Answer):
 
 
 class SkillList(Answer):
-    skills: list[SkillSummary]
+    skills: list[SkillListed]
     problems: list[SkillProblem]
 
 

@@ -37,6 +37,7 @@ from ..app import create_app, prepare_home
 from ..executors import GrpcExecutor
 from ..policy import LocalOpaServer, OpaNotFound, OpaStartError
 from ..settings import Settings
+from . import _gateway
 
 log = structlog.get_logger("nexflow.up")
 
@@ -206,6 +207,10 @@ async def serve_stack(settings: Settings, opa: LocalOpaServer | None = None) -> 
         env=_executor_env(settings),
         preexec_fn=_die_with_parent(),  # only a prctl call: safe after fork
     )
+    chat: asyncio.subprocess.Process | None = None
+    chat_port = _gateway.free_port() if _gateway.wanted(settings) else None
+    if chat_port is not None:
+        settings = settings.model_copy(update={"gateway_url": f"http://127.0.0.1:{chat_port}"})
     try:
         await _wait_for_executor(proc, settings)
         app = create_app(settings)
@@ -236,7 +241,20 @@ async def serve_stack(settings: Settings, opa: LocalOpaServer | None = None) -> 
             home=str(settings.home),
             token_file=str(settings.token_file),
         )
+
+        async def start_chat() -> None:
+            nonlocal chat
+            while not server.started and not server.should_exit:  # noqa: ASYNC110
+                await asyncio.sleep(0.05)
+            if chat_port is not None and server.started:
+                token = await _gateway.gateway_token(app.state.services.accounts)
+                chat = await _gateway.start(settings, chat_port, token, _die_with_parent())
+
+        chat_starter = asyncio.create_task(start_chat())
         await server.serve()
+        chat_starter.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await chat_starter
         executor_died = watcher.done()
         opa_died = opa_watcher.done() and opa_watcher.result()
         for task in (watcher, opa_watcher):
@@ -247,6 +265,8 @@ async def serve_stack(settings: Settings, opa: LocalOpaServer | None = None) -> 
             return 1
         return 0
     finally:
+        if chat is not None:
+            await _stop(chat)
         await _stop(proc)
 
 

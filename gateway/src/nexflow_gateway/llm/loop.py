@@ -13,6 +13,8 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import structlog
@@ -21,6 +23,7 @@ from ..control_plane import CallOutcome, ControlPlane
 from ..settings import LLMSettings
 from ..turns import CallRecord, PendingApproval, Turn
 from .model import ModelError, ToolCall, complete
+from .routing import route
 from .tools import BadToolCall, Toolbox, parse_arguments
 
 log = structlog.get_logger("nexflow_gateway.llm")
@@ -30,6 +33,9 @@ MAX_REPLY_CHARS = 32_000
 # A call's record, the tool message the model reads, and its approval if it waits for one.
 _Done = tuple[CallRecord, str, PendingApproval | None]
 _MAX_ID = 128
+Emit = Callable[[dict[str, Any]], None]
+"""Where a streaming turn's frames go (`delta`, `tool.started`, `tool.finished`); it must
+not block (the web socket's sender queues and drops)."""
 
 SYSTEM_PROMPT = (
     "You are Nexflow's assistant. You can call the tools listed, each one an installed "
@@ -47,13 +53,24 @@ class Agent:
         self._settings = settings
         self._cp = control_plane
 
-    async def turn(self, history: list[dict[str, Any]], message: str) -> Turn:
+    async def turn(
+        self,
+        history: list[dict[str, Any]],
+        message: str,
+        *,
+        context: str = "",
+        as_user: Mapping[str, str] | None = None,
+        emit: Emit | None = None,
+    ) -> Turn:
+        """Answer `message` after `history`; `context` (persona) joins the system prompt,
+        `as_user` are the credential headers each skill call is made with (the gateway's
+        own token without them), `emit` receives the turn's frames as they happen."""
         turn = Turn(message=message, reply="")
-        turn.transcript.append({"role": "user", "content": message})
         deadline = time.monotonic() + self._settings.turn_timeout_s
+        step = _Step(turn, history, SYSTEM_PROMPT + context, as_user, emit, deadline)
         try:
             async with asyncio.timeout(self._settings.turn_timeout_s):
-                await self._steps(turn, history, deadline)
+                await self._steps(step)
         except TimeoutError:
             turn.stop_reason = "timeout"
             turn.reply = f"I ran out of time ({self._settings.turn_timeout_s:g} s) for this turn."
@@ -62,17 +79,28 @@ class Agent:
             turn.reply = f"The model could not be reached: {exc}."
             log.warning("llm.failed", error=str(exc))
         turn.reply += _pending_note(turn.pending_approvals)
+        if not turn.transcript:  # ended before routing read the message
+            turn.transcript.append({"role": "user", "content": message})
         if turn.stop_reason != "done":
             _answer_open_calls(turn.transcript)
             turn.transcript.append({"role": "assistant", "content": turn.reply})
         return turn
 
-    async def _steps(self, turn: Turn, history: list[dict[str, Any]], deadline: float) -> None:
+    async def _steps(self, step: _Step) -> None:
+        turn = step.turn
         toolbox = Toolbox.from_skills(await self._cp.skills())
-        system = {"role": "system", "content": SYSTEM_PROMPT}
+        chosen = route(self._settings, turn.message, len(toolbox.specs))
+        turn.model = chosen.model
+        turn.transcript.append({"role": "user", "content": chosen.message})
+        system = {"role": "system", "content": step.system}
+        on_delta = None if step.emit is None else _deltas(step.emit)
         for _ in range(self._settings.max_steps):
             reply = await complete(
-                self._settings, [system, *history, *turn.transcript], toolbox.specs
+                self._settings,
+                chosen.model,
+                [system, *step.history, *turn.transcript],
+                toolbox.specs,
+                on_delta,
             )
             turn.usage.add(reply.usage)
             calls, extra = (
@@ -85,8 +113,10 @@ class Agent:
                 return
             turn.calls.extend(_too_many(extra))
             for i, call in enumerate(calls):
-                record, content, pending = await self._one(toolbox, call, i, deadline)
+                record, content, pending = await self._one(toolbox, call, i, step)
                 turn.calls.append(record)
+                if step.emit is not None:
+                    step.emit({"type": "tool.finished", "step": record.model_dump(mode="json")})
                 turn.transcript.append(
                     {"role": "tool", "tool_call_id": record.tool_call_id, "content": content}
                 )
@@ -112,7 +142,7 @@ class Agent:
             ]
         return message
 
-    async def _one(self, toolbox: Toolbox, call: ToolCall, index: int, deadline: float) -> _Done:
+    async def _one(self, toolbox: Toolbox, call: ToolCall, index: int, step: _Step) -> _Done:
         record = CallRecord(tool_call_id=_call_id(call, index), tool=call.name[:_MAX_ID], status="")
         try:
             skill = toolbox.skill_for.get(call.name)
@@ -125,7 +155,13 @@ class Agent:
             log.info("tool.rejected", tool=record.tool, error=exc.code)
             body = {"status": "rejected", "error": exc.code, "message": exc.message}
             return record, _quote(body), None
-        outcome = await self._cp.run(skill, arguments, max(1.0, deadline - time.monotonic()))
+        if step.emit is not None:
+            step.emit({"type": "tool.started", "tool_call_id": record.tool_call_id, "skill": skill})
+        started = time.perf_counter()
+        outcome = await self._cp.run(
+            skill, arguments, max(1.0, step.deadline - time.monotonic()), as_user=step.as_user
+        )
+        record.duration_ms = round((time.perf_counter() - started) * 1000, 3)
         return self._recorded(record, outcome)
 
     def _recorded(self, record: CallRecord, outcome: CallOutcome) -> _Done:
@@ -156,6 +192,22 @@ class Agent:
         if outcome.error:
             body |= {"error": outcome.error, "message": outcome.message}
         return record, _quote(body), None
+
+
+@dataclass(frozen=True)
+class _Step:
+    """What every step of one turn needs."""
+
+    turn: Turn
+    history: list[dict[str, Any]]
+    system: str
+    as_user: Mapping[str, str] | None
+    emit: Emit | None
+    deadline: float
+
+
+def _deltas(emit: Emit) -> Callable[[str], None]:
+    return lambda text: emit({"type": "delta", "text": text})
 
 
 def _answer_open_calls(transcript: list[dict[str, Any]]) -> None:

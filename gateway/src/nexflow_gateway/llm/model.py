@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,13 +38,19 @@ class ModelReply:
 
 
 async def complete(
-    settings: LLMSettings, messages: list[dict[str, Any]], tools: list[dict[str, Any]]
+    settings: LLMSettings,
+    model: str,
+    messages: list[dict[str, Any]],
+    tools: list[dict[str, Any]],
+    on_delta: Callable[[str], None] | None = None,
 ) -> ModelReply:
-    """Ask the configured model once; `ModelError` names only the failure's kind."""
+    """Ask `model` once; with `on_delta`, stream and hand it each piece of text as it
+    comes. `ModelError` names only the failure's kind."""
     key = settings.api_key.get_secret_value() if settings.api_key else None
+    stream = on_delta is not None
     try:
         response = await litellm.acompletion(
-            model=settings.model,
+            model=model,
             messages=messages,
             tools=tools or None,
             api_base=settings.api_base,
@@ -51,7 +58,12 @@ async def complete(
             timeout=settings.request_timeout_s,
             max_tokens=settings.max_tokens,
             num_retries=0,
+            **({"stream": True, "stream_options": {"include_usage": True}} if stream else {}),
         )
+        if on_delta is not None:
+            response = await _gathered(response, messages, on_delta)
+    except ModelError:
+        raise
     except Exception as exc:  # litellm maps every provider failure to its own tree
         status = getattr(exc, "status_code", None)
         raise ModelError(f"{type(exc).__name__}" + (f" (HTTP {status})" if status else "")) from exc
@@ -71,19 +83,47 @@ async def complete(
     return ModelReply(content if isinstance(content, str) else "", calls, _usage(response))
 
 
+async def _gathered(
+    stream: Any, messages: list[dict[str, Any]], on_delta: Callable[[str], None]
+) -> Any:
+    """The streamed chunks, each text piece handed to `on_delta`, rebuilt as one response."""
+    chunks: list[Any] = []
+    async for chunk in stream:
+        chunks.append(chunk)
+        choices = getattr(chunk, "choices", None) or []
+        text = getattr(getattr(choices[0], "delta", None), "content", None) if choices else None
+        if isinstance(text, str) and text:
+            on_delta(text)
+    built = litellm.stream_chunk_builder(chunks, messages=messages)
+    if built is None:
+        raise ModelError("the model's stream was empty")
+    return built
+
+
+_UNPRICED: set[str] = set()
+"""Models litellm has no price for: asked once (it raises, which costs a millisecond a call)."""
+
+
 def _usage(response: Any) -> Usage:
     usage = getattr(response, "usage", None)
     prompt = int(getattr(usage, "prompt_tokens", 0) or 0)
     completion = int(getattr(usage, "completion_tokens", 0) or 0)
-    try:
-        cost = float(litellm.completion_cost(completion_response=response) or 0.0)
-    except Exception:  # an unknown model has no price: litellm raises, we count 0
-        cost = 0.0
-    total = int(getattr(usage, "total_tokens", 0) or 0) or prompt + completion
     return Usage(
         llm_calls=1,
         prompt_tokens=prompt,
         completion_tokens=completion,
-        total_tokens=total,
-        cost_usd=cost,
+        total_tokens=int(getattr(usage, "total_tokens", 0) or 0) or prompt + completion,
+        cost_usd=_cost(response),
     )
+
+
+def _cost(response: Any) -> float:
+    model = str(getattr(response, "model", "") or "")
+    if model in _UNPRICED:
+        return 0.0
+    try:
+        return float(litellm.completion_cost(completion_response=response) or 0.0)
+    except Exception:  # an unknown model has no price: litellm raises, we count 0
+        if len(_UNPRICED) < 1000:  # names come from the provider: bounded
+            _UNPRICED.add(model)
+        return 0.0

@@ -1,104 +1,153 @@
-"""The web chat API: `POST /api/v1/chat`, `GET /api/v1/sessions[/{id}]`, `GET /health`.
+"""The web chat API: `POST /api/v1/chat`, `GET /api/v1/sessions[/{id}]`,
+`GET|POST /api/v1/notes`, `DELETE /api/v1/notes/{id}`, `GET /api/v1/chat/search`,
+`ws /ws/chat/{session}` and `GET /health`.
 
-Every route but `/health` needs `Authorization: Bearer <NEXFLOW_GATEWAY__TOKEN>`: the web
-chat runs its calls with the gateway's own control-plane token, so whoever may chat acts as
-that token's user (per-user identity comes with pairing). Errors are
-`{"error": code, "message": ...}`; nothing answers with a traceback.
+Every route but `/health` needs a credential the control plane knows (see `callers`): the
+gateway's own token, a user's token, or the web session the control plane's proxy
+forwards. Each person sees only their own sessions and notes, and their skill calls are
+made with their own credential. Errors are `{"error": code, "message": ...}`; nothing
+answers with a traceback.
 """
 
 from __future__ import annotations
 
-import hmac
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 import structlog
-from fastapi import Depends, FastAPI, Request
+from fastapi import Depends, FastAPI, Path, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from nexflow_common.body_limit import BodyLimitMiddleware
 
 from ..control_plane import ControlPlane
-from ..errors import GatewayError, LLMNotConfigured, Unauthenticated
+from ..errors import GatewayError, LLMNotConfigured
 from ..llm import Agent
-from ..sessions import Session, SessionStore
 from ..settings import Settings
-from .schemas import ChatReply, ChatRequest, ErrorOut, SessionDetail, SessionList, SessionSummary
+from ..store import Note, NoteStore, SessionStore, open_engine
+from .callers import Caller, Callers
+from .chat import ChatService
+from .schemas import (
+    ChatReply,
+    ChatRequest,
+    ErrorOut,
+    NewNote,
+    NoteList,
+    SearchResult,
+    SessionDetail,
+    SessionList,
+)
+from .socket import chat_socket
 
 log = structlog.get_logger("nexflow_gateway.web")
 MAX_BODY = 64 * 1024
+_SWEEP_EVERY_S = 3600.0
 _ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorOut},
     404: {"model": ErrorOut},
     422: {"model": ErrorOut},
+    503: {"model": ErrorOut},
 }
 
 
-def authenticated(request: Request) -> None:
-    """The caller holds the gateway's token (compared in constant time)."""
-    token: str = request.app.state.token
-    scheme, _, value = request.headers.get("authorization", "").partition(" ")
-    given = value.encode("utf-8", "surrogateescape")
-    if not token or scheme.lower() != "bearer" or not hmac.compare_digest(given, token.encode()):
-        raise Unauthenticated("a bearer token is required")
+async def caller(request: Request) -> Caller:
+    """Who is asking (401 `unauthenticated` when nobody the control plane knows)."""
+    callers: Callers = request.app.state.callers
+    return await callers.resolve(request.headers, request.cookies)
 
 
-Auth = Annotated[None, Depends(authenticated)]
+Who = Annotated[Caller, Depends(caller)]
+
+
+def llm_ready(request: Request) -> None:
+    """A model is configured (said before anything else: it needs no credential to know)."""
+    if not request.app.state.settings.llm.model:
+        raise LLMNotConfigured("set NEXFLOW_LLM__MODEL to chat with a model")
+
+
+LLMReady = Annotated[None, Depends(llm_ready)]
 
 
 def create_app(settings: Settings) -> FastAPI:
     token = settings.gateway.token.get_secret_value() if settings.gateway.token else ""
-    store = SessionStore(settings.gateway.max_sessions, settings.gateway.max_turns_per_session)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = await open_engine(settings.resolved_database_url())
         cp = ControlPlane(
             settings.gateway.control_plane_url, token, cache_s=settings.gateway.skills_cache_s
         )
-        app.state.agent = Agent(settings.llm, cp)
+        sessions = SessionStore(
+            engine,
+            max_turns=settings.gateway.max_turns_per_session,
+            retention_days=settings.gateway.retention_days,
+        )
+        app.state.sessions = sessions
+        app.state.notes = NoteStore(engine, max_notes=settings.gateway.max_notes_per_user)
+        app.state.callers = Callers(cp, token)
+        app.state.chat = ChatService(settings, sessions, Agent(settings.llm, cp))
+        sweeper = asyncio.create_task(_sweep(sessions))
         try:
             yield
         finally:
+            sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sweeper
             await cp.aclose()
+            await engine.dispose()
 
     app = FastAPI(title="Nexflow gateway", lifespan=lifespan, docs_url=None, redoc_url=None)
-    app.state.token = token
+    app.state.settings = settings
 
     @app.get("/health")
     async def health() -> dict[str, str]:
         return {"status": "ok"}
 
     @app.post("/api/v1/chat", responses=_ERRORS)
-    async def chat(body: ChatRequest, request: Request, _: Auth) -> ChatReply:
-        if not settings.llm.model:
-            raise LLMNotConfigured("set NEXFLOW_LLM__MODEL to chat with a model")
-        session = store.get(body.session_id) if body.session_id else store.new()
-        async with session.lock:
-            history = [
-                m for t in session.turns[-settings.llm.history_turns :] for m in t.transcript
-            ]
-            turn = await request.app.state.agent.turn(history, body.message)
-            store.record(session, turn)
-        log.info("chat.turn", session_id=session.id, calls=len(turn.calls), stop=turn.stop_reason)
-        return ChatReply(
-            session_id=session.id,
-            reply=turn.reply,
-            calls=turn.calls,
-            pending_approvals=turn.pending_approvals,
-            stop_reason=turn.stop_reason,
-            usage=turn.usage,
-            session_usage=session.usage,
-        )
+    async def chat(body: ChatRequest, request: Request, _: LLMReady, who: Who) -> ChatReply:
+        service: ChatService = request.app.state.chat
+        reply = await service.turn(who, body.message, body.session_id)
+        log.info("chat.turn", session_id=reply.session_id, calls=len(reply.calls))
+        return reply
+
+    @app.get("/api/v1/chat/search", responses=_ERRORS)
+    async def search(
+        request: Request, who: Who, q: Annotated[str, Query(min_length=1, max_length=500)]
+    ) -> SearchResult:
+        notes: NoteStore = request.app.state.notes
+        return SearchResult(hits=await notes.search(who.user_id, q))
 
     @app.get("/api/v1/sessions", responses=_ERRORS)
-    async def sessions(_: Auth) -> SessionList:
-        return SessionList(sessions=[_summary(s) for s in store.all()])
+    async def sessions(request: Request, who: Who) -> SessionList:
+        store: SessionStore = request.app.state.sessions
+        return SessionList(sessions=await store.of_user(who.user_id))
 
     @app.get("/api/v1/sessions/{session_id}", responses=_ERRORS)
-    async def session(session_id: str, _: Auth) -> SessionDetail:
-        found = store.get(session_id[:64])
-        return SessionDetail(**_summary(found).model_dump(), history=found.turns)
+    async def session(session_id: str, request: Request, who: Who) -> SessionDetail:
+        store: SessionStore = request.app.state.sessions
+        found = await store.summary(session_id[:64], who.user_id)
+        return SessionDetail(**found.model_dump(), history=await store.turns(found.id))
+
+    @app.get("/api/v1/notes", responses=_ERRORS)
+    async def notes(request: Request, who: Who) -> NoteList:
+        return NoteList(notes=await request.app.state.notes.of_user(who.user_id))
+
+    @app.post("/api/v1/notes", status_code=201, responses=_ERRORS)
+    async def add_note(body: NewNote, request: Request, who: Who) -> Note:
+        added: Note = await request.app.state.notes.add(who.user_id, body.text)
+        return added
+
+    @app.delete("/api/v1/notes/{note_id}", status_code=204, responses=_ERRORS)
+    async def delete_note(
+        note_id: Annotated[int, Path(ge=1, le=2**62)], request: Request, who: Who
+    ) -> Response:
+        await request.app.state.notes.delete(who.user_id, note_id)
+        return Response(status_code=204)
+
+    app.add_api_websocket_route("/ws/chat/{session}", chat_socket)
 
     @app.exception_handler(GatewayError)
     async def gateway_error(_: Request, exc: GatewayError) -> JSONResponse:
@@ -124,11 +173,13 @@ def create_app(settings: Settings) -> FastAPI:
     return app
 
 
-def _summary(session: Session) -> SessionSummary:
-    return SessionSummary(
-        id=session.id,
-        created_at=session.created_at,
-        updated_at=session.updated_at,
-        turns=len(session.turns),
-        usage=session.usage,
-    )
+async def _sweep(sessions: SessionStore) -> None:
+    """Delete the sessions past the retention now and every hour."""
+    while True:
+        try:
+            gone = await sessions.sweep()
+            if gone:
+                log.info("sessions.swept", sessions=gone)
+        except Exception as exc:  # a busy database: try again next time
+            log.warning("sessions.sweep_failed", error=type(exc).__name__)
+        await asyncio.sleep(_SWEEP_EVERY_S)

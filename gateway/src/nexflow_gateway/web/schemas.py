@@ -1,20 +1,32 @@
-"""The web chat's typed edge: what `POST /api/v1/chat` takes and every answer's shape."""
+"""The web chat's typed edge: what the routes take and every answer's shape."""
 
 from __future__ import annotations
-
-from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..connectors import MAX_MESSAGE_CHARS
+from ..store import MAX_NOTE_CHARS, Note, SearchHit, SessionSummary
 from ..turns import CallRecord, PendingApproval, StopReason, Turn, Usage
+
+SESSION_ID = r"^s_[0-9a-f]{24}$"
 
 
 class ChatRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     message: str = Field(min_length=1, max_length=MAX_MESSAGE_CHARS)
-    session_id: str | None = Field(None, max_length=64, pattern=r"^s_[0-9a-f]{24}$")
+    session_id: str | None = Field(None, max_length=64, pattern=SESSION_ID)
+
+
+class SocketMessage(BaseModel):
+    """A frame the browser sends on `/ws/chat/{session}`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    message: str = Field(min_length=1, max_length=MAX_MESSAGE_CHARS)
+    csrf: str | None = Field(
+        None, max_length=256, description="the web session's CSRF token, for its skill calls"
+    )
 
 
 class ChatReply(BaseModel):
@@ -23,25 +35,31 @@ class ChatReply(BaseModel):
     calls: list[CallRecord]
     pending_approvals: list[PendingApproval]
     stop_reason: StopReason
+    model: str | None = Field(None, description="the model routing chose")
     usage: Usage = Field(description="this turn's tokens and cost")
     session_usage: Usage = Field(description="the session's tokens and cost so far")
 
 
-class SessionSummary(BaseModel):
-    id: str
-    created_at: datetime
-    updated_at: datetime
-    turns: int
-    usage: Usage
-
-
 class SessionList(BaseModel):
     sessions: list[SessionSummary]
-    note: str = "sessions are held in memory: a restart forgets them"
 
 
 class SessionDetail(SessionSummary):
     history: list[Turn]
+
+
+class NewNote(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    text: str = Field(min_length=1, max_length=MAX_NOTE_CHARS)
+
+
+class NoteList(BaseModel):
+    notes: list[Note]
+
+
+class SearchResult(BaseModel):
+    hits: list[SearchHit]
 
 
 class ErrorOut(BaseModel):

@@ -477,6 +477,11 @@ async function route() {
     await pairingsView(main);
     return;
   }
+  if (path.startsWith("/ui/chat")) {  // chat.js
+    document.getElementById("nav-chat").classList.add("active");
+    await chatView(main);
+    return;
+  }
   if (path.startsWith("/ui/approvals")) {
     document.getElementById("nav-approvals").classList.add("active");
     await approvalsView(main);

@@ -1,0 +1,75 @@
+"""`nexflow up` starts the chat gateway beside the control plane when an LLM is configured
+(`NEXFLOW_LLM__MODEL`): its own process on a free loopback port, the chat routes proxied to
+it (`NEXFLOW_GATEWAY_URL`), the same database and home.
+
+Its token belongs to the user `gateway` and holds `skills:read` only (it lists the tools;
+every skill call is made with the chatting person's own credential); a new one is made at
+each start and the previous start's is revoked.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shutil
+import socket
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import structlog
+
+from ..accounts import AccountStore, Actor
+from ..errors import Conflict
+from ..settings import Settings
+
+log = structlog.get_logger("nexflow.up")
+USER = "gateway"
+TOKEN_NAME = "nexflow-up"  # noqa: S105 - the token's label, not a secret
+_ACTOR = Actor("nexflow-up")
+
+
+def wanted(settings: Settings) -> bool:
+    """Start one: an LLM is configured and no gateway elsewhere is named."""
+    return bool(os.environ.get("NEXFLOW_LLM__MODEL")) and settings.gateway_url is None
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def gateway_token(accounts: AccountStore) -> str:
+    """A fresh `skills:read` token of the user `gateway` (made on first use)."""
+    with contextlib.suppress(Conflict):  # made by an earlier start
+        await accounts.create_user(USER, ["gateway"], actor=_ACTOR)
+    for old in await accounts.list_tokens(USER):
+        if old.name == TOKEN_NAME and old.revoked_at is None:
+            await accounts.revoke_token(old.id, actor=_ACTOR)
+    _, secret = await accounts.create_token(
+        USER, name=TOKEN_NAME, scopes=["skills:read"], actor=_ACTOR
+    )
+    return secret
+
+
+async def start(
+    settings: Settings, port: int, token: str, preexec: Callable[[], None] | None
+) -> asyncio.subprocess.Process:
+    """`nexflow-gateway serve` on `port`, talking to this control plane."""
+    exe = Path(sys.executable).with_name("nexflow-gateway")
+    program = str(exe) if exe.exists() else (shutil.which("nexflow-gateway") or "nexflow-gateway")
+    host = "127.0.0.1" if settings.host in ("0.0.0.0", "::", "") else settings.host
+    env = {
+        **os.environ,
+        "NEXFLOW_GATEWAY__TOKEN": token,
+        "NEXFLOW_GATEWAY__CONTROL_PLANE_URL": f"http://{host}:{settings.port}",
+        "NEXFLOW_DATABASE_URL": settings.resolved_database_url,
+        "NEXFLOW_HOME": str(settings.home),
+    }
+    proc = await asyncio.create_subprocess_exec(
+        program, "serve", "--host", "127.0.0.1", "--port", str(port), env=env, preexec_fn=preexec
+    )
+    log.info("gateway.started", url=f"http://127.0.0.1:{port}", pid=proc.pid)
+    return proc

@@ -1,0 +1,270 @@
+"""Chat sessions in the database: each turn, its messages, tool steps and costs.
+
+A session row is written with its first turn (a turn that never ran leaves nothing). Each
+session keeps its newest `max_turns` turns (older ones are deleted with their messages
+and steps); sessions idle longer than `retention_days` are deleted by `sweep()`. One
+asyncio lock per session keeps this process's turns of one session in order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import weakref
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.engine import RowMapping
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from ..errors import SessionNotFound
+from ..turns import CallRecord, PendingApproval, Turn, Usage
+from .models import Owner, SessionSummary
+from .tables import messages, sessions, tool_steps, turns
+
+_USAGE = ("llm_calls", "prompt_tokens", "completion_tokens", "total_tokens", "cost_usd")
+
+
+def new_session_id() -> str:
+    return "s_" + secrets.token_hex(12)
+
+
+class SessionStore:
+    def __init__(self, engine: AsyncEngine, *, max_turns: int, retention_days: float) -> None:
+        self._engine = engine
+        self._max_turns = max_turns
+        self._retention = timedelta(days=retention_days)
+        self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+
+    def lock(self, session_id: str) -> asyncio.Lock:
+        """This process's lock for the turns of `session_id` (hold it from read to record)."""
+        found = self._locks.get(session_id)
+        if found is None:
+            found = self._locks[session_id] = asyncio.Lock()
+        return found
+
+    async def summary(self, session_id: str, user_id: str) -> SessionSummary:
+        """The session if it is `user_id`'s; `SessionNotFound` otherwise (either way)."""
+        async with self._engine.connect() as conn:
+            row = (
+                (
+                    await conn.execute(
+                        select(sessions).where(
+                            sessions.c.id == session_id, sessions.c.user_id == user_id
+                        )
+                    )
+                )
+                .mappings()
+                .first()
+            )
+        if row is None:
+            raise SessionNotFound(f"no session {session_id[:64]!r}")
+        return _summary(row)
+
+    async def of_user(self, user_id: str, limit: int = 100) -> list[SessionSummary]:
+        """`user_id`'s sessions, most recently active first."""
+        query = (
+            select(sessions)
+            .where(sessions.c.user_id == user_id)
+            .order_by(sessions.c.last_activity.desc())
+            .limit(limit)
+        )
+        async with self._engine.connect() as conn:
+            return [_summary(r) for r in (await conn.execute(query)).mappings()]
+
+    async def history(self, session_id: str, last: int) -> list[dict[str, Any]]:
+        """The model-facing messages of the session's `last` turns, oldest first."""
+        query = (
+            select(turns.c.transcript)
+            .where(turns.c.session_id == session_id)
+            .order_by(turns.c.id.desc())
+            .limit(last)
+        )
+        async with self._engine.connect() as conn:
+            rows = (await conn.execute(query)).scalars().all()
+        return [m for transcript in reversed(rows) for m in transcript]
+
+    async def turns(self, session_id: str) -> list[Turn]:
+        """The session's kept turns with their calls, oldest first."""
+        async with self._engine.connect() as conn:
+            rows = (
+                (
+                    await conn.execute(
+                        select(turns).where(turns.c.session_id == session_id).order_by(turns.c.id)
+                    )
+                )
+                .mappings()
+                .all()
+            )
+            ids = [r["id"] for r in rows]
+            said = (
+                await conn.execute(
+                    select(messages).where(messages.c.turn_id.in_(ids)).order_by(messages.c.id)
+                )
+            ).mappings()
+            steps = (
+                await conn.execute(
+                    select(tool_steps)
+                    .where(tool_steps.c.turn_id.in_(ids))
+                    .order_by(tool_steps.c.id)
+                )
+            ).mappings()
+            text: dict[tuple[int, str], str] = {
+                (m["turn_id"], m["role"]): m["content"] for m in said
+            }
+            calls: dict[int, list[CallRecord]] = {}
+            for s in steps:
+                calls.setdefault(s["turn_id"], []).append(_call(s))
+        return [
+            Turn(
+                message=text.get((r["id"], "user"), ""),
+                reply=text.get((r["id"], "assistant"), ""),
+                calls=calls.get(r["id"], []),
+                pending_approvals=[PendingApproval.model_validate(p) for p in r["pending"]],
+                stop_reason=r["stop_reason"],
+                usage=_usage(r),
+                model=r["model"],
+                at=r["at"],
+            )
+            for r in rows
+        ]
+
+    async def record(self, session_id: str, owner: Owner, turn: Turn) -> SessionSummary:
+        """Store `turn` (and the session with its first one); the session's new totals."""
+        async with self._engine.begin() as conn:
+            await self._upsert_session(conn, session_id, owner, turn)
+            turn_id = (
+                await conn.execute(
+                    insert(turns)
+                    .values(
+                        session_id=session_id,
+                        at=turn.at,
+                        model=turn.model,
+                        stop_reason=turn.stop_reason,
+                        pending=[p.model_dump(mode="json") for p in turn.pending_approvals],
+                        transcript=turn.transcript,
+                        **turn.usage.model_dump(),
+                    )
+                    .returning(turns.c.id)
+                )
+            ).scalar_one()
+            said = [("user", turn.message, turn.at), ("assistant", turn.reply, _now())]
+            await conn.execute(
+                insert(messages),
+                [
+                    {"turn_id": turn_id, "session_id": session_id, "role": r, "content": c, "at": a}
+                    for r, c, a in said
+                ],
+            )
+            if turn.calls:
+                await conn.execute(insert(tool_steps), [_step(turn_id, c) for c in turn.calls])
+            await self._keep_newest(conn, session_id)
+            row = (
+                (await conn.execute(select(sessions).where(sessions.c.id == session_id)))
+                .mappings()
+                .one()
+            )
+        return _summary(row)
+
+    async def _upsert_session(
+        self, conn: AsyncConnection, session_id: str, owner: Owner, turn: Turn
+    ) -> None:
+        added = {k: getattr(sessions.c, k) + v for k, v in turn.usage.model_dump().items()}
+        changed = await conn.execute(
+            update(sessions)
+            .where(sessions.c.id == session_id)
+            .values(last_activity=_now(), turns=sessions.c.turns + 1, **added)
+        )
+        if changed.rowcount == 0:
+            await conn.execute(
+                insert(sessions).values(
+                    id=session_id,
+                    created_at=turn.at,
+                    last_activity=_now(),
+                    turns=1,
+                    **owner.model_dump(),
+                    **turn.usage.model_dump(),
+                )
+            )
+
+    async def _keep_newest(self, conn: AsyncConnection, session_id: str) -> None:
+        """Delete the session's turns older than its newest `max_turns` (with their rows)."""
+        cut = (
+            await conn.execute(
+                select(turns.c.id)
+                .where(turns.c.session_id == session_id)
+                .order_by(turns.c.id.desc())
+                .offset(self._max_turns)
+                .limit(1)
+            )
+        ).scalar()
+        if cut is not None:
+            old = select(turns.c.id).where(turns.c.session_id == session_id, turns.c.id <= cut)
+            await conn.execute(delete(messages).where(messages.c.turn_id.in_(old)))
+            await conn.execute(delete(tool_steps).where(tool_steps.c.turn_id.in_(old)))
+            await conn.execute(
+                delete(turns).where(turns.c.session_id == session_id, turns.c.id <= cut)
+            )
+
+    async def sweep(self, now: datetime | None = None) -> int:
+        """Delete the sessions idle past the retention; how many went."""
+        before = (now or _now()) - self._retention
+        stale = select(sessions.c.id).where(sessions.c.last_activity < before)
+        old_turns = select(turns.c.id).where(turns.c.session_id.in_(stale))
+        async with self._engine.begin() as conn:  # writes first: no stale read to upgrade
+            await conn.execute(delete(messages).where(messages.c.turn_id.in_(old_turns)))
+            await conn.execute(delete(tool_steps).where(tool_steps.c.turn_id.in_(old_turns)))
+            await conn.execute(delete(turns).where(turns.c.session_id.in_(stale)))
+            gone = await conn.execute(delete(sessions).where(sessions.c.last_activity < before))
+        return int(gone.rowcount)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _usage(row: RowMapping) -> Usage:
+    return Usage(**{k: row[k] for k in _USAGE})
+
+
+def _summary(row: RowMapping) -> SessionSummary:
+    return SessionSummary(
+        id=row["id"],
+        channel=row["channel"],
+        chat_id=row["chat_id"],
+        user_id=row["user_id"],
+        created_at=row["created_at"],
+        updated_at=row["last_activity"],
+        turns=row["turns"] if row["turns"] is not None else 0,
+        usage=_usage(row),
+    )
+
+
+def _step(turn_id: int, call: CallRecord) -> dict[str, Any]:
+    return {
+        "turn_id": turn_id,
+        "tool_call_id": call.tool_call_id[:128],
+        "tool": call.tool[:128],
+        "skill": call.skill,
+        "call_id": call.call_id,
+        "outcome": call.status[:32],
+        "error": call.error[:100] if call.error else None,
+        "message": call.message,
+        "output": call.output,
+        "duration_ms": call.duration_ms,
+    }
+
+
+def _call(row: RowMapping) -> CallRecord:
+    return CallRecord(
+        tool_call_id=row["tool_call_id"],
+        tool=row["tool"],
+        skill=row["skill"],
+        status=row["outcome"],
+        call_id=row["call_id"],
+        error=row["error"],
+        message=row["message"],
+        output=row["output"],
+        duration_ms=row["duration_ms"],
+    )

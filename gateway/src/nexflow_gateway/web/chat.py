@@ -1,0 +1,61 @@
+"""One chat turn for a caller, whichever edge asked (HTTP or the web socket): the session
+checked as the caller's, its history, the persona files, the model's loop, then the turn
+stored with its messages, tool steps and costs."""
+
+from __future__ import annotations
+
+from ..errors import LLMNotConfigured
+from ..llm import Agent
+from ..llm.loop import Emit
+from ..llm.persona import read_persona
+from ..settings import Settings
+from ..store import Owner, SessionStore, new_session_id
+from .callers import Caller
+from .schemas import ChatReply
+
+
+class ChatService:
+    def __init__(self, settings: Settings, sessions: SessionStore, agent: Agent) -> None:
+        self._settings = settings
+        self._sessions = sessions
+        self._agent = agent
+
+    async def turn(
+        self,
+        caller: Caller,
+        message: str,
+        session_id: str | None,
+        emit: Emit | None = None,
+        *,
+        on_session: Emit | None = None,
+    ) -> ChatReply:
+        """Run one turn in `session_id` (the caller's own, else 404) or a new session;
+        `on_session` hears the session's id before the turn runs."""
+        if not self._settings.llm.model:
+            raise LLMNotConfigured("set NEXFLOW_LLM__MODEL to chat with a model")
+        if session_id is not None:
+            await self._sessions.summary(session_id, caller.user_id)
+        sid = session_id or new_session_id()
+        if on_session is not None:
+            on_session({"type": "session", "session_id": sid})
+        async with self._sessions.lock(sid):
+            history = await self._sessions.history(sid, self._settings.llm.history_turns)
+            gateway = self._settings.gateway
+            turn = await self._agent.turn(
+                history,
+                message,
+                context=read_persona(self._settings.home, gateway.persona_max_bytes),
+                as_user=caller.credential,
+                emit=emit,
+            )
+            totals = await self._sessions.record(sid, Owner(user_id=caller.user_id), turn)
+        return ChatReply(
+            session_id=sid,
+            reply=turn.reply,
+            calls=turn.calls,
+            pending_approvals=turn.pending_approvals,
+            stop_reason=turn.stop_reason,
+            model=turn.model,
+            usage=turn.usage,
+            session_usage=totals.usage,
+        )
