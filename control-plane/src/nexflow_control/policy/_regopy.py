@@ -5,11 +5,11 @@ exports the global C++ ``operator new``/``operator delete``. ctypes opens it wit
 ``RTLD_LOCAL``, but when it is the first library in the process that needs the C++
 runtime, the runtime (``libstdc++.so.6``) is loaded as its dependency, in its lookup
 scope, and the runtime's own calls to ``new``/``delete`` bind to snmalloc's. Every C++
-extension loaded later shares that runtime: RE2's Python binding then gets a string
-buffer from snmalloc (allocated inside the runtime) that its own inlined code gives
-back to glibc's ``free``, and the process aborts ("double free or corruption", "free():
-invalid pointer") the first time RE2 compiles a pattern with a case-folded literal
-prefix such as ``^[hH][tT][tT][pP]``.
+extension loaded later shares that runtime, so its memory then comes from one allocator
+and goes back to the other: RE2's Python binding (which carries some ``std::string``
+code of its own) hands a buffer the runtime took from snmalloc to glibc's ``free``, and
+the process aborts ("double free or corruption", "free(): invalid pointer") the first
+time RE2 compiles a pattern with a case-folded literal prefix such as ``^[hH][tT][tT][pP]``.
 
 Opening the C++ runtime first, into the global scope (or promoting it there when another
 extension already loaded it), makes every library loaded after it, rego-cpp included,
