@@ -19,14 +19,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import regopy
-from regopy import rego_shared
-
 from ._approver import APPROVER_ENTRYPOINT, ApproverDecision, approver_or_undefined
 from ._decision import MALFORMED_INPUT, POLICY_UNDEFINED, Decision, decision_or_undefined
 from ._engine import ENTRYPOINT, ReloadResult
 from ._errors import PolicyLoadError, PolicyUnavailable
 from ._input import encode_input
+from ._regopy import rego_shared, regopy
 from ._source import Overlay, PolicySource, read_policy_dir
 
 

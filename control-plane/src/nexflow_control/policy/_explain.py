@@ -19,11 +19,11 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-import regopy
 import yaml
 
 from ._decision import Decision
 from ._engine import ENTRYPOINT
+from ._regopy import regopy
 from ._source import PolicySource
 
 PACKAGE = ENTRYPOINT.rsplit("/", 1)[0].replace("/", ".")
