@@ -133,6 +133,19 @@ class Telegram:
         self.push(tg.callback(data, presser, chat_id=GROUP, message_id=message_id))
 
 
+def test_up_gives_the_gateway_a_token_that_acts_for_chat_users_and_decides_nothing(
+    world: World,
+) -> None:
+    """The live token `nexflow up` made for the user `gateway` holds exactly skills:read,
+    calls:run_as and approvals:relay (never approvals:decide or an admin scope)."""
+    tokens = world.stack.client.get("/api/v1/users/gateway/tokens")
+    assert tokens.status_code == 200, tokens.text
+    live = [t for t in tokens.json()["tokens"] if t["name"] == "nexflow-up" and not t["revoked_at"]]
+    assert [sorted(t["scopes"]) for t in live] == [
+        ["approvals:relay", "calls:run_as", "skills:read"]
+    ]
+
+
 def test_telegram_stranger_pairs_then_runs_a_skill_as_their_user(
     world: World, llm: ScriptedLLM
 ) -> None:
