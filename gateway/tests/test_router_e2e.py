@@ -18,11 +18,13 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 from nexflow_gateway.connectors.base import Reply
 from nexflow_gateway.control_plane import ControlPlane
+from nexflow_gateway.conversation import chat_session_id
 from nexflow_gateway.router import Router
-from nexflow_gateway.settings import LLMSettings
+from nexflow_gateway.settings import LLMSettings, Settings
+from nexflow_gateway.store import SessionStore, open_engine
 
 from gateway.tests.chat_connector import QueueConnector
-from gateway.tests.conftest import API_KEY
+from gateway.tests.conftest import API_KEY, stack_database
 from gateway.tests.scripted_llm import ScriptedLLM, call, say, tool_results
 from tests.harness import Stack
 
@@ -75,26 +77,33 @@ class Chat:
     router: Router
     connector: QueueConnector
     task: asyncio.Task[None]
+    sessions: SessionStore
 
 
 @pytest.fixture
 async def chat(stack: Stack, llm: ScriptedLLM, people: People) -> AsyncIterator[Chat]:
-    settings = LLMSettings(
-        model="openai/scripted-model",
-        api_base=llm.api_base,
-        api_key=API_KEY,
-        max_steps=4,
-        turn_timeout_s=60,
+    settings = Settings(
+        home=stack.home,
+        llm=LLMSettings(
+            model="openai/scripted-model",
+            api_base=llm.api_base,
+            api_key=API_KEY,
+            max_steps=4,
+            turn_timeout_s=60,
+        ),
     )
     cp = ControlPlane(stack.url, people.gateway_token, cache_s=0)
-    router = Router(settings, cp, poll_s=0.2, follow_s=60)
+    engine = await open_engine(stack_database(stack))
+    sessions = SessionStore(engine, max_turns=100, retention_days=1)
+    router = Router(settings, cp, sessions, poll_s=0.2, follow_s=60)
     connector = QueueConnector()
     task = asyncio.create_task(router.serve(connector))
-    yield Chat(router, connector, task)
+    yield Chat(router, connector, task, sessions)
     await connector.stop()
     await asyncio.wait_for(task, 60)
     await router.aclose()
     await cp.aclose()
+    await engine.dispose()
 
 
 def _relay(body: dict[str, Any]) -> dict[str, Any]:
@@ -137,6 +146,29 @@ async def test_linked_sender_runs_a_skill_as_their_user_from_their_chat(
     assert requested["payload"]["via"] == people.token_id
     story = stack.client.get(f"/api/v1/calls/{requested['call_id']}").json()
     assert story["status"] == "succeeded"
+
+
+async def test_a_chat_is_one_stored_session_whose_history_the_next_turn_reads(
+    chat: Chat, llm: ScriptedLLM
+) -> None:
+    """alice's turns in her private chat are stored as one session of hers (channel and
+    chat named, tool steps and usage kept) and the next turn's model request carries
+    the earlier turn as history."""
+    llm.script(call(("echo", '{"message": "remember me"}')), _relay)
+    await chat.connector.say("100", "100", "first words")
+    await chat.connector.reply()
+    llm.script(say("second answer"))
+    await chat.connector.say("100", "100", "second words")
+    assert (await chat.connector.reply()).text == "second answer"
+    sent = json.dumps(llm.requests[-1]["messages"])
+    assert "first words" in sent and "remember me" in sent
+    sid = chat_session_id("telegram", "100", "alice")
+    summary = await chat.sessions.summary(sid, "alice")
+    assert (summary.channel, summary.chat_id) == ("telegram", "100")
+    assert summary.usage.llm_calls >= 3
+    turns = await chat.sessions.turns(sid)
+    assert [t.message for t in turns[-2:]] == ["first words", "second words"]
+    assert turns[-2].calls[0].skill == "echo" and turns[-2].calls[0].status == "succeeded"
 
 
 async def test_stranger_gets_only_a_pairing_code_until_an_admin_confirms_it(

@@ -1,18 +1,18 @@
 """`nexflow-gateway serve`: the web chat API on a real socket, and the configured chat
-connectors (Telegram, Discord) beside it in the same event loop."""
+connectors (Telegram, Discord) beside it in the same event loop, their messages and
+button presses handled by the router (`channels.chat_channels`)."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 
-import structlog
 import typer
 import uvicorn
 from pydantic import ValidationError
 
 from . import logs
-from .connectors import Connector, ConnectorSet, Event, Press
+from .connectors import ConnectorSet
 from .settings import Settings
 
 app = typer.Typer(add_completion=False, help="Nexflow gateway (preview): the web chat API.")
@@ -66,7 +66,7 @@ def serve(
 
     connectors = ConnectorSet.from_settings(settings)  # imports their libraries, first
     logs.configure(settings.secrets(), logging.getLevelName(settings.gateway.log_level))
-    app = create_app(settings)
+    app = create_app(settings, connectors)
     for route in connectors.webhook_routes():
         app.router.routes.append(route)
     config = uvicorn.Config(
@@ -76,24 +76,7 @@ def serve(
         log_config=None,
         access_log=True,
     )
-    asyncio.run(_serve(uvicorn.Server(config), connectors))
-
-
-async def _serve(server: uvicorn.Server, connectors: ConnectorSet) -> None:
-    """The HTTP server, with the connectors started beside it and stopped after it."""
-    starting = asyncio.create_task(connectors.start(_unrouted))
-    try:
-        await server.serve()
-    finally:
-        starting.cancel()
-        await connectors.stop()
-
-
-async def _unrouted(connector: Connector, item: Event | Press) -> None:
-    """Where channel items go until the router takes them: one log line, ids only."""
-    structlog.get_logger("nexflow_gateway.connectors").info(
-        "connector.item", channel=connector.channel, kind=type(item).__name__, id=item.id
-    )
+    uvicorn.Server(config).run()
 
 
 def main() -> None:

@@ -2,9 +2,13 @@
 (`NEXFLOW_LLM__MODEL`): its own process on a free loopback port, the chat routes proxied to
 it (`NEXFLOW_GATEWAY_URL`), the same database and home.
 
-Its token belongs to the user `gateway` and holds `skills:read` only (it lists the tools;
-every skill call is made with the chatting person's own credential); a new one is made at
-each start and the previous start's is revoked.
+Its token belongs to the user `gateway` and holds `skills:read` (it lists the tools; a web
+chat's skill calls are made with the chatting person's own credential), `calls:run_as`
+(a Telegram or Discord sender's calls are made as the user that identity is linked to)
+and `approvals:relay` (a human's button press is handed to the control plane, which
+judges it): never `approvals:decide`, `accounts:admin` or `secrets:admin`. A new one is
+made at each start and the previous start's is revoked. The gateway inherits this
+process's environment, so `NEXFLOW_TELEGRAM__*` and `NEXFLOW_DISCORD__*` reach it.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from pathlib import Path
 
 import structlog
 
-from ..accounts import AccountStore, Actor
+from ..accounts import AccountStore, Actor, Scope
 from ..errors import Conflict
 from ..settings import Settings
 
@@ -28,6 +32,7 @@ log = structlog.get_logger("nexflow.up")
 USER = "gateway"
 TOKEN_NAME = "nexflow-up"  # noqa: S105 - the token's label, not a secret
 _ACTOR = Actor("nexflow-up")
+TOKEN_SCOPES = frozenset({Scope.SKILLS_READ, Scope.CALLS_RUN_AS, Scope.APPROVALS_RELAY})
 
 
 def wanted(settings: Settings) -> bool:
@@ -42,14 +47,14 @@ def free_port() -> int:
 
 
 async def gateway_token(accounts: AccountStore) -> str:
-    """A fresh `skills:read` token of the user `gateway` (made on first use)."""
+    """A fresh token of the user `gateway` (made on first use) with `TOKEN_SCOPES`."""
     with contextlib.suppress(Conflict):  # made by an earlier start
         await accounts.create_user(USER, ["gateway"], actor=_ACTOR)
     for old in await accounts.list_tokens(USER):
         if old.name == TOKEN_NAME and old.revoked_at is None:
             await accounts.revoke_token(old.id, actor=_ACTOR)
     _, secret = await accounts.create_token(
-        USER, name=TOKEN_NAME, scopes=["skills:read"], actor=_ACTOR
+        USER, name=TOKEN_NAME, scopes=sorted(TOKEN_SCOPES), actor=_ACTOR
     )
     return secret
 

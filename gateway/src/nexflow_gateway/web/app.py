@@ -23,6 +23,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from nexflow_common.body_limit import BodyLimitMiddleware
 
+from ..channels import chat_channels
+from ..connectors import ConnectorSet
 from ..control_plane import ControlPlane
 from ..errors import GatewayError, LLMNotConfigured
 from ..llm import Agent
@@ -71,7 +73,9 @@ def llm_ready(request: Request) -> None:
 LLMReady = Annotated[None, Depends(llm_ready)]
 
 
-def create_app(settings: Settings) -> FastAPI:
+def create_app(settings: Settings, connectors: ConnectorSet | None = None) -> FastAPI:
+    """The web chat API; with `connectors`, the chat channels run beside it (started with
+    the app, stopped with it) through the same control-plane client and session store."""
     token = settings.gateway.token.get_secret_value() if settings.gateway.token else ""
 
     @asynccontextmanager
@@ -91,7 +95,12 @@ def create_app(settings: Settings) -> FastAPI:
         app.state.chat = ChatService(settings, sessions, Agent(settings.llm, cp))
         sweeper = asyncio.create_task(_sweep(sessions))
         try:
-            yield
+            async with contextlib.AsyncExitStack() as channels:
+                if connectors is not None:
+                    await channels.enter_async_context(
+                        chat_channels(settings, cp, sessions, connectors)
+                    )
+                yield
         finally:
             sweeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):

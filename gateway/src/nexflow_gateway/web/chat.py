@@ -1,13 +1,12 @@
 """One chat turn for a caller, whichever edge asked (HTTP or the web socket): the session
-checked as the caller's, its history, the persona files, the model's loop, then the turn
-stored with its messages, tool steps and costs."""
+checked as the caller's, then the turn run and stored (`conversation.stored_turn`)."""
 
 from __future__ import annotations
 
+from ..conversation import stored_turn
 from ..errors import LLMNotConfigured
 from ..llm import Agent
 from ..llm.loop import Emit
-from ..llm.persona import read_persona
 from ..settings import Settings
 from ..store import Owner, SessionStore, new_session_id
 from .callers import Caller
@@ -38,17 +37,16 @@ class ChatService:
         sid = session_id or new_session_id()
         if on_session is not None:
             on_session({"type": "session", "session_id": sid})
-        async with self._sessions.lock(sid):
-            history = await self._sessions.history(sid, self._settings.llm.history_turns)
-            gateway = self._settings.gateway
-            turn = await self._agent.turn(
-                history,
-                message,
-                context=read_persona(self._settings.home, gateway.persona_max_bytes),
-                as_user=caller.credential,
-                emit=emit,
-            )
-            totals = await self._sessions.record(sid, Owner(user_id=caller.user_id), turn)
+        turn, totals = await stored_turn(
+            self._settings,
+            self._sessions,
+            self._agent,
+            sid,
+            Owner(user_id=caller.user_id),
+            message,
+            as_user=caller.credential,
+            emit=emit,
+        )
         return ChatReply(
             session_id=sid,
             reply=turn.reply,
