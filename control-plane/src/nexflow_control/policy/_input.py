@@ -41,12 +41,13 @@ def _numbers_in_range(value: Any) -> bool:
     return True
 
 
-def encode_input(value: Any) -> str | None:
-    """The input as JSON text, or None when it is not a JSON object of plain values."""
+def encode_input(value: Any, *, sort_keys: bool = False) -> str | None:
+    """The input as JSON text (keys sorted: canonical), or None when it is not a JSON
+    object of plain values."""
     if not isinstance(value, dict):
         return None
     try:
-        text = json.dumps(value, allow_nan=False, ensure_ascii=False)
+        text = json.dumps(value, allow_nan=False, ensure_ascii=False, sort_keys=sort_keys)
         text.encode("utf-8")  # a lone surrogate ("\ud800") has no UTF-8 form
     except (TypeError, ValueError, RecursionError):
         return None

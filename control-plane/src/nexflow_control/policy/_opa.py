@@ -33,6 +33,7 @@ import aiohttp
 from opa_client import AsyncOpaClient
 
 from ._approver import APPROVER_ENTRYPOINT, ApproverDecision, approver_or_undefined
+from ._cache import DecisionCache, InputView
 from ._decision import MALFORMED_INPUT, POLICY_UNDEFINED, Decision, decision_or_undefined
 from ._engine import ENTRYPOINT, ReloadResult
 from ._errors import PolicyLoadError, PolicyUnavailable
@@ -108,9 +109,14 @@ class OpaServerEngine:
         timeout_ms: int,
         token: str | None = None,
         overlay: Overlay | None = None,
+        cache_size: int = 0,
     ) -> None:
-        """Prepare the clients; ``connect`` opens them and uploads the policy."""
+        """Prepare the clients; ``connect`` opens them and uploads the policy.
+        ``cache_size`` > 0 caches decisions (see ``_cache``); off by default, because a
+        hit does not reach the server, and a server that is down must stop calls."""
         self._overlay = overlay
+        self.cache = DecisionCache(cache_size)
+        self._view = InputView()
         if timeout_ms <= 0:
             raise PolicyLoadError("policy.opa_timeout_ms must be positive")
         self._url = url.rstrip("/")
@@ -134,20 +140,28 @@ class OpaServerEngine:
         timeout_ms: int = 1000,
         token: str | None = None,
         overlay: Overlay | None = None,
+        cache_size: int = 0,
     ) -> OpaServerEngine:
         """Upload ``policy_dir`` to the server at ``url``.
 
         Raises PolicyLoadError when the policy cannot be read or the server refuses it,
         PolicyUnavailable when the server cannot be reached.
         """
-        engine = cls(url, policy_dir, timeout_ms=timeout_ms, token=token, overlay=overlay)
+        engine = cls(
+            url,
+            policy_dir,
+            timeout_ms=timeout_ms,
+            token=token,
+            overlay=overlay,
+            cache_size=cache_size,
+        )
         try:
             await engine._stack.enter_async_context(engine._query)
             await engine._stack.enter_async_context(engine._admin)
             source = await asyncio.to_thread(read_policy_dir, policy_dir, overlay)
             async with engine._gate.writing():
                 engine._active = await engine._uploader.apply(source, None)
-                engine._source = source
+                engine._source, engine._view = source, InputView.from_data(source.data)
         except BaseException:
             await engine.close()
             raise
@@ -170,18 +184,28 @@ class OpaServerEngine:
         return self._url
 
     async def decide(self, input: dict[str, Any]) -> Decision:
-        """Evaluate the decision for one call; raise PolicyUnavailable on server failure."""
-        if encode_input(input) is None:
+        """Evaluate the decision for one call (cached by what the policy sees, ``_cache``);
+        raise PolicyUnavailable on server failure."""
+        view = self._view
+        encoded = view.encode(input)
+        if encoded is None:
             return Decision.deny(MALFORMED_INPUT, "the input is not a JSON object", self.revision)
+        cached = self.cache.get(self.revision, encoded[1])
+        if cached is not None:
+            return cached
+        seen = view.apply(input)
         if self._broken is not None:
             await self._repair(force=False)
-        found, value, revision = await self._ask(input)
+        found, value, revision = await self._ask(seen)
         if not found and await self._server_lost_policy():
             await self._repair(force=True)
-            found, value, revision = await self._ask(input)
+            found, value, revision = await self._ask(seen)
         if not found:
             return Decision.deny(POLICY_UNDEFINED, "the policy decision is undefined", revision)
-        return decision_or_undefined(value, revision)
+        decision = decision_or_undefined(value, revision)
+        # Keyed by the revision that evaluated exactly `seen`: sound even across a reload.
+        self.cache.put(revision, encoded[1], decision)
+        return decision
 
     async def approve(self, input: dict[str, Any]) -> ApproverDecision:
         """Whether ``input.principal`` may decide the pending call ``input.request``."""
@@ -276,6 +300,8 @@ class OpaServerEngine:
                 self._broken = f"the last policy upload did not complete: {exc}"
                 return ReloadResult(False, previous, previous, str(exc))
             self._source, self._broken = source, None
+            self._view = InputView.from_data(source.data)
+            self.cache.clear()
         return ReloadResult(True, self.revision, previous)
 
     async def close(self) -> None:
