@@ -30,6 +30,7 @@ from .api.routes_marketplace import router as marketplace_router
 from .api.routes_schedules import router as schedules_router
 from .api.routes_secret_usage import router as secret_usage_router
 from .api.routes_secrets import router as secrets_router
+from .api.routes_skill_state import router as skill_state_router
 from .api.routes_skills import router as skills_router
 from .api.routes_system import router as system_router
 from .approvals import ApprovalStore
@@ -323,6 +324,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(skills_router)
     app.include_router(audit_router)
     app.include_router(calls_list_router)
+    app.include_router(skill_state_router)
     app.include_router(calls_router)
     app.include_router(accounts_router)
     app.include_router(approvals_router)

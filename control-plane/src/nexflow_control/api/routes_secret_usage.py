@@ -11,9 +11,8 @@ from typing import Any
 from pydantic import BaseModel
 
 from ..audit.secret_reads import last_reads
-from ..errors import Unavailable
-from ..policy import PolicyLoadError, read_policy_dir
 from .deps import SecretsAdmin, Services, ServicesDep
+from .policy_config import policy_config, section
 from .route import edge_router
 from .routes_secrets import _store
 
@@ -55,12 +54,7 @@ def _strings(value: Any) -> list[str]:
 
 def _grants(svc: Services) -> dict[str, list[Grant]]:
     """The grants of the policy directory as it is on disk, by secret name."""
-    try:
-        source = read_policy_dir(svc.settings.policy_dir, svc.settings.policy.overlay())
-    except PolicyLoadError as exc:
-        raise Unavailable(str(exc), code="policy_unavailable") from exc
-    config = source.data.get("nexflow", {}).get("config", {})
-    rules = config.get("secrets", {}).get("grants", []) if isinstance(config, dict) else []
+    rules = section(policy_config(svc), "secrets", "grants")
     out: dict[str, list[Grant]] = {}
     for rule in rules if isinstance(rules, list) else []:
         if isinstance(rule, dict) and isinstance(rule.get("secret"), str):
