@@ -193,15 +193,24 @@ def test_overview_draws_calls_per_hour_and_top_denials(world: dict[str, Any], pa
     drawn = page.locator("#hourly-chart rect.bar").evaluate_all(
         "bars => bars.map(b => [b.dataset.hour, b.dataset.outcome, Number(b.dataset.count)])"
     )
-    newest = max(h for h, _, _ in drawn)
+    newest = stats.json()["hours"][-1]["hour"]  # the hour asked about, even if one began since
     assert {o: n for h, o, n in drawn if h == newest} == last
     heights = page.locator("#hourly-chart rect.bar-denied").evaluate_all(
         "bars => bars.map(b => b.getBBox().height)"
     )
     assert heights and all(h > 0 for h in heights)
+    _shot(page, "ops-02-overview")
+    # A bar opens the calls of that hour and outcome.
+    page.locator(f"#hourly-chart rect.bar-denied[data-hour='{newest}']").click()
+    page.wait_for_url(re.compile(r"/ui/calls\?outcome=denied&since="))
+    playwright_api.expect(page.locator("#calls-table tbody tr").first).to_be_visible()
+    shown = page.locator("#calls-table tbody tr").evaluate_all(
+        "rs => rs.map(r => r.dataset.outcome)"
+    )
+    assert len(shown) == last["denied"] and set(shown) == {"denied"}, shown
+    page.go_back()
     denial = page.locator("#denial-chart a.denial[data-code='skill_disabled']")
     playwright_api.expect(denial).to_be_visible()
-    _shot(page, "ops-02-overview")
     denial.locator("rect").click()
     page.wait_for_url(re.compile(r"reason_code=skill_disabled"))
     playwright_api.expect(page.locator("#log-rows tr[data-seq]").first).to_be_visible()

@@ -33,9 +33,12 @@ function hourlyChart(hours) {
       if (!n) continue;
       const tall = scale(n);
       y -= tall;
-      chart.append(svg("rect", { x, y, width: Math.max(1, slot - 2), height: tall, class: `bar bar-${outcome}`,
-                                 "data-hour": h.hour, "data-outcome": outcome, "data-count": n },
-                       svg("title", {}, `${h.hour.slice(0, 13).replace("T", " ")}:00 UTC · ${outcome}: ${n}`)));
+      const until = new Date(Date.parse(h.hour) + 3600 * 1000).toISOString();
+      const calls = `/ui/calls?${new URLSearchParams({ outcome, since: h.hour, until })}`;
+      chart.append(svg("a", { href: calls, class: "hour-link" },
+        svg("rect", { x, y, width: Math.max(1, slot - 2), height: tall, class: `bar bar-${outcome}`,
+                      "data-hour": h.hour, "data-outcome": outcome, "data-count": n },
+            svg("title", {}, `${h.hour.slice(0, 13).replace("T", " ")}:00 UTC · ${outcome}: ${n} (click for the calls)`))));
     }
     if (i % Math.ceil(hours.length / 12) === 0) {
       chart.append(svg("text", { x: x + slot / 2, y: height - 6, class: "axis", "text-anchor": "middle" }, h.hour.slice(11, 13) + "h"));
