@@ -23,11 +23,14 @@ from .api.routes_accounts import router as accounts_router
 from .api.routes_approvals import router as approvals_router
 from .api.routes_audit import router as audit_router
 from .api.routes_calls import router as calls_router
+from .api.routes_calls_list import router as calls_list_router
 from .api.routes_chat import buttons as chat_buttons_router
 from .api.routes_chat import pairings as pairings_router
 from .api.routes_marketplace import router as marketplace_router
 from .api.routes_schedules import router as schedules_router
+from .api.routes_secret_usage import router as secret_usage_router
 from .api.routes_secrets import router as secrets_router
+from .api.routes_skill_state import router as skill_state_router
 from .api.routes_skills import router as skills_router
 from .api.routes_system import router as system_router
 from .approvals import ApprovalStore
@@ -321,9 +324,12 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(system_router)
     app.include_router(skills_router)
     app.include_router(audit_router)
+    app.include_router(calls_list_router)
+    app.include_router(skill_state_router)
     app.include_router(calls_router)
     app.include_router(accounts_router)
     app.include_router(approvals_router)
+    app.include_router(secret_usage_router)
     app.include_router(secrets_router)
     app.include_router(schedules_router)
     app.include_router(chat_buttons_router)

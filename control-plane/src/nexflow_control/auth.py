@@ -136,10 +136,11 @@ _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 def web_scopes(roles: tuple[str, ...]) -> frozenset[str]:
     """What a person logged in to the web UI may do: what a default token may, plus
     deciding approvals (policy still says whose: see `policy._approver`), plus account
-    administration and cancelling anyone's call for admins."""
+    administration, cancelling anyone's call and managing secrets (never reading a
+    value) for admins."""
     scopes = {*DEFAULT_SCOPES, Scope.APPROVALS_DECIDE}
     if "admin" in roles:
-        scopes.update((Scope.ACCOUNTS_ADMIN, Scope.CALLS_CANCEL))
+        scopes.update((Scope.ACCOUNTS_ADMIN, Scope.CALLS_CANCEL, Scope.SECRETS_ADMIN))
     return frozenset(scopes)
 
 

@@ -1,4 +1,4 @@
-// Nexflow web UI: the audit log viewer, call stories, approvals and installed skills.
+// Nexflow web UI: the audit log viewer, call stories, approvals and the router.
 // Plain DOM, no build step. Every value from the server is set as text (never as HTML):
 // skill input and output in the log are attacker-controlled.
 "use strict";
@@ -387,37 +387,6 @@ async function approvalsView(main) {
   }
 }
 
-// ---- skills ---------------------------------------------------------------------------------
-
-// Installed skills, and the skill folders that failed to load with their diagnostics
-// (file relative to its skills folder, line, field, code, message). All of it is text:
-// a SKILL.md is written by whoever wrote the skill.
-async function skillsView(main) {
-  main.append(el("h1", {}, "Skills"));
-  let list;
-  try { list = await api("GET", "/api/v1/skills"); } catch (e) { main.append(el("p", { class: "error" }, e.message)); return; }
-  const cell = (value, cls) => el("td", { class: cls }, value === null || value === undefined ? "" : value);
-  main.append(el("h2", {}, `Installed (${list.skills.length})`));
-  main.append(el("table", { id: "skills-table" },
-    el("thead", {}, el("tr", {}, ["Name", "Version", "Source", "Runtime", "Permissions", "Description"].map((h) => el("th", {}, h)))),
-    el("tbody", { id: "skill-rows" }, list.skills.map((s) => el("tr", { "data-skill": s.name },
-      cell(s.name, "mono"), cell(s.version), cell(s.source), cell(s.executable ? s.runtime || "default" : "instructions only"),
-      cell((s.permissions || []).join(", ")), cell(s.description))))));
-  const errors = list.problems.filter((p) => p.severity === "error");
-  const warnings = list.problems.filter((p) => p.severity !== "error");
-  main.append(el("h2", {}, `Failed to load (${errors.length})`));
-  const problemTable = (id, rows) => rows.length ? el("table", { id },
-    el("thead", {}, el("tr", {}, ["File", "Line", "Field", "Code", "Message"].map((h) => el("th", {}, h)))),
-    el("tbody", {}, rows.map((p) => el("tr", { class: "problem", "data-file": p.file, "data-code": p.code },
-      cell(p.file, "mono"), cell(p.line), cell(p.field, "mono"), cell(p.code, "mono"), cell(p.message)))))
-    : el("p", { class: "muted", id: `${id}-none` }, "None.");
-  main.append(problemTable("skill-problems", errors));
-  if (warnings.length) {
-    main.append(el("h2", {}, `Warnings (${warnings.length})`));
-    main.append(problemTable("skill-warnings", warnings));
-  }
-}
-
 // ---- one's own password ------------------------------------------------------------------
 
 function passwordView(main) {
@@ -453,6 +422,10 @@ function passwordView(main) {
 
 // ---- routing --------------------------------------------------------------------------------
 
+// Pages in their own modules register themselves: a path pattern, the nav link, the view.
+const PAGES = [];
+function registerPage(pattern, navId, view) { PAGES.push({ pattern, navId, view }); }
+
 async function route() {
   const main = document.getElementById("app");
   closeSocket();
@@ -467,21 +440,8 @@ async function route() {
   const call = path.match(/^\/ui\/calls\/(.+)$/);
   if (call) { await callView(main, decodeURIComponent(call[1])); return; }
   if (path.startsWith("/ui/password")) { passwordView(main); return; }
-  if (path.startsWith("/ui/skills")) {
-    document.getElementById("nav-skills").classList.add("active");
-    await skillsView(main);
-    return;
-  }
-  if (path.startsWith("/ui/pairings")) {  // pairings.js
-    document.getElementById("nav-pairings").classList.add("active");
-    await pairingsView(main);
-    return;
-  }
-  if (path.startsWith("/ui/chat")) {  // chat.js
-    document.getElementById("nav-chat").classList.add("active");
-    await chatView(main);
-    return;
-  }
+  const page = PAGES.find((p) => p.pattern.test(path));
+  if (page) { document.getElementById(page.navId).classList.add("active"); await page.view(main); return; }
   if (path.startsWith("/ui/approvals")) {
     document.getElementById("nav-approvals").classList.add("active");
     await approvalsView(main);

@@ -123,3 +123,5 @@ async function chatView(main) {
   if (await loadSessions() && chat.session) await open(chat.session);
   input.focus();
 }
+
+registerPage(/^\/ui\/chat(\/.*)?$/, "nav-chat", chatView);

@@ -29,3 +29,5 @@ function pairingCard(p) {
       el("button", { class: "primary confirm", type: "button", onclick: act("confirm", () => ({ user: user.value.trim() })) }, "Confirm"),
       el("button", { class: "danger reject", type: "button", onclick: act("reject") }, "Reject")));
 }
+
+registerPage(/^\/ui\/pairings(\/.*)?$/, "nav-pairings", pairingsView);
