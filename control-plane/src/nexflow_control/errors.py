@@ -81,7 +81,8 @@ class InsufficientScope(Forbidden):
     code = "insufficient_scope"
 
     def __init__(self, scope: str) -> None:
-        super().__init__(f"this token lacks the {scope!r} scope", scope=scope)
+        scope = str(scope)  # a Scope member reads as its string, never as its repr
+        super().__init__(f"this token lacks the '{scope}' scope", scope=scope)
 
 
 class PolicyDenied(Forbidden):

@@ -87,7 +87,7 @@ async def test_route_needs_its_scope(
     assert denied.status_code == 403, denied.text
     assert denied.json()["error"] == "insufficient_scope"
     assert denied.json()["scope"] == scope
-    assert scope in denied.json()["message"]
+    assert f"'{scope}'" in denied.json()["message"] and "Scope." not in denied.json()["message"]
 
     allowed = await shared_api.as_token(tokens[f"only:{scope}"], method, path, json=body)
     assert allowed.status_code not in (401, 500), allowed.text

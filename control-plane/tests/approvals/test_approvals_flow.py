@@ -233,3 +233,14 @@ async def test_a_requester_who_lost_the_role_since_asking_is_not_run(api: Api) -
     state = await api.call_state(str(body["call_id"]), _done)
     assert state["status"] == "error" and state["error"] == "approval_stale", state
     assert api.executor.requests == []
+
+
+async def test_a_denied_call_reads_as_denied_not_running(api: Api) -> None:
+    """A call the policy denies is 403 with its call id, and GET /calls/{id} then says
+    `denied` (it never ran and never will), not `running`."""
+    await api.user("vera", ["viewer"])
+    denied = await api.call("vera", "shell-echo", {"data": 1})
+    assert denied.status_code == 403, denied.text
+    assert denied.json()["error"] == "policy_denied"
+    state = await api.call_state(denied.json()["call_id"], lambda s: True)
+    assert state["status"] == "denied", state

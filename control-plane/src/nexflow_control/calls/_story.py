@@ -56,6 +56,8 @@ def call_summary(events: list[dict[str, Any]]) -> dict[str, Any]:
             summary["status"] = "approved"
         elif action == "call.dispatched":
             summary["status"] = "running"
+        elif action == "call.decided" and event.get("decision") == "deny":
+            summary["status"] = "denied"
         elif action == "call.finished":
             stdout = str(payload.get("stdout", ""))
             summary["status"] = payload.get("status")
