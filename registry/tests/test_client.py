@@ -17,7 +17,6 @@ from pathlib import Path
 import httpx
 import pytest
 from nexflow_registry import signing
-from nexflow_registry.client import verify
 from nexflow_registry.client import (
     RegistryClient,
     ReleaseNotFound,
@@ -27,6 +26,7 @@ from nexflow_registry.client import (
     fetch_verified,
     parse_spec,
     unpack_verified,
+    verify,
 )
 
 from registry.tests.server import Server, new_publisher, publish, skill_copy, start
@@ -348,7 +348,8 @@ async def test_a_key_the_registry_revoked_refuses_install(
     server, _ = registry
     key = tmp_path / "rv.key"
     token = new_publisher(server, "revo", key)
-    assert publish(server, token, skill_copy(tmp_path, "1.0.0", name="revo"), key).status_code == 201
+    folder = skill_copy(tmp_path, "1.0.0", name="revo")
+    assert publish(server, token, folder, key).status_code == 201
     trust, _ = await _fetch(server, tmp_path, "revo")
     trust.save()
     kid = signing.key_id(key.with_suffix(".pub").read_text().strip())

@@ -151,8 +151,10 @@ def rotation_entry(entry: bytes, publisher: str, key_id: str, index: int) -> Rot
     if event is not None and event.get("type") == "key_added":
         return None
     fields = [event.get(k) for k in ("old_key_id", "public_key", "signature")] if event else []
-    if event is None or event.get("type") != "key_rotated" or not all(
-        isinstance(f, str) for f in fields
+    if (
+        event is None
+        or event.get("type") != "key_rotated"
+        or not all(isinstance(f, str) for f in fields)
     ):
         raise VerificationFailed(
             f"log entry {index} is not the entry that introduced key {key_id[:16]} of "
