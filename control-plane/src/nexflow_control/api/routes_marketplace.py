@@ -2,6 +2,7 @@
 publisher keys this home trusts (scope `accounts:admin`; each change audited).
 
     POST   /marketplace/install              {spec, registry?, min_age_hours?}
+    POST   /marketplace/install-archive      {archive (base64 zip/.tar.gz), source?}: unsigned
     POST   /marketplace/update               {name?, min_age_hours?}
     GET    /marketplace/skills               the lockfile
     DELETE /marketplace/skills/{name}
@@ -14,16 +15,18 @@ publisher keys this home trusts (scope `accounts:admin`; each change audited).
 
 from __future__ import annotations
 
+import base64
 from typing import Annotated
 
 from fastapi import Query
 
 from ..errors import NexflowError
-from ..marketplace import Installed, LockedSkill, Marketplace
+from ..marketplace import Installed, LockedSkill, Marketplace, MarketplaceError
 from .deps import AccountsAdmin, Services, ServicesDep
 from .params import PathName
 from .route import edge_router
 from .schemas_marketplace import (
+    ArchiveIn,
     ConsentOut,
     InstalledList,
     InstalledOut,
@@ -65,6 +68,17 @@ async def install(body: InstallIn, svc: ServicesDep, who: AccountsAdmin) -> Inst
     return _out(done)
 
 
+@router.post("/install-archive")
+async def install_archive(body: ArchiveIn, svc: ServicesDep, who: AccountsAdmin) -> InstalledOut:
+    """Install an unsigned skill from a ClawHub-format archive or a folder the CLI zipped:
+    scanned (`scan_blocked` refuses it), locked with its digest, never publisher-verified."""
+    try:
+        data = base64.b64decode(body.archive, validate=True)
+    except ValueError:
+        raise MarketplaceError(422, "archive is not base64", code="invalid_request") from None
+    return _out(await _market(svc).install_archive(data, body.source, who.id))
+
+
 @router.post("/update")
 async def update(body: UpdateIn, svc: ServicesDep, who: AccountsAdmin) -> UpdateOut:
     """Install the latest release of one installed skill (or of each); per skill, what
@@ -72,7 +86,7 @@ async def update(body: UpdateIn, svc: ServicesDep, who: AccountsAdmin) -> Update
     market = _market(svc)
     if body.name is not None:
         market.entry(body.name)
-    names = [body.name] if body.name else [e.name for e in market.installed()]
+    names = [body.name] if body.name else [e.name for e in market.installed() if e.verified]
     results: list[UpdateResult] = []
     for name in names:
         try:
