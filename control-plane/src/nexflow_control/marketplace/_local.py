@@ -13,7 +13,9 @@ from pathlib import Path
 from nexflow_registry import archives
 from nexflow_registry.client import VerificationFailed
 from nexflow_registry.errors import ArchiveRefused
+from nexflow_registry.skillmd import NAME
 
+from ..skills._document import read_document
 from ._lock import LockedSkill, Lockfile
 from ._place import adopt, fresh, locked
 from ._sources import INSTALLED, LOCAL, release_dir
@@ -34,11 +36,12 @@ def place_archive(home: Path, data: bytes, lock: Lockfile, label: str) -> Locked
             archives.unpack(data, scratch / "pkg")
         except ArchiveRefused as exc:
             raise VerificationFailed(f"{label}: {exc.message}", code=exc.code) from exc
-        adopted = adopt(scratch / "pkg", label, None)
+        folder = _named(scratch / "pkg")
+        adopted = adopt(folder, label, None)
         skill = adopted.skill
         version = skill.version or LOCAL_VERSION
         dest = fresh(release_dir(home, skill.name, version, digest))
-        (scratch / "pkg").rename(dest)
+        folder.rename(dest)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     return locked(
@@ -54,3 +57,13 @@ def place_archive(home: Path, data: bytes, lock: Lockfile, label: str) -> Locked
         checkpoint_size=0,
         verified=False,
     )
+
+
+def _named(folder: Path) -> Path:
+    """`folder` renamed after its SKILL.md's `name` (the loader wants them equal); as it is
+    when the name is missing or unusable (the loader then says why)."""
+    doc, _ = read_document(folder / "SKILL.md")
+    name = doc.frontmatter.get("name") if doc is not None else None
+    if not isinstance(name, str) or not NAME.match(name):
+        return folder
+    return folder.rename(folder.with_name(name))

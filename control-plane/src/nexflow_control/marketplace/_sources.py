@@ -52,6 +52,7 @@ def annotate(
             verified_publisher=verified,
             consent_pending=entry.consent_pending,
             scan_verdict=entry.scan_verdict,
+            version=skill.version or entry.version,  # a local OpenClaw skill may name none
         )
     return SkillCatalog(skills, catalog.diagnostics)
 
