@@ -9,6 +9,7 @@ publisher keys this home trusts (scope `accounts:admin`; each change audited).
     GET    /marketplace/skills/{name}/consent   the diff a pending update asks for
     POST   /marketplace/skills/{name}/consent   approve it
     GET    /marketplace/keys?registry=       pinned publisher keys
+    GET    /marketplace/log?registry=        the checkpoint, checked against the last seen
     POST   /marketplace/keys/trust           {publisher, public_key, registry?}
     POST   /marketplace/keys/revoke          {publisher, key, registry?}
 """
@@ -19,6 +20,7 @@ import base64
 from typing import Annotated
 
 from fastapi import Query
+from nexflow_registry.client import LogStatus
 
 from ..errors import NexflowError
 from ..marketplace import Installed, LockedSkill, Marketplace, MarketplaceError
@@ -156,3 +158,14 @@ async def revoke(body: RevokeIn, svc: ServicesDep, who: AccountsAdmin) -> Revoke
     are no longer `publisher_verified`."""
     kid = await _market(svc).revoke(body.publisher, body.key, body.registry, who.id)
     return RevokedOut(publisher=body.publisher, key_id=kid)
+
+
+@router.get("/log")
+async def log(
+    svc: ServicesDep,
+    _: AccountsAdmin,
+    registry: Annotated[str | None, Query(max_length=2000)] = None,
+) -> LogStatus:
+    """The registry's checkpoint (size, root) verified under the pinned log key and whether
+    it extends the last one an install here saw (`consistent`, else `problem`)."""
+    return await _market(svc).log_status(registry)

@@ -1,14 +1,31 @@
-"""The publisher keys this home trusts, per registry: list, trust and revoke (audited)."""
+"""Per registry: the publisher keys this home trusts (list, trust and revoke, audited) and
+the state of its log as this home sees it."""
 
 from __future__ import annotations
 
-from nexflow_registry.client import ClientError, KeyPin, TrustStore
+from nexflow_registry.client import (
+    ClientError,
+    KeyPin,
+    LogStatus,
+    RegistryClient,
+    TrustStore,
+    log_status,
+)
 
 from ._base import MarketplaceBase
 from ._errors import mapped
 
 
 class KeyActions(MarketplaceBase):
+    async def log_status(self, registry: str | None) -> LogStatus:
+        """The registry's checkpoint and whether it extends the last one an install saw."""
+        url = self._registry(registry, "")
+        try:
+            async with RegistryClient(url, timeout=10) as client:
+                return await log_status(client, TrustStore.load(self.home))
+        except ClientError as exc:
+            raise mapped(exc) from None
+
     def keys(self, registry: str | None) -> list[KeyPin]:
         """The pinned keys of one registry, or of every one this home knows."""
         url = registry or self.default_registry

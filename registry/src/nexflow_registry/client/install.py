@@ -24,7 +24,7 @@ from . import verify
 from .errors import VerificationFailed
 from .fetch import RegistryClient
 from .resolve import Spec, resolve
-from .trust import TrustStore
+from .trust import SeenCheckpoint, TrustStore
 
 MAX_ROTATIONS = 16
 
@@ -132,6 +132,16 @@ async def _rotated_key(
     return old_public
 
 
+async def check_extends(
+    client: RegistryClient, seen: SeenCheckpoint | None, cp: Checkpoint
+) -> None:
+    """`cp` extends `seen` (the last checkpoint this home saw); `log_rewound` or `log_forked`."""
+    if seen is not None and cp.size >= seen.size:
+        verify.check_consistency(seen, cp, await client.consistency(seen.size, cp.size))
+    else:
+        verify.check_consistency(seen, cp, [])
+
+
 async def _log_key(client: RegistryClient, trust: TrustStore, first_use: list[str]) -> str:
     vkey = trust.log_key(client.url)
     if vkey is None:
@@ -161,11 +171,7 @@ async def fetch_verified(
     first_use: list[str] = []
     vkey = await _log_key(client, trust, first_use)
     cp = verify.check_checkpoint(await client.checkpoint(), vkey)
-    seen = trust.last_checkpoint(client.url)
-    if seen is not None and cp.size >= seen.size:
-        verify.check_consistency(seen, cp, await client.consistency(seen.size, cp.size))
-    else:
-        verify.check_consistency(seen, cp, [])
+    await check_extends(client, trust.last_checkpoint(client.url), cp)
     if release.log_index >= cp.size:
         raise VerificationFailed(
             f"log entry {release.log_index} is past the checkpoint's size {cp.size}",
