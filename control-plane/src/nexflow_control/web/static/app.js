@@ -477,6 +477,11 @@ async function route() {
     await pairingsView(main);
     return;
   }
+  if (path.startsWith("/ui/registry")) {  // registry.js
+    document.getElementById("nav-registry").classList.add("active");
+    await registryView(main);
+    return;
+  }
   if (path.startsWith("/ui/approvals")) {
     document.getElementById("nav-approvals").classList.add("active");
     await approvalsView(main);
