@@ -8,8 +8,6 @@ approve its own calls, so what makes a call wait here is the publisher or the sc
 from __future__ import annotations
 
 import io
-import json
-import shutil
 import time
 import zipfile
 from collections.abc import Iterator
@@ -19,7 +17,8 @@ from typing import Any
 import pytest
 
 from registry.tests.server import Server, new_publisher, publish, skill_copy, start
-from tests.harness import REPO, Stack, start_stack
+from tests.e2e.test_marketplace_e2e import _audit, _lock, acme_policies
+from tests.harness import Stack, start_stack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.nsjail, pytest.mark.xdist_group("market-local-e2e")]
 
@@ -45,14 +44,7 @@ def tmp(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def stack(tmp: Path) -> Iterator[Stack]:
-    policies = tmp / "policies"
-    shutil.copytree(REPO / "policies", policies)
-    data = json.loads((policies / "data.json").read_text())
-    config = data["nexflow"]["config"] if "nexflow" in data else data
-    config["publishers"]["trusted"].append("acme")
-    config["approvals"]["new_skill_version"] = False
-    config["approvals"]["approvers"]["self_approval"] = True
-    (policies / "data.json").write_text(json.dumps(data))
+    policies = acme_policies(tmp, self_approval=True)
     s = start_stack(tmp / "cp", "--sandbox", "nsjail", env={"NEXFLOW_POLICY_DIR": str(policies)})
     yield s
     s.stop()
@@ -74,18 +66,6 @@ def _zip(folder: Path) -> bytes:
         for item in sorted(folder.rglob("*")):
             out.write(item, item.relative_to(folder).as_posix())
     return buf.getvalue()
-
-
-def _lock(stack: Stack) -> dict[str, Any]:
-    path = stack.home / "skills.lock"
-    return json.loads(path.read_text())["skills"] if path.exists() else {}
-
-
-def _audit(stack: Stack, action: str) -> list[dict[str, Any]]:
-    reply = stack.client.get("/api/v1/audit", params={"action": action})
-    assert reply.status_code == 200, reply.text
-    events: list[dict[str, Any]] = reply.json()["events"]
-    return events
 
 
 def _codes(reply: Any) -> set[str]:
