@@ -16,7 +16,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from nexflow_registry import keyrotation, signing
+from nexflow_registry import signing
 from nexflow_registry.client import (
     RegistryClient,
     ReleaseNotFound,
@@ -26,6 +26,7 @@ from nexflow_registry.client import (
     fetch_verified,
     parse_spec,
     unpack_verified,
+    verify,
 )
 
 from registry.tests.server import Server, new_publisher, publish, skill_copy, start
@@ -245,31 +246,51 @@ def _rotate(
     return server.client.post(
         f"/api/v1/publishers/{publisher}/keys/rotate",
         json={
-            "public_key": new_public,
+            "new_public_key": new_public,
             "old_key_id": signing.key_id(old.with_suffix(".pub").read_text().strip()),
-            "signature": keyrotation.sign(signing.load_private(old), publisher, new_public),
+            "signature": signing.sign_rotation(signing.load_private(old), publisher, new_public),
         },
         headers=server.auth(token),
     )
 
 
-def _keys_claim_rotation(new_kid: str, old_kid: str, index: int) -> Rewrite:
+def _listing_points(new_kid: str, index: int) -> Rewrite:
+    """The publisher page claims key `new_kid` was introduced by log entry `index`."""
+
     def edit(doc: dict[str, object]) -> None:
         keys = doc["keys"]
         assert isinstance(keys, list)
         for key in keys:
             if key["key_id"] == new_kid:
-                key["rotated_from"], key["log_index"] = old_kid, index
+                key["log_index"] = index
 
-    return _json_edit("/publishers/rota/keys", edit)
+    return _json_edit("/publishers/rota", edit)
+
+
+def _fake_rotation(index: int, old: str, new_public: str, signer: Path) -> Rewrite:
+    """Log entry `index` is served as a `key_rotated` entry old → new signed by `signer`."""
+
+    def edit(doc: dict[str, object]) -> None:
+        event = {
+            "type": "key_rotated",
+            "publisher": "rota",
+            "old_key_id": old,
+            "key_id": signing.key_id(new_public),
+            "public_key": new_public,
+            "signature": signing.sign_rotation(signing.load_private(signer), "rota", new_public),
+        }
+        doc["data"] = base64.b64encode(json.dumps(event).encode()).decode()
+
+    return _json_edit(f"/entries/{index}", edit)
 
 
 async def test_a_key_rotation_signed_by_the_pinned_key_and_logged_is_followed(
     registry: tuple[Server, Path], tmp_path: Path
 ) -> None:
-    """A key the pinned key signed over (a `key_rotated` log entry) is accepted and pinned
-    as `rotation`; a key merely added, or one a hostile registry claims was rotated, is not;
-    the registry refuses a rotation the old key did not sign."""
+    """A key the pinned key signed over (the server's `key_rotated` log entry) is accepted
+    and pinned as `rotation`; a key merely added, or one a hostile registry claims was
+    rotated (a wrong entry, or a forged one not in the checkpoint), is not; the registry
+    refuses a rotation the old key did not sign."""
     server, _ = registry
     k1, k2, k3 = (tmp_path / f"k{i}.key" for i in (1, 2, 3))
     token = new_publisher(server, "rota", k1)
@@ -295,22 +316,69 @@ async def test_a_key_rotation_signed_by_the_pinned_key_and_logged_is_followed(
     )
     assert added.status_code == 201
     body = {
-        "public_key": signing.keygen(tmp_path / "k4.key"),
+        "new_public_key": signing.keygen(tmp_path / "k4.key"),
         "old_key_id": signing.key_id(k2_public),
-        "signature": keyrotation.sign(signing.load_private(k3), "rota", k3_public),
+        "signature": signing.sign_rotation(signing.load_private(k3), "rota", k3_public),
     }
     bad = server.client.post(
         "/api/v1/publishers/rota/keys/rotate", json=body, headers=server.auth(token)
     )
-    assert bad.status_code == 400 and bad.json()["error"] == "signature_invalid"
+    assert bad.status_code == 400 and bad.json()["error"] == "rotation_signature_invalid"
     assert publish(server, token, skill_copy(tmp_path, "1.2.0", name="rota"), k3).status_code == 201
     with pytest.raises(VerificationFailed) as untrusted:
         await _fetch(server, tmp_path, "rota")
     assert untrusted.value.code == "key_untrusted"
-    claim = _keys_claim_rotation(
-        signing.key_id(k3_public), signing.key_id(k2_public), rotated.json()["log_index"]
+    k3_id, k2_id = signing.key_id(k3_public), signing.key_id(k2_public)
+    lies = [
+        _listing_points(k3_id, rotated.json()["log_index"]),
+        _fake_rotation(added.json()["log_index"], k2_id, k3_public, k2),
+    ]
+    for lie in lies:
+        with pytest.raises(VerificationFailed) as refused:
+            await _fetch(server, tmp_path, "rota", rewrite=lie)
+        assert refused.value.code == "rotation_invalid"
+    assert TrustStore.load(tmp_path).pin(server.url, "rota", k3_id) is None
+
+
+async def test_a_key_the_registry_revoked_refuses_install(
+    registry: tuple[Server, Path], tmp_path: Path
+) -> None:
+    """After the publisher revokes its key on the registry (a `key_revoked` log entry),
+    a release it signed is refused (`key_revoked`) though this home pinned the key."""
+    server, _ = registry
+    key = tmp_path / "rv.key"
+    token = new_publisher(server, "revo", key)
+    folder = skill_copy(tmp_path, "1.0.0", name="revo")
+    assert publish(server, token, folder, key).status_code == 201
+    trust, _ = await _fetch(server, tmp_path, "revo")
+    trust.save()
+    kid = signing.key_id(key.with_suffix(".pub").read_text().strip())
+    revoked = server.client.post(
+        f"/api/v1/publishers/revo/keys/{kid}/revoke",
+        json={"reason": "laptop stolen"},
+        headers=server.auth(token),
     )
-    with pytest.raises(VerificationFailed) as lie:
-        await _fetch(server, tmp_path, "rota", rewrite=claim)
-    assert lie.value.code == "rotation_invalid"
-    assert TrustStore.load(tmp_path).pin(server.url, "rota", signing.key_id(k3_public)) is None
+    assert revoked.status_code == 200, revoked.text
+    with pytest.raises(VerificationFailed) as refused:
+        await _fetch(server, tmp_path, "revo@1.0.0")
+    assert refused.value.code == "key_revoked" and "laptop stolen" in refused.value.message
+
+
+def test_a_rotation_entry_not_signed_by_the_old_key_is_refused(tmp_path: Path) -> None:
+    """`check_rotation` refuses an entry signed by the new key itself, or one whose old key
+    id is not the pinned key's."""
+    old_public = signing.keygen(tmp_path / "old.key")
+    new_public = signing.keygen(tmp_path / "new.key")
+    good = signing.sign_rotation(signing.load_private(tmp_path / "old.key"), "p", new_public)
+    self_signed = signing.sign_rotation(signing.load_private(tmp_path / "new.key"), "p", new_public)
+    new_id = signing.key_id(new_public)
+    verify.check_rotation(
+        verify.Rotation(1, signing.key_id(old_public), new_id, new_public, good), "p", old_public
+    )
+    for rotation in (
+        verify.Rotation(1, signing.key_id(old_public), new_id, new_public, self_signed),
+        verify.Rotation(1, new_id, new_id, new_public, good),
+    ):
+        with pytest.raises(VerificationFailed) as refused:
+            verify.check_rotation(rotation, "p", old_public)
+        assert refused.value.code == "rotation_invalid"

@@ -39,15 +39,23 @@ def registry(tmp: Path) -> Iterator[tuple[Server, str, Path]]:
     server.stop()
 
 
-@pytest.fixture(scope="module")
-def stack(tmp: Path) -> Iterator[Stack]:
+def acme_policies(tmp: Path, self_approval: bool = False) -> Path:
+    """A copy of the shipped policy that trusts publisher `acme`, asks no approval for a new
+    version and (optionally) lets an approver approve their own calls."""
     policies = tmp / "policies"
     shutil.copytree(REPO / "policies", policies)
     data = json.loads((policies / "data.json").read_text())
     config = data["nexflow"]["config"] if "nexflow" in data else data
     config["publishers"]["trusted"].append("acme")
     config["approvals"]["new_skill_version"] = False
+    config["approvals"]["approvers"]["self_approval"] = self_approval
     (policies / "data.json").write_text(json.dumps(data))
+    return policies
+
+
+@pytest.fixture(scope="module")
+def stack(tmp: Path) -> Iterator[Stack]:
+    policies = acme_policies(tmp)
     s = start_stack(
         tmp / "cp",
         "--sandbox",
@@ -77,7 +85,8 @@ def _install(stack: Stack, spec: str, url: str, *more: str) -> Any:
 
 
 def _lock(stack: Stack) -> dict[str, Any]:
-    return json.loads((stack.home / "skills.lock").read_text())["skills"]
+    path = stack.home / "skills.lock"
+    return json.loads(path.read_text())["skills"] if path.exists() else {}
 
 
 def _audit(stack: Stack, action: str) -> list[dict[str, Any]]:

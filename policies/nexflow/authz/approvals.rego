@@ -5,6 +5,7 @@
 #   "writes_outside_workspace": bool a read-write grant outside the workspace
 #   "unknown_publisher": bool        a skill whose publisher is not trusted
 #   "new_skill_version": bool        the first run of a skill version (digest) not seen before
+#   "scan_warning": bool             a skill whose install-time scan verdict was "warn"
 # data.nexflow.config.publishers: "trusted" publisher names (a skill counts as theirs only
 # when its publisher is verified, input.skill.publisher_verified), and "trusted_sources"
 # (skills from these sources, e.g. the ones shipped with Nexflow, are trusted as a whole).
@@ -21,6 +22,16 @@ _publishers := object.get(_cfg, "publishers", {})
 _needs_approval(permission) if {
 	permission in _requested_permissions
 	permission in object.get(_approval_cfg, "required_for", [])
+}
+
+# METADATA
+# description: The skill's install-time scan found something to look at (verdict warn).
+# custom:
+#   code: approval_required_scan_warning
+_approvals contains _reason("approval_required_scan_warning", message) if {
+	_approval_on("scan_warning")
+	input.skill.scan_verdict == "warn"
+	message := sprintf("skill %s was installed with scan warnings", [input.skill.name])
 }
 
 # METADATA

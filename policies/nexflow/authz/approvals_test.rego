@@ -139,3 +139,31 @@ test_missing_approval_config_requires_nothing_extra if {
 		with data.nexflow.config as object.remove(data.nexflow.config, ["approvals"])
 	d.allow
 }
+
+test_a_scan_warning_needs_approval_even_from_a_trusted_publisher if {
+	ask := with_skill(user_input, {"source": "user", "publisher": "nexflow", "publisher_verified": true, "scan_verdict": "warn"})
+	d := authz.decision with input as ask
+	not d.allow
+	d.require_approval
+	codes(d) == {"approval_required_scan_warning"}
+}
+
+test_a_clean_scan_needs_no_scan_approval if {
+	ask := with_skill(user_input, {"source": "user", "publisher": "nexflow", "publisher_verified": true, "scan_verdict": "clean"})
+	d := authz.decision with input as ask
+	d.allow
+}
+
+test_a_blocked_scan_is_denied_even_when_approved if {
+	ask := with_skill(user_input, {"source": "user", "publisher": "nexflow", "publisher_verified": true, "scan_verdict": "block"})
+	d := authz.decision with input as object.union(ask, {"context": object.union(ask.context, {"approved": true})})
+	not d.allow
+	"skill_scan_blocked" in codes(d)
+}
+
+test_a_scan_verdict_of_another_shape_is_malformed if {
+	ask := with_skill(user_input, {"scan_verdict": "fine"})
+	d := authz.decision with input as ask
+	not d.allow
+	"malformed_input" in codes(d)
+}

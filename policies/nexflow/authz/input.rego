@@ -57,6 +57,7 @@ _well_formed if {
 	is_string(skill.source)
 	_string_or_null(object.get(skill, "publisher", null))
 	is_boolean(object.get(skill, "publisher_verified", false))
+	_scan_verdict(object.get(skill, "scan_verdict", null))
 	_string_array(skill.permissions)
 	_string_array(object.get(skill, "tags", []))
 	_endpoints(object.get(skill, "network", []))
@@ -98,6 +99,14 @@ _shape_errors contains sprintf("input.skill.%s must be a string", [field]) if {
 
 _shape_errors contains "input.skill.publisher must be a string or null" if {
 	not _string_or_null(_field("skill", "publisher"))
+}
+
+_scan_verdict(v) if v == null
+
+_scan_verdict(v) if v in {"clean", "warn", "block"}
+
+_shape_errors contains "input.skill.scan_verdict must be clean, warn, block or null" if {
+	not _scan_verdict(object.get(_section("skill"), "scan_verdict", null))
 }
 
 _shape_errors contains "input.skill.publisher_verified must be a boolean" if {

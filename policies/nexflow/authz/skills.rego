@@ -14,6 +14,15 @@ package nexflow.authz
 _skill_cfg := object.get(object.get(_cfg, "skills", {}), input.skill.name, {})
 
 # METADATA
+# description: The skill's install-time scan blocked it (it should never have been placed).
+# custom:
+#   code: skill_scan_blocked
+_violations contains _reason("skill_scan_blocked", message) if {
+	input.skill.scan_verdict == "block"
+	message := sprintf("skill %s failed its install-time scan", [input.skill.name])
+}
+
+# METADATA
 # description: The operator disabled this skill.
 # custom:
 #   code: skill_disabled

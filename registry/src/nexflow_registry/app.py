@@ -21,7 +21,6 @@ from .db import open_database
 from .errors import RegistryError
 from .routes_admin import router as admin_router
 from .routes_clawhub import router as clawhub_router
-from .routes_keys import router as keys_router
 from .routes_log import router as log_router
 from .routes_packages import router as packages_router
 
@@ -71,7 +70,6 @@ def create_app(
     app.include_router(admin_router)
     app.include_router(clawhub_router)
     app.include_router(log_router)
-    app.include_router(keys_router)
 
     @app.get("/health")
     async def health() -> dict[str, str]:

@@ -17,7 +17,11 @@ from .events import append
 from .models import KeyOut, PublisherKeyOut, PublisherOut, TokenOut
 
 
-async def _add_key(conn: AsyncConnection, publisher: str, public_key: str) -> KeyOut:
+async def _insert_key(
+    conn: AsyncConnection, publisher: str, public_key: str, event: dict[str, object]
+) -> KeyOut:
+    """Register `public_key` for `publisher`; `event` (its type and any extra fields) is
+    logged with the key, and the key's `log_index` is that entry's."""
     signing.load_public(public_key)
     kid = signing.key_id(public_key)
     if (
@@ -25,7 +29,7 @@ async def _add_key(conn: AsyncConnection, publisher: str, public_key: str) -> Ke
     ).first():
         raise Conflict("this key is already registered", code="key_exists")
     index = await append(
-        conn, {"type": "key_added", "publisher": publisher, "key_id": kid, "public_key": public_key}
+        conn, {**event, "publisher": publisher, "key_id": kid, "public_key": public_key}
     )
     await conn.execute(
         publisher_keys.insert().values(
@@ -38,6 +42,10 @@ async def _add_key(conn: AsyncConnection, publisher: str, public_key: str) -> Ke
         )
     )
     return KeyOut(publisher=publisher, key_id=kid, log_index=index)
+
+
+async def _add_key(conn: AsyncConnection, publisher: str, public_key: str) -> KeyOut:
+    return await _insert_key(conn, publisher, public_key, {"type": "key_added"})
 
 
 async def _publisher_exists(conn: AsyncConnection, name: str) -> bool:
@@ -104,8 +112,10 @@ async def _set_status(conn: AsyncConnection, kid: str, status: str, reason: str 
 async def rotate_key(
     reg: Registry, who: Principal, publisher: str, old_kid: str, new_public: str, signature: str
 ) -> KeyOut:
-    """Replace an active key by a new one, the change signed by the old key; the old key
-    signs no new version (`rotated`), the versions it signed stay valid."""
+    """Replace an active key by a new one, the change signed by the old key over
+    `signing.rotation_message`; the old key signs no new version (`rotated`), the versions it
+    signed stay valid. One `key_rotated` entry (old and new key id, new key, signature) is
+    the new key's `log_index`: a client that pinned the old key checks it itself."""
     _may_manage_keys(who, publisher)
     async with reg.db.writing() as conn:
         await require_publisher(conn, publisher)
@@ -120,20 +130,14 @@ async def rotate_key(
             raise SignatureInvalid(
                 "the rotation is not signed by the old key", code="rotation_signature_invalid"
             )
-        added = await _add_key(conn, publisher, new_public)
-        await _set_status(conn, old_kid, "rotated", f"rotated to {added.key_id}")
-        index = await append(
+        added = await _insert_key(
             conn,
-            {
-                "type": "key_rotated",
-                "publisher": publisher,
-                "old_key_id": old_kid,
-                "key_id": added.key_id,
-                "public_key": new_public,
-                "signature": signature,
-            },
+            publisher,
+            new_public,
+            {"type": "key_rotated", "old_key_id": old_kid, "signature": signature},
         )
-    return KeyOut(publisher=publisher, key_id=added.key_id, log_index=index)
+        await _set_status(conn, old_kid, "rotated", f"rotated to {added.key_id}")
+    return added
 
 
 async def revoke_key(reg: Registry, who: Principal, publisher: str, kid: str, reason: str) -> int:

@@ -2,28 +2,33 @@
 publisher keys this home trusts (scope `accounts:admin`; each change audited).
 
     POST   /marketplace/install              {spec, registry?, min_age_hours?}
+    POST   /marketplace/install-archive      {archive (base64 zip/.tar.gz), source?}: unsigned
     POST   /marketplace/update               {name?, min_age_hours?}
     GET    /marketplace/skills               the lockfile
     DELETE /marketplace/skills/{name}
     GET    /marketplace/skills/{name}/consent   the diff a pending update asks for
     POST   /marketplace/skills/{name}/consent   approve it
     GET    /marketplace/keys?registry=       pinned publisher keys
+    GET    /marketplace/log?registry=        the checkpoint, checked against the last seen
     POST   /marketplace/keys/trust           {publisher, public_key, registry?}
     POST   /marketplace/keys/revoke          {publisher, key, registry?}
 """
 
 from __future__ import annotations
 
+import base64
 from typing import Annotated
 
 from fastapi import Query
+from nexflow_registry.client import LogStatus
 
 from ..errors import NexflowError
-from ..marketplace import Installed, LockedSkill, Marketplace
+from ..marketplace import Installed, LockedSkill, Marketplace, MarketplaceError
 from .deps import AccountsAdmin, Services, ServicesDep
 from .params import PathName
 from .route import edge_router
 from .schemas_marketplace import (
+    ArchiveIn,
     ConsentOut,
     InstalledList,
     InstalledOut,
@@ -65,6 +70,17 @@ async def install(body: InstallIn, svc: ServicesDep, who: AccountsAdmin) -> Inst
     return _out(done)
 
 
+@router.post("/install-archive")
+async def install_archive(body: ArchiveIn, svc: ServicesDep, who: AccountsAdmin) -> InstalledOut:
+    """Install an unsigned skill from a ClawHub-format archive or a folder the CLI zipped:
+    scanned (`scan_blocked` refuses it), locked with its digest, never publisher-verified."""
+    try:
+        data = base64.b64decode(body.archive, validate=True)
+    except ValueError:
+        raise MarketplaceError(422, "archive is not base64", code="invalid_request") from None
+    return _out(await _market(svc).install_archive(data, body.source, who.id))
+
+
 @router.post("/update")
 async def update(body: UpdateIn, svc: ServicesDep, who: AccountsAdmin) -> UpdateOut:
     """Install the latest release of one installed skill (or of each); per skill, what
@@ -72,7 +88,7 @@ async def update(body: UpdateIn, svc: ServicesDep, who: AccountsAdmin) -> Update
     market = _market(svc)
     if body.name is not None:
         market.entry(body.name)
-    names = [body.name] if body.name else [e.name for e in market.installed()]
+    names = [body.name] if body.name else [e.name for e in market.installed() if e.verified]
     results: list[UpdateResult] = []
     for name in names:
         try:
@@ -142,3 +158,14 @@ async def revoke(body: RevokeIn, svc: ServicesDep, who: AccountsAdmin) -> Revoke
     are no longer `publisher_verified`."""
     kid = await _market(svc).revoke(body.publisher, body.key, body.registry, who.id)
     return RevokedOut(publisher=body.publisher, key_id=kid)
+
+
+@router.get("/log")
+async def log(
+    svc: ServicesDep,
+    _: AccountsAdmin,
+    registry: Annotated[str | None, Query(max_length=2000)] = None,
+) -> LogStatus:
+    """The registry's checkpoint (size, root) verified under the pinned log key and whether
+    it extends the last one an install here saw (`consistent`, else `problem`)."""
+    return await _market(svc).log_status(registry)

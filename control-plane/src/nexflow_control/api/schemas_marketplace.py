@@ -20,6 +20,16 @@ class InstallIn(_Body):
     """cooldown for this install; default: the `marketplace.min_age_hours` setting"""
 
 
+MAX_ARCHIVE_BYTES = 16 * 1024 * 1024
+
+
+class ArchiveIn(_Body):
+    archive: StrictStr = Field(max_length=(MAX_ARCHIVE_BYTES * 4) // 3 + 4)
+    """base64 of a ClawHub-format skill archive (zip, or .tar.gz), at most 16 MiB"""
+    source: StrictStr = Field(default="archive", max_length=500)
+    """what it was made from (a folder or file name), for messages and the audit log"""
+
+
 class UpdateIn(_Body):
     name: StrictStr | None = Field(default=None, max_length=64)
     """one installed skill; default: every one"""

@@ -66,6 +66,7 @@ def policy_input(
             # True only for a skill installed through the verified registry path whose
             # files still match skills.lock; otherwise the publisher is a SKILL.md claim.
             "publisher_verified": skill.verified_publisher is not None,
+            "scan_verdict": skill.scan_verdict,
             "source": skill.source,
             "permissions": sorted(str(p) for p in skill.permissions),
             "runtime": str(skill.runtime) if skill.runtime else None,

@@ -4,13 +4,17 @@ verifies, installs, audits and reloads its catalog live)."""
 
 from __future__ import annotations
 
+import base64
+import io
 import json
+import zipfile
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 from . import _skill
-from ._client import DEFAULT_HOME, HomeOpt, TokenOpt, UrlOpt, call_api
+from ._client import DEFAULT_HOME, HomeOpt, TokenOpt, UrlOpt, call_api, fail
 
 registry_app = typer.Typer(help="Publisher keys this home trusts.", no_args_is_help=True)
 RegistryOpt = Annotated[
@@ -28,11 +32,18 @@ def _say_installed(done: dict[str, Any]) -> None:
     for pinned in done["first_use"]:
         typer.secho(f"pinned on first use: {pinned}", fg=typer.colors.YELLOW, err=True)
     verb = "installed" if done["changed"] else "already installed"
-    typer.echo(
-        f"{verb} {skill['name']} {skill['version']} (sha256:{skill['digest'][:16]}…, "
+    proof = (
         f"publisher {skill['publisher']}, key {skill['key_id'][:16]}, "
-        f"log size {skill['checkpoint_size']})"
+        f"log size {skill['checkpoint_size']}"
+        if skill["verified"]
+        else f"unsigned: publisher {skill['publisher'] or '(none)'} not verified"
     )
+    typer.echo(
+        f"{verb} {skill['name']} {skill['version']} (sha256:{skill['digest'][:16]}…, {proof}, "
+        f"scan {skill['scan_verdict']})"
+    )
+    for finding in skill["scan_findings"]:
+        typer.secho(f"  scan: {finding}", fg=typer.colors.YELLOW, err=True)
     if done["consent_required"]:
         _say_diff(skill["name"], done["consent_required"])
 
@@ -49,17 +60,55 @@ def _say_diff(name: str, lines: list[str]) -> None:
 
 @_skill.app.command("install")
 def install(
-    spec: Annotated[str, typer.Argument(help="NAME, NAME@VERSION or NAME@sha256:DIGEST")],
+    spec: Annotated[
+        str | None,
+        typer.Argument(help="NAME, NAME@VERSION, NAME@sha256:DIGEST, or a local skill folder"),
+    ] = None,
+    from_file: Annotated[
+        Path | None,
+        typer.Option("--from-file", help="A ClawHub-format archive (.zip or .tar.gz)"),
+    ] = None,
     registry: RegistryOpt = None,
     min_age_hours: MinAgeOpt = None,
     url: UrlOpt = URL,
     token: TokenOpt = None,
     home: HomeOpt = DEFAULT_HOME,
 ) -> None:
-    """Install a skill from a registry once its digest, signature and log proofs verify."""
-    body = {"spec": spec, "registry": registry, "min_age_hours": min_age_hours}
-    done = call_api("POST", url, "/api/v1/marketplace/install", token, home, json=body)
+    """Install a skill from a registry once its digest, signature and log proofs verify, or
+    (unsigned, never publisher-verified) from a local folder or archive; scanned either way."""
+    if from_file is not None or (spec is not None and _is_path(spec)):
+        source = from_file or Path(spec or ".")
+        body: dict[str, Any] = {"archive": _archive(source), "source": str(source)[:500]}
+        path = "/api/v1/marketplace/install-archive"
+    elif spec is not None:
+        body = {"spec": spec, "registry": registry, "min_age_hours": min_age_hours}
+        path = "/api/v1/marketplace/install"
+    else:
+        fail("name a skill, a folder or --from-file ARCHIVE", code=2)
+    done = call_api("POST", url, path, token, home, json=body, timeout=120)
     _say_installed(done.json())
+
+
+def _is_path(spec: str) -> bool:
+    return spec.startswith((".", "/", "~")) or Path(spec).is_dir()
+
+
+def _archive(source: Path) -> str:
+    """`source` (an archive file, or a folder zipped here) as base64."""
+    source = source.expanduser()
+    if source.is_file():
+        return base64.b64encode(source.read_bytes()).decode()
+    if not source.is_dir():
+        fail(f"{source}: no such folder or archive", code=2)
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as out:
+        for item in sorted(source.rglob("*")):
+            rel = item.relative_to(source).as_posix()
+            if item.is_symlink():
+                fail(f"{source}: {rel} is a symbolic link; a skill ships regular files", code=2)
+            if item.is_file():
+                out.write(item, rel)
+    return base64.b64encode(buf.getvalue()).decode()
 
 
 @_skill.app.command("update")

@@ -10,10 +10,11 @@ The verification itself (digest, signature, log proofs, trust store) is the regi
 package's client (`nexflow_registry.client`); this package places, locks and audits.
 """
 
+from ._base import load_catalog
 from ._errors import MarketplaceError
 from ._lock import LockedSkill, Lockfile, LockfileBroken
 from ._request import SkillRequest, added, request_of
-from ._service import Installed, Marketplace, load_catalog
+from ._service import Installed, Marketplace
 from ._sources import INSTALLED, prune
 
 __all__ = [

@@ -3,7 +3,7 @@
 release_not_found, skill_not_installed, key_not_pinned           404
 bad_skill_spec, bad_public_key, registry_required, skill_invalid  422
 version_too_new, skill_name_taken, consent_not_pending            409
-every verification refusal (digest_mismatch, signature_invalid,
+every verification refusal (digest_mismatch, signature_invalid, scan_blocked,
   key_untrusted, key_revoked, inclusion_invalid, log_forked, ...) 409
 registry_unreachable                                              502
 """

@@ -6,7 +6,8 @@ JSON, one object per skill name::
      "files_digest" (the skill folder's digest, as the catalog computes it), "publisher",
      "key_id", "registry", "installed_at", "checkpoint_size", "path" (under the home),
      "granted" (the permission request a human approved), "consent_diff" (what an update
-     asks for beyond it; empty when none is pending)}}}
+     asks for beyond it; empty when none is pending), "scan_verdict" (clean or warn: the
+     install-time scan of the unpacked release), "scan_findings"}}}
 
 Written whole (temporary file, then rename); a lockfile that cannot be read is an error,
 never silently an empty one (that would drop every skill's verification).
@@ -18,6 +19,7 @@ import json
 import os
 import tempfile
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, Field, ValidationError
 
@@ -41,6 +43,14 @@ class LockedSkill(BaseModel):
     """the skill folder, relative to the home"""
     granted: SkillRequest
     consent_diff: SkillRequest = Field(default_factory=SkillRequest)
+    verified: bool = True
+    """False for a skill installed from a local folder or archive (unsigned: `registry` is
+    `local`, `key_id` empty, `publisher` the SKILL.md's claim)"""
+    scan_verdict: Literal["clean", "warn"] | None = None
+    """the install-time scan's verdict (a `block` is never placed); None: installed before
+    scanning existed"""
+    scan_findings: list[str] = Field(default_factory=list)
+    """`file:line rule: message` of each finding (at most 50)"""
 
     @property
     def consent_pending(self) -> bool:

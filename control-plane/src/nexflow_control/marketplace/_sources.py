@@ -19,6 +19,8 @@ from ._lock import Lockfile
 
 INSTALLED = "installed"
 SOURCE = "registry"
+LOCAL = "local"
+"""the lockfile's `registry` of a skill installed from a local folder or archive"""
 
 
 def release_dir(home: Path, name: str, version: str, digest: str) -> Path:
@@ -33,7 +35,8 @@ def installed_sources(home: Path, lock: Lockfile | None = None) -> list[tuple[Pa
 def annotate(
     catalog: SkillCatalog, home: Path, lock: Lockfile, revoked: set[tuple[str, str]]
 ) -> SkillCatalog:
-    """The catalog with `verified_publisher` and `consent_pending` set from the lockfile;
+    """The catalog with `verified_publisher`, `consent_pending` and `scan_verdict` set from
+    the lockfile;
     a release signed by a key now revoked (`(registry, key id)` in `revoked`) is not
     verified any more."""
     skills = dict(catalog.skills)
@@ -43,9 +46,13 @@ def annotate(
             continue
         intact = skill.digest == entry.files_digest
         trusted = (entry.registry.rstrip("/"), entry.key_id) not in revoked
-        verified = entry.publisher if intact and trusted else None
+        verified = entry.publisher if intact and trusted and entry.verified else None
         skills[name] = replace(
-            skill, verified_publisher=verified, consent_pending=entry.consent_pending
+            skill,
+            verified_publisher=verified,
+            consent_pending=entry.consent_pending,
+            scan_verdict=entry.scan_verdict,
+            version=skill.version or entry.version,  # a local OpenClaw skill may name none
         )
     return SkillCatalog(skills, catalog.diagnostics)
 

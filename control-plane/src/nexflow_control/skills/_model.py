@@ -129,6 +129,8 @@ class Skill:
     home's skills.lock when the files still match it); None: the publisher is a claim."""
     consent_pending: bool = False
     """An update asks for more than a human approved: installed, but no call runs it."""
+    scan_verdict: str | None = None
+    """The install-time scan's verdict (clean, warn) from skills.lock; None: not scanned."""
 
     @property
     def executable(self) -> bool:

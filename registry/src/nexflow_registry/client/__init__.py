@@ -20,11 +20,13 @@ from .errors import (
 from .fetch import RegistryClient
 from .install import Verified, fetch_verified, unpack_verified
 from .resolve import Spec, parse_spec, resolve
+from .status import LogStatus, log_status
 from .trust import KeyPin, TrustStore, normalize_url
 
 __all__ = [
     "ClientError",
     "KeyPin",
+    "LogStatus",
     "RegistryClient",
     "RegistryUnreachable",
     "ReleaseNotFound",
@@ -34,6 +36,7 @@ __all__ = [
     "Verified",
     "VersionTooNew",
     "fetch_verified",
+    "log_status",
     "normalize_url",
     "parse_spec",
     "resolve",

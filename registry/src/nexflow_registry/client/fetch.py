@@ -12,8 +12,14 @@ from typing import TypeVar
 import httpx
 from pydantic import BaseModel, ValidationError
 
-from ..models import ConsistencyOut, EntryOut, InclusionOut, PackageOut, VersionOut
-from ..routes_keys import PublisherKeysOut
+from ..models import (
+    ConsistencyOut,
+    EntryOut,
+    InclusionOut,
+    PackageOut,
+    PublisherOut,
+    VersionOut,
+)
 from .errors import RegistryUnreachable, ReleaseNotFound
 from .trust import normalize_url
 
@@ -106,8 +112,9 @@ class RegistryClient:
         )
         return [_b64(h) for h in out.hashes]
 
-    async def keys(self, publisher: str) -> PublisherKeysOut:
-        return await self._model(PublisherKeysOut, f"/api/v1/publishers/{publisher}/keys")
+    async def publisher(self, name: str) -> PublisherOut:
+        """The publisher's keys with their status and the log entry that added each."""
+        return await self._model(PublisherOut, f"/api/v1/publishers/{name}")
 
 
 def _b64(text: str) -> bytes:

@@ -18,14 +18,13 @@ from pathlib import Path
 
 from .. import archives, signing
 from ..errors import ArchiveRefused
-from ..models import VersionOut
-from ..routes_keys import PublisherKey
+from ..models import PublisherKeyOut, VersionOut
 from ..transparency import Checkpoint
 from . import verify
 from .errors import VerificationFailed
 from .fetch import RegistryClient
 from .resolve import Spec, resolve
-from .trust import TrustStore
+from .trust import SeenCheckpoint, TrustStore
 
 MAX_ROTATIONS = 16
 
@@ -43,6 +42,17 @@ class Verified:
     """what was newly pinned ("log key …", "publisher acme key ab12…", "… (rotation)")"""
 
 
+def _refuse_revoked(listed: dict[str, PublisherKeyOut], publisher: str, kid: str) -> None:
+    """The registry's own revocation (a logged `key_revoked`) refuses like a local one."""
+    key = listed.get(kid)
+    if key is not None and key.status == "revoked":
+        raise VerificationFailed(
+            f"the registry revoked key {kid[:16]} of publisher {publisher!r}"
+            f" ({(key.status_reason or 'no reason given')[:200]})",
+            code="key_revoked",
+        )
+
+
 async def _publisher_key(
     client: RegistryClient,
     trust: TrustStore,
@@ -50,28 +60,30 @@ async def _publisher_key(
     cp: Checkpoint,
     first_use: list[str],
 ) -> str:
+    publisher = release.publisher
+    listed = {k.key_id: k for k in (await client.publisher(publisher)).keys}
+    _refuse_revoked(listed, publisher, release.key_id)
     try:
-        pinned = trust.check_key(client.url, release.publisher, release.key_id)
+        pinned = trust.check_key(client.url, publisher, release.key_id)
     except VerificationFailed as exc:
         if exc.code != "key_untrusted":
             raise
-        public_key = await _rotated_key(client, trust, release, cp, exc)
-        first_use.append(f"publisher {release.publisher} key {release.key_id[:16]} (rotation)")
+        public_key = await _rotated_key(client, trust, release, cp, listed, exc)
+        first_use.append(f"publisher {publisher} key {release.key_id[:16]} (rotation)")
         return public_key
     if pinned:
-        pin = trust.pin(client.url, release.publisher, release.key_id)
+        pin = trust.pin(client.url, publisher, release.key_id)
         assert pin is not None
         return pin.public_key
-    listed = await client.keys(release.publisher)
-    found = [k for k in listed.keys if k.key_id == release.key_id]
-    if not found or signing.key_id(found[0].public_key) != release.key_id:
+    found = listed.get(release.key_id)
+    if found is None or signing.key_id(found.public_key) != release.key_id:
         raise VerificationFailed(
-            f"the registry does not show key {release.key_id[:16]} of {release.publisher!r}",
+            f"the registry does not show key {release.key_id[:16]} of {publisher!r}",
             code="key_untrusted",
         )
-    trust.trust(client.url, release.publisher, found[0].public_key, how="first_use")
-    first_use.append(f"publisher {release.publisher} key {release.key_id[:16]}")
-    return found[0].public_key
+    trust.trust(client.url, publisher, found.public_key, how="first_use")
+    first_use.append(f"publisher {publisher} key {release.key_id[:16]}")
+    return found.public_key
 
 
 async def _rotated_key(
@@ -79,40 +91,55 @@ async def _rotated_key(
     trust: TrustStore,
     release: VersionOut,
     cp: Checkpoint,
+    listed: dict[str, PublisherKeyOut],
     untrusted: VerificationFailed,
 ) -> str:
-    """The release's key, if the log shows a chain of rotations to it from a pinned key
-    (each signed by the key before it, each proved into `cp`); pinned as `rotation`."""
-    listed = {k.key_id: k for k in (await client.keys(release.publisher)).keys}
-    chain: list[PublisherKey] = []
+    """The release's key, if the log shows a chain of `key_rotated` entries to it from a
+    pinned key: each entry is read at the key's `log_index`, proved into `cp` and signed by
+    the key before it. Every key of the chain is pinned as `rotation`."""
+    publisher = release.publisher
+    chain: list[verify.Rotation] = []
     kid = release.key_id
-    while len(chain) < MAX_ROTATIONS:
+    parent = None
+    while parent is None:
         key = listed.get(kid)
-        if key is None or key.rotated_from is None or key.log_index is None:
+        if len(chain) >= MAX_ROTATIONS or key is None or key.log_index is None:
             raise untrusted
-        chain.append(key)
-        parent = trust.pin(client.url, release.publisher, key.rotated_from)
+        if key.log_index >= cp.size:
+            raise VerificationFailed("a rotation is past the checkpoint", code="rotation_invalid")
+        entry = await client.entry(key.log_index)
+        rotation = verify.rotation_entry(entry, publisher, key.key_id, key.log_index)
+        if rotation is None:  # the key was added, not rotated to: nothing vouches for it
+            raise untrusted
+        path = await client.inclusion(key.log_index, cp.size)
+        try:
+            verify.check_inclusion(entry, key.log_index, cp, path)
+        except VerificationFailed as exc:
+            raise VerificationFailed(exc.message, code="rotation_invalid") from exc
+        _refuse_revoked(listed, publisher, rotation.old_key_id)
+        chain.append(rotation)
+        parent = trust.pin(client.url, publisher, rotation.old_key_id)
         if parent is not None and parent.status == "revoked":
             raise VerificationFailed(
                 f"key {key.key_id[:16]} was rotated from a revoked key", code="key_revoked"
             )
-        if parent is not None:
-            break
-        kid = key.rotated_from
-    else:
-        raise untrusted
+        kid = rotation.old_key_id
     old_public = parent.public_key
-    for key in reversed(chain):
-        assert key.log_index is not None
-        if key.log_index >= cp.size:
-            raise VerificationFailed("a rotation is past the checkpoint", code="rotation_invalid")
-        entry = await client.entry(key.log_index)
-        verify.check_rotation(entry, release.publisher, old_public, key)
-        path = await client.inclusion(key.log_index, cp.size)
-        verify.check_inclusion(entry, key.log_index, cp, path)
-        trust.trust(client.url, release.publisher, key.public_key, how="rotation")
-        old_public = key.public_key
+    for rotation in reversed(chain):
+        verify.check_rotation(rotation, publisher, old_public)
+        trust.trust(client.url, publisher, rotation.public_key, how="rotation")
+        old_public = rotation.public_key
     return old_public
+
+
+async def check_extends(
+    client: RegistryClient, seen: SeenCheckpoint | None, cp: Checkpoint
+) -> None:
+    """`cp` extends `seen` (the last checkpoint this home saw); `log_rewound` or `log_forked`."""
+    if seen is not None and cp.size >= seen.size:
+        verify.check_consistency(seen, cp, await client.consistency(seen.size, cp.size))
+    else:
+        verify.check_consistency(seen, cp, [])
 
 
 async def _log_key(client: RegistryClient, trust: TrustStore, first_use: list[str]) -> str:
@@ -144,11 +171,7 @@ async def fetch_verified(
     first_use: list[str] = []
     vkey = await _log_key(client, trust, first_use)
     cp = verify.check_checkpoint(await client.checkpoint(), vkey)
-    seen = trust.last_checkpoint(client.url)
-    if seen is not None and cp.size >= seen.size:
-        verify.check_consistency(seen, cp, await client.consistency(seen.size, cp.size))
-    else:
-        verify.check_consistency(seen, cp, [])
+    await check_extends(client, trust.last_checkpoint(client.url), cp)
     if release.log_index >= cp.size:
         raise VerificationFailed(
             f"log entry {release.log_index} is past the checkpoint's size {cp.size}",

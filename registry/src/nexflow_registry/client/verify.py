@@ -11,8 +11,8 @@ Each raises `VerificationFailed` with a stable code, or returns quietly:
     check_consistency  the checkpoint extends the last one this home saw (not rewound, not
                        forked)
     check_files        the unpacked files are exactly the signed manifest
-    check_rotation     a `key_rotated` entry hands the publisher from a pinned key to a new
-                       one, signed by the pinned key
+    rotation_entry     the `key_rotated` log entry that introduced a key, if it is one
+    check_rotation     that entry is signed by the old key over `signing.rotation_message`
 """
 
 from __future__ import annotations
@@ -20,11 +20,11 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
-from .. import keyrotation, signing
+from .. import signing
 from ..errors import RegistryError
 from ..models import VersionOut
-from ..routes_keys import PublisherKey
 from ..transparency import (
     Checkpoint,
     CheckpointInvalid,
@@ -133,24 +133,48 @@ def check_files(entries: list[signing.ManifestEntry], release: VersionOut) -> No
         )
 
 
-def check_rotation(entry: bytes, publisher: str, old_public_key: str, key: PublisherKey) -> None:
-    want = {
-        "type": "key_rotated",
-        "publisher": publisher,
-        "old_key_id": key.rotated_from,
-        "key_id": key.key_id,
-        "public_key": key.public_key,
-    }
-    event = _event(entry, want)
-    if event is None:
-        raise VerificationFailed(
-            f"log entry {key.log_index} is not the rotation to key {key.key_id[:16]}",
-            code="rotation_invalid",
-        )
-    if signing.key_id(key.public_key) != key.key_id or not keyrotation.verifies(
-        old_public_key, publisher, key.public_key, str(event.get("signature", ""))
+@dataclass(frozen=True)
+class Rotation:
+    """A `key_rotated` log entry as the client read it (not yet checked)."""
+
+    index: int
+    old_key_id: str
+    key_id: str
+    public_key: str
+    signature: str
+
+
+def rotation_entry(entry: bytes, publisher: str, key_id: str, index: int) -> Rotation | None:
+    """The `key_rotated` entry that introduced `key_id`; None if the entry merely added it
+    (`key_added`); `rotation_invalid` if the entry is not about this key at all."""
+    event = _event(entry, {"publisher": publisher, "key_id": key_id})
+    if event is not None and event.get("type") == "key_added":
+        return None
+    fields = [event.get(k) for k in ("old_key_id", "public_key", "signature")] if event else []
+    if (
+        event is None
+        or event.get("type") != "key_rotated"
+        or not all(isinstance(f, str) for f in fields)
     ):
         raise VerificationFailed(
-            f"the rotation to key {key.key_id[:16]} is not signed by the key it replaces",
+            f"log entry {index} is not the entry that introduced key {key_id[:16]} of "
+            f"{publisher!r}",
+            code="rotation_invalid",
+        )
+    old_kid, public_key, signature = (str(f) for f in fields)
+    return Rotation(index, old_kid, key_id, public_key, signature)
+
+
+def check_rotation(rotation: Rotation, publisher: str, old_public_key: str) -> None:
+    if (
+        signing.key_id(old_public_key) != rotation.old_key_id
+        or signing.key_id(rotation.public_key) != rotation.key_id
+        or not signing.verify_rotation(
+            old_public_key, publisher, rotation.public_key, rotation.signature
+        )
+    ):
+        raise VerificationFailed(
+            f"the rotation to key {rotation.key_id[:16]} (log entry {rotation.index}) is not "
+            "signed by the key it replaces",
             code="rotation_invalid",
         )
