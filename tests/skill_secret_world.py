@@ -1,6 +1,7 @@
 """The world the login skills are tested in: a stack whose policy grants the login secrets
-(SMTP, CalDAV, GitHub, GitLab) to the admin role only, with them stored, and an operator
-who may run skills but is granted no secret (see tests/e2e/conftest.py's `secret_world`)."""
+(SMTP, CalDAV, GitHub, GitLab, Home Assistant) to the admin role only, with them stored,
+and an operator who may run skills but is granted no secret (tests/e2e/conftest.py's
+`secret_world`)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from tests.harness import REPO
 from tests.secret_leaks import assert_absent, everything_stored
 from tests.skill_calls import approved, finished
 from tests.skill_forge_fakes import GITHUB_TOKEN, GITLAB_TOKEN
+from tests.skill_ha_fake import HA_TOKEN
 from tests.skill_world import CALDAV_PASSWORD, CALDAV_USER, SMTP_PASSWORD, SMTP_USER, World
 
 SECRETS = {
@@ -24,6 +26,7 @@ SECRETS = {
     "caldav_password": (CALDAV_PASSWORD, ["caldav-list", "caldav-create"]),
     "github_token": (GITHUB_TOKEN, ["github", "github-write"]),
     "gitlab_token": (GITLAB_TOKEN, ["gitlab", "gitlab-write"]),
+    "home_assistant_token": (HA_TOKEN, ["home-assistant", "home-assistant-service"]),
 }
 """Each secret: its value and the skills it is granted to (for the admin role)."""
 
