@@ -14,6 +14,7 @@ MAX_ANSWER = 4 << 20
 _DOMAIN = re.compile(r"^[a-z0-9_]{1,64}$")
 _SERVICE = re.compile(r"^[a-z0-9_]{1,64}$")
 
+
 def fail(code, message):
     print(json.dumps({"error": code, "message": message}))
     sys.exit(1)
@@ -113,6 +114,7 @@ def main():
     changed = [state(i) for i in value if isinstance(i, dict)][:200]
     print(f"home-assistant-service: {domain}.{service}, {len(changed)} changed", file=sys.stderr)
     print(json.dumps({"service": f"{domain}.{service}", "changed": changed}, ensure_ascii=False))
+
 
 if __name__ == "__main__":
     main()

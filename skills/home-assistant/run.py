@@ -14,6 +14,7 @@ MAX_ANSWER = 4 << 20
 _DOMAIN = re.compile(r"^[a-z0-9_]{1,64}$")
 _ENTITY = re.compile(r"^[a-z0-9_]{1,64}\.[a-z0-9_]{1,255}$")
 
+
 def fail(code, message):
     print(json.dumps({"error": code, "message": message}))
     sys.exit(1)
@@ -116,6 +117,7 @@ def main():
         states = [s for s in states if s["entity_id"].startswith(domain + ".")]
     print(f"home-assistant: {len(states)} state(s)", file=sys.stderr)
     print(json.dumps({"states": states[:limit]}, ensure_ascii=False))
+
 
 if __name__ == "__main__":
     main()
