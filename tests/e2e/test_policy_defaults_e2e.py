@@ -167,16 +167,16 @@ def test_file_write_waits_for_approval_by_default(world: tuple[Stack, Users, Pat
     the file appears."""
     stack, users, _ = world
     written = _call(
-        users.as_user("ursula", "user"), "file-write", {"path": "u/n.txt", "content": "m"}
+        users.as_user("ursula", "user"), "file-write", {"path": "approved/n.txt", "content": "m"}
     )
     assert written.status_code == 202, written.text
     assert "approval_required_skill" in {r["code"] for r in written.json()["reasons"]}
-    assert not (stack.workspace / "u" / "n.txt").exists()
+    assert not (stack.workspace / "approved" / "n.txt").exists()
     with approver(stack, "oona") as oona:
         decided = oona.post(f"/api/v1/approvals/{written.json()['approval_id']}/approve", json={})
         assert decided.status_code == 200, decided.text
     assert finished(stack, written.json()["call_id"])["status"] == "succeeded"
-    assert (stack.workspace / "u" / "n.txt").read_text() == "m"
+    assert (stack.workspace / "approved" / "n.txt").read_text() == "m"
 
 
 def test_user_may_not_use_shell_or_secrets(world: tuple[Stack, Users, Path]) -> None:
