@@ -38,6 +38,7 @@ location: ./run.py
 runtime: python
 permissions: [{permissions}]
 secrets: [{secrets}]
+optional_secrets: [{optional}]
 ---
 
 ## Input schema
@@ -73,11 +74,13 @@ print(json.dumps({"seen": seen, "readable": readable, "forms": forms,
 """
 
 
-def _write_skill(root: Path, name: str, secrets: list[str]) -> None:
+def _write_skill(root: Path, name: str, secrets: list[str], optional: list[str]) -> None:
     folder = root / name
     folder.mkdir(parents=True)
     permissions = "secrets" if secrets else ""
-    text = _SKILL.format(name=name, permissions=permissions, secrets=", ".join(secrets))
+    text = _SKILL.format(
+        name=name, permissions=permissions, secrets=", ".join(secrets), optional=", ".join(optional)
+    )
     (folder / "SKILL.md").write_text(text)
     (folder / "run.py").write_text(_LEAKY)
 
@@ -90,7 +93,11 @@ def _policy(tmp: Path) -> Path:
     cfg["approvals"]["required_for"] = ["shell"]
     cfg["secrets"]["grants"] = [
         {"secret": "leak_token", "skills": ["leaky"], "principals": [], "roles": ["admin"]},
-        {"secret": "absent_token", "skills": ["needs-absent"], "principals": ["admin"]},
+        {
+            "secret": "absent_token",
+            "skills": ["needs-absent", "maybe-absent"],
+            "principals": ["admin"],
+        },
     ]
     (target / "data.json").write_text(json.dumps(data))
     return target
@@ -102,6 +109,8 @@ SKILLS = {
     "greedy": ["other_token"],
     "needs-absent": ["absent_token"],
 }
+OPTIONAL = {"maybe-absent": ["absent_token"]}
+"""Skills that list a secret in `optional_secrets:` (granted, never stored)."""
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
@@ -112,8 +121,10 @@ def stack(
     tmp = tmp_path_factory.mktemp("secrets")
     skills = tmp / "skills"
     for name, secrets in SKILLS.items():
-        _write_skill(skills, name, secrets)
-    trust = [arg for name in SKILLS for arg in ("--trust-skill", name)]
+        _write_skill(skills, name, secrets, [])
+    for name, optional in OPTIONAL.items():
+        _write_skill(skills, name, [], optional)
+    trust = [arg for name in [*SKILLS, *OPTIONAL] for arg in ("--trust-skill", name)]
     s = start_stack(
         tmp,
         "--sandbox",
@@ -241,3 +252,13 @@ def test_secrets_routes_need_their_scope(stack: Stack) -> None:
     assert listed.status_code == 403 and listed.json()["error"] == "insufficient_scope"
     put = c.put("/api/v1/secrets/leak_token", json={"value": "x" * 10}, headers=headers)
     assert put.status_code == 403
+
+
+def test_granted_optional_secret_not_stored_runs_without_it(stack: Stack) -> None:
+    """A granted optional secret that the store does not hold is simply not delivered:
+    the call runs (no secret_missing), sees no NEXFLOW_SECRET_* and reads no secret."""
+    resp = stack.call("maybe-absent", {})
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["status"] == "succeeded" and resp.json()["output"]["seen"] == []
+    events = stack.client.get("/api/v1/audit", params={"call_id": resp.json()["call_id"]})
+    assert "secret.read" not in [e["action"] for e in events.json()["events"]]
