@@ -166,6 +166,18 @@ def start_stack(tmp: Path, *extra: str, env: dict[str, str] | None = None) -> St
     return Stack(url, token, home, proc, log_path)
 
 
+def writes_without_approval(tmp: Path) -> dict[str, str]:
+    """The environment for a stack whose policy is the shipped one, except that `file-write`
+    runs without approval (for tests about something else that write a file)."""
+    target = tmp / "policies-writes"
+    if not target.exists():
+        shutil.copytree(REPO / "policies", target)
+        data = json.loads((target / "data.json").read_text())
+        data["nexflow"]["config"]["skills"].pop("file-write", None)
+        (target / "data.json").write_text(json.dumps(data))
+    return {"NEXFLOW_POLICY_DIR": str(target)}
+
+
 def start_pair(tmp: Path, *extra: str, env: dict[str, str]) -> tuple[Stack, Stack]:
     """Stacks `a` and `b` (homes `tmp/a`, `tmp/b`, each with its executor) started with the
     same `env` (one database, say) and the same admin token."""

@@ -162,8 +162,11 @@ class Daemons:
     procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
     closers: list[Any] = field(default_factory=list)
     mailbox: Mailbox = field(default_factory=Mailbox)
+    auth_mailbox: Mailbox = field(default_factory=Mailbox)
     smtp_port: int = 0
+    smtp_auth_port: int = 0
     caldav_url: str = ""
+    caldav_auth_url: str = ""
     dns_port: int = 0
     hostile_dns_port: int = 0
     tls_port: int = 0
@@ -183,7 +186,40 @@ class Daemons:
         controller.start()
         self.closers.append(controller.stop)
 
-    def start_caldav(self) -> None:
+    def start_smtp_auth(self, user: str, password: str) -> None:
+        """A second SMTP server that offers STARTTLS (the test CA's certificate, so
+        `start_tls` first), requires a login after it, and knows one user."""
+        from aiosmtpd.controller import Controller
+        from aiosmtpd.smtp import AuthResult, LoginPassword
+
+        assert self.ca is not None, "start_tls first"
+        tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        tls.load_cert_chain(self.ca.cert, self.ca.key)
+
+        def authenticator(
+            server: Any, session: Any, envelope: Any, mechanism: str, data: Any
+        ) -> AuthResult:
+            good = isinstance(data, LoginPassword) and (data.login, data.password) == (
+                user.encode(),
+                password.encode(),
+            )
+            return AuthResult(success=good)
+
+        self.smtp_auth_port = free_port()
+        controller = Controller(
+            self.auth_mailbox,
+            hostname="127.0.0.1",
+            port=self.smtp_auth_port,
+            tls_context=tls,
+            require_starttls=True,
+            auth_required=True,
+            auth_require_tls=True,
+            authenticator=authenticator,
+        )
+        controller.start()
+        self.closers.append(controller.stop)
+
+    def _radicale(self, folder: str, *auth: str) -> str:
         port = free_port()
         argv = [
             sys.executable,
@@ -193,14 +229,30 @@ class Daemons:
             "",
             "--server-hosts",
             f"127.0.0.1:{port}",
-            "--auth-type",
-            "none",
+            *auth,
             "--storage-filesystem-folder",
-            str(self.workdir / "radicale"),
+            str(self.workdir / folder),
         ]
         self._spawn(argv, port, "radicale")
-        self.caldav_url = f"http://127.0.0.1:{port}/ann/work/"
+        return f"http://127.0.0.1:{port}"
+
+    def start_caldav(self) -> None:
+        base = self._radicale("radicale", "--auth-type", "none")
+        self.caldav_url = f"{base}/ann/work/"
         made = httpx.request("MKCALENDAR", self.caldav_url, auth=("ann", "x"), timeout=10)
+        assert made.status_code == 201, made.text
+
+    def start_caldav_auth(self, user: str, password: str) -> None:
+        """A second Radicale that checks logins against an htpasswd file with one user."""
+        users = self.workdir / "htpasswd"
+        users.write_text(f"{user}:{password}\n")
+        base = self._radicale(
+            "radicale-auth",
+            *("--auth-type", "htpasswd", "--auth-htpasswd-filename", str(users)),
+            *("--auth-htpasswd-encryption", "plain", "--auth-delay", "0"),
+        )
+        self.caldav_auth_url = f"{base}/{user}/work/"
+        made = httpx.request("MKCALENDAR", self.caldav_auth_url, auth=(user, password), timeout=10)
         assert made.status_code == 201, made.text
 
     def start_dns(self, records: dict[str, str], txt: dict[str, str]) -> None:

@@ -1,13 +1,16 @@
 """The GitHub REST API and GitLab REST API v4, as far as the `github` and `gitlab` skills
 read them, for one repository each (`acme/widget`): list filters (`state`, `per_page`,
 `branch`, `ref`) applied like the real services, 404 for anything else, GitHub's 403 for
-a request without User-Agent and 401 for a token it does not know."""
+a request without User-Agent and 401 for a token it does not know. `acme/private` is the
+same repository behind authentication: without the right token (GitHub: `Authorization:
+Bearer`, GitLab: `PRIVATE-TOKEN`) it does not exist (404), as on the real services."""
 
 from __future__ import annotations
 
 from typing import Any
 
 GITHUB_TOKEN = "ghp_test_token_for_the_skill_tests"
+GITLAB_TOKEN = "glpat-Xq7mR2vT9wLp4sKd8nYc"
 _GH = "https://github.com/acme/widget"
 _ISSUES: list[dict[str, Any]] = [
     {
@@ -177,6 +180,10 @@ def _github(path: str, query: dict[str, str], headers: dict[str, str]) -> tuple[
         return 401, {"message": "Bad credentials"}
     state = query.get("state", "open")
     base = "/repos/acme/widget"
+    if path.startswith("/repos/acme/private/"):
+        if auth is None:
+            return 404, {"message": "Not Found"}
+        path = base + path.removeprefix("/repos/acme/private")
     if path in (f"{base}/issues", f"{base}/pulls"):
         items = _ISSUES if path.endswith("issues") else _PULLS
         return 200, _page([i for i in items if state == "all" or i["state"] == state], query)
@@ -188,8 +195,15 @@ def _github(path: str, query: dict[str, str], headers: dict[str, str]) -> tuple[
     return 404, {"message": "Not Found", "documentation_url": "https://docs.github.com/rest"}
 
 
-def _gitlab(path: str, query: dict[str, str]) -> tuple[int, Any]:
+def _gitlab(path: str, query: dict[str, str], headers: dict[str, str]) -> tuple[int, Any]:
     base = "/api/v4/projects/acme%2Fwidget"
+    token = headers.get("private-token")
+    if token is not None and token != GITLAB_TOKEN:
+        return 401, {"message": "401 Unauthorized"}
+    if path.startswith("/api/v4/projects/acme%2Fprivate/"):
+        if token is None:
+            return 404, {"message": "404 Project Not Found"}
+        path = base + path.removeprefix("/api/v4/projects/acme%2Fprivate")
     state = query.get("state")
     if path in (f"{base}/issues", f"{base}/merge_requests"):
         items = _GL_ISSUES if path.endswith("issues") else _GL_MRS
@@ -206,5 +220,5 @@ def answer(path: str, query: dict[str, str], headers: dict[str, str]) -> tuple[i
     if path.startswith("/repos/"):
         return _github(path, query, headers)
     if path.startswith("/api/v4/"):
-        return _gitlab(path, query)
+        return _gitlab(path, query, headers)
     return None

@@ -21,7 +21,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from tests import skill_forge_fakes
+from tests import skill_forge_fakes, skill_forge_writes, skill_ha_fake
 
 PAGE = b"""<!doctype html><html><head><title>Release notes</title>
 <style>body { color: red }</style><script>document.write("tracking")</script></head>
@@ -73,6 +73,8 @@ class Fakes:
     logs: list[tuple[dict[str, str], int, str]] = field(default_factory=list)
     silences: dict[str, dict[str, Any]] = field(default_factory=dict)
     requests: list[tuple[str, str, bytes]] = field(default_factory=list)
+    forge_created: list[dict[str, Any]] = field(default_factory=list)
+    home: dict[str, dict[str, Any]] = field(default_factory=skill_ha_fake.entities)
 
     def select(self, query: str) -> list[tuple[dict[str, str], float]] | None:
         m = _SELECTOR.match(query)
@@ -138,7 +140,14 @@ class _Handler(BaseHTTPRequestHandler):
         if url.path.startswith("/api/v2/silence"):
             return self._alertmanager(url.path, body)
         headers = {k.lower(): v for k, v in self.headers.items()}
-        forge = skill_forge_fakes.answer(url.path, params, headers)
+        home = skill_ha_fake.answer(self.server.fakes.home, self.command, url.path, body, headers)
+        if home is not None:
+            return self._json(*home)
+        if self.command == "POST":
+            created = self.server.fakes.forge_created
+            forge = skill_forge_writes.write(url.path, body, headers, created)
+        else:
+            forge = skill_forge_fakes.answer(url.path, params, headers)
         if forge is not None:
             return self._json(*forge)
         return self._send(404, b"not found", "text/plain")

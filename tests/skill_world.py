@@ -14,6 +14,11 @@ from tests.skill_calls import approver
 from tests.skill_daemons import Daemons
 from tests.skill_http_fakes import Fakes, FakeServer, serve
 
+# The logins the authenticating SMTP and CalDAV servers know (the skills get them as
+# brokered secrets): letters and digits, so only the per-call redaction can catch them.
+SMTP_USER, SMTP_PASSWORD = "mailbot", "Hs4kQ9wZr2Lm7xVb"
+CALDAV_USER, CALDAV_PASSWORD = "ann", "Yt6pN3cW8qRj5sDf"
+
 
 @dataclass
 class World:
@@ -51,6 +56,8 @@ def start_servers(workdir: Path) -> tuple[FakeServer, Daemons]:
             {"api.test": "11.22.33.10", "v6.test": "fd00::10"}, {"api.test": "v=spf1 -all"}
         )
         daemons.start_tls()
+        daemons.start_smtp_auth(SMTP_USER, SMTP_PASSWORD)
+        daemons.start_caldav_auth(CALDAV_USER, CALDAV_PASSWORD)
     except BaseException:
         daemons.close()
         web.close()
@@ -58,9 +65,16 @@ def start_servers(workdir: Path) -> tuple[FakeServer, Daemons]:
     return web, daemons
 
 
-def open_world(workdir: Path, backend: str, web: FakeServer, daemons: Daemons) -> World:
+def open_world(
+    workdir: Path,
+    backend: str,
+    web: FakeServer,
+    daemons: Daemons,
+    env: dict[str, str] | None = None,
+) -> World:
+    """A stack on `backend` (with `env` added to its environment) and its approver."""
     assert daemons.ca is not None
-    env = {"NEXFLOW_EXECUTOR_EGRESS__CA_DIR": str(daemons.ca.ca_dir)}
+    env = {"NEXFLOW_EXECUTOR_EGRESS__CA_DIR": str(daemons.ca.ca_dir), **(env or {})}
     stack = start_stack(workdir, "--sandbox", backend, "--allow-host", "127.0.0.1:*", env=env)
     return World(stack, approver(stack), web, daemons)
 
@@ -70,4 +84,13 @@ def close_world(world: World) -> None:
     world.stack.stop()
 
 
-__all__ = ["World", "close_world", "open_world", "start_servers"]
+__all__ = [
+    "CALDAV_PASSWORD",
+    "CALDAV_USER",
+    "SMTP_PASSWORD",
+    "SMTP_USER",
+    "World",
+    "close_world",
+    "open_world",
+    "start_servers",
+]

@@ -157,19 +157,32 @@ def test_stack_serves_both_executors_over_mtls_and_shares_the_workspace(
     stack: ComposeStack, client: httpx.Client
 ) -> None:
     """Both executors are up over mutual TLS with the names their certificates carry;
-    appends to one workspace file run on both executors and a read sees every line."""
+    appends to one workspace file (each approved by an operator) run on both executors and a
+    read sees every line."""
     health = client.get("/health").json()
     by_name = {e["name"]: e for e in health["executors"]}
     assert set(by_name) == set(EXECUTORS)
     for name in EXECUTORS:
         assert by_name[name]["executor_id"] == name and by_name[name]["slots_total"] == 8
     ran = []
+    made = client.post("/api/v1/users", json={"name": "otto", "roles": ["operator"]})
+    assert made.status_code == 201, made.text
+    scopes = {"name": "approve", "scopes": ["approvals:decide"]}
+    token = client.post("/api/v1/users/otto/tokens", json=scopes).json()["token"]
+    otto = {"Authorization": f"Bearer {token}"}
     for i in range(4):
         r = _call(
             client, "file-write", {"path": "shared/log.txt", "content": f"{i}\n", "append": True}
         )
-        assert r.status_code == 200 and r.json()["status"] == "succeeded", r.text
-        ran.append(_ran_on(client, r.json()["call_id"]))
+        assert r.status_code == 202, r.text  # a write waits for approval
+        approve = f"/api/v1/approvals/{r.json()['approval_id']}/approve"
+        assert client.post(approve, json={}, headers=otto).status_code == 200
+        call_id = r.json()["call_id"]
+        for _ in range(600):
+            if client.get(f"/api/v1/calls/{call_id}").json()["status"] == "succeeded":
+                break
+            time.sleep(0.1)
+        ran.append(_ran_on(client, call_id))
     assert set(ran) == set(EXECUTORS), ran
     read = _call(client, "file-read", {"path": "shared/log.txt"})
     assert read.status_code == 200, read.text

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import httpx
 import pytest
 
 from tests.skill_daemons import Daemons
 from tests.skill_http_fakes import FakeServer
+from tests.skill_secret_world import open_operator, secret_policy, store_secrets
 from tests.skill_world import World, close_world, open_world, start_servers
 
 
@@ -40,3 +42,26 @@ def skill_world(
     )
     yield world
     close_world(world)
+
+
+@pytest.fixture(
+    scope="session",
+    params=[
+        pytest.param("docker", marks=pytest.mark.docker),
+        pytest.param("nsjail", marks=pytest.mark.nsjail),
+    ],
+)
+def secret_world(
+    request: pytest.FixtureRequest,
+    skill_servers: tuple[FakeServer, Daemons],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[World, httpx.Client]]:
+    """A stack whose policy grants the login secrets to admins, with them stored; and an
+    operator's client that may run skills but is granted no secret."""
+    tmp = tmp_path_factory.mktemp(f"skill-secrets-{request.param}")
+    env = {"NEXFLOW_POLICY_DIR": str(secret_policy(tmp))}
+    w = open_world(tmp, str(request.param), *skill_servers, env=env)
+    store_secrets(w)
+    with open_operator(w) as uma:
+        yield w, uma
+    close_world(w)

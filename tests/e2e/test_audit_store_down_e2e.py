@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.harness import Stack, start_stack
+from tests.harness import Stack, start_stack, writes_without_approval
 from tests.pg import PgServer, PgUnavailable, pg_rows
 
 pytestmark = [
@@ -45,7 +45,8 @@ def test_calls_are_refused_while_postgres_is_down(tmp_path: Path, private_pg: Pg
     """PostgreSQL crashed: file-write is 503 audit_unavailable and writes nothing; restarted:
     the same control plane runs calls again and the chain verifies."""
     url = private_pg.create_database()
-    stack = start_stack(tmp_path, "--sandbox", "nsjail", env={"NEXFLOW_DATABASE_URL": url})
+    env = {"NEXFLOW_DATABASE_URL": url, **writes_without_approval(tmp_path)}
+    stack = start_stack(tmp_path, "--sandbox", "nsjail", env=env)
     try:
         before = _write(stack, "before.txt")
         assert before.status_code == 200 and before.json()["status"] == "succeeded", before.text

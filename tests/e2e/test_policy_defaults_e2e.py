@@ -18,6 +18,7 @@ import httpx
 import pytest
 
 from tests.harness import REPO, Stack, start_stack
+from tests.skill_calls import approver, finished
 
 pytestmark = [pytest.mark.e2e, pytest.mark.nsjail, pytest.mark.xdist_group("policy-e2e")]
 
@@ -153,10 +154,29 @@ def test_user_runs_skills_without_dangerous_permissions(world: tuple[Stack, User
     reply = _call(ursula, "echo", {"message": "hi"})
     assert reply.status_code == 200, reply.text
     assert reply.json()["output"] == {"message": "hi"}
-    written = _call(ursula, "file-write", {"path": "u/note.txt", "content": "mine"})
-    assert written.status_code == 200, written.text
-    assert (stack.workspace / "u" / "note.txt").read_text() == "mine"
+    (stack.workspace / "u").mkdir(exist_ok=True)
+    (stack.workspace / "u" / "note.txt").write_text("mine")
+    read = _call(ursula, "file-read", {"path": "u/note.txt"})
+    assert read.status_code == 200, read.text
+    assert read.json()["output"]["content"] == "mine"
     assert _decided(stack, reply.json()["call_id"])["decision"] == "allow"
+
+
+def test_file_write_waits_for_approval_by_default(world: tuple[Stack, Users, Path]) -> None:
+    """A user's file-write is held for approval (a write); once an operator approves it,
+    the file appears."""
+    stack, users, _ = world
+    written = _call(
+        users.as_user("ursula", "user"), "file-write", {"path": "approved/n.txt", "content": "m"}
+    )
+    assert written.status_code == 202, written.text
+    assert "approval_required_skill" in {r["code"] for r in written.json()["reasons"]}
+    assert not (stack.workspace / "approved" / "n.txt").exists()
+    with approver(stack, "oona") as oona:
+        decided = oona.post(f"/api/v1/approvals/{written.json()['approval_id']}/approve", json={})
+        assert decided.status_code == 200, decided.text
+    assert finished(stack, written.json()["call_id"])["status"] == "succeeded"
+    assert (stack.workspace / "approved" / "n.txt").read_text() == "m"
 
 
 def test_user_may_not_use_shell_or_secrets(world: tuple[Stack, Users, Path]) -> None:
@@ -209,7 +229,7 @@ def test_unknown_publisher_and_new_version_need_approval(world: tuple[Stack, Use
 
 def test_admin_runs_everything_else_and_leaves_a_trail(world: tuple[Stack, Users, Path]) -> None:
     stack, _, _ = world
-    reply = stack.call("file-write", {"path": "admin.txt", "content": "a"})
+    reply = stack.call("echo", {"message": "admin"})
     assert reply.status_code == 200, reply.text
     events = stack.client.get("/api/v1/audit", params={"call_id": reply.json()["call_id"]})
     actions = [e["action"] for e in reversed(events.json()["events"])]

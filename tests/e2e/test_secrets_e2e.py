@@ -7,8 +7,6 @@ can read the key file or the database.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import os
 import shutil
@@ -17,11 +15,11 @@ import stat
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import quote, quote_plus
 
 import pytest
 
 from tests.harness import BACKENDS, NEXFLOW, REPO, Stack, start_stack
+from tests.secret_leaks import assert_absent, everything_stored
 
 pytestmark = [pytest.mark.e2e]
 
@@ -40,6 +38,7 @@ location: ./run.py
 runtime: python
 permissions: [{permissions}]
 secrets: [{secrets}]
+optional_secrets: [{optional}]
 ---
 
 ## Input schema
@@ -75,11 +74,13 @@ print(json.dumps({"seen": seen, "readable": readable, "forms": forms,
 """
 
 
-def _write_skill(root: Path, name: str, secrets: list[str]) -> None:
+def _write_skill(root: Path, name: str, secrets: list[str], optional: list[str]) -> None:
     folder = root / name
     folder.mkdir(parents=True)
     permissions = "secrets" if secrets else ""
-    text = _SKILL.format(name=name, permissions=permissions, secrets=", ".join(secrets))
+    text = _SKILL.format(
+        name=name, permissions=permissions, secrets=", ".join(secrets), optional=", ".join(optional)
+    )
     (folder / "SKILL.md").write_text(text)
     (folder / "run.py").write_text(_LEAKY)
 
@@ -92,7 +93,11 @@ def _policy(tmp: Path) -> Path:
     cfg["approvals"]["required_for"] = ["shell"]
     cfg["secrets"]["grants"] = [
         {"secret": "leak_token", "skills": ["leaky"], "principals": [], "roles": ["admin"]},
-        {"secret": "absent_token", "skills": ["needs-absent"], "principals": ["admin"]},
+        {
+            "secret": "absent_token",
+            "skills": ["needs-absent", "maybe-absent"],
+            "principals": ["admin"],
+        },
     ]
     (target / "data.json").write_text(json.dumps(data))
     return target
@@ -104,6 +109,8 @@ SKILLS = {
     "greedy": ["other_token"],
     "needs-absent": ["absent_token"],
 }
+OPTIONAL = {"maybe-absent": ["absent_token"]}
+"""Skills that list a secret in `optional_secrets:` (granted, never stored)."""
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
@@ -114,8 +121,10 @@ def stack(
     tmp = tmp_path_factory.mktemp("secrets")
     skills = tmp / "skills"
     for name, secrets in SKILLS.items():
-        _write_skill(skills, name, secrets)
-    trust = [arg for name in SKILLS for arg in ("--trust-skill", name)]
+        _write_skill(skills, name, secrets, [])
+    for name, optional in OPTIONAL.items():
+        _write_skill(skills, name, [], optional)
+    trust = [arg for name in [*SKILLS, *OPTIONAL] for arg in ("--trust-skill", name)]
     s = start_stack(
         tmp,
         "--sandbox",
@@ -129,39 +138,6 @@ def stack(
     assert created.status_code == 201, created.text
     yield s
     s.stop()
-
-
-def _forms(value: str) -> list[str]:
-    data = value.encode()
-    return [
-        value,
-        base64.b64encode(data).decode(),
-        base64.b64encode(data).decode().rstrip("="),
-        base64.urlsafe_b64encode(data).decode(),
-        quote(value, safe=""),
-        quote_plus(value),
-        binascii.hexlify(data).decode(),
-        binascii.hexlify(data).decode().upper(),
-        value[:12],  # half of it is already too much
-    ]
-
-
-def _everything_stored(stack: Stack) -> str:
-    """The audit database (every table, every column), the stack's log, as one text."""
-    db = stack.home / "nexflow.db"
-    con = sqlite3.connect(db)
-    try:
-        tables = [r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")]
-        rows = [repr(row) for t in tables for row in con.execute(f'SELECT * FROM "{t}"')]
-    finally:
-        con.close()
-    raw = b"".join(p.read_bytes() for p in stack.home.glob("nexflow.db*"))
-    return "\n".join([*rows, raw.decode("latin-1"), stack.log_path.read_text(errors="replace")])
-
-
-def _assert_absent(text: str, value: str, where: str) -> None:
-    for form in _forms(value):
-        assert form not in text, f"a form of the secret ({form[:6]}…) reached {where}"
 
 
 def test_granted_secret_arrives_and_never_leaves(stack: Stack) -> None:
@@ -178,14 +154,14 @@ def test_granted_secret_arrives_and_never_leaves(stack: Stack) -> None:
     assert out["embedded"] == "prefix-[REDACTED:leak_token]-suffix"
     assert all(v is not True for v in out["readable"].values()), out["readable"]
     assert "[REDACTED:leak_token]" in body["stderr"]
-    _assert_absent(resp.text, VALUE, "the HTTP answer")
+    assert_absent(resp.text, VALUE, "the HTTP answer")
     story = stack.client.get(f"/api/v1/calls/{body['call_id']}")
     assert story.status_code == 200
-    _assert_absent(story.text, VALUE, "the call's story")
+    assert_absent(story.text, VALUE, "the call's story")
     audit = stack.client.get("/api/v1/audit", params={"call_id": body["call_id"]})
     reads = [e for e in audit.json()["events"] if e["action"] == "secret.read"]
     assert [(e["payload"]["name"], e["payload"]["version"]) for e in reads] == [("leak_token", 1)]
-    _assert_absent(_everything_stored(stack), VALUE, "the database or the log")
+    assert_absent(everything_stored(stack), VALUE, "the database or the log")
 
 
 def test_skill_without_grant_sees_no_secret(stack: Stack) -> None:
@@ -228,7 +204,7 @@ def test_key_file_is_private_and_database_holds_no_value(stack: Stack) -> None:
         (sealed,) = con.execute("SELECT sealed FROM secrets WHERE name='leak_token'").fetchone()
     finally:
         con.close()
-    assert VALUE.encode() not in sealed and key.read_text().strip() not in _everything_stored(stack)
+    assert VALUE.encode() not in sealed and key.read_text().strip() not in everything_stored(stack)
 
 
 def test_cli_secret_commands(stack: Stack) -> None:
@@ -254,12 +230,12 @@ def test_cli_secret_commands(stack: Stack) -> None:
     rotated = cli("rotate", "leak_token", stdin=ROTATED)
     assert rotated.returncode == 0 and "version 2" in rotated.stdout, rotated.stderr
     resp = stack.call("leaky", {})
-    _assert_absent(resp.text, ROTATED, "the HTTP answer after rotation")
+    assert_absent(resp.text, ROTATED, "the HTTP answer after rotation")
     assert resp.json()["output"]["forms"][0] == "[REDACTED:leak_token]"
     assert cli("rm", "cli_token").returncode == 0
     assert cli("rm", "cli_token").returncode == 1
-    _assert_absent(_everything_stored(stack), ROTATED, "the database or the log")
-    _assert_absent(_everything_stored(stack), "first-value-123", "the database or the log")
+    assert_absent(everything_stored(stack), ROTATED, "the database or the log")
+    assert_absent(everything_stored(stack), "first-value-123", "the database or the log")
     restored = cli("rotate", "leak_token", stdin=VALUE)
     assert restored.returncode == 0
 
@@ -276,3 +252,13 @@ def test_secrets_routes_need_their_scope(stack: Stack) -> None:
     assert listed.status_code == 403 and listed.json()["error"] == "insufficient_scope"
     put = c.put("/api/v1/secrets/leak_token", json={"value": "x" * 10}, headers=headers)
     assert put.status_code == 403
+
+
+def test_granted_optional_secret_not_stored_runs_without_it(stack: Stack) -> None:
+    """A granted optional secret that the store does not hold is simply not delivered:
+    the call runs (no secret_missing), sees no NEXFLOW_SECRET_* and reads no secret."""
+    resp = stack.call("maybe-absent", {})
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["status"] == "succeeded" and resp.json()["output"]["seen"] == []
+    events = stack.client.get("/api/v1/audit", params={"call_id": resp.json()["call_id"]})
+    assert "secret.read" not in [e["action"] for e in events.json()["events"]]

@@ -5,11 +5,14 @@ from __future__ import annotations
 import os
 import signal
 import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.harness import REPO, Stack, start_stack
+from tests.harness import REPO, Stack, start_stack, writes_without_approval
+from tests.skill_calls import approved, approver
 
 pytestmark = [pytest.mark.e2e]
 
@@ -37,10 +40,13 @@ def test_file_read_of_granted_file(stack: Stack) -> None:
 
 
 def test_file_write_then_read(stack: Stack) -> None:
-    """file-write creates a file in the workspace that file-read and the host then see."""
-    resp = stack.call("file-write", {"path": "out/w.txt", "content": "written"})
-    assert resp.status_code == 200, resp.text
-    assert resp.json()["status"] == "succeeded", resp.text
+    """file-write (approved by an operator) creates a file in the workspace that file-read
+    and the host then see."""
+    with approver(stack) as person:
+        status, _ = approved(
+            stack, person, "file-write", {"path": "out/w.txt", "content": "written"}
+        )
+    assert status == "succeeded"
     assert (stack.workspace / "out" / "w.txt").read_text() == "written"
     assert stack.call("file-read", {"path": "out/w.txt"}).json()["output"]["content"] == "written"
 
@@ -212,8 +218,17 @@ def _is_zombie(pid: int) -> bool:
         return True
 
 
-def test_audit_store_down_refuses_calls(own_stack: Stack) -> None:
+@pytest.fixture
+def writing_stack(tmp_path: Path) -> Iterator[Stack]:
+    """A stack of this test's own whose file-write runs without approval."""
+    s = start_stack(tmp_path, env=writes_without_approval(tmp_path))
+    yield s
+    s.stop()
+
+
+def test_audit_store_down_refuses_calls(writing_stack: Stack) -> None:
     """While the audit store cannot be written, calls are refused with 503 and never run."""
+    own_stack = writing_stack
     marker = own_stack.workspace / "ran-without-audit.txt"
     lock = sqlite3.connect(own_stack.home / "nexflow.db", timeout=1, isolation_level=None)
     try:

@@ -52,3 +52,37 @@ def test_secrets_without_the_permission_class_warn(write_skill: WriteSkill) -> N
     assert result.skill is not None
     warnings = [(d.field, d.code) for d in result.diagnostics if not d.is_error]
     assert warnings == [("secrets", Code.PERMISSION_NOT_DECLARED)]
+
+
+def test_optional_secrets_load_without_the_permission_class(write_skill: WriteSkill) -> None:
+    """`optional_secrets:` loads beside `secrets:`, needs no `secrets` permission class and
+    shows in the detail view."""
+    text = BASE + "permissions: [secrets]\nsecrets: [a_key]\noptional_secrets: [b_token]\n"
+    result = load_skill(write_skill(text, files=RUN))
+    assert result.diagnostics == []
+    assert result.skill is not None and result.skill.optional_secrets == ("b_token",)
+    assert result.skill.to_detail()["optional_secrets"] == ["b_token"]
+    alone = load_skill(write_skill(BASE + "optional_secrets: [b_token]\n", files=RUN))
+    assert alone.diagnostics == [] and alone.skill is not None
+    assert alone.skill.secrets == () and alone.skill.optional_secrets == ("b_token",)
+
+
+@pytest.mark.parametrize(
+    ("lines", "field", "code"),
+    [
+        ("optional_secrets: [Bad]", "optional_secrets[0]", Code.BAD_SECRET_NAME),
+        ("optional_secrets: [x, x]", "optional_secrets[1]", Code.BAD_VALUE),
+        ("secrets: [x]\noptional_secrets: [y, x]", "optional_secrets[1]", Code.BAD_VALUE),
+        ("optional_secrets: x", "optional_secrets", Code.BAD_TYPE),
+    ],
+    ids=["bad-name", "duplicate", "also-required", "not-a-list"],
+)
+def test_bad_optional_secrets_are_errors(
+    write_skill: WriteSkill, lines: str, field: str, code: Code
+) -> None:
+    """A bad optional entry, or a name both required and optional, is an error naming it."""
+    folder = write_skill(BASE + "permissions: [secrets]\n" + lines + "\n", files=RUN)
+    result = load_skill(folder)
+    assert result.skill is None
+    errors = [(d.field, d.code) for d in result.diagnostics if d.is_error]
+    assert errors == [(field, code)]

@@ -64,6 +64,7 @@ _well_formed if {
 	_filesystem_requests(object.get(skill, "filesystem", []))
 	_limits(object.get(skill, "limits", {}))
 	_secret_names(object.get(skill, "secrets", []))
+	_secret_names(object.get(skill, "optional_secrets", []))
 	_nonempty_string(call.id)
 	_call_paths(object.get(call, "paths", []))
 	_call_hosts(object.get(call, "hosts", []))
@@ -135,8 +136,9 @@ _shape_errors contains "input.skill.filesystem must be an array of {path, mode}"
 	not _filesystem_requests(requests)
 }
 
-_shape_errors contains "input.skill.secrets must be an array of secret names (^[a-z][a-z0-9_]{0,62}$)" if {
-	not _secret_names(object.get(_section("skill"), "secrets", []))
+_shape_errors contains sprintf("input.skill.%s must be an array of secret names (^[a-z][a-z0-9_]{0,62}$)", [field]) if {
+	some field in ["secrets", "optional_secrets"]
+	not _secret_names(object.get(_section("skill"), field, []))
 }
 
 _shape_errors contains "input.skill.limits must be an object" if {

@@ -76,6 +76,7 @@ def policy_input(
             ],
             "network": [str(n) for n in skill.network],
             "secrets": list(skill.secrets),
+            "optional_secrets": list(skill.optional_secrets),
             "limits": limits,
             "backend": skill.requested_backend,
         },

@@ -4,7 +4,9 @@ redactor its output goes through.
 `granted_secrets` runs just before `call.dispatched` is committed. A granted secret that
 the store does not hold, or a store that cannot be read, ends the call there: `leading`
 and `call.failed` (`secret_missing` / `secrets_unavailable`) are committed and the error
-is raised; nothing runs.
+is raised; nothing runs. A granted secret the skill declares optional (SKILL.md
+`optional_secrets:`) that is not stored, or a control plane without a store, is simply
+not delivered: the skill runs without it.
 """
 
 from __future__ import annotations
@@ -32,12 +34,16 @@ async def granted_secrets(
     commit: Commit,
 ) -> tuple[dict[str, str], list[audit_mod.AuditEvent]]:
     """(value by name, one `secret.read` event per secret) for the granted `names`."""
+    optional = set(ctx.skill.optional_secrets)
+    if parts.secrets is None:
+        names = tuple(n for n in names if n not in optional)
     if not names:
         return {}, []
     try:
         if parts.secrets is None:
             raise SecretsUnavailable("this control plane has no secret store")
-        revealed, missing = await parts.secrets.reveal(names)
+        revealed, absent = await parts.secrets.reveal(names)
+        missing = [n for n in absent if n not in optional]
         if missing:
             raise SecretMissing(
                 f"the policy grants secret(s) {', '.join(missing)} but none is stored; "

@@ -37,7 +37,7 @@ SPEC_FIELDS = {"name", "description", "license", "compatibility", "metadata", "a
 NEXFLOW_FIELDS = {
     "version", "author", "publisher", "homepage", "location", "permissions", "requirements",
     "tags", "category", "emoji", "env_required", "runtime", "image", "sandbox",
-    "input_schema", "output_schema", "secrets",
+    "input_schema", "output_schema", "secrets", "optional_secrets",
 }  # fmt: skip
 TOLERATED_FIELDS = {"user-invocable", "disable-model-invocation", "argument-hint", "model"}
 
@@ -190,8 +190,8 @@ def load_skill(skill_dir: Path, source: str = "user") -> LoadResult:
         "filesystem": read_filesystem(ck, sandbox),
         "network": read_network(ck, sandbox),
         "env_required": _read_env_required(ck),
-        "secrets": read_secrets(ck),
     }
+    fields["secrets"], fields["optional_secrets"] = read_secrets(ck)
     _check_permission_use(ck, fields)
     if fields["backend"] == "nsjail" and (fields["image"] or fields["dockerfile"]):
         ck.add(

@@ -106,6 +106,8 @@ class Skill:
     network: tuple[NetworkRequest, ...] = ()
     secrets: tuple[str, ...] = ()
     """The secret names SKILL.md's `secrets:` declares (see `_secret_names`)."""
+    optional_secrets: tuple[str, ...] = ()
+    """The secret names SKILL.md's `optional_secrets:` declares: delivered when granted."""
     timeout_sec: int = 30
     max_output_kb: int = 256
     idempotent: bool = False
@@ -241,6 +243,7 @@ class Skill:
                 "filesystem": [f.to_dict() for f in self.filesystem],
                 "network": [str(n) for n in self.network],
                 "secrets": list(self.secrets),
+                "optional_secrets": list(self.optional_secrets),
                 "timeout_sec": self.timeout_sec,
                 "max_output_kb": self.max_output_kb,
                 "idempotent": self.idempotent,

@@ -5,6 +5,12 @@ A top-level list, ``secrets: [github_token, smtp_password]``; each name matches
 can never collide with another variable: every other name is reserved by its prefix).
 Declaring secrets implies the ``secrets`` permission class (a warning when it is not
 written down); only the secrets policy grants for one call reach that call.
+
+``optional_secrets: [github_token]`` names secrets the skill can do without (an anonymous
+read, a server without a login): one is delivered when the policy grants it and the store
+holds it, and its absence never denies or fails the call. Only a delivered one makes the
+call a `secrets` call (the permission class and its approval), so an optional secret
+implies no permission class in SKILL.md. A name is required or optional, not both.
 """
 
 from __future__ import annotations
@@ -25,22 +31,28 @@ def secret_env_name(name: str) -> str:
     return SECRET_ENV_PREFIX + name.upper()
 
 
-def read_secrets(ck: Checker) -> tuple[str, ...]:
-    """The declared secret names, in order, each once; errors name the entry at fault."""
-    names = ck.string_list(ck.doc.frontmatter, "secrets", "secrets")
+def _read_names(ck: Checker, field: str, taken: tuple[str, ...]) -> tuple[str, ...]:
+    names = ck.string_list(ck.doc.frontmatter, field, field)
     out: list[str] = []
     for index, name in enumerate(names):
-        where = f"secrets[{index}]"
+        where = f"{field}[{index}]"
         if not SECRET_NAME.match(name):
             ck.add(
                 where,
                 Code.BAD_SECRET_NAME,
                 f"{name[:70]!r} is not a secret name (^[a-z][a-z0-9_]{{0,62}}$)",
             )
-        elif name in out:
+        elif name in out or name in taken:
             ck.add(where, Code.BAD_VALUE, f"secret {name!r} is listed twice")
         else:
             out.append(name)
-    if len(out) > MAX_DECLARED:
-        ck.add("secrets", Code.BAD_VALUE, f"at most {MAX_DECLARED} secrets")
+    if len(out) + len(taken) > MAX_DECLARED:
+        ck.add(field, Code.BAD_VALUE, f"at most {MAX_DECLARED} secrets")
     return tuple(out)
+
+
+def read_secrets(ck: Checker) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(required, optional) secret names, in order, each once over both lists; errors
+    name the entry at fault."""
+    required = _read_names(ck, "secrets", ())
+    return required, _read_names(ck, "optional_secrets", required)

@@ -185,8 +185,24 @@ def model_cases() -> dict[str, Any]:
                         roles, ["secrets"], name=skill, principal=who, secrets=names
                     )
                     cases[f"model/skill/{skill}/{roles[0]}/{who}/secrets-{'+'.join(names)}"] = asked
+                    optional = policy_input(
+                        roles, [], name=skill, principal=who, optional_secrets=names
+                    )
+                    label = f"optional-{'+'.join(names)}"
+                    cases[f"model/skill/{skill}/{roles[0]}/{who}/{label}"] = optional
+            both = policy_input(
+                roles,
+                ["secrets"],
+                name=skill,
+                secrets=["smtp_password"],
+                optional_secrets=["github_token", "db_password"],
+            )
+            cases[f"model/skill/{skill}/{roles[0]}/secrets-and-optional"] = both
     for bad in (["GITHUB"], ["1x"], [""], [7], "github_token", ["a" * 64]):
         cases[f"model/secrets/malformed/{bad!r:.40}"] = policy_input(["admin"], secrets=bad)
+        cases[f"model/optional_secrets/malformed/{bad!r:.40}"] = policy_input(
+            ["admin"], optional_secrets=bad
+        )
     return cases
 
 
