@@ -16,6 +16,7 @@ from .. import audit as audit_mod
 from .. import policy as policy_mod
 from ..approvals import Approval, ApprovalStore, Status, new_approval_id
 from ..auth import Principal
+from ..chat.outbox import ChatOutbox
 from ..errors import (
     AuditUnavailable,
     Conflict,
@@ -66,10 +67,12 @@ class CallService:
         history: CallHistory,
         approvals: ApprovalStore,
         secrets: SecretStore | None = None,
+        outbox: ChatOutbox | None = None,
     ) -> None:
         self.parts = CallParts(
             settings, catalog, engine, audit, executor, metrics, history, approvals, secrets
         )
+        self.parts.outbox = outbox
 
     @property
     def catalog(self) -> SkillCatalog:
@@ -79,6 +82,11 @@ class CallService:
     def catalog(self, catalog: SkillCatalog) -> None:
         """Swap the catalog calls resolve skills in (tests reload it)."""
         self.parts.catalog = catalog
+
+    @property
+    def outbox(self) -> ChatOutbox | None:
+        """The results owed to chats (read and acked by the gateway)."""
+        return self.parts.outbox
 
     @property
     def validation(self) -> ValidationPool:
@@ -256,6 +264,7 @@ class CallService:
                 "user_id": principal.user_id,
                 "token_id": principal.token_id,
                 **({"identity": principal.identity} if principal.identity else {}),
+                **({"deliver_to": chat} if (chat := principal.waiting_chat()) else {}),
             },
             skill=ctx.skill.name,
             skill_digest=ctx.skill.digest,
