@@ -10,16 +10,16 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 
 from gateway.tests.conftest import TELEGRAM_TOKEN, stack_database
+from gateway.tests.conftest import until as _until
 from gateway.tests.fakes.background import BackgroundLoop
 from gateway.tests.fakes.telegram_api import FakeTelegram
 from tests.harness import Stack, free_port, start_stack
@@ -102,15 +102,6 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         stack.stop()
         bg.run(telegram.stop())
         bg.close()
-
-
-def _until(ready: Callable[[], Any], stack: Stack, seconds: float = 90) -> Any:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if found := ready():
-            return found
-        time.sleep(0.1)
-    raise AssertionError(f"timed out; the stack's log:\n{stack.log_path.read_text()[-6000:]}")
 
 
 def _as(token: str, **headers: str) -> dict[str, str]:

@@ -174,17 +174,9 @@ async def build_services(settings: Settings) -> Services:
     history = CallHistory(audit, counts)
     secrets = SecretStore.open(db, audit, settings.secrets_key_file)
     calls = CallService(
-        settings,
-        catalog,
-        engine,
-        audit,
-        executor,
-        metrics,
-        history,
-        approval_store,
-        secrets,
-        ChatOutbox(db),
+        settings, catalog, engine, audit, executor, metrics, history, approval_store, secrets
     )
+    calls.outbox = ChatOutbox(db)
     approvals = ApprovalService(
         approval_store,
         engine,

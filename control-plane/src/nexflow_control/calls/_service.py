@@ -67,12 +67,10 @@ class CallService:
         history: CallHistory,
         approvals: ApprovalStore,
         secrets: SecretStore | None = None,
-        outbox: ChatOutbox | None = None,
     ) -> None:
         self.parts = CallParts(
             settings, catalog, engine, audit, executor, metrics, history, approvals, secrets
         )
-        self.parts.outbox = outbox
 
     @property
     def catalog(self) -> SkillCatalog:
@@ -87,6 +85,10 @@ class CallService:
     def outbox(self) -> ChatOutbox | None:
         """The results owed to chats (read and acked by the gateway)."""
         return self.parts.outbox
+
+    @outbox.setter
+    def outbox(self, outbox: ChatOutbox | None) -> None:
+        self.parts.outbox = outbox
 
     @property
     def validation(self) -> ValidationPool:
