@@ -124,7 +124,7 @@ def test_schedule_to_the_owners_chat_delivers_its_result_once(world: World) -> N
     got = [t for t in world.sent_to(BOB) if "scheduled-hello" in t]
     assert len(got) == 1 and "echo (" in got[0] and "succeeded" in got[0], got
     left = world.stack.client.get(
-        "/api/v1/chat/outbox", params={"channel": "telegram"}, headers=_as(world.gateway_token)
+        "/api/v1/outbox", params={"channel": "telegram"}, headers=_as(world.gateway_token)
     )
     assert left.status_code == 200 and left.json()["deliveries"] == [], left.text
 
@@ -174,7 +174,7 @@ def test_call_approved_while_the_gateway_is_down_reaches_the_chat_after_restart(
 def test_outbox_is_the_gateways_alone_and_an_ack_is_idempotent(world: World) -> None:
     """bob's own token and the gateway acting for bob get 403 on the outbox; the gateway's
     token acks a delivered entry twice with the same answer, and an unknown id is 404."""
-    url = f"{world.stack.url}/api/v1/chat/outbox"
+    url = f"{world.stack.url}/api/v1/outbox"
     acting = {"X-Nexflow-On-Behalf-Of": f"telegram:{BOB}"}
     for headers in (_as(world.bob_token), _as(world.gateway_token, **acting)):
         denied = httpx.get(url, params={"channel": "telegram"}, headers=headers)

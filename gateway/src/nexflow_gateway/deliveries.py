@@ -68,9 +68,7 @@ class Deliveries:
         connector = self._connector_for(channel)
         if connector is None:
             return 0
-        answer = await self._cp.request(
-            "GET", f"/api/v1/chat/outbox?channel={channel}&limit={BATCH}"
-        )
+        answer = await self._cp.request("GET", f"/api/v1/outbox?channel={channel}&limit={BATCH}")
         sent = 0
         for raw in answer.get("deliveries", []):
             try:
@@ -86,7 +84,7 @@ class Deliveries:
                     "deliveries.send_failed", call_id=item.call_id, error=type(exc).__name__
                 )
                 continue
-            await self._cp.request("POST", f"/api/v1/chat/outbox/{item.id}/ack")
+            await self._cp.request("POST", f"/api/v1/outbox/{item.id}/ack")
             log.info("deliveries.sent", channel=channel, call_id=item.call_id)
             sent += 1
         return sent

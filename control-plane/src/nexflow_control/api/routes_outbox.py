@@ -1,10 +1,11 @@
 """The chat outbox (`chat.outbox`): results of finished calls owed to a chat, for the
-gateway's own token (`calls:run_as`, without `On-Behalf-Of`).
+gateway's own token (`calls:run_as`, without `On-Behalf-Of`). Outside `/api/v1/chat/`,
+whose GETs are proxied to the gateway.
 
 | route | what |
 |---|---|
-| `GET /api/v1/chat/outbox?channel=telegram&limit=` | undelivered results, oldest first |
-| `POST /api/v1/chat/outbox/{id}/ack` | delivered (idempotent); 404 `outbox_entry_not_found` |
+| `GET /api/v1/outbox?channel=telegram&limit=` | undelivered results, oldest first |
+| `POST /api/v1/outbox/{id}/ack` | delivered (idempotent); 404 `outbox_entry_not_found` |
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from .deps import CallsRunAs, ServicesDep
 from .route import edge_router
 from .schemas import Answer
 
-router = edge_router("/api/v1/chat/outbox", "chat")
+router = edge_router("/api/v1/outbox", "chat")
 
 
 class DeliveryOut(Answer):
