@@ -7,9 +7,11 @@ import asyncio
 import os
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Iterator
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -173,3 +175,13 @@ async def next_item(connector: Connector) -> Event | Press:
     """The connector's next item, within 10 seconds."""
     async with asyncio.timeout(10):
         return await anext(aiter(connector.events()))
+
+
+def until(ready: Callable[[], Any], stack: Stack, seconds: float = 90) -> Any:
+    """Poll `ready()` until it is truthy; fail with the stack's log otherwise."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if found := ready():
+            return found
+        time.sleep(0.1)
+    raise AssertionError(f"timed out; the stack's log:\n{stack.log_path.read_text()[-6000:]}")

@@ -7,8 +7,7 @@ approves; the buttons then go and the result reaches the chat."""
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,6 +15,7 @@ import pytest
 
 from gateway.tests import telegram_updates as tg
 from gateway.tests.conftest import API_KEY, DISCORD_TOKEN, TELEGRAM_TOKEN
+from gateway.tests.conftest import until as _until
 from gateway.tests.fakes.background import BackgroundLoop
 from gateway.tests.fakes.discord_api import BOT as DISCORD_BOT
 from gateway.tests.fakes.discord_api import BOT_ID, CHANNEL_ID, FakeDiscord
@@ -83,16 +83,6 @@ def world(llm: ScriptedLLM, tmp_path_factory: pytest.TempPathFactory) -> Iterato
         bg.run(telegram.stop())
         bg.run(discord.stop())
         bg.close()
-
-
-def _until(ready: Callable[[], Any], stack: Stack, seconds: float = 90) -> Any:
-    """Poll `ready()` until it is truthy; fail with the stack's log otherwise."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if found := ready():
-            return found
-        time.sleep(0.1)
-    raise AssertionError(f"timed out; the stack's log:\n{stack.log_path.read_text()[-6000:]}")
 
 
 def _relay(body: dict[str, Any]) -> dict[str, Any]:

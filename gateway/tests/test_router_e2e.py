@@ -19,6 +19,7 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 from nexflow_gateway.connectors.base import Reply
 from nexflow_gateway.control_plane import ControlPlane
 from nexflow_gateway.conversation import chat_session_id
+from nexflow_gateway.deliveries import Deliveries
 from nexflow_gateway.router import Router
 from nexflow_gateway.settings import LLMSettings, Settings
 from nexflow_gateway.store import SessionStore, open_engine
@@ -98,7 +99,10 @@ async def chat(stack: Stack, llm: ScriptedLLM, people: People) -> AsyncIterator[
     router = Router(settings, cp, sessions, poll_s=0.2, follow_s=60)
     connector = QueueConnector()
     task = asyncio.create_task(router.serve(connector))
+    owed = Deliveries(cp, lambda ch: connector if ch == connector.channel else None, poll_s=0.2)
+    delivering = asyncio.create_task(owed.run())
     yield Chat(router, connector, task, sessions)
+    delivering.cancel()
     await connector.stop()
     await asyncio.wait_for(task, 60)
     await router.aclose()

@@ -172,7 +172,8 @@ def test_a_schedule_fires_across_a_restart_once_and_a_late_one_is_missed(tmp_pat
 
 
 def test_schedule_routes_refuse_bad_input_and_keep_others_out(tmp_path: Path) -> None:
-    """Impossible, too frequent or malformed timing, a bad zone or destination, an unknown
+    """Impossible, too frequent or malformed timing, a bad zone or destination (or a chat
+    that is not the creator's linked one), an unknown
     skill or bad input: 422/404 with stable codes and nothing stored; a schedule needing
     approval runs into a pending approval; pause/resume/rm work and others see nothing."""
     stack = start_stack(tmp_path, "--sandbox", "nsjail", env=FAST)
@@ -187,6 +188,7 @@ def test_schedule_routes_refuse_bad_input_and_keep_others_out(tmp_path: Path) ->
             ({}, 422, "invalid_schedule"),
             ({"cron": "0 7 * * *", "at": _at(60)}, 422, "invalid_schedule"),
             ({"cron": "0 7 * * *", "destination": "email:me"}, 422, "invalid_destination"),
+            ({"cron": "0 7 * * *", "destination": "telegram:12345"}, 422, "destination_not_linked"),
             ({"cron": "0 7 * * *", "skill": "no-such-skill"}, 404, "skill_not_found"),
             ({"cron": "0 7 * * *", "input": {"nope": 1}}, 422, None),
         ]
@@ -200,7 +202,7 @@ def test_schedule_routes_refuse_bad_input_and_keep_others_out(tmp_path: Path) ->
         made = c.post(
             "/api/v1/schedules",
             json={"skill": "echo", "input": {"message": "x"}, "cron": "30 7 * * 1-5",
-                  "timezone": "Europe/Berlin", "destination": "telegram:12345"},
+                  "timezone": "Europe/Berlin", "destination": "web"},
         )  # fmt: skip
         assert made.status_code == 201, made.text
         sid = made.json()["id"]

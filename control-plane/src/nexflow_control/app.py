@@ -27,6 +27,7 @@ from .api.routes_calls_list import router as calls_list_router
 from .api.routes_chat import buttons as chat_buttons_router
 from .api.routes_chat import pairings as pairings_router
 from .api.routes_marketplace import router as marketplace_router
+from .api.routes_outbox import router as outbox_router
 from .api.routes_schedules import router as schedules_router
 from .api.routes_secret_usage import router as secret_usage_router
 from .api.routes_secrets import router as secrets_router
@@ -39,6 +40,7 @@ from .audit import Action, AuditEvent, AuditLog, AuditUnavailable
 from .audit.checkpointer import Checkpointer
 from .auth import Principal, TokenAuthenticator, load_or_create_admin_token
 from .calls import CallHistory, CallService, end_interrupted_calls
+from .chat.outbox import ChatOutbox
 from .db import Database
 from .errors import AccountsUnavailable, ApprovalsUnavailable
 from .executors import executor_pool
@@ -177,6 +179,7 @@ async def build_services(settings: Settings) -> Services:
     calls = CallService(
         settings, catalog, engine, audit, executor, metrics, history, approval_store, secrets
     )
+    calls.outbox = ChatOutbox(db)
     approvals = ApprovalService(
         approval_store,
         engine,
@@ -203,7 +206,7 @@ async def build_services(settings: Settings) -> Services:
     )
     schedule_store = ScheduleStore(db, audit)
     schedules = ScheduleService(
-        schedule_store, calls, min_interval_s=settings.schedules.min_interval_s
+        schedule_store, calls, min_interval_s=settings.schedules.min_interval_s, accounts=accounts
     )
     scheduler = Scheduler(
         schedule_store,
@@ -334,6 +337,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(schedules_router)
     app.include_router(chat_buttons_router)
     app.include_router(pairings_router)
+    app.include_router(outbox_router)
     app.include_router(marketplace_router)
     app.include_router(export.router)
     app.include_router(tail.router)

@@ -43,6 +43,10 @@ class Principal:
     identity: str | None = None
     """The chat identity (`telegram:123`) a gateway acts for (`calls:run_as`); `token_id`
     is then the gateway's token and `channel` the chat (`telegram:<chat_id>`)."""
+    deliver_to: str | None = None
+    """The chat (`telegram:<chat>`, `discord:<user>`) this principal's calls owe their
+    results to (`chat.outbox`): a schedule's destination, or the chat a call that waited
+    for approval came from (`waiting_chat`)."""
 
     @property
     def via(self) -> str | None:
@@ -58,6 +62,13 @@ class Principal:
         if self.identity is None:
             return {}
         return {"channel": self.channel, "identity": self.identity, "via": self.via or ""}
+
+    def waiting_chat(self) -> str | None:
+        """Where a call of this principal that waits for approval owes its result: its
+        `deliver_to`, or the chat a gateway asked from (the gateway is not waiting)."""
+        if self.deliver_to is not None:
+            return self.deliver_to
+        return self.channel if self.identity is not None and ":" in self.channel else None
 
     def to_policy(self) -> dict[str, object]:
         """What policy sees; exactly this shape (the policy validates it)."""

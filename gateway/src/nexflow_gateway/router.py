@@ -5,7 +5,9 @@
   that user's session of that chat, stored like a web chat turn (`stored_turn`). The
   reply carries approve/deny buttons for each call left pending, with nonces the control
   plane minted for that approval and that chat; each pending call is then followed
-  (its status polled, bounded in time) and its result sent to the chat when it ends.
+  (its status polled, bounded in time) and its buttons taken off when it is decided.
+  A call that ran sends its result through the control plane's outbox (`deliveries`),
+  which also survives a gateway restart; a denied or expired one is told here.
 - An `Event` from an unknown identity gets a pairing code and nothing else: no model call,
   no skill call.
 - A `Press` is relayed to the control plane, which decides it; the chat is told how and
@@ -20,9 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 from collections.abc import Awaitable
-from typing import Any
 
 import structlog
 
@@ -47,7 +47,7 @@ from .turns import PendingApproval
 log = structlog.get_logger("nexflow_gateway.router")
 
 MAX_REPLY = MAX_MESSAGE_CHARS * 4
-MAX_RESULT_CHARS = 3000
+_NOT_RUN = frozenset({"denied", "expired"})
 
 _BUSY = "Too many messages are waiting in this chat; please try again in a moment."
 _PRESS_REFUSED = {
@@ -174,7 +174,8 @@ class Router:
         self, cp_as: ControlPlane, event: Event, pending: PendingApproval, connector: Connector
     ) -> None:
         """Poll the pending call until it ends (at most `follow_s`); take its buttons off
-        (however it was decided) and tell the chat how it ended."""
+        (however it was decided); tell the chat if it was denied or expired (a call
+        that ran owes its result through the outbox)."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._follow_s
         while loop.time() < deadline:
@@ -186,7 +187,8 @@ class Router:
                 continue
             if not status.waiting:
                 await _quietly(connector.retire(pending.approval_id))
-                await connector.send(_reply(event, _finished(pending, status)))
+                if status.status in _NOT_RUN:
+                    await connector.send(_reply(event, _finished(pending, status)))
                 return
 
     # -- presses -------------------------------------------------------------------------
@@ -241,11 +243,4 @@ def _reply(event: Event, text: str, buttons: list[Button] | None = None) -> Repl
 
 def _finished(pending: PendingApproval, status: CallStatus) -> str:
     head = f"{pending.skill} ({pending.call_id}) {status.status}"
-    result: dict[str, Any] = status.result or {}
-    if status.status in ("denied", "expired", "refused", "error"):
-        return head + (f": {status.error}" if status.error else ".")
-    output = result.get("output")
-    text = output if isinstance(output, str) else json.dumps(output, ensure_ascii=False)
-    if len(text) > MAX_RESULT_CHARS:
-        text = text[:MAX_RESULT_CHARS] + "…"
-    return f"{head}:\n{text}"
+    return head + (f": {status.error}" if status.error else ".")

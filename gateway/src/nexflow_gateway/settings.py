@@ -62,6 +62,9 @@ class GatewaySettings(BaseModel):
         16 * 1024, ge=0, le=1_048_576, description="USER.md / WORKSPACE.md, each"
     )
     skills_cache_s: float = Field(10.0, ge=0, le=3600)
+    outbox_poll_s: float = Field(
+        2.0, ge=0.05, le=3600, description="how often results owed to chats are fetched"
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
 

@@ -60,6 +60,7 @@ class Approval:
             user_id=p.get("user_id"),
             token_id=p.get("token_id"),
             identity=p.get("identity"),
+            deliver_to=p.get("deliver_to"),
         )
 
     def binding(self) -> dict[str, Any]:

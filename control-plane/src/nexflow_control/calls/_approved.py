@@ -149,3 +149,4 @@ async def invalidate(parts: CallParts, approval: Approval, principal: Principal,
             )
         )
     log.info("approval.invalidated", approval_id=approval.id, why=why)
+    await parts.owe(principal, approval.call_id, approval.skill, "error", error=ApprovalStale.code)

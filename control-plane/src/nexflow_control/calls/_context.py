@@ -14,6 +14,7 @@ from .. import audit as audit_mod
 from .. import policy as policy_mod
 from ..approvals import ApprovalStore
 from ..auth import Principal
+from ..chat.outbox import ChatOutbox, result_text
 from ..errors import AuditUnavailable, InternalError
 from ..executors import Executor
 from ..metrics import Metrics
@@ -49,6 +50,8 @@ class CallParts:
     """Worker processes for costly input and output validation, started on first need."""
     running: RunningCalls = field(default_factory=RunningCalls)
     """The calls in flight here, and the runs no request waits for."""
+    outbox: ChatOutbox | None = None
+    """Where results owed to a chat are kept for the gateway (`Principal.deliver_to`)."""
 
     def __post_init__(self) -> None:
         self.workspace = self.settings.resolved_workspace
@@ -72,6 +75,15 @@ class CallParts:
         except AuditUnavailable:
             self.metrics.audit_failures.inc()
             raise
+
+    async def owe(
+        self, principal: Principal, call_id: str, skill: str, status: str, **result: Any
+    ) -> None:
+        """A finished call's result owed to its principal's chat, if it has one."""
+        if self.outbox is None or principal.deliver_to is None:
+            return
+        text = result_text(skill, call_id, status, result.get("output"), result.get("error"))
+        await self.outbox.add(principal.deliver_to, call_id, text)
 
     async def internal_error(
         self, call_id: str, principal: Principal, skill: str, exc: Exception

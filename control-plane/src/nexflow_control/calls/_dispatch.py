@@ -151,6 +151,7 @@ async def _failed(parts: CallParts, ctx: CallContext, code: str, message: str) -
         )
     except AuditUnavailable:
         log.error("audit.write_failed", stage="call.failed")
+    await parts.owe(ctx.principal, ctx.call_id, ctx.skill.name, "error", error=code)
 
 
 async def _finished(
@@ -223,6 +224,9 @@ async def _finished(
         # operator gets an error line and a metric.
         log.error("audit.write_failed", stage="call.finished")
         result = CallResult(**{**result.to_dict(), "audit_complete": False})
+    await parts.owe(
+        ctx.principal, ctx.call_id, skill.name, status, output=result.output, error=result.error
+    )
     parts.metrics.calls.labels(skill=skill.name, status=status).inc()
     if outcome.kill_reason is not KillReason.NONE:
         parts.metrics.executor_kills.labels(executor=outcome.executor, reason=kill).inc()

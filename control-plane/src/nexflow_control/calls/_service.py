@@ -16,6 +16,7 @@ from .. import audit as audit_mod
 from .. import policy as policy_mod
 from ..approvals import Approval, ApprovalStore, Status, new_approval_id
 from ..auth import Principal
+from ..chat.outbox import ChatOutbox
 from ..errors import (
     AuditUnavailable,
     Conflict,
@@ -79,6 +80,15 @@ class CallService:
     def catalog(self, catalog: SkillCatalog) -> None:
         """Swap the catalog calls resolve skills in (tests reload it)."""
         self.parts.catalog = catalog
+
+    @property
+    def outbox(self) -> ChatOutbox | None:
+        """The results owed to chats (read and acked by the gateway)."""
+        return self.parts.outbox
+
+    @outbox.setter
+    def outbox(self, outbox: ChatOutbox | None) -> None:
+        self.parts.outbox = outbox
 
     @property
     def validation(self) -> ValidationPool:
@@ -256,6 +266,7 @@ class CallService:
                 "user_id": principal.user_id,
                 "token_id": principal.token_id,
                 **({"identity": principal.identity} if principal.identity else {}),
+                **({"deliver_to": chat} if (chat := principal.waiting_chat()) else {}),
             },
             skill=ctx.skill.name,
             skill_digest=ctx.skill.digest,

@@ -6,11 +6,14 @@
 `chat_nonces`: one-time tokens the control plane mints for an approval shown in one chat;
 a button press must carry one. Only the nonce's sha256 is stored. Schema history:
 `db/migrations/versions/v0006_chat_identity.py`.
+
+`chat_outbox`: a finished call's result owed to a chat (see `outbox`); the gateway reads
+the undelivered rows of its channel and acks each once sent (revision 0010_chat_outbox).
 """
 
 from __future__ import annotations
 
-from sqlalchemy import Column, Index, MetaData, String, Table
+from sqlalchemy import BigInteger, Column, Index, Integer, MetaData, String, Table, Text
 
 from ..db import UTCDateTime
 
@@ -44,4 +47,17 @@ chat_nonces = Table(
     Column("used_at", UTCDateTime()),
     Column("used_by", String(300)),  # the identity that pressed
     Index("ix_chat_nonces_approval_id", "approval_id"),
+)
+
+chat_outbox = Table(
+    "chat_outbox",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True),
+    Column("call_id", String(32), nullable=False, unique=True),  # one delivery per call
+    Column("channel", String(32), nullable=False),  # telegram | discord
+    Column("chat", String(160), nullable=False),  # the chat id (discord: a user id = a DM)
+    Column("text", Text(), nullable=False),  # the message, already redacted and bounded
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("acked_at", UTCDateTime()),
+    Index("ix_chat_outbox_due", "channel", "acked_at", "id"),
 )

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import os
 import socket
 from collections.abc import Callable
@@ -29,7 +30,7 @@ import structlog
 
 from ..audit import AuditEvent
 from ..errors import NexflowError
-from ._service import input_of
+from ._service import input_of, linked_destination
 from ._store import Claim, ScheduleStore
 from .records import Schedule
 
@@ -157,6 +158,10 @@ class Scheduler:
                     )
                 )
         else:
+            if owner.deliver_to and not await linked_destination(
+                self.accounts, owner, schedule.destination
+            ):  # unlinked since: the chat may be someone else's now
+                owner = dataclasses.replace(owner, deliver_to=None)
             try:
                 result = await self.calls.run(owner, schedule.skill, input_of(schedule), wait=False)
             except NexflowError as exc:

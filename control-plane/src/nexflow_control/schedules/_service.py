@@ -17,10 +17,11 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from ..accounts import Scope
+from ..accounts import AccountStore, Scope
 from ..audit import AuditEvent
 from ..auth import Principal
-from ..errors import Conflict, NotFound
+from ..chat.outbox import split_destination
+from ..errors import Conflict, InvalidInput, NotFound
 from ._store import ScheduleStore
 from ._timing import check_when
 from .records import Schedule, Status, check_destination, new_schedule_id
@@ -57,8 +58,10 @@ class ScheduleService:
         *,
         min_interval_s: float,
         clock: Callable[[], datetime] = _now,
+        accounts: AccountStore | None = None,
     ) -> None:
         self.store, self.calls, self.min_interval_s, self.now = store, calls, min_interval_s, clock
+        self.accounts = accounts
 
     async def create(
         self,
@@ -74,6 +77,12 @@ class ScheduleService:
         now = self.now()
         when = check_when(cron, at, timezone, now=now, min_interval_s=self.min_interval_s)
         check_destination(destination)
+        if not await linked_destination(self.accounts, who, destination):
+            raise InvalidInput(
+                f"{destination[:80]!r} is not a private chat of one of your linked identities",
+                code="destination_not_linked",
+                field="destination",
+            )
         skill = self.calls.catalog.get(skill_name)
         if skill is None:
             raise NotFound(f"no skill named {skill_name[:64]!r}", code="skill_not_found")
@@ -139,6 +148,26 @@ class ScheduleService:
     async def delete(self, who: Principal, schedule_id: str) -> None:
         schedule = await self.get(who, schedule_id)
         await self.store.delete(schedule.id, _event("schedule.deleted", who, schedule))
+
+
+async def linked_destination(
+    accounts: AccountStore | None, who: Principal, destination: str
+) -> bool:
+    """Whether results may go to `destination`: `web`, or the private chat of an identity
+    linked to `who` (Telegram: the chat id is the user id; Discord: the user id, whose DM
+    the gateway opens). Any other chat could be someone else's: never."""
+    where = split_destination(destination)
+    if where is None:
+        return destination == "web"
+    if accounts is None or who.user_id is None:
+        return False
+    try:
+        user = await accounts.get_user(who.id)
+    except NotFound:
+        return False
+    if user.id != who.user_id:
+        return False
+    return any((i.provider, i.subject) == where for i in user.identities)
 
 
 def _admin(who: Principal) -> bool:

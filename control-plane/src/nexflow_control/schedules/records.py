@@ -68,6 +68,7 @@ class Schedule:
             channel="schedule",
             user_id=o.get("user_id"),
             token_id=o.get("token_id"),
+            deliver_to=None if self.destination == "web" else self.destination,
         )
 
     def to_dict(self) -> dict[str, Any]:
