@@ -175,8 +175,10 @@ def test_schedule_routes_refuse_bad_input_and_keep_others_out(tmp_path: Path) ->
     """Impossible, too frequent or malformed timing, a bad zone or destination (or a chat
     that is not the creator's linked one), an unknown
     skill or bad input: 422/404 with stable codes and nothing stored; a schedule needing
-    approval runs into a pending approval; pause/resume/rm work and others see nothing."""
-    stack = start_stack(tmp_path, "--sandbox", "nsjail", env=FAST)
+    approval runs into a pending approval; pause/resume/rm work and others see nothing; one
+    principal holds at most NEXFLOW_SCHEDULES__MAX_PER_OWNER schedules (409 schedule_limit)."""
+    env = {**FAST, "NEXFLOW_SCHEDULES__MAX_PER_OWNER": "2"}
+    stack = start_stack(tmp_path, "--sandbox", "nsjail", env=env)
     try:
         c = stack.client
         cases = [
@@ -210,6 +212,13 @@ def test_schedule_routes_refuse_bad_input_and_keep_others_out(tmp_path: Path) ->
             ZoneInfo("Europe/Berlin")
         )
         assert (local.hour, local.minute) == (7, 30) and local.weekday() < 5
+        second = {"skill": "echo", "input": {"message": "y"}, "cron": "0 9 * * *"}
+        extra = c.post("/api/v1/schedules", json=second)
+        assert extra.status_code == 201, extra.text
+        over = c.post("/api/v1/schedules", json=second)
+        assert over.status_code == 409 and over.json()["error"] == "schedule_limit", over.text
+        assert len(c.get("/api/v1/schedules").json()["schedules"]) == 2
+        assert c.delete(f"/api/v1/schedules/{extra.json()['id']}").status_code == 204
         assert c.post(f"/api/v1/schedules/{sid}/resume").json()["error"] == "schedule_not_paused"
         assert c.post(f"/api/v1/schedules/{sid}/pause").json()["status"] == "paused"
         assert c.post(f"/api/v1/schedules/{sid}/resume").json()["status"] == "active"

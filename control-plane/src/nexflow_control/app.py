@@ -206,7 +206,11 @@ async def build_services(settings: Settings) -> Services:
     )
     schedule_store = ScheduleStore(db, audit)
     schedules = ScheduleService(
-        schedule_store, calls, min_interval_s=settings.schedules.min_interval_s, accounts=accounts
+        schedule_store,
+        calls,
+        min_interval_s=settings.schedules.min_interval_s,
+        accounts=accounts,
+        max_per_owner=settings.schedules.max_per_owner,
     )
     scheduler = Scheduler(
         schedule_store,

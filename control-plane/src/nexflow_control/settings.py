@@ -156,6 +156,9 @@ class ScheduleSettings(BaseModel):
     recorded `schedule.missed` and skipped. Seconds."""
     min_interval_s: float = Field(default=60.0, ge=60)
     """The shortest gap a cron schedule may have between two runs, in seconds."""
+    max_per_owner: int = Field(default=100, ge=1, le=10_000)
+    """How many active or paused schedules one principal may hold (409 `schedule_limit`
+    beyond): the scheduler's work and every listing stay bounded."""
 
 
 class WebSettings(BaseModel):

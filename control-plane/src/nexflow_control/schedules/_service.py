@@ -59,9 +59,10 @@ class ScheduleService:
         min_interval_s: float,
         clock: Callable[[], datetime] = _now,
         accounts: AccountStore | None = None,
+        max_per_owner: int = 100,
     ) -> None:
         self.store, self.calls, self.min_interval_s, self.now = store, calls, min_interval_s, clock
-        self.accounts = accounts
+        self.accounts, self.max_per_owner = accounts, max_per_owner
 
     async def create(
         self,
@@ -87,6 +88,17 @@ class ScheduleService:
         if skill is None:
             raise NotFound(f"no skill named {skill_name[:64]!r}", code="skill_not_found")
         stdin, _, _ = await self.calls.prepare_input(skill, raw_input)
+        held = [
+            s
+            for s in await self.store.listing()
+            if s.owner_id == who.id and s.status is not Status.DONE
+        ]
+        if len(held) >= self.max_per_owner:
+            raise Conflict(
+                f"{who.id} already holds {len(held)} schedules (at most {self.max_per_owner}):"
+                " delete one first",
+                code="schedule_limit",
+            )
         schedule = Schedule(
             id=new_schedule_id(),
             owner={**who.to_policy(), "user_id": who.user_id, "token_id": who.token_id},
