@@ -14,7 +14,8 @@ import pytest
 
 from gateway.tests.conftest import API_KEY
 from gateway.tests.scripted_llm import ScriptedLLM, call, say
-from tests.e2e.test_web_ui_e2e import PASSWORD, _chromium, _login, _shot, _user
+from tests.e2e.browser import chromium_browser
+from tests.e2e.test_web_ui_e2e import PASSWORD, _login, _shot, _user
 from tests.harness import Stack, start_stack
 
 pytestmark = [
@@ -45,15 +46,11 @@ def world(llm: ScriptedLLM, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     changed = stack.client.put("/api/v1/users/alice/password", json={"password": PASSWORD})
     assert changed.status_code == 204
     _wait_for_chat(stack)
-    with playwright_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path=_chromium(), args=["--no-sandbox", "--disable-gpu"]
-        )
-        try:
+    try:
+        with chromium_browser() as browser:
             yield {"stack": stack, "browser": browser}
-        finally:
-            browser.close()
-            stack.stop()
+    finally:
+        stack.stop()
 
 
 def _wait_for_chat(stack: Stack) -> None:

@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.test_web_ui_e2e import PASSWORD, _chromium, _login, _shot, _user
+from tests.e2e.browser import chromium_browser
+from tests.e2e.test_web_ui_e2e import PASSWORD, _login, _shot, _user
 from tests.harness import Stack, start_stack
 
 pytestmark = [
@@ -32,15 +33,11 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     )
     _user(stack, "alice", ["operator"])
     gateway = _user(stack, "gw", ["viewer"], ["calls:run_as", "approvals:relay"])
-    with playwright_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path=_chromium(), args=["--no-sandbox", "--disable-gpu"]
-        )
-        try:
+    try:
+        with chromium_browser() as browser:
             yield {"stack": stack, "gateway": gateway, "browser": browser}
-        finally:
-            browser.close()
-            stack.stop()
+    finally:
+        stack.stop()
 
 
 def test_admin_confirms_a_pairing_code_and_the_log_shows_the_chat(

@@ -13,8 +13,9 @@ from typing import Any
 import pytest
 
 from registry.tests.server import new_publisher, start
+from tests.e2e.browser import chromium_browser
 from tests.e2e.test_marketplace_e2e import _lock, _publish
-from tests.e2e.test_web_ui_e2e import PASSWORD, _chromium, _login, _shot, _user
+from tests.e2e.test_web_ui_e2e import PASSWORD, _login, _shot, _user
 from tests.harness import Stack, start_stack
 
 pytestmark = [
@@ -39,16 +40,12 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         stack.client.put("/api/v1/users/root/password", json={"password": PASSWORD}).status_code
         == 204
     )
-    with playwright_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path=_chromium(), args=["--no-sandbox", "--disable-gpu"]
-        )
-        try:
+    try:
+        with chromium_browser() as browser:
             yield {"stack": stack, "registry": (server, token, key), "tmp": tmp, "browser": browser}
-        finally:
-            browser.close()
-            stack.stop()
-            server.stop()
+    finally:
+        stack.stop()
+        server.stop()
 
 
 def test_the_registry_page_shows_installs_approves_a_diff_and_checks_the_log(
