@@ -173,6 +173,10 @@ def test_telegram_approval_by_button(world: World, llm: ScriptedLLM) -> None:
     """alice's shell call in the group shows Approve/Deny; ursula's press (not an
     approver) is refused and says so; bob's approves once, the buttons are taken off,
     the result reaches the group, and the audit names alice and the group for the call."""
+    linked = world.stack.client.post(  # whether or not the pairing test ran first
+        "/api/v1/users/alice/identities", json={"provider": "telegram", "subject": "100"}
+    )
+    assert linked.status_code in (201, 409), linked.text
     chat = Telegram(world)
     llm.script(call(("shell-run", json.dumps({"command": "echo ran-after-press"}))), say("waits"))
     chat.push(tg.group("@nexbot run the shell", user_id=100))
