@@ -17,6 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from nexflow_common.logs import configure_logging
 
 from bench import (
+    audit,
     chat_gateway,
     components,
     docker,
@@ -35,6 +36,7 @@ from bench import (
 
 ASYNC = {
     "components": components.run,
+    "audit": audit.run,
     "viewer": viewer.run,
     "policy": policy.run,
     "spine": spine.run,
