@@ -1,4 +1,4 @@
-"""PostgreSQL's one-round-trip append (`append.insert_one_shot`) when it loses a race:
+"""PostgreSQL's one-round-trip append (`pg_writer`: `append.PG_ONE_SHOT`) when it loses a race:
 its statement took its snapshot, then waited for the chain lock while another writer
 extended the chain. Its guard still sees the old head, so only the seq primary key can
 stop it: the statement must fail whole, and the batch must land after the new head."""
@@ -10,7 +10,7 @@ import asyncio
 import asyncpg
 import pytest
 from nexflow_control.audit import AuditEvent, AuditLog, tail, verify
-from nexflow_control.audit.append import chain
+from nexflow_control.audit.append import Entry, chain
 from nexflow_control.db import WRITE_LOCK_KEY
 
 pytestmark = pytest.mark.postgres
@@ -47,7 +47,8 @@ async def test_a_one_shot_append_that_lost_the_race_lands_after_the_winner(
             await asyncio.sleep(0.02)
         else:
             pytest.fail("our append never waited for the chain lock")
-        (theirs,), _ = chain([AuditEvent(action="call.requested", actor="them")], log.head)
+        (link,) = chain([Entry.of(AuditEvent(action="call.requested", actor="them"))], log.head)
+        theirs = link.record
         await other.execute(
             INSERT, theirs.seq, theirs.ts, theirs.action, theirs.actor, "{}",
             theirs.prev_hash, theirs.hash,

@@ -28,20 +28,76 @@ no codes either.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import TextClause, insert, select, text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import TextClause, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..db import WRITE_LOCK_KEY
-from .chain import GENESIS_HASH, canonical_text, hash_body, record_body
-from .models import audit_events, audit_reason_codes
+from .chain import GENESIS_HASH, body_text, canonical_text, hash_body
+from .models import audit_events
 from .records import AuditEvent, AuditRecord
 
 Head = tuple[int, str]
 """(seq, hash) of the last record of the chain."""
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """An event ready to be chained: fields capped, payload redacted, and the JSON text
+    of its payload and reason codes encoded once. That text is spliced into the hashed
+    body (`chain.body_text`) and stored as the row's JSON columns as it is."""
+
+    action: str
+    call_id: str | None
+    actor: str | None
+    skill: str | None
+    decision: str | None
+    reason_codes: list[str]
+    policy_revision: str | None
+    payload: Any
+    payload_json: str
+    codes_json: str
+
+    @classmethod
+    def of(cls, event: AuditEvent, payload: Any = None, payload_json: str | None = None) -> Entry:
+        """`event` as it stands (no capping, no redaction: `AuditLog` does those), with
+        its payload's canonical text when the caller already has it."""
+        payload = event.payload if payload is None else payload
+        return cls(
+            action=str(event.action),
+            call_id=event.call_id,
+            actor=event.actor,
+            skill=event.skill,
+            decision=event.decision,
+            reason_codes=list(event.reason_codes),
+            policy_revision=event.policy_revision,
+            payload=payload,
+            payload_json=canonical_text(payload) if payload_json is None else payload_json,
+            codes_json=canonical_text(list(event.reason_codes)),
+        )
+
+
+class Link(NamedTuple):
+    """One chained entry: its record, the canonical text that was hashed, `ts` as text."""
+
+    record: AuditRecord
+    body: str
+    ts: str
+    entry: Entry
+
+
+SQLITE_INSERT = """
+INSERT INTO audit_events (seq, ts, action, call_id, actor, skill, decision, reason_codes,
+                          policy_revision, payload, prev_hash, hash)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+"""
+SQLITE_INSERT_CODES = "INSERT INTO audit_reason_codes (code, seq) VALUES (?, ?)"
+SQLITE_HEAD = "SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1"
 
 _PG_INSERT = """
 INSERT INTO audit_events (seq, ts, action, call_id, actor, skill, decision, reason_codes,
@@ -51,7 +107,7 @@ SELECT r.seq, r.ts, r.action, r.call_id, r.actor, r.skill, r.decision, r.reason_
 FROM {lock}unnest(CAST(:body AS text[]), CAST(:hash AS text[])) AS u(body, hash)
 CROSS JOIN LATERAL json_populate_record(NULL::audit_events, u.body::json) AS r
 """
-"""`{lock}`: nothing, or a one-row FROM item that takes the chain lock (`_PG_ONE_SHOT`)."""
+"""`{lock}`: nothing, or a one-row FROM item that takes the chain lock (`PG_ONE_SHOT`)."""
 _STILL_HEAD = """
 WHERE EXISTS (SELECT 1 FROM audit_events WHERE seq = :head_seq AND hash = :head_hash)
   AND NOT EXISTS (SELECT 1 FROM audit_events WHERE seq > :head_seq)
@@ -85,82 +141,78 @@ _READ_HEAD = select(audit_events.c.seq, audit_events.c.hash).order_by(audit_even
 # the statement itself (a one-row FROM item), so a batch costs ONE round trip, no
 # BEGIN/lock/COMMIT. The statement's snapshot may predate the lock, so its guard can be
 # stale; the seq primary key cannot: a batch chained on a stale head collides with the
-# record that took its seq and the whole statement fails (see `insert_one_shot`).
-_PG_ONE_SHOT = {
-    codes: _pg_statement(
-        guarded=True,
-        codes=codes,
-        lock=f"(SELECT pg_advisory_xact_lock({WRITE_LOCK_KEY})) AS chain_lock(held), ",
+# record that took its seq and the whole statement fails (see `pg_writer`). In asyncpg's
+# positional form ($1 bodies, $2 hashes, $3 head seq, $4 head hash), prepared once per
+# connection by asyncpg's statement cache.
+_POSITIONAL = {":body": "$1", ":hash": "$2", ":head_seq": "$3", ":head_hash": "$4"}
+
+
+def _positional(statement: TextClause) -> str:
+    sql = statement.text
+    for name, number in _POSITIONAL.items():
+        sql = re.sub(rf"(?<![:\w]){name}\b", number, sql)
+    return sql
+
+
+PG_ONE_SHOT = {
+    codes: _positional(
+        _pg_statement(
+            guarded=True,
+            codes=codes,
+            lock=f"(SELECT pg_advisory_xact_lock({WRITE_LOCK_KEY})) AS chain_lock(held), ",
+        )
     )
     for codes in (False, True)
 }
+"""(with codes) -> the one-round-trip guarded insert; returns the count inserted with
+codes, its status tag ("INSERT 0 n") without."""
+PG_UNGUARDED = {
+    codes: _positional(_pg_statement(guarded=False, codes=codes)) for codes in (False, True)
+}
+"""(with codes) -> the insert after the head read under the lock ($1, $2 only)."""
 
 
 async def insert_chained(
-    conn: AsyncConnection, events: list[AuditEvent], known_head: Head | None = None
+    conn: AsyncConnection, entries: Sequence[Entry], known_head: Head | None = None
 ) -> list[AuditRecord]:
-    """Chain `events` after the head and insert them; the caller holds the chain lock.
+    """Chain `entries` after the head and insert them; the caller holds the chain lock.
 
     `known_head` is the head this process committed last (None: unknown); it is only
     trusted where the database confirms it in the same statement (PostgreSQL).
     """
     if conn.dialect.name != "postgresql":
-        records, _ = chain(events, await read_head(conn))
-        await conn.execute(insert(audit_events), [r.to_row() for r in records])
-        if codes := code_rows(records):
-            await conn.execute(insert(audit_reason_codes), codes)
-        return records
+        links = chain(entries, await read_head(conn))
+        await conn.exec_driver_sql(SQLITE_INSERT, [sqlite_row(k) for k in links])
+        if codes := code_rows(links):
+            await conn.exec_driver_sql(SQLITE_INSERT_CODES, codes)
+        return [k.record for k in links]
     if known_head is not None:
-        records, bodies = chain(events, known_head)
-        params: dict[str, Any] = {"body": bodies, "hash": [r.hash for r in records]}
+        links = chain(entries, known_head)
+        params: dict[str, Any] = pg_params(links)
         params |= {"head_seq": known_head[0], "head_hash": known_head[1]}
-        inserted = await _pg_insert(conn, records, params, guarded=True)
-        if inserted == len(records):
-            return records
+        inserted = await _pg_insert(conn, links, params, guarded=True)
+        if inserted == len(links):
+            return [k.record for k in links]
         if inserted != 0:  # all or nothing, by construction: anything else is a bug
-            raise RuntimeError(f"guarded audit insert wrote {inserted} of {len(records)} rows")
-    records, bodies = chain(events, await read_head(conn))
-    params = {"body": bodies, "hash": [r.hash for r in records]}
-    await _pg_insert(conn, records, params, guarded=False)
-    return records
+            raise RuntimeError(f"guarded audit insert wrote {inserted} of {len(links)} rows")
+    links = chain(entries, await read_head(conn))
+    await _pg_insert(conn, links, pg_params(links), guarded=False)
+    return [k.record for k in links]
+
+
+def pg_params(links: Sequence[Link]) -> dict[str, Any]:
+    """The PostgreSQL statement's arrays: each record's hashed body (which is also its
+    row: `json_populate_record`) and its hash."""
+    return {"body": [k.body for k in links], "hash": [k.record.hash for k in links]}
 
 
 async def _pg_insert(
-    conn: AsyncConnection, records: list[AuditRecord], params: dict[str, Any], *, guarded: bool
+    conn: AsyncConnection, links: Sequence[Link], params: dict[str, Any], *, guarded: bool
 ) -> int:
     """Run the one-statement PostgreSQL insert; how many records it inserted."""
-    with_codes = any(r.reason_codes for r in records)
+    with_codes = any(k.record.reason_codes for k in links)
     result = await conn.execute(_PG_STATEMENTS[guarded, with_codes], params)
     return int(result.scalar_one()) if with_codes else result.rowcount
-
-
-def code_rows(records: list[AuditRecord]) -> list[dict[str, Any]]:
-    """The `audit_reason_codes` rows of `records`: one per distinct code of each record."""
-    return [{"code": c, "seq": r.seq} for r in records for c in dict.fromkeys(r.reason_codes)]
-
-
-async def insert_one_shot(
-    conn: AsyncConnection, events: list[AuditEvent], known_head: Head
-) -> list[AuditRecord] | None:
-    """PostgreSQL, autocommit connection: chain `events` after `known_head` and insert
-    them in one statement that takes the chain lock itself. None when the head moved (the
-    guard said so, or another writer's record holds the seq: the statement failed and
-    wrote nothing); the caller then appends the slow way, reading the head under the lock.
-    """
-    records, bodies = chain(events, known_head)
-    params: dict[str, Any] = {"body": bodies, "hash": [r.hash for r in records]}
-    params |= {"head_seq": known_head[0], "head_hash": known_head[1]}
-    with_codes = any(r.reason_codes for r in records)
-    try:
-        result = await conn.execute(_PG_ONE_SHOT[with_codes], params)
-    except IntegrityError:
-        return None  # a concurrent writer took this seq: nothing of ours was stored
-    inserted = int(result.scalar_one()) if with_codes else result.rowcount
-    if inserted == 0:
-        return None
-    if inserted != len(records):  # all or nothing, by construction: anything else is a bug
-        raise RuntimeError(f"one-shot audit insert wrote {inserted} of {len(records)} rows")
-    return records
 
 
 async def read_head(conn: AsyncConnection) -> Head:
@@ -169,29 +221,58 @@ async def read_head(conn: AsyncConnection) -> Head:
     return (int(row[0]), str(row[1])) if row else (0, GENESIS_HASH)
 
 
-def chain(events: list[AuditEvent], head: Head) -> tuple[list[AuditRecord], list[str]]:
-    """`events` as consecutive records after `head`, each stamped now and hashed; and the
-    canonical text of each record's body (what was hashed)."""
+def chain(entries: Sequence[Entry], head: Head) -> list[Link]:
+    """`entries` as consecutive records after `head`, each stamped now and hashed."""
     seq, prev = head
-    records, bodies = [], []
-    for event in events:
+    links = []
+    for e in entries:
         seq += 1
-        fields: dict[str, Any] = {
-            "seq": seq,
-            "ts": datetime.now(UTC),
-            "action": event.action,
-            "call_id": event.call_id,
-            "actor": event.actor,
-            "skill": event.skill,
-            "decision": event.decision,
-            "reason_codes": list(event.reason_codes),
-            "policy_revision": event.policy_revision,
-            "payload": event.payload,
-            "prev_hash": prev,
-        }
-        body = canonical_text(record_body(**fields))
-        record = AuditRecord(**fields, hash=hash_body(prev, body))
-        records.append(record)
-        bodies.append(body)
-        prev = record.hash
-    return records, bodies
+        now = datetime.now(UTC)
+        ts = now.isoformat(timespec="microseconds")
+        body = body_text(
+            seq=seq,
+            ts=ts,
+            action=e.action,
+            call_id=e.call_id,
+            actor=e.actor,
+            skill=e.skill,
+            decision=e.decision,
+            reason_codes_json=e.codes_json,
+            policy_revision=e.policy_revision,
+            payload_json=e.payload_json,
+            prev_hash=prev,
+        )
+        digest = hash_body(prev, body)
+        record = AuditRecord(
+            seq,
+            now,
+            e.action,
+            e.call_id,
+            e.actor,
+            e.skill,
+            e.decision,
+            e.reason_codes,
+            e.policy_revision,
+            e.payload,
+            prev,
+            digest,
+        )
+        links.append(Link(record, body, ts, e))
+        prev = digest
+    return links
+
+
+def sqlite_row(link: Link) -> tuple[Any, ...]:
+    """The `audit_events` row of `link` as SQLite stores it (`SQLITE_INSERT`): the
+    timestamp as `UTCDateTime` writes it, the JSON columns as the text that was hashed."""
+    r, e = link.record, link.entry
+    ts = f"{link.ts[:10]} {link.ts[11:26]}"  # YYYY-MM-DD HH:MM:SS.ffffff, UTC
+    return (
+        r.seq, ts, r.action, r.call_id, r.actor, r.skill, r.decision, e.codes_json,
+        r.policy_revision, e.payload_json, r.prev_hash, r.hash,
+    )  # fmt: skip
+
+
+def code_rows(links: Sequence[Link]) -> list[tuple[str, int]]:
+    """The `audit_reason_codes` rows: one (code, seq) per distinct code of each record."""
+    return [(c, k.record.seq) for k in links for c in dict.fromkeys(k.record.reason_codes)]

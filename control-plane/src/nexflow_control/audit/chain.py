@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import hashlib
 from datetime import UTC, datetime
+from json.encoder import encode_basestring
 from typing import Any
 
 from ..db import canonical_json
@@ -119,3 +120,40 @@ def compute_hash(prev_hash: str, body: dict[str, Any]) -> str:
 def hash_body(prev_hash: str, body_text: str) -> str:
     """`compute_hash` of a body already encoded by `canonical_text`."""
     return hashlib.sha256(f"{prev_hash}{body_text}".encode()).hexdigest()
+
+
+def body_text(
+    *,
+    seq: int,
+    ts: str,
+    action: str,
+    call_id: str | None,
+    actor: str | None,
+    skill: str | None,
+    decision: str | None,
+    reason_codes_json: str,
+    policy_revision: str | None,
+    payload_json: str,
+    prev_hash: str,
+) -> str:
+    """`canonical_text(record_body(...))`, written from parts already encoded.
+
+    The append path encodes each payload once (the redactor needs its size anyway) and
+    splices that text in here, instead of encoding the whole record again for the hash
+    and a third time for the row. Byte-identical to the generic encoder: the keys in
+    sorted order, strings as `json.dumps(..., ensure_ascii=False)` writes them
+    (`encode_basestring`), and a nested value's canonical text is the same inside the
+    record as on its own (`test_audit_chain` checks this against `canonical_text`).
+    `ts` is the `format_ts` string.
+    """
+    return (
+        f'{{"action":{encode_basestring(action)},"actor":{_str_or_null(actor)},'
+        f'"call_id":{_str_or_null(call_id)},"decision":{_str_or_null(decision)},'
+        f'"payload":{payload_json},"policy_revision":{_str_or_null(policy_revision)},'
+        f'"prev_hash":{encode_basestring(prev_hash)},"reason_codes":{reason_codes_json},'
+        f'"seq":{int(seq)},"skill":{_str_or_null(skill)},"ts":{encode_basestring(ts)}}}'
+    )
+
+
+def _str_or_null(value: str | None) -> str:
+    return "null" if value is None else encode_basestring(value)

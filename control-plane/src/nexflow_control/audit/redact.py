@@ -33,7 +33,7 @@ from uuid import UUID
 
 from nexflow_common.secrets import REDACTED, is_secret_key, scrub_text
 
-from .chain import canonical_bytes
+from .chain import canonical_text
 
 MAX_PAYLOAD_BYTES = 64 * 1024
 MAX_DEPTH = 32
@@ -55,10 +55,18 @@ def cut_text(text: str, max_bytes: int, dropped: int = 0) -> str:
 
 def redact(value: Any, *, max_bytes: int = MAX_PAYLOAD_BYTES) -> Any:
     """A redacted, JSON-able, size-capped copy of `value` (see the module docstring)."""
+    return redact_encoded(value, max_bytes=max_bytes)[0]
+
+
+def redact_encoded(value: Any, *, max_bytes: int = MAX_PAYLOAD_BYTES) -> tuple[Any, str]:
+    """`redact(value)` and its canonical JSON text: the size check needs the text
+    anyway, and the append path stores and hashes exactly this text (one encode)."""
     cleaner = _Cleaner()
     tree = cleaner.clean(value, 0)
-    if not cleaner.long_strings and len(canonical_bytes(tree)) <= max_bytes:
-        return tree  # the common case: nothing to cut
+    if not cleaner.long_strings:
+        text = canonical_text(tree)
+        if _fits(text, max_bytes):
+            return tree, text  # the common case: nothing to cut
     limit = max_bytes
     while True:
         try:
@@ -66,17 +74,25 @@ def redact(value: Any, *, max_bytes: int = MAX_PAYLOAD_BYTES) -> Any:
         except _TooBig:
             capped = None
         if capped is not None:
-            size = len(canonical_bytes(capped))
-            if size <= max_bytes:
-                return capped
+            text = canonical_text(capped)
+            if _fits(text, max_bytes):
+                return capped, text
         if limit <= MIN_STRING_CUT:
             break
         limit = max(MIN_STRING_CUT, limit // 4)
-    preview = canonical_bytes(_cap(tree, MIN_STRING_CUT, None)).decode("utf-8")
-    return {
+    preview = canonical_text(_cap(tree, MIN_STRING_CUT, None))
+    stub = {
         "_truncated": "payload too large for the audit log",
         "preview": cut_text(preview, max(0, max_bytes // 2 - 64)),
     }
+    return stub, canonical_text(stub)
+
+
+def _fits(text: str, max_bytes: int) -> bool:
+    """`len(text.encode("utf-8")) <= max_bytes`, without encoding short ASCII texts."""
+    if len(text) <= max_bytes and text.isascii():
+        return True
+    return len(text.encode("utf-8")) <= max_bytes
 
 
 @dataclass(frozen=True, slots=True)

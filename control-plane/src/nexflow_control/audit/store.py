@@ -22,6 +22,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import structlog
 from sqlalchemy.exc import SQLAlchemyError
@@ -30,16 +31,19 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from ..db import Database, error_type
 from ..db import error_summary as _why
 from ..errors import AuditUnavailable, NexflowError
-from .append import insert_chained, insert_one_shot
+from .append import Entry, insert_chained
+from .chain import canonical_text
+from .pg_writer import PgWriter
 from .records import MAX_ID_LEN, MAX_REASON_CODE_LEN, MAX_REASON_CODES, AuditEvent, AuditRecord
-from .redact import MAX_PAYLOAD_BYTES, redact
+from .redact import MAX_PAYLOAD_BYTES, redact_encoded
+from .sqlite_writer import SqliteWriter
 
 log = structlog.get_logger("nexflow.audit")
 
 
 @dataclass(slots=True)
 class _Job:
-    events: list[AuditEvent]
+    events: list[Entry]
     future: asyncio.Future[list[AuditRecord]] = field(repr=False)
 
 
@@ -61,6 +65,9 @@ class AuditLog:
         self._queue: asyncio.Queue[_Job | None] = asyncio.Queue()
         self._closed = False
         self._head: tuple[int, str] | None = None
+        self._raw = _raw_writer(db)
+        self.commits = 0
+        """Batches committed by the writer (each one transaction; for tests and benches)."""
         self._writer = asyncio.create_task(self._run(), name="audit-writer")
 
     @classmethod
@@ -158,21 +165,28 @@ class AuditLog:
             self._queue.put_nowait(None)
         with contextlib.suppress(asyncio.CancelledError):
             await self._writer
+        if self._raw is not None:
+            await self._raw.close()
         if self._owns_db:
             await self._db.close()
 
-    def _prepare(self, event: AuditEvent) -> AuditEvent:
+    def _prepare(self, event: AuditEvent) -> Entry:
+        """`event` capped and redacted, its payload encoded once (the `Entry` docstring)."""
         payload = event.payload if isinstance(event.payload, dict) else {"value": event.payload}
         codes = [_short(str(c), MAX_REASON_CODE_LEN) for c in event.reason_codes]
-        return AuditEvent(
-            action=event.action,
+        del codes[MAX_REASON_CODES:]
+        tree, text = redact_encoded(payload, max_bytes=self._max_payload_bytes)
+        return Entry(
+            action=str(event.action),
             call_id=_short_or_none(event.call_id),
             actor=_short_or_none(event.actor),
             skill=_short_or_none(event.skill),
             decision=event.decision,
-            reason_codes=codes[:MAX_REASON_CODES],
+            reason_codes=codes,
             policy_revision=_short_or_none(event.policy_revision),
-            payload=redact(payload, max_bytes=self._max_payload_bytes),
+            payload=tree,
+            payload_json=text,
+            codes_json=canonical_text(codes),
         )
 
     async def _run(self) -> None:
@@ -225,19 +239,16 @@ class AuditLog:
                 job.future.set_result(records[start:end])
             start = end
 
-    async def _write(self, events: list[AuditEvent]) -> list[AuditRecord]:
-        if self._head is not None and self._db.engine.dialect.name == "postgresql":
-            # The common case on PostgreSQL: this process wrote the head last. One
-            # statement, one round trip, no BEGIN/lock/COMMIT (append.insert_one_shot);
-            # if the head moved, nothing was written and the locked path below runs.
-            async with self._db.engine.connect() as conn:
-                fast = await conn.execution_options(isolation_level="AUTOCOMMIT")
-                records = await insert_one_shot(fast, events, self._head)
-                await fast.rollback()  # ends SQLAlchemy's own bookkeeping; a no-op here
-            if records is not None:
-                return records
-        async with self._db.writing() as conn:
-            return await insert_chained(conn, events, self._head)
+    async def _write(self, entries: list[Entry]) -> list[AuditRecord]:
+        if isinstance(self._raw, SqliteWriter):
+            records = await self._raw.write(entries)
+        elif isinstance(self._raw, PgWriter):
+            records = await self._raw.write(entries, self._head)
+        else:  # an in-memory SQLite database: only the engine's own connection sees it
+            async with self._db.writing() as conn:
+                records = await insert_chained(conn, entries, self._head)
+        self.commits += 1
+        return records
 
     def _fail_queued(self) -> None:
         while not self._queue.empty():
@@ -249,9 +260,9 @@ class AuditLog:
 class AuditTransaction:
     """The caller's side of `AuditLog.transaction()`: its connection, and `record`."""
 
-    def __init__(self, conn: AsyncConnection, prepare: Callable[[AuditEvent], AuditEvent]) -> None:
+    def __init__(self, conn: AsyncConnection, prepare: Callable[[AuditEvent], Entry]) -> None:
         self.conn = conn
-        self.events: list[AuditEvent] = []
+        self.events: list[Entry] = []
         self._prepare = prepare
 
     def record(self, event: AuditEvent) -> None:
@@ -267,3 +278,16 @@ def _short(text: str, limit: int) -> str:
 
 def _short_or_none(text: str | None) -> str | None:
     return None if text is None else _short(str(text), MAX_ID_LEN)
+
+
+def _raw_writer(db: Database) -> SqliteWriter | PgWriter | None:
+    """The writer on the raw driver for `db`'s database; None for an in-memory SQLite
+    database (a second connection would see another, empty database)."""
+    url = db.engine.url
+    if db.engine.dialect.name == "postgresql":
+        _, params = db.engine.dialect.create_connect_args(url)
+        return PgWriter({k: v for k, v in params.items() if not k.startswith("prepared_")})
+    path = url.database
+    if not path or path == ":memory:" or path.startswith("file:") or url.query.get("uri"):
+        return None
+    return SqliteWriter(Path(path).expanduser(), busy_timeout_ms=db.busy_timeout_ms)

@@ -29,8 +29,11 @@ from ._types import canonical_json
 class Database:
     """The engine, the write lock and the write turn. Build it with `await Database.open(url)`."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, *, busy_timeout_ms: int = 5000) -> None:
         self._engine = engine
+        self.busy_timeout_ms = busy_timeout_ms
+        """How long a SQLite writer waits for another's lock (the engine's connections
+        and the audit log's own writer both use it)."""
         self.write_turn = asyncio.Lock()
         """Held by `AuditLog.transaction()`: this process's transactional writers (accounts,
         approvals) take turns here rather than in the database's lock wait (SQLite's busy
@@ -54,7 +57,7 @@ class Database:
             )
         except (OSError, SQLAlchemyError, ValueError) as exc:
             raise _cannot_open(exc) from exc
-        database = cls(engine)
+        database = cls(engine, busy_timeout_ms=busy_timeout_ms)
         try:
             prepare_engine(engine, busy_timeout_ms=busy_timeout_ms)
             async with database.writing() as conn:
