@@ -6,6 +6,7 @@ stop it: the statement must fail whole, and the batch must land after the new he
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import asyncpg
 import pytest
@@ -60,6 +61,54 @@ async def test_a_one_shot_append_that_lost_the_race_lands_after_the_winner(
         assert report.ok and report.checked == 3, report
         actors = [(r.seq, r.actor) for r in await tail(log, 0, 10)]
         assert actors == [(first.seq, "us"), (theirs.seq, "them"), (record.seq, "us")]
+    finally:
+        await other.close()
+        await watcher.close()
+        await log.close()
+
+
+async def test_a_batch_whose_connection_broke_is_stored_once(pg_url: str) -> None:
+    """The writer's connection is killed while its batch waits for the chain lock: the
+    outcome is unknown to it, so it reconnects, looks under the lock whether the batch is
+    there, and (it is not) chains it after whatever committed meanwhile. One copy, intact."""
+    log = await AuditLog.open(pg_url)
+    dsn = pg_url.replace("postgresql+asyncpg://", "postgresql://", 1)
+    other = await asyncpg.connect(dsn)
+    watcher = await asyncpg.connect(dsn)
+    try:
+        first = await log.append(AuditEvent(action="call.requested", actor="us"))
+        tx = other.transaction()
+        await tx.start()
+        await other.execute("SELECT pg_advisory_xact_lock($1)", WRITE_LOCK_KEY)
+        ours = asyncio.create_task(log.append(AuditEvent(action="call.decided", actor="us")))
+        waiting: list[Any] = []
+        for _ in range(200):
+            waiting = await watcher.fetch(
+                "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+            )
+            if waiting:
+                break
+            await asyncio.sleep(0.02)
+        assert waiting, "our append never waited for the chain lock"
+        assert await watcher.fetchval("SELECT pg_terminate_backend($1)", waiting[0]["pid"])
+        (link,) = chain([Entry.of(AuditEvent(action="call.requested", actor="them"))], log.head)
+        theirs = link.record
+        await other.execute(
+            INSERT, theirs.seq, theirs.ts, theirs.action, theirs.actor, "{}",
+            theirs.prev_hash, theirs.hash,
+        )  # fmt: skip
+        await asyncio.sleep(0.3)  # the writer has reconnected and waits for the lock again
+        await tx.commit()
+        record = await asyncio.wait_for(ours, 30)
+        assert record.seq == theirs.seq + 1 and record.prev_hash == theirs.hash
+        report = await verify(log)
+        assert report.ok and report.checked == 3, report
+        actors = [(r.seq, r.actor, r.action) for r in await tail(log, 0, 10)]
+        assert actors == [
+            (first.seq, "us", "call.requested"),
+            (theirs.seq, "them", "call.requested"),
+            (record.seq, "us", "call.decided"),
+        ]
     finally:
         await other.close()
         await watcher.close()
