@@ -40,8 +40,9 @@ def _event(writer: int, i: int) -> AuditEvent:
     )
 
 
-async def _appends(log: AuditLog, n: int, writers: int) -> tuple[float, list[float]]:
-    """`n` appends from `writers` tasks, each awaiting its commit: events/s, latencies (ms)."""
+async def _appends(log: AuditLog, n: int, writers: int) -> tuple[float, list[float], float]:
+    """`n` appends from `writers` tasks, each awaiting its commit: events/s, latencies
+    (ms), and this process's CPU time per event (ms, every thread: the writer's too)."""
     lat: list[float] = []
 
     async def writer(w: int) -> None:
@@ -52,9 +53,10 @@ async def _appends(log: AuditLog, n: int, writers: int) -> tuple[float, list[flo
 
     for i in range(20):  # warm up: connections, statement caches
         await log.append(_event(99, i))
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     await asyncio.gather(*(writer(w) for w in range(writers)))
-    return n / (time.perf_counter() - started), lat
+    cpu = (time.process_time() - cpu) * 1000 / n
+    return n / (time.perf_counter() - started), lat, cpu
 
 
 def _raw_sqlite(path: Path, n: int) -> tuple[float, list[float]]:
@@ -93,11 +95,15 @@ async def _raw_pg(dsn: str, n: int) -> tuple[float, list[float]]:
         await conn.close()
 
 
-def _line(name: str, rate: float, lat: list[float], base: float | None = None) -> str:
-    ratio = "" if base is None else f"  ({base / rate:5.1f}x the raw cost per event)"
+def _line(
+    name: str, rate: float, lat: list[float], base: float | None = None, cpu: float | None = None
+) -> str:
+    extra = "" if cpu is None else f"   CPU {cpu:6.3f} ms/event"
+    if base is not None:
+        extra += f"  ({base / rate:5.1f}x the raw time per event)"
     return (
-        f"  {name:<38} {rate:9.0f} events/s   p50 {pct(lat, 50):7.3f} ms"
-        f"   p99 {pct(lat, 99):7.3f} ms{ratio}"
+        f"  {name:<36} {rate:7.0f} events/s   p50 {pct(lat, 50):7.3f} ms"
+        f"   p99 {pct(lat, 99):7.3f} ms{extra}"
     )
 
 
@@ -105,10 +111,11 @@ async def _measure(label: str, urls: list[str], n: int, base: float) -> None:
     for writers, url in zip(WRITERS, urls, strict=True):
         log = await AuditLog.open(url)
         try:
-            rate, lat = await _appends(log, n, writers)
+            rate, lat, cpu = await _appends(log, n, writers)
         finally:
             await log.close()
-        print(_line(f"{label}, {writers} writer{'s' if writers > 1 else ''}", rate, lat, base))
+        name = f"{label}, {writers} writer{'s' if writers > 1 else ''}"
+        print(_line(name, rate, lat, base, cpu))
 
 
 async def run(tmp: Path, scale: float) -> None:

@@ -2,6 +2,9 @@
 
     store.AuditLog      open / append / append_many / close (group commit);
                         transaction (a change and its events in one commit)
+    append              Entry (an event ready to chain, payload encoded once), chain,
+                        the insert statements; sqlite_writer / pg_writer: the raw-driver
+                        writers the group commit hands its batches to
     records             AuditEvent (input), AuditRecord (stored), Decision, Action
     chain               canonical encoding and hash (how outsiders verify an export)
     redact              secret redaction and size caps, applied before storing

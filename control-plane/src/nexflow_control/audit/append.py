@@ -1,5 +1,12 @@
-"""Chaining a batch of events after the head and inserting it, inside the caller's
-write transaction (which already holds the chain lock: `Database.writing()`).
+"""Chaining a batch of events after the head, and the statements that insert it: used by
+the raw-driver writers (`sqlite_writer`, `pg_writer`) and by `insert_chained`, which runs
+inside a SQLAlchemy write transaction that already holds the chain lock
+(`Database.writing()`, for `AuditLog.transaction()`).
+
+Each event arrives as an `Entry` whose payload was encoded once; `chain` splices that
+text into the record's canonical body (`chain.body_text`), hashes it, and the same text
+is what gets stored: SQLite's JSON columns take it as is, PostgreSQL gets the whole body
+and takes the row apart with `json_populate_record`.
 
 * SQLite: the head is read (a primary-key lookup in the same process, no round trip),
   then one `executemany`.
@@ -14,10 +21,11 @@ write transaction (which already holds the chain lock: `Database.writing()`).
   meanwhile the guard is false, nothing is inserted, and the head is read and the
   batch chained again in the same transaction. One round trip fewer per batch, and no
   weaker chain: the seq primary key would refuse a duplicate anyway.
-* PostgreSQL, the writer's usual case (`insert_one_shot`): the same guarded statement
-  run on its own, in autocommit, taking the chain lock itself: one round trip per batch
-  in all. Its snapshot may predate the lock, so there the seq primary key is what
-  refuses a batch chained on a stale head; the caller then takes the locked path.
+* PostgreSQL, the writer's usual case (`PG_ONE_SHOT`, run by `pg_writer`): the same
+  guarded statement run on its own, in autocommit, taking the chain lock itself: one
+  round trip per batch in all. Its snapshot may predate the lock, so there the seq
+  primary key is what refuses a batch chained on a stale head; the caller then takes
+  the locked path.
 
 Each record's distinct reason codes also go to `audit_reason_codes` (derived, unhashed:
 see `models`), in the same transaction: on SQLite a second `executemany`, on PostgreSQL

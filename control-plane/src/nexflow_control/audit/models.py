@@ -7,7 +7,7 @@ index-only walks.
 
 `audit_reason_codes` is derived data, an index over `reason_codes` that a JSON column
 cannot have: one `(code, seq)` row per distinct code of each record, written in the
-same transaction as the records (`append.insert_chained`). It is not hashed and
+same transaction as the records (`append`, the writers). It is not hashed and
 `verify` never reads it; the chain alone is the evidence.
 """
 

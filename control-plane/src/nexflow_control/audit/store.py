@@ -1,19 +1,22 @@
 """`AuditLog`: appends events to the hash chain with group commit.
 
-Callers `await append(event)`; the call returns only once the row is committed. One
-writer task per `AuditLog` drains a queue: it takes every job waiting (up to
-`max_batch` events), and in ONE transaction locks the chain (`Database.writing()`),
-takes the head (max seq and its hash), gives each event seq = previous + 1, its
-timestamp and hash, inserts them all (`append.insert_chained`), and commits; then it
-resolves each waiter. When
-anything fails, every waiter of that batch gets `AuditUnavailable` and the caller
-refuses the call: no audit, no execution. The head is read inside every write
-transaction under the lock (a primary-key lookup), or on PostgreSQL confirmed by the
-INSERT itself, so several processes can share one database and still build one chain.
+Callers `await append(event)`; the call returns only once the row is committed. The
+event is capped and redacted on the caller's side (`_prepare`: its payload encoded once,
+see `append.Entry`). One writer task per `AuditLog` drains a queue: it takes every job
+waiting (up to `max_batch` events) and hands them as one batch to the writer on the raw
+driver (`sqlite_writer.SqliteWriter`: a thread with its own `sqlite3` connection;
+`pg_writer.PgWriter`: one asyncpg connection and a prepared statement), which locks the
+chain, takes the head, gives each event seq = previous + 1, its timestamp and hash,
+inserts them all and commits; then it resolves each waiter. When anything fails, every
+waiter of that batch gets `AuditUnavailable` and the caller refuses the call: no audit,
+no execution. The head is read inside every write transaction under the lock (a
+primary-key lookup), or on PostgreSQL confirmed by the INSERT itself, so several
+processes can share one database and still build one chain.
 
 `transaction()` is for changes that live in the same database (accounts): the caller's
 rows and the events recording them are committed in one transaction under the same
-chain lock, so a change is never stored without its audit events, nor the other way.
+chain lock, on the SQLAlchemy engine (`append.insert_chained`), so a change is never
+stored without its audit events, nor the other way.
 """
 
 from __future__ import annotations
