@@ -72,10 +72,9 @@ class Entry:
     codes_json: str
 
     @classmethod
-    def of(cls, event: AuditEvent, payload: Any = None, payload_json: str | None = None) -> Entry:
-        """`event` as it stands (no capping, no redaction: `AuditLog` does those), with
-        its payload's canonical text when the caller already has it."""
-        payload = event.payload if payload is None else payload
+    def of(cls, event: AuditEvent) -> Entry:
+        """`event` as it stands: no capping, no redaction (`AuditLog` does those; this is
+        for tools and tests that build records by hand)."""
         return cls(
             action=str(event.action),
             call_id=event.call_id,
@@ -84,8 +83,8 @@ class Entry:
             decision=event.decision,
             reason_codes=list(event.reason_codes),
             policy_revision=event.policy_revision,
-            payload=payload,
-            payload_json=canonical_text(payload) if payload_json is None else payload_json,
+            payload=event.payload,
+            payload_json=canonical_text(event.payload),
             codes_json=canonical_text(list(event.reason_codes)),
         )
 

@@ -293,4 +293,4 @@ def _raw_writer(db: Database) -> SqliteWriter | PgWriter | None:
     path = url.database
     if not path or path == ":memory:" or path.startswith("file:") or url.query.get("uri"):
         return None
-    return SqliteWriter(Path(path).expanduser(), busy_timeout_ms=db.busy_timeout_ms)
+    return SqliteWriter(Path(path), busy_timeout_ms=db.busy_timeout_ms)  # as aiosqlite opens it
