@@ -3,8 +3,9 @@
 The OPA server is a real `opa run --server` on loopback (LocalOpaServer), reached by the
 OPA server engine exactly as the control plane reaches it (opa-python-client, aiohttp).
 Each engine is measured twice: "cached", the same four inputs again and again with other
-call ids and times each call (what repeated calls look like: decision cache hits), and
-"uncached", a distinct input every call (every call a miss: evaluation in full).
+call ids, times and rising rate counts each call (what repeated calls look like: decision
+cache hits, the counts compared against the cached caps), and "uncached", a distinct input
+every call (every call a miss: evaluation in full).
 Baselines: a one-rule policy on the same engine (no cache), and for the server the floor
 of any server engine, one HTTP round trip to the same server (`GET /health`).
 Targets, reported, never gated: embedded p99 <= 1 ms, OPA server p99 <= 3 ms.
@@ -62,12 +63,15 @@ def _trivial_policy(tmp: Path) -> Path:
 
 def _fresh(inputs: list[dict[str, Any]], n: int, *, distinct: bool) -> list[dict[str, Any]]:
     """``n`` inputs cycling through ``inputs`` with a new call id and time each (hidden from
-    the policy); with ``distinct``, also a new skill_runs count, so that no two are alike."""
+    the policy) and rate counts rising as a busy principal's do (below the user role's
+    caps, 60 a minute and 1,000 an hour); with ``distinct``, also a new skill_runs count,
+    so that no two are alike."""
     out = []
     for i in range(n):
         value = copy.deepcopy(inputs[i % len(inputs)])
         value["call"]["id"] = f"c_bench_{i}"
         value["context"]["time"] = f"2026-12-07T10:{i // 60 % 60:02d}:{i % 60:02d}Z"
+        value["context"]["rate"] = {"minute": i % 60, "hour": i % 1000}
         if distinct:
             value["context"]["skill_runs"] = 1 + i
         out.append(value)
@@ -132,9 +136,9 @@ async def run(tmp: Path, scale: float) -> None:
             h = await _http_floor(server, n)
         finally:
             await engine.close()
-    _line("embedded, cached (repeated inputs)", e_hit, EMBEDDED_TARGET_MS)
+    _line("embedded, cached (repeated calls)", e_hit, EMBEDDED_TARGET_MS)
     _line("embedded, uncached (distinct inputs)", e_miss, EMBEDDED_TARGET_MS)
-    _line("OPA server, cached (repeated inputs)", s_hit, SERVER_TARGET_MS)
+    _line("OPA server, cached (repeated calls)", s_hit, SERVER_TARGET_MS)
     _line("OPA server, uncached (distinct inputs)", s_miss, SERVER_TARGET_MS)
     _line("baseline: one-rule policy, embedded", f)
     _line("baseline: GET /health, same server", h)
