@@ -14,6 +14,7 @@ import pytest
 import pytest_asyncio
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from nexflow_control.app import open_engine
 from nexflow_control.policy import (
     Decision,
     EmbeddedEngine,
@@ -23,6 +24,7 @@ from nexflow_control.policy import (
     ReloadResult,
 )
 from nexflow_control.policy._cache import DecisionCache, InputView
+from nexflow_control.settings import PolicySettings, Settings
 
 from tests.policy_input import policy_input
 
@@ -233,3 +235,28 @@ def test_counts_around_the_caps_always_get_the_uncached_answer(
     for n, (minute, hour) in enumerate(counts):
         item = _with_rate(base, minute, hour, n)
         assert long_lived.decide_sync(item) == uncached.decide_sync(item), (minute, hour)
+
+
+@pytest.mark.opa
+async def test_the_opa_cache_is_opt_in_through_the_settings(
+    tmp_path: Path, opa_server: LocalOpaServer
+) -> None:
+    """NEXFLOW_POLICY__OPA_CACHE_SIZE reaches the OPA server engine the app opens; with
+    the default (0) every repeated call still asks the server."""
+    for size, hits in ((0, 0), (32, 2)):
+        settings = Settings(
+            home=tmp_path / f"home-{size}",
+            admin_token="t" * 40,
+            policy_dir=POLICIES,
+            policy=PolicySettings(
+                opa_url=opa_server.url, opa_token=opa_server.token, opa_cache_size=size
+            ),
+        )
+        opened = await open_engine(settings)
+        try:
+            assert isinstance(opened, OpaServerEngine)
+            for n in range(3):
+                assert (await opened.decide(_with_rate(policy_input(), n, n))).allow
+            assert (opened.cache.max_entries, opened.cache.hits) == (size, hits)
+        finally:
+            await opened.close()
