@@ -23,7 +23,12 @@ from nexflow_control.policy import (
     PolicyWatcher,
     ReloadResult,
 )
-from nexflow_control.policy._cache import DecisionCache, InputView
+from nexflow_control.policy._cache import (
+    RATE_CAPS_ENTRYPOINT,
+    DecisionCache,
+    InputView,
+    parse_rate_caps,
+)
 from nexflow_control.settings import PolicySettings, Settings
 
 from tests.policy_input import policy_input
@@ -260,3 +265,33 @@ async def test_the_opa_cache_is_opt_in_through_the_settings(
             assert (opened.cache.max_entries, opened.cache.hits) == (size, hits)
         finally:
             await opened.close()
+
+
+@pytest.mark.opa
+async def test_both_engines_name_the_same_caps_for_every_corpus_input(
+    opa_server: LocalOpaServer,
+) -> None:
+    """rego-cpp and OPA agree on decision_and_rate_caps for the whole conformance corpus
+    (the caps decide which cached decision is reused, so they must agree as the decisions do)."""
+    from .test_policy_cache import CORPUS
+
+    embedded = EmbeddedEngine(POLICIES, cache_size=0)
+    served = await OpaServerEngine.connect(
+        opa_server.url, POLICIES, timeout_ms=30_000, token=opa_server.token
+    )
+    active = embedded._active
+    capped = 0
+    try:
+        assert active.rate_caps
+        for name, item in sorted(CORPUS.items()):
+            prepared = active.view.prepare(item)
+            if prepared is None:
+                continue
+            mine = embedded._query(active, prepared.text, RATE_CAPS_ENTRYPOINT)
+            found, theirs, _ = await served._ask(prepared.seen, "decision_and_rate_caps")
+            assert found and mine == theirs, name
+            assert parse_rate_caps(mine["rate_caps"]) is not None, name
+            capped += any(cap is not None for cap in mine["rate_caps"].values())
+    finally:
+        await served.close()
+    assert capped > 10, "the corpus must hold inputs with caps for this to mean anything"

@@ -67,7 +67,8 @@ def _compile(source: PolicySource) -> _Compiled:
     view = InputView.from_data(source.data)
     probe = _Compiled(bundle, runner, source.revision, view, rate_caps=False)
     try:  # a policy without the rule answers undefined, even for an empty input
-        offers = _evaluate(probe, "{}", RATE_CAPS_ENTRYPOINT) != (True, "undefined")
+        ok, output = _evaluate(probe, "{}", RATE_CAPS_ENTRYPOINT)
+        offers = ok and output.strip() != "undefined"
     except regopy.RegoError:
         offers = False
     return _Compiled(bundle, runner, source.revision, view, rate_caps=offers)
