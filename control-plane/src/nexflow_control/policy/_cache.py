@@ -10,8 +10,8 @@ need. Before any evaluation, cached or not and on both engines, a hidden field h
 non-empty string becomes ``"-"`` (so "is a non-empty string" still holds) and any other
 value stays as it is (so shape checks still see it). A rule that does read a hidden field
 sees ``"-"`` everywhere, never a stale value: hiding a field changes what the policy can
-know, never makes one call's answer leak into another's. Everything else, rate counts
-included, is part of the key.
+know, never makes one call's answer leak into another's. Everything else is part of the
+key; rate counts are, too, except as follows.
 
 Rate counts (``context.rate``) rise with every call, so an input holding them would never
 repeat. A policy that offers ``data.nexflow.authz.decision_and_rate_caps`` (the shipped one
