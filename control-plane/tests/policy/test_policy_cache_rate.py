@@ -10,11 +10,12 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import pytest_asyncio
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from nexflow_control.app import open_engine
+from nexflow_control.app import create_app, open_engine
 from nexflow_control.policy import (
     Decision,
     EmbeddedEngine,
@@ -295,3 +296,33 @@ async def test_both_engines_name_the_same_caps_for_every_corpus_input(
     finally:
         await served.close()
     assert capped > 10, "the corpus must hold inputs with caps for this to mean anything"
+
+
+async def test_the_control_planes_repeated_calls_are_cache_hits(tmp_path: Path) -> None:
+    """Through the real app, one principal calling one skill again and again (its rate
+    counts rising each call) is evaluated twice, for the version's first run and for the
+    first one after it (skill_runs 0, then 1); every later decision is a cache hit."""
+    settings = Settings(
+        home=tmp_path / "home",
+        admin_token="t" * 40,
+        policy_dir=POLICIES,
+        executor_socket=tmp_path / "no-executor.sock",
+        executor_timeout_s=0.2,
+    )
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        engine = app.state.services.engine
+        assert isinstance(engine, EmbeddedEngine)
+        transport = httpx.ASGITransport(app=app)
+        headers = {"Authorization": f"Bearer {'t' * 40}"}
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://cp", headers=headers
+        ) as client:
+            for n in range(6):
+                response = await client.post(
+                    "/api/v1/skills/echo", json={"input": {"message": f"hi {n}"}}
+                )
+                assert response.status_code != 403, response.text
+            decided = await client.get("/api/v1/audit", params={"action": "call.decided"})
+    assert len(decided.json()["events"]) == 6
+    assert (engine.cache.misses, engine.cache.hits) == (2, 4)
