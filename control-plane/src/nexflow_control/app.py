@@ -97,6 +97,7 @@ async def open_engine(settings: Settings) -> PolicyEngine:
             timeout_ms=settings.policy.opa_timeout_ms,
             token=settings.policy.opa_token,
             overlay=settings.policy.overlay(),
+            cache_size=settings.policy.opa_cache_size,
         )
     return EmbeddedEngine(settings.policy_dir, settings.policy.overlay())
 

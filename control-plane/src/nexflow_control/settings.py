@@ -97,6 +97,10 @@ class PolicySettings(BaseModel):
     """Bearer token for the OPA server, when it requires one."""
     opa_timeout_ms: int = Field(default=1000, gt=0)
     """How long one decision may take on the OPA server before the call fails closed, in ms."""
+    opa_cache_size: int = Field(default=0, ge=0, le=1_000_000)
+    """Decisions the OPA server engine keeps (LRU, forgotten on every reload); 0, the
+    default, keeps none, so that every call reaches the server and a server that is down
+    stops calls at once. A hit answers without asking the server."""
     reload_interval_s: float = Field(default=1.0, ge=0)
     """How often the policy directory is checked for changes, in seconds; 0 = never."""
     allow_hosts: list[str] = Field(default_factory=list)

@@ -26,6 +26,12 @@ decision := {
 	"grants": _grants,
 }
 
+# METADATA
+# description: |
+#   The decision and the rate caps it was made under, from one evaluation: what the
+#   control plane's decision cache asks on a miss (see rate_caps in rate.rego).
+decision_and_rate_caps := {"decision": decision, "rate_caps": rate_caps}
+
 _cfg := data.nexflow.config
 
 _reason(code, message) := {"code": code, "message": message}

@@ -7,6 +7,10 @@
 #   data.nexflow.config.principals[id].rate_limit   when the key is present
 #   the most generous limit among the roles that allow this skill (a role with no
 #   rate_limit, or null, is unlimited; so then is the principal)
+#
+# The decision reads input.context.rate nowhere but here and in the shape checks of
+# input.rego: below every cap, the counts change nothing else. The control plane's
+# decision cache relies on that (rate_caps below); a test fails if another rule reads them.
 package nexflow.authz
 
 _role_limits contains object.get(_cfg.roles[name], "rate_limit", null) if {
@@ -70,3 +74,15 @@ _violations contains _reason("rate_limited", message) if {
 	used >= cap
 	message := sprintf("%v calls in the last %s; the limit is %v", [used, counter, cap])
 }
+
+# METADATA
+# description: |
+#   The cap each counter of input.context.rate is held to for this call, or null where
+#   none applies ({"minute": n|null, "hour": n|null}). While every count is below its cap
+#   the decision is the same whatever the counts, so the control plane caches it once for
+#   all of them and compares the counts itself; at or above a cap it asks the policy.
+rate_caps := {counter: _cap_or_null(window) | some window, counter in _windows}
+
+_cap_or_null(window) := cap if {
+	cap := _window_cap(window)
+} else := null

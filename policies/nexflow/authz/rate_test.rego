@@ -70,3 +70,24 @@ test_rate_limited_is_a_deny_even_when_approved if {
 	not d.allow
 	not d.require_approval
 }
+
+test_rate_caps_are_the_most_generous_role_caps if {
+	authz.rate_caps == {"minute": 120, "hour": 3000} with input as call_input(["user", "operator"], [])
+}
+
+test_rate_caps_are_null_for_an_unlimited_role if {
+	authz.rate_caps == {"minute": null, "hour": null} with input as call_input(["admin"], [])
+}
+
+test_rate_caps_follow_the_principal_limit if {
+	limit := {"rate_limit": {"per_minute": 5}}
+	caps := authz.rate_caps with input as user_input
+		with data.nexflow.config.principals as {"alice": limit}
+	caps == {"minute": 5, "hour": null}
+}
+
+test_decision_and_rate_caps_agree_with_both_rules if {
+	both := authz.decision_and_rate_caps with input as with_rate(user_input, 60, 0)
+	both.decision == authz.decision with input as with_rate(user_input, 60, 0)
+	both.rate_caps == {"minute": 60, "hour": 1000}
+}

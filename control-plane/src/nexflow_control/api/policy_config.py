@@ -1,8 +1,12 @@
 """`data.nexflow.config` of the policy directory as it is on disk (with the settings'
-overlay): what the secrets and skills pages show of grants and enabled state."""
+overlay): what the secrets and skills pages show of grants and enabled state.
+
+Read in a worker thread: it walks and parses the whole directory, file I/O that must not
+stall the event loop every other request and decision shares."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from ..errors import Unavailable
@@ -10,10 +14,13 @@ from ..policy import PolicyLoadError, read_policy_dir
 from .deps import Services
 
 
-def policy_config(svc: Services) -> dict[str, Any]:
+async def policy_config(svc: Services) -> dict[str, Any]:
     """The config object (empty when absent); 503 `policy_unavailable` when unreadable."""
+    settings = svc.settings
     try:
-        source = read_policy_dir(svc.settings.policy_dir, svc.settings.policy.overlay())
+        source = await asyncio.to_thread(
+            read_policy_dir, settings.policy_dir, settings.policy.overlay()
+        )
     except PolicyLoadError as exc:
         raise Unavailable(str(exc), code="policy_unavailable") from exc
     config = source.data.get("nexflow", {}).get("config", {})

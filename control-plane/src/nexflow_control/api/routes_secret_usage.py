@@ -52,9 +52,9 @@ def _strings(value: Any) -> list[str]:
     return [str(v) for v in value] if isinstance(value, list) else []
 
 
-def _grants(svc: Services) -> dict[str, list[Grant]]:
+async def _grants(svc: Services) -> dict[str, list[Grant]]:
     """The grants of the policy directory as it is on disk, by secret name."""
-    rules = section(policy_config(svc), "secrets", "grants")
+    rules = section(await policy_config(svc), "secrets", "grants")
     out: dict[str, list[Grant]] = {}
     for rule in rules if isinstance(rules, list) else []:
         if isinstance(rule, dict) and isinstance(rule.get("secret"), str):
@@ -72,7 +72,7 @@ def _grants(svc: Services) -> dict[str, list[Grant]]:
 async def secrets_usage(svc: ServicesDep, _: SecretsAdmin) -> SecretUsageList:
     """Stored secrets and granted names, by name: version, grants and last read."""
     stored = {i.name: i for i in await _store(svc).listing()}
-    grants = _grants(svc)
+    grants = await _grants(svc)
     reads = await last_reads(svc.audit)
     rows = []
     for name in sorted(set(stored) | set(grants)):

@@ -34,7 +34,7 @@ class SkillStateList(BaseModel):
 @router.get("/stats/skills", response_model=SkillStateList)
 async def skill_states(svc: ServicesDep, _: SkillsRead, __: AuditRead) -> SkillStateList:
     """Installed skills by name (at most 500): policy state and the newest call."""
-    config = policy_config(svc)
+    config = await policy_config(svc)
     out = []
     for skill in sorted(svc.catalog.list(), key=lambda s: s.name)[:MAX_SKILLS]:
         cfg = section(config, "skills", skill.name)

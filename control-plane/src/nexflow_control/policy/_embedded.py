@@ -2,8 +2,9 @@
 
 The policy directory is compiled once into a bundle on load and on every reload;
 each decision only sets the input and runs the bundle's entry point. Decisions are
-cached by the exact input the policy sees (``_cache``); a miss evaluates in a worker
-thread (a few milliseconds of rego-cpp with the GIL released), off the event loop.
+cached by the input the policy sees, rate counts below their caps left out (``_cache``);
+a miss evaluates in a worker thread (a few milliseconds of rego-cpp with the GIL
+released), off the event loop, and so does every approver question.
 
 One regopy ``Interpreter`` is not safe to share between threads: the input is state of
 the interpreter (``set_input`` then ``query``), and ctypes releases the GIL inside the
@@ -21,7 +22,15 @@ from pathlib import Path
 from typing import Any
 
 from ._approver import APPROVER_ENTRYPOINT, ApproverDecision, approver_or_undefined
-from ._cache import DEFAULT_CACHE_SIZE, DecisionCache, InputView
+from ._cache import (
+    DEFAULT_CACHE_SIZE,
+    RATE_CAPS_ENTRYPOINT,
+    DecisionCache,
+    InputView,
+    Prepared,
+    RateCaps,
+    parse_rate_caps,
+)
 from ._decision import MALFORMED_INPUT, POLICY_UNDEFINED, Decision, decision_or_undefined
 from ._engine import ENTRYPOINT, ReloadResult
 from ._errors import PolicyLoadError, PolicyUnavailable
@@ -38,6 +47,8 @@ class _Compiled:
     runner: regopy.Interpreter
     revision: str
     view: InputView
+    rate_caps: bool
+    """Whether the policy answers ``decision_and_rate_caps`` (asked instead of the decision)."""
 
 
 def _compile(source: PolicySource) -> _Compiled:
@@ -47,14 +58,20 @@ def _compile(source: PolicySource) -> _Compiled:
         for name, text in sorted(source.modules.items()):
             builder.add_module(name, text)
         builder.add_data(source.data)
-        bundle = builder.build(None, [ENTRYPOINT, APPROVER_ENTRYPOINT])
+        bundle = builder.build(None, [ENTRYPOINT, APPROVER_ENTRYPOINT, RATE_CAPS_ENTRYPOINT])
     except regopy.RegoError as exc:
         raise PolicyLoadError(f"policy does not compile: {exc}") from exc
     if not bundle.ok():
         raise PolicyLoadError("policy does not compile: the bundle is not ok")
-    return _Compiled(
-        bundle, regopy.Interpreter(), source.revision, InputView.from_data(source.data)
-    )
+    runner = regopy.Interpreter()
+    view = InputView.from_data(source.data)
+    probe = _Compiled(bundle, runner, source.revision, view, rate_caps=False)
+    try:  # a policy without the rule answers undefined, even for an empty input
+        ok, output = _evaluate(probe, "{}", RATE_CAPS_ENTRYPOINT)
+        offers = ok and output.strip() != "undefined"
+    except regopy.RegoError:
+        offers = False
+    return _Compiled(bundle, runner, source.revision, view, rate_caps=offers)
 
 
 def _load(directory: Path, overlay: Overlay | None = None) -> _Compiled:
@@ -124,35 +141,45 @@ class EmbeddedEngine:
         """Evaluate the decision for one call; raise PolicyUnavailable on engine failure.
         A cache hit answers on the loop; a miss evaluates in a worker thread."""
         active = self._active
-        encoded = active.view.encode(input)
-        if encoded is None:
+        prepared = active.view.prepare(input)
+        if prepared is None:
             return _malformed(active.revision)
-        found = self.cache.get(active.revision, encoded[1])
+        found = self.cache.find(active.revision, prepared)
         if found is not None:
             return found
-        decision = await asyncio.to_thread(self._evaluate_decision, active, encoded[0])
-        self.cache.put(active.revision, encoded[1], decision)
+        decision, caps = await asyncio.to_thread(self._evaluate_decision, active, prepared)
+        self.cache.keep(active.revision, prepared, decision, caps)
         return decision
 
     def decide_sync(self, input: dict[str, Any]) -> Decision:
         """``decide`` for synchronous callers (CLI, the conformance corpus), cached alike."""
         active = self._active
-        encoded = active.view.encode(input)
-        if encoded is None:
+        prepared = active.view.prepare(input)
+        if prepared is None:
             return _malformed(active.revision)
-        found = self.cache.get(active.revision, encoded[1])
+        found = self.cache.find(active.revision, prepared)
         if found is None:
-            found = self._evaluate_decision(active, encoded[0])
-            self.cache.put(active.revision, encoded[1], found)
+            found, caps = self._evaluate_decision(active, prepared)
+            self.cache.keep(active.revision, prepared, found, caps)
         return found
 
-    def _evaluate_decision(self, active: _Compiled, text: str) -> Decision:
-        value = self._query(active, text, ENTRYPOINT)
+    def _evaluate_decision(
+        self, active: _Compiled, prepared: Prepared
+    ) -> tuple[Decision, RateCaps | None]:
+        """The decision for ``prepared`` and, when the policy offers them, its rate caps."""
+        caps = None
+        if active.rate_caps:
+            both = self._query(active, prepared.text, RATE_CAPS_ENTRYPOINT)
+            value = both.get("decision") if isinstance(both, dict) else None
+            caps = parse_rate_caps(both.get("rate_caps")) if isinstance(both, dict) else None
+        else:
+            value = self._query(active, prepared.text, ENTRYPOINT)
         if value is None:
-            return Decision.deny(
+            undefined = Decision.deny(
                 POLICY_UNDEFINED, "the policy decision is undefined", active.revision
             )
-        return decision_or_undefined(value, active.revision)
+            return undefined, None
+        return decision_or_undefined(value, active.revision), caps
 
     def _query(self, active: _Compiled, text: str, entrypoint: str) -> Any:
         """The value of ``entrypoint`` for input ``text``, or None when undefined;
@@ -177,7 +204,7 @@ class EmbeddedEngine:
             return ApproverDecision.refuse(
                 MALFORMED_INPUT, "the input is not a JSON object", active.revision
             )
-        value = self._query(active, text, APPROVER_ENTRYPOINT)
+        value = await asyncio.to_thread(self._query, active, text, APPROVER_ENTRYPOINT)
         return approver_or_undefined(value, active.revision)
 
     async def reload(self) -> ReloadResult:

@@ -33,7 +33,7 @@ import aiohttp
 from opa_client import AsyncOpaClient
 
 from ._approver import APPROVER_ENTRYPOINT, ApproverDecision, approver_or_undefined
-from ._cache import DecisionCache, InputView
+from ._cache import RATE_CAPS_ENTRYPOINT, DecisionCache, InputView, RateCaps, parse_rate_caps
 from ._decision import MALFORMED_INPUT, POLICY_UNDEFINED, Decision, decision_or_undefined
 from ._engine import ENTRYPOINT, ReloadResult
 from ._errors import PolicyLoadError, PolicyUnavailable
@@ -43,6 +43,7 @@ from ._source import Overlay, PolicySource, read_policy_dir
 
 _PACKAGE, _RULE = ENTRYPOINT.rsplit("/", 1)
 _APPROVER_RULE = APPROVER_ENTRYPOINT.rsplit("/", 1)[1]
+_RATE_CAPS_RULE = RATE_CAPS_ENTRYPOINT.rsplit("/", 1)[1]
 UPLOAD_TIMEOUT_S = 30.0
 """How long one upload request may take (OPA compiles the whole policy on each)."""
 
@@ -130,6 +131,7 @@ class OpaServerEngine:
         self._active: Uploaded | None = None
         self._source: PolicySource | None = None
         self._broken: str | None = None
+        self._rate_caps = False  # whether the policy answers decision_and_rate_caps
 
     @classmethod
     async def connect(
@@ -162,6 +164,7 @@ class OpaServerEngine:
             async with engine._gate.writing():
                 engine._active = await engine._uploader.apply(source, None)
                 engine._source, engine._view = source, InputView.from_data(source.data)
+            await engine._probe_rate_caps()
         except BaseException:
             await engine.close()
             raise
@@ -186,26 +189,40 @@ class OpaServerEngine:
     async def decide(self, input: dict[str, Any]) -> Decision:
         """Evaluate the decision for one call (cached by what the policy sees, ``_cache``);
         raise PolicyUnavailable on server failure."""
-        view = self._view
-        encoded = view.encode(input)
-        if encoded is None:
+        prepared = self._view.prepare(input)
+        if prepared is None:
             return Decision.deny(MALFORMED_INPUT, "the input is not a JSON object", self.revision)
-        cached = self.cache.get(self.revision, encoded[1])
+        cached = self.cache.find(self.revision, prepared)
         if cached is not None:
             return cached
-        seen = view.apply(input)
+        # The caps are worth their evaluation only to a cache that keeps them.
+        rule = _RATE_CAPS_RULE if self._rate_caps and self.cache.max_entries else _RULE
         if self._broken is not None:
             await self._repair(force=False)
-        found, value, revision = await self._ask(seen)
+        found, value, revision = await self._ask(prepared.seen, rule)
         if not found and await self._server_lost_policy():
             await self._repair(force=True)
-            found, value, revision = await self._ask(seen)
+            found, value, revision = await self._ask(prepared.seen, rule)
+        if not found and rule == _RATE_CAPS_RULE:  # a reload raced us to a policy without it
+            rule = _RULE
+            found, value, revision = await self._ask(prepared.seen, rule)
+        caps: RateCaps | None = None
+        if found and rule == _RATE_CAPS_RULE:
+            both = value if isinstance(value, dict) else {}
+            found, value = "decision" in both, both.get("decision")
+            caps = parse_rate_caps(both.get("rate_caps"))
         if not found:
             return Decision.deny(POLICY_UNDEFINED, "the policy decision is undefined", revision)
         decision = decision_or_undefined(value, revision)
         # Keyed by the revision that evaluated exactly `seen`: sound even across a reload.
-        self.cache.put(revision, encoded[1], decision)
+        self.cache.keep(revision, prepared, decision, caps)
         return decision
+
+    async def _probe_rate_caps(self) -> None:
+        """Learn whether the uploaded policy answers ``decision_and_rate_caps`` (defined
+        even for an empty input when it has the rule)."""
+        found, _, _ = await self._ask({}, _RATE_CAPS_RULE)
+        self._rate_caps = found
 
     async def approve(self, input: dict[str, Any]) -> ApproverDecision:
         """Whether ``input.principal`` may decide the pending call ``input.request``."""
@@ -302,6 +319,10 @@ class OpaServerEngine:
             self._source, self._broken = source, None
             self._view = InputView.from_data(source.data)
             self.cache.clear()
+            self._rate_caps = False  # until the probe below answers for the new policy
+        # Unreachable now: decisions still work (by the decision rule); a reload asks again.
+        with contextlib.suppress(PolicyUnavailable):
+            await self._probe_rate_caps()
         return ReloadResult(True, self.revision, previous)
 
     async def close(self) -> None:
