@@ -26,6 +26,7 @@ from bench import (
     install,
     policy,
     registry,
+    registry_browse,
     schedules_secrets,
     shared_counts,
     spine,
@@ -46,6 +47,7 @@ ASYNC = {
     "registry": registry.run,
     "schedules_secrets": schedules_secrets.run,
     "install": install.run,
+    "registry_browse": registry_browse.run,
     "gateway": chat_gateway.run,
 }
 

@@ -13,6 +13,7 @@ check). Each registry read is bounded in time (`TIMEOUT_S`) and size (the instal
 
 from __future__ import annotations
 
+import httpx
 from nexflow_registry.client import (
     ClientError,
     RegistryBadAnswer,
@@ -38,6 +39,22 @@ from ._errors import MarketplaceError, mapped
 from ._lock import LockedSkill
 
 TIMEOUT_S = 10.0
+
+
+class _KeptOpen(httpx.AsyncBaseTransport):
+    """One connection pool (and TLS context) for every browse: a new `httpx` client per
+    request would build a TLS context each time (tens of ms, measured by
+    `bench/registry_browse.py`). Closing a browse's client leaves the pool open; it lives
+    as long as the process."""
+
+    def __init__(self) -> None:
+        self._inner = httpx.AsyncHTTPTransport()
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        return await self._inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        return None
 
 
 def _browse_error(exc: ClientError) -> MarketplaceError:
@@ -102,6 +119,15 @@ def signature_check(
     )
 
 
+async def _publisher(client: RegistryClient, release: VersionOut) -> PublisherOut | None:
+    """The publisher's keys as the registry lists them; None when it lists no such
+    publisher (the signature then has no key to be checked with)."""
+    try:
+        return await client.publisher(release.publisher)
+    except ReleaseNotFound:
+        return None
+
+
 def _action(latest: str | None, installed: LockedSkill | None, url: str) -> str:
     if latest is None:
         return "none"
@@ -112,6 +138,13 @@ def _action(latest: str | None, installed: LockedSkill | None, url: str) -> str:
 
 
 class BrowseActions(MarketplaceBase):
+    _pool: _KeptOpen | None = None
+
+    def _client(self, url: str) -> RegistryClient:
+        if self._pool is None:
+            self._pool = _KeptOpen()
+        return RegistryClient(url, timeout=TIMEOUT_S, transport=self._pool)
+
     def browse_url(self, given: str | None) -> str:
         """The registry to browse: the one named, else `marketplace.registry_url`."""
         url = given or self.default_registry
@@ -132,7 +165,7 @@ class BrowseActions(MarketplaceBase):
         """One page of the registry's search, bounded."""
         url = self.browse_url(registry)
         try:
-            async with RegistryClient(url, timeout=TIMEOUT_S) as client:
+            async with self._client(url) as client:
                 found = await client.search(q, tag=tag, limit=limit, cursor=cursor)
             out = bounded(BrowseResults, {"registry": url, **found.model_dump()}, "a search")
         except ClientError as exc:
@@ -146,7 +179,7 @@ class BrowseActions(MarketplaceBase):
         url = self.browse_url(registry)
         try:
             trust = TrustStore.load(self.home)
-            async with RegistryClient(url, timeout=TIMEOUT_S) as client:
+            async with self._client(url) as client:
                 pkg = await client.package(name)
                 if pkg.name != name or not pkg.versions:
                     raise RegistryBadAnswer(f"the registry answered another package for {name}")
@@ -156,7 +189,7 @@ class BrowseActions(MarketplaceBase):
                 release = await client.version(name, shown)
                 if (release.name, release.version) != (name, shown):
                     raise RegistryBadAnswer("the registry answered another release")
-                listed = await client.publisher(release.publisher) if release.signed else None
+                listed = await _publisher(client, release) if release.signed else None
             return self._detail(url, pkg, release, listed, trust)
         except ClientError as exc:
             raise _browse_error(exc) from None

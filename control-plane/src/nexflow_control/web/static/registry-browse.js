@@ -95,7 +95,7 @@ async function packageView(main, name) {
     return;
   }
   const sig = p.signature;
-  main.append(
+  main.append(...[
     el("h1", {}, el("span", { class: "mono", id: "pkg-name" }, p.name), " ", el("span", { class: "muted", id: "pkg-shown" }, p.shown)),
     el("p", { id: "pkg-description" }, p.description),
     p.tags.length ? el("p", { class: "mono muted", id: "pkg-tags" }, p.tags.join(", ")) : null,
@@ -109,12 +109,12 @@ async function packageView(main, name) {
       el("h2", {}, "Signature"),
       sig.signed ? el("p", {}, "Key ", el("span", { class: "mono", id: "pkg-key-id" }, sig.key_id)) : null,
       el("p", { class: sig.valid === false || ["untrusted", "revoked"].includes(sig.key_status) ? "error" : sig.valid ? "ok" : "muted", id: "pkg-signature-status" },
-        `${sig.key_status.replace("_", " ")}${sig.valid === null ? "" : sig.valid ? " · signature verifies" : " · signature does NOT verify"}: ${sig.message}`),
+        sig.valid === false ? `signature does NOT verify: ${sig.message}` : `${sig.key_status.replace("_", " ")}: ${sig.message}`),
       el("p", { class: "muted" }, "An install also checks the archive's digest and its inclusion in the registry's log.")),
     requestsCard(p.requests),
     scanCard(p.scan_verdict, p.scan_findings),
     installCard(p),
-    versionsTable(p));
+    versionsTable(p)].filter(Boolean));
 }
 
 function requestsCard(r) {
