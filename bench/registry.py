@@ -84,9 +84,13 @@ async def _proofs(db: Database, n: int, rounds: int) -> None:
     )
 
 
-async def _search(db: Database, rounds: int) -> None:
-    rng = random.Random(11)  # noqa: S311 (test data, not secrets)
-    words = ["http", "csv", "pdf", "mail", "slack", "git", "sql", "image", "audio", "search"]
+WORDS = ["http", "csv", "pdf", "mail", "slack", "git", "sql", "image", "audio", "search"]
+
+
+async def load_packages(db: Database, n: int, seed: int = 11) -> None:
+    """Insert `n` packages `skill-00000`… (one version each, tags and a description drawn
+    from `WORDS`) straight into the versions table: search data without n publishes."""
+    rng = random.Random(seed)  # noqa: S311 (test data, not secrets)
     rows = [
         {
             "package": f"skill-{i:05d}",
@@ -95,8 +99,8 @@ async def _search(db: Database, rounds: int) -> None:
             "digest": hashlib.sha256(str(i).encode()).hexdigest(),
             "size": 1000,
             "archive_format": "tar.gz",
-            "description": f"does {rng.choice(words)} things {i}",
-            "tags": json.dumps([rng.choice(words), rng.choice(words)]),
+            "description": f"does {rng.choice(WORDS)} things {i}",
+            "tags": json.dumps([rng.choice(WORDS), rng.choice(WORDS)]),
             "permissions": "[]",
             "manifest": "[]",
             "key_id": "0" * 64,
@@ -106,10 +110,16 @@ async def _search(db: Database, rounds: int) -> None:
             "yank_reason": None,
             "created_at": "2026-01-01T00:00:00+00:00",
         }
-        for i in range(PACKAGES)
+        for i in range(n)
     ]
     async with db.writing() as conn:
         await conn.execute(versions.insert(), rows)
+
+
+async def _search(db: Database, rounds: int) -> None:
+    rng = random.Random(11)  # noqa: S311 (test data, not secrets)
+    words = WORDS
+    await load_packages(db, PACKAGES)
     lat: dict[str, list[float]] = {"word (many hits)": [], "exact name": [], "no hit": []}
     for _ in range(rounds):
         await _timed(lat["word (many hits)"], queries.search(db, rng.choice(words)))

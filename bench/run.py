@@ -27,6 +27,7 @@ from bench import (
     install,
     policy,
     registry,
+    registry_browse,
     schedules_secrets,
     shared_counts,
     spine,
@@ -48,6 +49,7 @@ ASYNC = {
     "registry": registry.run,
     "schedules_secrets": schedules_secrets.run,
     "install": install.run,
+    "registry_browse": registry_browse.run,
     "gateway": chat_gateway.run,
 }
 

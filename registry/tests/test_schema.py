@@ -1,6 +1,6 @@
-"""The registry's schema upgrade from version 1 (before scans, removal, reviews and
-ClawHub uploads) keeps every row and adds the new columns with their defaults, on SQLite
-and on PostgreSQL."""
+"""The registry's schema upgrade from version 1 (before scans, removal, reviews, ClawHub
+uploads and recorded requests) keeps every row and adds the new columns with their
+defaults, on SQLite and on PostgreSQL."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from nexflow_registry.db import SCHEMA_VERSION, open_database, schema_info, versions
 from sqlalchemy import select, text
 
-V2_COLUMNS = {
+ADDED_COLUMNS = {
     "versions": [
         "scan_verdict",
         "scan_findings",
@@ -18,6 +18,7 @@ V2_COLUMNS = {
         "changelog",
         "removed",
         "removed_reason",
+        "requests",
     ],
     "publisher_keys": ["status", "status_reason", "log_index"],
 }
@@ -53,11 +54,11 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 async def test_a_version_1_database_is_upgraded_in_place(db_url: str) -> None:
     """A database made by schema 1 (the new columns and tables dropped, version set to 1)
     opens: its row is kept, gains the defaults (clean, signed, not removed), and the
-    schema records the current version."""
+    schema records the current version; its requests are unknown (empty)."""
     db = await open_database(db_url)
     async with db.writing() as conn:
         await conn.execute(versions.insert().values(**ROW))
-        for table, columns in V2_COLUMNS.items():
+        for table, columns in ADDED_COLUMNS.items():
             for column in columns:
                 await conn.execute(text(f"ALTER TABLE {table} DROP COLUMN {column}"))
         await conn.execute(text("DROP TABLE name_reviews"))
@@ -73,6 +74,7 @@ async def test_a_version_1_database_is_upgraded_in_place(db_url: str) -> None:
             reviews = (await conn.execute(text("SELECT count(*) FROM name_reviews"))).scalar()
         assert (row.package, row.scan_verdict, row.scan_findings) == ("echo", "clean", "[]")
         assert (bool(row.signed), bool(row.removed), row.changelog) == (True, False, "")
-        assert version == SCHEMA_VERSION == 2 and reviews == 0
+        assert row.requests == ""
+        assert version == SCHEMA_VERSION == 3 and reviews == 0
     finally:
         await db.close()

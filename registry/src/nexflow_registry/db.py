@@ -36,7 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 
 from .errors import RegistryUnavailable
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 metadata = MetaData()
 
 schema_info = Table("registry_schema", metadata, Column("version", Integer, primary_key=True))
@@ -106,6 +106,8 @@ versions = Table(
     Column("changelog", Text, nullable=False, server_default=""),
     Column("removed", Boolean, nullable=False, server_default=false()),
     Column("removed_reason", Text, nullable=True),
+    # schema 3: what the version asks for (scan.Requests as JSON); "" = published before
+    Column("requests", Text, nullable=False, server_default=""),
 )
 name_reviews = Table(
     "name_reviews",

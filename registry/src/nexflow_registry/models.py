@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-from .scan import Finding
+from .scan import Finding, Requests
 from .signing import ManifestEntry
 
 
@@ -126,6 +126,9 @@ class VersionOut(BaseModel):
     changelog: str
     review: str | None
     """held | approved | rejected when the name was held as a lookalike; else None"""
+    requests: Requests | None = None
+    """what SKILL.md asks for (hosts, paths, permission classes, secrets, runtime, image);
+    None for a version published before the registry recorded it"""
 
 
 class VersionBrief(BaseModel):
@@ -157,6 +160,8 @@ class PackageOut(BaseModel):
     key_id: str
     review: str | None
     similar_to: list[str]
+    requests: Requests | None = None
+    """what the newest version's SKILL.md asks for (None: not recorded)"""
 
 
 class SearchHit(BaseModel):
@@ -169,6 +174,8 @@ class SearchHit(BaseModel):
 
 class SearchOut(BaseModel):
     results: list[SearchHit]
+    next_cursor: str | None = None
+    """pass as `cursor` for the next page; None on the last one"""
 
 
 class InclusionOut(BaseModel):

@@ -23,7 +23,7 @@ from .db import name_reviews, versions
 from .errors import BadRequest, Conflict, Forbidden, NotFound
 from .events import append
 from .keys import active_key, require_publisher
-from .scan import ScanReport, scan_folder
+from .scan import Requests, ScanReport, requests, scan_folder
 
 
 @dataclass(frozen=True)
@@ -33,6 +33,7 @@ class Inspected:
     manifest: list[signing.ManifestEntry]
     info: skillmd.SkillInfo
     scan: ScanReport
+    requests: Requests
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,7 @@ def inspect(
         info = skillmd.read(work / "pkg", identity)
         semver.parse(info.version)
         report = scan_folder(work / "pkg", manifest)
+        asked = requests(work / "pkg")
     finally:
         shutil.rmtree(work, ignore_errors=True)
     if report.verdict == "block":
@@ -71,7 +73,7 @@ def inspect(
             code="scan_blocked",
             extra={"findings": [f.model_dump() for f in report.findings]},
         )
-    return Inspected(data, fmt, manifest, info, report)
+    return Inspected(data, fmt, manifest, info, report, asked)
 
 
 async def _review(conn: AsyncConnection, name: str, publisher: str) -> str | None:
@@ -176,6 +178,7 @@ async def store(
                 signed=doc is not None,
                 changelog=changelog,
                 removed=False,
+                requests=done.requests.model_dump_json(),
             )
         )
     return Published(info.name, info.version, review == "held")

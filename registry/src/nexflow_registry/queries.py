@@ -12,12 +12,17 @@ from . import semver
 from .db import Database, name_reviews, versions
 from .errors import Conflict, Forbidden, Gone, NotFound
 from .models import PackageOut, SearchHit, SearchOut, VersionBrief, VersionOut
-from .scan import Finding
+from .scan import Finding, Requests
 from .signing import ManifestEntry
 
 
 def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def requests_of(row: Any) -> Requests | None:
+    """The version's recorded requests; None when it predates the record."""
+    return Requests.model_validate_json(row.requests) if row.requests else None
 
 
 def version_out(row: Any, review: str | None = None) -> VersionOut:
@@ -45,6 +50,7 @@ def version_out(row: Any, review: str | None = None) -> VersionOut:
         removed_reason=row.removed_reason,
         changelog=row.changelog,
         review=review,
+        requests=requests_of(row),
     )
 
 
@@ -83,9 +89,9 @@ _BRIEF = (
 )
 
 
-async def candidates(db: Database, q: str) -> dict[str, list[Any]]:
-    """Live versions of packages matching `q` (name, tags, description), by package; names
-    held for review or rejected left out."""
+async def candidates(db: Database, q: str, tag: str | None = None) -> dict[str, list[Any]]:
+    """Live versions of packages matching `q` (name, tags, description) and carrying `tag`
+    (exactly, when given), by package; names held for review or rejected left out."""
     pattern = f"%{_escape_like(q.lower())}%"
     stmt = select(*(versions.c[c] for c in _BRIEF)).where(
         versions.c.yanked.is_(False), versions.c.removed.is_(False)
@@ -98,10 +104,15 @@ async def candidates(db: Database, q: str) -> dict[str, list[Any]]:
                 versions.c.description.ilike(pattern, escape="\\"),
             )
         )
+    if tag:  # narrowed in SQL by the tag's JSON text, then checked exactly below
+        quoted = _escape_like(json.dumps(tag)[1:-1])
+        stmt = stmt.where(versions.c.tags.like(f'%"{quoted}"%', escape="\\"))
     async with db.engine.connect() as conn:
         rows = (await conn.execute(stmt)).all()
         by_name: dict[str, list[Any]] = {}
         for row in rows:
+            if tag and tag not in json.loads(row.tags):
+                continue
             by_name.setdefault(row.package, []).append(row)
         unresolved = await conn.execute(
             select(name_reviews.c.package).where(name_reviews.c.status != "approved")
@@ -115,26 +126,37 @@ def ranked(names: list[str], q: str) -> list[str]:
     return sorted(names, key=lambda n: (n != q.lower(), not n.startswith(q.lower()), n))
 
 
-async def search(db: Database, q: str, limit: int = 50) -> SearchOut:
-    """Packages whose name, tags or description contain `q` (case-insensitive), each at its
-    latest signed version neither yanked nor removed; exact name matches first."""
-    by_name = await candidates(db, q)
-    hits = []
+async def search(
+    db: Database, q: str, limit: int = 50, *, tag: str | None = None, offset: int = 0
+) -> SearchOut:
+    """Packages whose name, tags or description contain `q` (case-insensitive) and that
+    carry `tag`, each at its latest signed version neither yanked nor removed; exact name
+    matches first. One page of `limit` from `offset`; `next_cursor` is the next page's
+    offset (None on the last page)."""
+    by_name = await candidates(db, q, tag)
+    hits: list[SearchHit] = []
+    skipped = 0
+    more = False
     for name in ranked(list(by_name), q):
         best = latest(by_name[name])
-        if best is not None:
-            hits.append(
-                SearchHit(
-                    name=name,
-                    publisher=best.publisher,
-                    version=best.version,
-                    description=best.description,
-                    tags=json.loads(best.tags),
-                )
-            )
+        if best is None:
+            continue
+        if skipped < offset:
+            skipped += 1
+            continue
         if len(hits) >= limit:
+            more = True
             break
-    return SearchOut(results=hits)
+        hits.append(
+            SearchHit(
+                name=name,
+                publisher=best.publisher,
+                version=best.version,
+                description=best.description,
+                tags=json.loads(best.tags),
+            )
+        )
+    return SearchOut(results=hits, next_cursor=str(offset + limit) if more else None)
 
 
 async def rows_of(db: Database, name: str) -> tuple[list[Any], Any | None]:
@@ -179,6 +201,7 @@ async def package(db: Database, name: str) -> PackageOut:
         key_id=shown.key_id,
         review=review.status if review is not None else None,
         similar_to=json.loads(review.similar_to) if review is not None else [],
+        requests=requests_of(shown),
     )
 
 

@@ -48,9 +48,17 @@ async def publish(
 
 
 @router.get("/packages")
-async def search(reg: Reg, q: Annotated[str, Query(max_length=200)] = "") -> SearchOut:
-    """Search packages by name, tag and description text."""
-    return await queries.search(reg.db, q)
+async def search(
+    reg: Reg,
+    q: Annotated[str, Query(max_length=200)] = "",
+    tag: Annotated[str | None, Query(max_length=64)] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 50,
+    cursor: Annotated[str | None, Query(pattern=r"^[0-9]{1,7}$")] = None,
+) -> SearchOut:
+    """Search packages by name, tag and description text (`q`), optionally only those
+    carrying `tag`; a page of `limit`, the next one at `cursor` (the answer's
+    `next_cursor`)."""
+    return await queries.search(reg.db, q, limit, tag=tag or None, offset=int(cursor or 0))
 
 
 @router.get("/packages/{name}")

@@ -12,6 +12,12 @@ publisher keys this home trusts (scope `accounts:admin`; each change audited).
     GET    /marketplace/log?registry=        the checkpoint, checked against the last seen
     POST   /marketplace/keys/trust           {publisher, public_key, registry?}
     POST   /marketplace/keys/revoke          {publisher, key, registry?}
+    GET    /marketplace/search?q=&tag=&registry=&limit=&cursor=   browse a registry
+    GET    /marketplace/packages/{name}?registry=   a package's page, checked against
+                                         this home's trust store, with what is installed
+
+Browsing proxies the registry so the web UI stays on one origin; its answer is bounded and
+validated (502 `registry_bad_answer`; unreachable 503 `registry_unavailable`).
 """
 
 from __future__ import annotations
@@ -19,11 +25,18 @@ from __future__ import annotations
 import base64
 from typing import Annotated
 
-from fastapi import Query
+from fastapi import Path, Query
 from nexflow_registry.client import LogStatus
 
 from ..errors import NexflowError
-from ..marketplace import Installed, LockedSkill, Marketplace, MarketplaceError
+from ..marketplace import (
+    BrowseResults,
+    Installed,
+    LockedSkill,
+    Marketplace,
+    MarketplaceError,
+    PackageDetail,
+)
 from .deps import AccountsAdmin, Services, ServicesDep
 from .params import PathName
 from .route import edge_router
@@ -169,3 +182,36 @@ async def log(
     """The registry's checkpoint (size, root) verified under the pinned log key and whether
     it extends the last one an install here saw (`consistent`, else `problem`)."""
     return await _market(svc).log_status(registry)
+
+
+RegistryParam = Annotated[str | None, Query(max_length=2000)]
+"""the registry's base URL; default: the `marketplace.registry_url` setting"""
+
+
+@router.get("/search")
+async def search(
+    svc: ServicesDep,
+    _: AccountsAdmin,
+    q: Annotated[str, Query(max_length=200)] = "",
+    tag: Annotated[str | None, Query(max_length=64)] = None,
+    registry: RegistryParam = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    cursor: Annotated[str | None, Query(pattern=r"^[0-9]{1,7}$")] = None,
+) -> BrowseResults:
+    """Search a registry by name, tag and description text (`q`), optionally only packages
+    carrying `tag`; a page of `limit`, the next at the answer's `next_cursor`. 503
+    `registry_unavailable`, 502 `registry_bad_answer` (malformed or oversized)."""
+    return await _market(svc).search(registry, q, tag or None, limit, cursor)
+
+
+@router.get("/packages/{name}")
+async def package(
+    name: Annotated[str, Path(max_length=64, pattern=r"^[a-z0-9][a-z0-9-]{0,63}$")],
+    svc: ServicesDep,
+    _: AccountsAdmin,
+    registry: RegistryParam = None,
+) -> PackageDetail:
+    """A registry package's page: its versions (yanked, removed with the reason), what its
+    latest version asks for, its scan verdict and findings, its signature as this home's
+    trust store judges it, and what is installed here. 404 `package_not_found`."""
+    return await _market(svc).package(registry, name)

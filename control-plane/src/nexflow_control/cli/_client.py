@@ -35,13 +35,21 @@ def fail(message: str, code: int = 1) -> NoReturn:
 
 
 def request(
-    method: str, url: str, path: str, token: str, *, json: Any = None, timeout: float = 660
+    method: str,
+    url: str,
+    path: str,
+    token: str,
+    *,
+    json: Any = None,
+    params: dict[str, str] | None = None,
+    timeout: float = 660,
 ) -> httpx.Response:
     try:
         return httpx.request(
             method,
             url.rstrip("/") + path,
             json=json,
+            params=params,
             headers={"Authorization": f"Bearer {token}"},
             timeout=timeout,
         )
@@ -57,11 +65,14 @@ def call_api(
     home: Path,
     *,
     json: Any = None,
+    params: dict[str, str] | None = None,
     timeout: float = 30,
 ) -> httpx.Response:
     """One request with the discovered token; an error answer ends the command (exit 2
-    for a 422, the caller's input being wrong; else 1)."""
-    resp = request(method, url, path, resolve_token(token, home), json=json, timeout=timeout)
+    for a 422, the caller's input being wrong; else 1). `params` go into the query
+    string URL-encoded (a registry URL holds `&`, `?` and `=`)."""
+    token = resolve_token(token, home)
+    resp = request(method, url, path, token, json=json, params=params, timeout=timeout)
     if resp.status_code >= 400:
         fail(error_message(resp), code=2 if resp.status_code == 422 else 1)
     return resp

@@ -210,7 +210,7 @@ def keys(
     home: HomeOpt = DEFAULT_HOME,
 ) -> None:
     """The publisher keys pinned in this home."""
-    params = f"?registry={registry}" if registry else ""
-    out = call_api("GET", url, f"/api/v1/marketplace/keys{params}", token, home).json()
+    params = {"registry": registry} if registry else None
+    out = call_api("GET", url, "/api/v1/marketplace/keys", token, home, params=params).json()
     for k in out["keys"]:
         typer.echo(f"{k['publisher']:<20} {k['key_id'][:16]}  {k['status']:<8} {k['how']}")

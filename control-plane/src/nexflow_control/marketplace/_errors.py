@@ -5,7 +5,7 @@ bad_skill_spec, bad_public_key, registry_required, skill_invalid  422
 version_too_new, skill_name_taken, consent_not_pending            409
 every verification refusal (digest_mismatch, signature_invalid, scan_blocked,
   key_untrusted, key_revoked, inclusion_invalid, log_forked, ...) 409
-registry_unreachable                                              502
+registry_unreachable, registry_bad_answer                         424
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ _STATUS = {
     "bad_public_key": 422,
     "bad_registry_url": 422,
     "registry_unreachable": 424,
+    "registry_bad_answer": 424,
     "trust_store_bad": 500,
 }
 

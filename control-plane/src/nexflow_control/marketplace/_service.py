@@ -25,6 +25,7 @@ from nexflow_registry.client import (
 from ..errors import Conflict, NotFound
 from ..skills import load_skill
 from . import _lock
+from ._browse import BrowseActions
 from ._keys import KeyActions
 from ._local import place_archive
 from ._lock import LockedSkill, Lockfile
@@ -41,7 +42,7 @@ class Installed:
     first_use: list[str] = field(default_factory=list)
 
 
-class Marketplace(KeyActions):
+class Marketplace(KeyActions, BrowseActions):
     async def install(
         self,
         spec_text: str,

@@ -12,6 +12,7 @@ Errors: `ClientError` and its tree in `errors` (stable codes).
 
 from .errors import (
     ClientError,
+    RegistryBadAnswer,
     RegistryUnreachable,
     ReleaseNotFound,
     VerificationFailed,
@@ -27,6 +28,7 @@ __all__ = [
     "ClientError",
     "KeyPin",
     "LogStatus",
+    "RegistryBadAnswer",
     "RegistryClient",
     "RegistryUnreachable",
     "ReleaseNotFound",

@@ -2,7 +2,8 @@
 
     ClientError                 bad_registry_url, bad_skill_spec, bad_public_key,
     │                           key_not_pinned, trust_store_bad
-    ├── RegistryUnreachable     registry_unreachable (network, or an answer that is not JSON)
+    ├── RegistryUnreachable     registry_unreachable (network, timeout, an error status)
+    │   └── RegistryBadAnswer   registry_bad_answer (malformed, or over the size bound)
     ├── ReleaseNotFound         release_not_found (no such package or version)
     ├── VersionTooNew           version_too_new (younger than the cooldown, not pinned)
     └── VerificationFailed      the registry's answer does not prove itself; nothing is unpacked
@@ -30,6 +31,10 @@ class ClientError(Exception):
 
 class RegistryUnreachable(ClientError):
     code = "registry_unreachable"
+
+
+class RegistryBadAnswer(RegistryUnreachable):
+    code = "registry_bad_answer"
 
 
 class ReleaseNotFound(ClientError):

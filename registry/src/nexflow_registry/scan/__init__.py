@@ -2,6 +2,7 @@
 of a skill folder (and, when known, its signed manifest) to a verdict with findings.
 
     scan_folder(folder, manifest=None) -> ScanReport(verdict, findings)
+    requests(folder) -> Requests(hosts, paths, permissions, secrets, runtime, image)
 
 Checks: the control plane's SKILL.md linter; declared versus actual (network use without a
 declared `network` permission or host, environment/secret reads not declared); hostile
@@ -10,7 +11,8 @@ time); `.pth` files; shipped ELF/Mach-O/PE binaries and archives; files outside 
 manifest. The verdict is the worst finding's severity: `clean`, `warn` or `block`.
 """
 
-from ._model import Finding, ScanReport, Severity, Verdict
+from ._declared import requests
+from ._model import Finding, Requests, ScanReport, Severity, Verdict
 from ._scan import scan_folder
 
-__all__ = ["Finding", "ScanReport", "Severity", "Verdict", "scan_folder"]
+__all__ = ["Finding", "Requests", "ScanReport", "Severity", "Verdict", "requests", "scan_folder"]

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from nexflow_control.skills import LoadResult, Permission, load_skill
 
-from ._model import Finding
+from ._model import Finding, Requests
 
 
 @dataclass(frozen=True)
@@ -82,3 +82,22 @@ def host_declared(host: str, hosts: tuple[str, ...]) -> bool:
         if host == want:
             return True
     return False
+
+
+def requests(folder: Path) -> Requests:
+    """What the skill asks for, read by the same loader the control plane consents with
+    (empty when SKILL.md does not load: the scan's findings say why)."""
+    skill = _load(folder)[0].skill
+    if skill is None:
+        return Requests()
+    secrets = set(skill.requirements.env)
+    if isinstance(skill.env_required, tuple):
+        secrets |= set(skill.env_required)
+    return Requests(
+        hosts=sorted({str(n) for n in skill.network}),
+        paths=sorted({f"{f.path} ({f.mode})" for f in skill.filesystem}),
+        permissions=sorted(str(p) for p in skill.permissions),
+        secrets=sorted(secrets),
+        runtime=str(skill.runtime) if skill.runtime else None,
+        image=skill.image_ref,
+    )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 Severity = Literal["warn", "block"]
 Verdict = Literal["clean", "warn", "block"]
@@ -19,6 +19,20 @@ class Finding(BaseModel):
     """a stable code, e.g. `curl_pipe_shell` or `lint:bad_value`"""
     severity: Severity
     message: str
+
+
+class Requests(BaseModel):
+    """What a version asks for, in the shape of the control plane's consent (`SkillRequest`):
+    what a human approves at install, and what an update must have re-approved."""
+
+    hosts: list[str] = Field(default_factory=list)
+    paths: list[str] = Field(default_factory=list)
+    """`PATH (ro|rw)`"""
+    permissions: list[str] = Field(default_factory=list)
+    secrets: list[str] = Field(default_factory=list)
+    """environment variables the skill requires"""
+    runtime: str | None = None
+    image: str | None = None
 
 
 class ScanReport(BaseModel):

@@ -1,12 +1,15 @@
-// Nexflow web UI: the Registry page. Skills installed from a registry (or unsigned, from a
-// folder or archive) with their version, publisher, verification and scan verdict; an
-// update's pending permission diff with an Approve button; and the registry's log
-// checkpoint, checked against the last one an install saw. Loaded after app.js and uses its
-// helpers (el, api, toast, go). Every value is set as text.
+// Nexflow web UI: the Registry page. Browsing the registry (registry-browse.js: search and
+// a package's page); skills installed from a registry (or unsigned, from a folder or
+// archive) with their version, publisher, verification and scan verdict; an update's
+// pending permission diff with an Approve button; and the registry's log checkpoint,
+// checked against the last one an install saw. Loaded after app.js and uses its helpers
+// (el, api, toast, go). Every value is set as text.
 "use strict";
 
 async function registryView(main) {
-  main.append(el("h1", {}, "Registry"));
+  const pkg = location.pathname.match(/^\/ui\/registry\/packages\/([^/]+)$/);
+  if (pkg) { await packageView(main, decodeURIComponent(pkg[1])); return; }
+  main.append(el("h1", {}, "Registry"), browseCard());
   let list;
   try { list = await api("GET", "/api/v1/marketplace/skills"); }
   catch (e) { main.append(el("p", { class: "error", id: "registry-error" }, e.message)); return; }
@@ -15,7 +18,7 @@ async function registryView(main) {
     main.append(el("p", { class: "muted", id: "no-installed" }, "Nothing is installed from a registry."));
     return;
   }
-  main.append(el("table", { id: "installed" },
+  main.append(el("h2", {}, "Installed here"), el("table", { id: "installed" },
     el("thead", {}, el("tr", {}, ["Skill", "Version", "Publisher", "Verified", "Scan", "Consent"].map((h) => el("th", {}, h)))),
     el("tbody", {}, list.skills.map(installedRow))));
 }
