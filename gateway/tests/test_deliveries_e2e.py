@@ -1,7 +1,8 @@
 """Results owed to a chat, through the control plane's outbox: `nexflow up` (nsjail) and a
 real `nexflow-gateway` process of the test's own (so it can be stopped and started again)
-talking to a local Telegram Bot API. A schedule delivers to its owner's own chat, never
-to another's; a call approved while the gateway was down reaches the chat after it is
+talking to a local Telegram Bot API and a local Discord. A schedule delivers to its
+owner's own chat, never to another's; a result owed to a Discord user reaches their DM
+(opened once); a call approved while the gateway was down reaches the chat after it is
 back; only the gateway's token reads the outbox, and an ack is idempotent."""
 
 from __future__ import annotations
@@ -18,9 +19,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from gateway.tests.conftest import TELEGRAM_TOKEN, stack_database
+from gateway.tests.conftest import DISCORD_TOKEN, TELEGRAM_TOKEN, stack_database
 from gateway.tests.conftest import until as _until
 from gateway.tests.fakes.background import BackgroundLoop
+from gateway.tests.fakes.discord_api import FakeDiscord
 from gateway.tests.fakes.telegram_api import FakeTelegram
 from tests.harness import Stack, free_port, start_stack
 
@@ -28,6 +30,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.nsjail, pytest.mark.xdist_group("gate
 
 GATEWAY = Path(sys.executable).with_name("nexflow-gateway")
 BOB, EVE = 200, 300
+BOB_DISCORD = 444  # bob's Discord user id; the fake's DM channel with him is 1444
 
 
 @dataclass
@@ -35,6 +38,7 @@ class World:
     stack: Stack
     bg: BackgroundLoop
     telegram: FakeTelegram
+    discord: FakeDiscord
     gateway_token: str
     bob_token: str
     gateway: subprocess.Popen[bytes] | None = None
@@ -50,6 +54,8 @@ class World:
             "NEXFLOW_TELEGRAM__TOKEN": TELEGRAM_TOKEN,
             "NEXFLOW_TELEGRAM__API_BASE": self.telegram.url,
             "NEXFLOW_TELEGRAM__POLL_TIMEOUT_S": "1",
+            "NEXFLOW_DISCORD__TOKEN": DISCORD_TOKEN,
+            "NEXFLOW_DISCORD__API_BASE": self.discord.api_base,
         }
         port = str(free_port())
         with log.open("ab") as out:
@@ -77,6 +83,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     tmp = tmp_path_factory.mktemp("deliveries")
     bg = BackgroundLoop()
     telegram = bg.run(FakeTelegram(TELEGRAM_TOKEN).start())
+    discord = bg.run(FakeDiscord(DISCORD_TOKEN).start())
     stack = start_stack(tmp, "--sandbox", "nsjail")
     try:
         c = stack.client
@@ -93,14 +100,17 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         gw = c.post("/api/v1/users/relay/tokens", json={"name": "gw", "scopes": scopes})
         bob = c.post("/api/v1/users/bob/tokens", json={"name": "cli"})
         assert gw.status_code == 201 and bob.status_code == 201, (gw.text, bob.text)
-        w = World(stack, bg, telegram, gw.json()["token"], bob.json()["token"])
+        body = {"provider": "discord", "subject": str(BOB_DISCORD)}
+        assert c.post("/api/v1/users/bob/identities", json=body).status_code == 201
+        w = World(stack, bg, telegram, discord, gw.json()["token"], bob.json()["token"])
         w.start_gateway(tmp / "gateway.log")
-        _until(lambda: "getupdates" in telegram.calls, stack)
+        _until(lambda: "getupdates" in telegram.calls and discord.identify is not None, stack)
         yield w
         w.stop_gateway()
     finally:
         stack.stop()
         bg.run(telegram.stop())
+        bg.run(discord.stop())
         bg.close()
 
 
@@ -129,6 +139,26 @@ def test_schedule_to_the_owners_chat_delivers_its_result_once(world: World) -> N
     assert left.status_code == 200 and left.json()["deliveries"] == [], left.text
 
 
+def test_schedule_to_a_discord_user_reaches_their_dm(world: World) -> None:
+    """bob's schedules to discord:444 (his Discord user id, no channel) reach his DM: the
+    gateway opens the DM channel once (`recipient_id` 444) and sends both results there."""
+    for message in ("dm-one", "dm-two"):
+        made = _schedule(world, f"discord:{BOB_DISCORD}", message)
+        assert made.status_code == 201, made.text
+
+    def in_dm() -> list[str]:
+        sent = world.discord.messages
+        return [str(m["body"]["content"]) for m in sent if m["channel_id"] == "1444"]
+
+    _until(lambda: len([t for t in in_dm() if "dm-" in t]) == 2, world.stack)
+    assert all("echo (" in t and "succeeded" in t for t in in_dm())
+    assert [str(o["recipient_id"]) for o in world.discord.dm_opens] == [str(BOB_DISCORD)]
+    left = world.stack.client.get(
+        "/api/v1/outbox", params={"channel": "discord"}, headers=_as(world.gateway_token)
+    )
+    assert left.status_code == 200 and left.json()["deliveries"] == [], left.text
+
+
 def test_schedule_to_another_persons_chat_is_refused_at_creation(world: World) -> None:
     """bob cannot send results to eve's chat (telegram:300) or to a group: 422
     `destination_not_linked`, and no schedule is stored."""
@@ -137,7 +167,8 @@ def test_schedule_to_another_persons_chat_is_refused_at_creation(world: World) -
         assert refused.status_code == 422, refused.text
         assert refused.json()["error"] == "destination_not_linked"
     listed = world.stack.client.get("/api/v1/schedules").json()["schedules"]
-    assert all(s["destination"] == f"telegram:{BOB}" for s in listed)
+    mine = {f"telegram:{BOB}", f"discord:{BOB_DISCORD}"}
+    assert all(s["destination"] in mine for s in listed)
 
 
 def test_call_approved_while_the_gateway_is_down_reaches_the_chat_after_restart(
