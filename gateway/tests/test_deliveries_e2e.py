@@ -2,8 +2,8 @@
 real `nexflow-gateway` process of the test's own (so it can be stopped and started again)
 talking to a local Telegram Bot API and a local Discord. A schedule delivers to its
 owner's own chat, never to another's; a result owed to a Discord user reaches their DM
-(opened once); a call approved while the gateway was down reaches the chat after it is
-back; only the gateway's token reads the outbox, and an ack is idempotent."""
+(opened once); a call approved, denied or expired while the gateway was down is told to
+the chat after it is back; only the gateway's token reads the outbox, and an ack is idempotent."""
 
 from __future__ import annotations
 
@@ -30,6 +30,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.nsjail, pytest.mark.xdist_group("gate
 
 GATEWAY = Path(sys.executable).with_name("nexflow-gateway")
 BOB, EVE = 200, 300
+TTL_S = 10  # approvals expire fast here (the expiry test waits for one)
 BOB_DISCORD = 444  # bob's Discord user id; the fake's DM channel with him is 1444
 
 
@@ -84,7 +85,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     bg = BackgroundLoop()
     telegram = bg.run(FakeTelegram(TELEGRAM_TOKEN).start())
     discord = bg.run(FakeDiscord(DISCORD_TOKEN).start())
-    stack = start_stack(tmp, "--sandbox", "nsjail")
+    stack = start_stack(tmp, "--sandbox", "nsjail", env={"NEXFLOW_APPROVALS__TTL_S": str(TTL_S)})
     try:
         c = stack.client
         for name, roles, subject in (
@@ -200,6 +201,51 @@ def test_call_approved_while_the_gateway_is_down_reaches_the_chat_after_restart(
         lambda: next((t for t in world.sent_to(BOB) if "after-restart" in t), None), world.stack
     )
     assert pending["call_id"] in text and "succeeded" in text
+
+
+def _ask_shell(world: World, command: str) -> dict[str, str]:
+    """bob's shell call from his private chat, as the gateway makes it: it waits."""
+    asked = httpx.post(
+        f"{world.stack.url}/api/v1/skills/shell-run",
+        json={"input": {"command": command}},
+        headers=_as(
+            world.gateway_token,
+            **{"X-Nexflow-On-Behalf-Of": f"telegram:{BOB}", "X-Nexflow-Channel": f"telegram:{BOB}"},
+        ),
+        timeout=60,
+    )
+    assert asked.status_code == 202 and asked.json()["status"] == "pending_approval", asked.text
+    return dict(asked.json())
+
+
+def test_denial_and_expiry_while_the_gateway_is_down_reach_the_chat_after_restart(
+    world: World, tmp_path: Path
+) -> None:
+    """Two calls from bob's chat wait; the gateway stops; an admin denies one and the
+    other's approval expires; nothing is sent meanwhile; once the gateway is back, the
+    chat is told each one will not run (once each), and neither ran."""
+    world.stop_gateway()
+    denied, expiring = _ask_shell(world, "echo deny-me"), _ask_shell(world, "echo let-expire")
+    no = world.stack.client.post(f"/api/v1/approvals/{denied['approval_id']}/deny")
+    assert no.status_code == 200, no.text
+    approval = f"/api/v1/approvals/{expiring['approval_id']}"
+    _until(lambda: world.stack.client.get(approval).json()["status"] == "expired", world.stack)
+    time.sleep(1)
+    assert not [t for t in world.sent_to(BOB) if "not run" in t]
+    world.start_gateway(tmp_path / "gateway.log")
+
+    def told() -> list[str]:
+        return [t for t in world.sent_to(BOB) if "not run" in t]
+
+    _until(lambda: len(told()) == 2, world.stack)
+    time.sleep(1)  # a few polling rounds: nothing is told twice
+    [no_text, late_text] = sorted(told(), key=lambda t: denied["call_id"] not in t)
+    assert denied["call_id"] in no_text and "denied" in no_text and "admin denied it" in no_text
+    assert expiring["call_id"] in late_text and "expired" in late_text
+    for pending in (denied, expiring):
+        story = world.stack.client.get(f"/api/v1/calls/{pending['call_id']}").json()
+        assert story["status"] in ("denied", "expired")
+        assert "call.dispatched" not in [e["action"] for e in story["events"]]
 
 
 def test_outbox_is_the_gateways_alone_and_an_ack_is_idempotent(world: World) -> None:
