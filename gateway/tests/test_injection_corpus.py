@@ -42,6 +42,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.nsjail, pytest.mark.xdist_group("gate
 
 GATEWAY = Path(sys.executable).with_name("nexflow-gateway")
 AMY, URSULA, MALLORY = 400, 300, 666  # an approver, a plain user, nobody's identity
+STORED_SECRET = "ghp_STORED-canary-NEVER-SHOWN-4b7d1e"  # in the secret store, granted to none
 FIRST_CHAT = 7000  # bob's private chat for case n is FIRST_CHAT + n
 _BAD_CHARS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b\u202a-\u202e\u2066-\u2069\ufeff]")
 
@@ -61,10 +62,10 @@ class World:
 @pytest.fixture(scope="module")
 def world(llm: ScriptedLLM, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     """bob (operator, the asker), amy (operator: an approver, telegram:400), ursula (role
-    user, telegram:300), the gateway's token (`calls:run_as`, `approvals:relay`), and a
-    gateway process with the model and Telegram configured. The control plane's own
-    environment holds the LLM key and the bot token too, so a skill that prints its
-    environment would find them if the sandbox let it."""
+    user, telegram:300), the gateway's token (`calls:run_as`, `approvals:relay`), a
+    stored secret no policy grants, and a gateway process with the model and Telegram
+    configured. The control plane's own environment holds the LLM key and the bot token
+    too, so a skill that prints its environment would find them if the sandbox let it."""
     tmp = tmp_path_factory.mktemp("corpus")
     bg = BackgroundLoop()
     telegram = bg.run(FakeTelegram(TELEGRAM_TOKEN).start())
@@ -118,12 +119,15 @@ def world(llm: ScriptedLLM, tmp_path_factory: pytest.TempPathFactory) -> Iterato
             )
         wait_healthy(proc, f"http://127.0.0.1:{port}", log, "nexflow-gateway", seconds=90)
         _until(lambda: "getupdates" in telegram.calls, stack)
+        stored = c.post("/api/v1/secrets", json={"name": "github_token", "value": STORED_SECRET})
+        assert stored.status_code == 201, stored.text
         bob_id = "bob"  # what `/api/v1/me` names the user the gateway acts for
         secrets = {
             "gateway token": gateway_token,
             "LLM key": API_KEY,
             "bot token": TELEGRAM_TOKEN,
             "admin token": stack.token,
+            "stored secret": STORED_SECRET,
         }
         yield World(stack, bg, telegram, llm, log, bob_id, secrets, proc)
     finally:
