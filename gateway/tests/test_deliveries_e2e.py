@@ -1,8 +1,9 @@
 """Results owed to a chat, through the control plane's outbox: `nexflow up` (nsjail) and a
 real `nexflow-gateway` process of the test's own (so it can be stopped and started again)
-talking to a local Telegram Bot API. A schedule delivers to its owner's own chat, never
-to another's; a call approved while the gateway was down reaches the chat after it is
-back; only the gateway's token reads the outbox, and an ack is idempotent."""
+talking to a local Telegram Bot API and a local Discord. A schedule delivers to its
+owner's own chat, never to another's; a result owed to a Discord user reaches their DM
+(opened once); a call approved, denied or expired while the gateway was down is told to
+the chat after it is back; only the gateway's token reads the outbox, and an ack is idempotent."""
 
 from __future__ import annotations
 
@@ -18,9 +19,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from gateway.tests.conftest import TELEGRAM_TOKEN, stack_database
+from gateway.tests.conftest import DISCORD_TOKEN, TELEGRAM_TOKEN, stack_database
 from gateway.tests.conftest import until as _until
 from gateway.tests.fakes.background import BackgroundLoop
+from gateway.tests.fakes.discord_api import FakeDiscord
 from gateway.tests.fakes.telegram_api import FakeTelegram
 from tests.harness import Stack, free_port, start_stack
 
@@ -28,6 +30,8 @@ pytestmark = [pytest.mark.e2e, pytest.mark.nsjail, pytest.mark.xdist_group("gate
 
 GATEWAY = Path(sys.executable).with_name("nexflow-gateway")
 BOB, EVE = 200, 300
+TTL_S = 10  # approvals expire fast here (the expiry test waits for one)
+BOB_DISCORD = 444  # bob's Discord user id; the fake's DM channel with him is 1444
 
 
 @dataclass
@@ -35,6 +39,7 @@ class World:
     stack: Stack
     bg: BackgroundLoop
     telegram: FakeTelegram
+    discord: FakeDiscord
     gateway_token: str
     bob_token: str
     gateway: subprocess.Popen[bytes] | None = None
@@ -50,6 +55,8 @@ class World:
             "NEXFLOW_TELEGRAM__TOKEN": TELEGRAM_TOKEN,
             "NEXFLOW_TELEGRAM__API_BASE": self.telegram.url,
             "NEXFLOW_TELEGRAM__POLL_TIMEOUT_S": "1",
+            "NEXFLOW_DISCORD__TOKEN": DISCORD_TOKEN,
+            "NEXFLOW_DISCORD__API_BASE": self.discord.api_base,
         }
         port = str(free_port())
         with log.open("ab") as out:
@@ -77,7 +84,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     tmp = tmp_path_factory.mktemp("deliveries")
     bg = BackgroundLoop()
     telegram = bg.run(FakeTelegram(TELEGRAM_TOKEN).start())
-    stack = start_stack(tmp, "--sandbox", "nsjail")
+    discord = bg.run(FakeDiscord(DISCORD_TOKEN).start())
+    stack = start_stack(tmp, "--sandbox", "nsjail", env={"NEXFLOW_APPROVALS__TTL_S": str(TTL_S)})
     try:
         c = stack.client
         for name, roles, subject in (
@@ -93,14 +101,17 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         gw = c.post("/api/v1/users/relay/tokens", json={"name": "gw", "scopes": scopes})
         bob = c.post("/api/v1/users/bob/tokens", json={"name": "cli"})
         assert gw.status_code == 201 and bob.status_code == 201, (gw.text, bob.text)
-        w = World(stack, bg, telegram, gw.json()["token"], bob.json()["token"])
+        body = {"provider": "discord", "subject": str(BOB_DISCORD)}
+        assert c.post("/api/v1/users/bob/identities", json=body).status_code == 201
+        w = World(stack, bg, telegram, discord, gw.json()["token"], bob.json()["token"])
         w.start_gateway(tmp / "gateway.log")
-        _until(lambda: "getupdates" in telegram.calls, stack)
+        _until(lambda: "getupdates" in telegram.calls and discord.identify is not None, stack)
         yield w
         w.stop_gateway()
     finally:
         stack.stop()
         bg.run(telegram.stop())
+        bg.run(discord.stop())
         bg.close()
 
 
@@ -129,6 +140,26 @@ def test_schedule_to_the_owners_chat_delivers_its_result_once(world: World) -> N
     assert left.status_code == 200 and left.json()["deliveries"] == [], left.text
 
 
+def test_schedule_to_a_discord_user_reaches_their_dm(world: World) -> None:
+    """bob's schedules to discord:444 (his Discord user id, no channel) reach his DM: the
+    gateway opens the DM channel once (`recipient_id` 444) and sends both results there."""
+    for message in ("dm-one", "dm-two"):
+        made = _schedule(world, f"discord:{BOB_DISCORD}", message)
+        assert made.status_code == 201, made.text
+
+    def in_dm() -> list[str]:
+        sent = world.discord.messages
+        return [str(m["body"]["content"]) for m in sent if m["channel_id"] == "1444"]
+
+    _until(lambda: len([t for t in in_dm() if "dm-" in t]) == 2, world.stack)
+    assert all("echo (" in t and "succeeded" in t for t in in_dm())
+    assert [str(o["recipient_id"]) for o in world.discord.dm_opens] == [str(BOB_DISCORD)]
+    left = world.stack.client.get(
+        "/api/v1/outbox", params={"channel": "discord"}, headers=_as(world.gateway_token)
+    )
+    assert left.status_code == 200 and left.json()["deliveries"] == [], left.text
+
+
 def test_schedule_to_another_persons_chat_is_refused_at_creation(world: World) -> None:
     """bob cannot send results to eve's chat (telegram:300) or to a group: 422
     `destination_not_linked`, and no schedule is stored."""
@@ -137,7 +168,8 @@ def test_schedule_to_another_persons_chat_is_refused_at_creation(world: World) -
         assert refused.status_code == 422, refused.text
         assert refused.json()["error"] == "destination_not_linked"
     listed = world.stack.client.get("/api/v1/schedules").json()["schedules"]
-    assert all(s["destination"] == f"telegram:{BOB}" for s in listed)
+    mine = {f"telegram:{BOB}", f"discord:{BOB_DISCORD}"}
+    assert all(s["destination"] in mine for s in listed)
 
 
 def test_call_approved_while_the_gateway_is_down_reaches_the_chat_after_restart(
@@ -169,6 +201,51 @@ def test_call_approved_while_the_gateway_is_down_reaches_the_chat_after_restart(
         lambda: next((t for t in world.sent_to(BOB) if "after-restart" in t), None), world.stack
     )
     assert pending["call_id"] in text and "succeeded" in text
+
+
+def _ask_shell(world: World, command: str) -> dict[str, str]:
+    """bob's shell call from his private chat, as the gateway makes it: it waits."""
+    asked = httpx.post(
+        f"{world.stack.url}/api/v1/skills/shell-run",
+        json={"input": {"command": command}},
+        headers=_as(
+            world.gateway_token,
+            **{"X-Nexflow-On-Behalf-Of": f"telegram:{BOB}", "X-Nexflow-Channel": f"telegram:{BOB}"},
+        ),
+        timeout=60,
+    )
+    assert asked.status_code == 202 and asked.json()["status"] == "pending_approval", asked.text
+    return dict(asked.json())
+
+
+def test_denial_and_expiry_while_the_gateway_is_down_reach_the_chat_after_restart(
+    world: World, tmp_path: Path
+) -> None:
+    """Two calls from bob's chat wait; the gateway stops; an admin denies one and the
+    other's approval expires; nothing is sent meanwhile; once the gateway is back, the
+    chat is told each one will not run (once each), and neither ran."""
+    world.stop_gateway()
+    denied, expiring = _ask_shell(world, "echo deny-me"), _ask_shell(world, "echo let-expire")
+    no = world.stack.client.post(f"/api/v1/approvals/{denied['approval_id']}/deny")
+    assert no.status_code == 200, no.text
+    approval = f"/api/v1/approvals/{expiring['approval_id']}"
+    _until(lambda: world.stack.client.get(approval).json()["status"] == "expired", world.stack)
+    time.sleep(1)
+    assert not [t for t in world.sent_to(BOB) if "not run" in t]
+    world.start_gateway(tmp_path / "gateway.log")
+
+    def told() -> list[str]:
+        return [t for t in world.sent_to(BOB) if "not run" in t]
+
+    _until(lambda: len(told()) == 2, world.stack)
+    time.sleep(1)  # a few polling rounds: nothing is told twice
+    [no_text, late_text] = sorted(told(), key=lambda t: denied["call_id"] not in t)
+    assert denied["call_id"] in no_text and "denied" in no_text and "admin denied it" in no_text
+    assert expiring["call_id"] in late_text and "expired" in late_text
+    for pending in (denied, expiring):
+        story = world.stack.client.get(f"/api/v1/calls/{pending['call_id']}").json()
+        assert story["status"] in ("denied", "expired")
+        assert "call.dispatched" not in [e["action"] for e in story["events"]]
 
 
 def test_outbox_is_the_gateways_alone_and_an_ack_is_idempotent(world: World) -> None:

@@ -88,7 +88,8 @@ async def test_buttons_and_presses(
         Button(label=label, approval_id=approval_id, decision=decision, nonce=NONCE)
         for label, decision in (("Approve", "approve"), ("Deny", "deny"))
     )
-    await bot.send(Reply(chat_id="1111", text="shell wants to run", buttons=buttons))
+    dm = discord_fake.message("run the shell", ALICE)  # alice's DM channel, 1111
+    await bot.send(Reply(chat_id=dm["channel_id"], text="shell wants to run", buttons=buttons))
     (sent,) = discord_fake.messages
     keys = sent["body"]["components"][0]["components"]
     assert [(k["label"], k["style"]) for k in keys] == [("Approve", 3), ("Deny", 4)]
@@ -133,6 +134,25 @@ async def test_forged_custom_id_dropped(discord_fake: FakeDiscord, bot: DiscordC
     assert bot.drops.counts["unknown_button"] == 1
     (answer,) = discord_fake.callbacks
     assert answer["body"]["type"] == 4 and answer["body"]["data"]["flags"] == 64
+
+
+async def test_reply_to_a_user_opens_their_dm_once(
+    discord_fake: FakeDiscord, bot: DiscordConnector
+) -> None:
+    """A reply to a user id (the outbox's `discord:<user>`) is refused by Discord as an
+    unknown channel; the connector opens the user's DM once (`recipient_id`), sends there,
+    and sends the next reply straight to the kept DM; a user it cannot DM is one
+    ConnectorError and nothing sent."""
+    await bot.send(Reply(chat_id="333", text="scheduled result"))
+    await bot.send(Reply(chat_id="333", text="second result"))
+    assert [str(o["recipient_id"]) for o in discord_fake.dm_opens] == ["333"]
+    assert [(m["channel_id"], m["body"]["content"]) for m in discord_fake.messages] == [
+        ("1333", "scheduled result"),
+        ("1333", "second result"),
+    ]
+    with pytest.raises(ConnectorError) as caught:
+        await bot.send(Reply(chat_id=str(BOT_ID), text="to myself"))
+    assert "Unknown User" in caught.value.message and len(discord_fake.messages) == 2
 
 
 async def test_bad_token_fails_start(discord_fake: FakeDiscord) -> None:

@@ -74,3 +74,26 @@ async def test_relay_scope_is_needed_and_decides_nothing_itself(api: Api) -> Non
     ):
         assert reply.status_code == 403 and reply.json()["error"] == "insufficient_scope"
     assert (await press(api, pending["approval_id"], "telegram:200", nonce)).status_code == 200
+
+
+async def test_a_denied_chat_call_is_owed_to_its_chat_and_a_plain_one_is_not(api: Api) -> None:
+    """bob's Deny press on alice's call from the group puts one notice for that group in
+    the outbox (the gateway may have restarted since it showed the buttons); a call asked
+    over plain HTTP and denied owes no chat anything."""
+    await chat_users(api)
+    asked = await pending_for(api, "telegram:100")
+    nonce = await nonce_for(api, asked["approval_id"], "telegram:100")
+    denied = await press(api, asked["approval_id"], "telegram:200", nonce, decision="deny")
+    assert denied.status_code == 200, denied.text
+    plain = await api.request(
+        "admin", "POST", "/api/v1/skills/shell-echo", json={"input": {"data": 8}}
+    )
+    assert plain.status_code == 202, plain.text
+    await api.user("otto", ["operator"], ["approvals:decide"])
+    no = await api.request("otto", "POST", f"/api/v1/approvals/{plain.json()['approval_id']}/deny")
+    assert no.status_code == 200, no.text
+    due = await api.request("gw", "GET", "/api/v1/outbox", params={"channel": "telegram"})
+    assert due.status_code == 200, due.text
+    [row] = due.json()["deliveries"]
+    assert (row["call_id"], row["chat"]) == (asked["call_id"], CHAT.split(":", 1)[1])
+    assert row["text"] == f"shell-echo ({asked['call_id']}) denied: not run, bob denied it"

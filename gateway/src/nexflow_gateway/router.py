@@ -6,8 +6,8 @@
   reply carries approve/deny buttons for each call left pending, with nonces the control
   plane minted for that approval and that chat; each pending call is then followed
   (its status polled, bounded in time) and its buttons taken off when it is decided.
-  A call that ran sends its result through the control plane's outbox (`deliveries`),
-  which also survives a gateway restart; a denied or expired one is told here.
+  How it ended (its result, or that it was denied or expired) reaches the chat through
+  the control plane's outbox (`deliveries`), which survives a gateway restart.
 - An `Event` from an unknown identity gets a pairing code and nothing else: no model call,
   no skill call.
 - A `Press` is relayed to the control plane, which decides it; the chat is told how and
@@ -27,7 +27,6 @@ from collections.abc import Awaitable
 import structlog
 
 from .chat_control import (
-    CallStatus,
     approval_buttons,
     call_status,
     identity_of,
@@ -47,7 +46,6 @@ from .turns import PendingApproval
 log = structlog.get_logger("nexflow_gateway.router")
 
 MAX_REPLY = MAX_MESSAGE_CHARS * 4
-_NOT_RUN = frozenset({"denied", "expired"})
 
 _BUSY = "Too many messages are waiting in this chat; please try again in a moment."
 _PRESS_REFUSED = {
@@ -149,7 +147,7 @@ class Router:
         await connector.send(_reply(event, turn.reply or "(no answer)", buttons))
         log.info("router.turn", channel=event.channel, calls=len(turn.calls), stop=turn.stop_reason)
         for pending in turn.pending_approvals:
-            self._spawn(self._follow(cp_as, event, pending, connector), name="follow")
+            self._spawn(self._follow(cp_as, pending, connector), name="follow")
 
     async def _pair(self, event: Event, identity: str, chat: str, connector: Connector) -> None:
         code = await pairing_code(self._cp, identity, chat)
@@ -171,11 +169,10 @@ class Router:
         return buttons
 
     async def _follow(
-        self, cp_as: ControlPlane, event: Event, pending: PendingApproval, connector: Connector
+        self, cp_as: ControlPlane, pending: PendingApproval, connector: Connector
     ) -> None:
-        """Poll the pending call until it ends (at most `follow_s`); take its buttons off
-        (however it was decided); tell the chat if it was denied or expired (a call
-        that ran owes its result through the outbox)."""
+        """Poll the pending call until it ends (at most `follow_s`) and take its buttons
+        off, however it was decided (how it ended is owed through the outbox)."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._follow_s
         while loop.time() < deadline:
@@ -187,8 +184,6 @@ class Router:
                 continue
             if not status.waiting:
                 await _quietly(connector.retire(pending.approval_id))
-                if status.status in _NOT_RUN:
-                    await connector.send(_reply(event, _finished(pending, status)))
                 return
 
     # -- presses -------------------------------------------------------------------------
@@ -239,8 +234,3 @@ async def _quietly(work: Awaitable[None]) -> None:
 def _reply(event: Event, text: str, buttons: list[Button] | None = None) -> Reply:
     text = text if len(text) <= MAX_REPLY else text[: MAX_REPLY - 1] + "…"
     return Reply(chat_id=event.chat_id, text=text, buttons=tuple(buttons or ()), reply_to=event.id)
-
-
-def _finished(pending: PendingApproval, status: CallStatus) -> str:
-    head = f"{pending.skill} ({pending.call_id}) {status.status}"
-    return head + (f": {status.error}" if status.error else ".")

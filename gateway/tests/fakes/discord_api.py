@@ -4,9 +4,12 @@ on one real socket, speaking https://discord.com/developers/docs as discord.py u
 Gateway: HELLO (op 10) on connect, IDENTIFY (op 2, token checked: 4004 closes a wrong
 one) answered by READY then GUILD_CREATE for the one guild, heartbeats (op 1) acked
 (op 11); `dispatch` sends any event (MESSAGE_CREATE, INTERACTION_CREATE) with a sequence.
-REST: `users/@me`, `gateway/bot`, `channels/{id}/messages` (POST, PATCH),
+REST: `users/@me`, `users/@me/channels` (open a DM: `{"recipient_id"}` → the DM
+channel, id `1000 + user id`), `gateway/bot`, `channels/{id}/messages` (POST, PATCH),
 `interactions/{id}/{token}/callback`; the `Authorization: Bot <token>` header is checked
-and every request body is kept for the test.
+and every request body is kept for the test. A message to a channel Discord does not know
+(not the guild's, not a DM opened or written in) is 404 "Unknown Channel" (code 10003),
+as Discord answers a message sent to a user's id.
 """
 
 from __future__ import annotations
@@ -62,6 +65,8 @@ class FakeDiscord:
         self.messages: list[dict[str, Any]] = []
         self.edits: list[dict[str, Any]] = []
         self.callbacks: list[dict[str, Any]] = []
+        self.dm_opens: list[dict[str, Any]] = []
+        self.channels: set[str] = {str(CHANNEL_ID)}
         self.identify: dict[str, Any] | None = None
         self.heartbeats = 0
         self._sockets: list[web.WebSocketResponse] = []
@@ -72,6 +77,7 @@ class FakeDiscord:
         app.router.add_get("/gateway", self._gateway)
         api = "/api/v10"
         app.router.add_get(f"{api}/users/@me", self._me)
+        app.router.add_post(f"{api}/users/@me/channels", self._open_dm)
         app.router.add_get(f"{api}/gateway/bot", self._gateway_bot)
         app.router.add_get(f"{api}/oauth2/applications/@me", self._application)
         app.router.add_post(f"{api}/channels/{{channel}}/messages", self._create_message)
@@ -124,6 +130,7 @@ class FakeDiscord:
             "type": 0,
             "flags": 0,
         }
+        self.channels.add(data["channel_id"])
         if guild:
             data["guild_id"] = str(GUILD_ID)
             data["member"] = {"roles": [], "joined_at": _now(), "deaf": False, "mute": False}
@@ -178,6 +185,26 @@ class FakeDiscord:
         }
         return _json(app)
 
+    async def _open_dm(self, request: web.Request) -> web.Response:
+        """Create DM: the (one, stable) DM channel between the bot and `recipient_id`."""
+        if not self._authorized(request):
+            return _json({"message": "401: Unauthorized", "code": 0}, status=401)
+        body = await request.json()
+        self.dm_opens.append(body)
+        recipient = str(body.get("recipient_id", ""))
+        if not recipient.isdigit() or recipient in self.channels or recipient == str(BOT_ID):
+            return _json({"message": "Unknown User", "code": 10013}, status=404)
+        channel = str(1000 + int(recipient))
+        self.channels.add(channel)
+        dm = {
+            "id": channel,
+            "type": 1,
+            "last_message_id": None,
+            "flags": 0,
+            "recipients": [user(int(recipient), f"user{recipient}")],
+        }
+        return _json(dm)
+
     async def _gateway_bot(self, request: web.Request) -> web.Response:
         if not self._authorized(request):
             return _json({"message": "401: Unauthorized", "code": 0}, status=401)
@@ -197,6 +224,8 @@ class FakeDiscord:
             }
             return _json(error, status=400)
         channel = request.match_info["channel"]
+        if channel not in self.channels:
+            return _json({"message": "Unknown Channel", "code": 10003}, status=404)
         message = {
             **self.message(content, BOT),
             "channel_id": channel,

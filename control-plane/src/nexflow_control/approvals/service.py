@@ -7,6 +7,9 @@
 - Expiry: a sweeper task every `approvals.sweep_interval_s`, and lazily on every read and
   decide, moves pending approvals past `expires_at` to `expired` (`approval.expired`,
   actor `system`).
+- A denied or expired call that came from a chat (or a schedule with a chat destination)
+  owes that chat a notice: one outbox row (`CallService.owe_not_run`), like a call that
+  ran, so it reaches the chat even when the gateway restarted while the call waited.
 - `recover()` at start: expired ones are expired; pending ones stay pending; a `granted`
   row (approved, never dispatched: dispatch and `ran` commit together) becomes
   `interrupted` (`approval.interrupted` + `call.failed` `approval_interrupted`): an
@@ -60,12 +63,12 @@ class ApprovalService:
     async def get(self, approval_id: str) -> Approval:
         approval = await self.store.get(approval_id)
         if approval.status is Status.PENDING and approval.expires_at <= self.store.now():
-            await self.store.expire_due()
+            await self._expire_due()
             approval = await self.store.get(approval_id)
         return approval
 
     async def recent(self, status: Status | None, limit: int = 100) -> list[Approval]:
-        await self.store.expire_due()
+        await self._expire_due()
         return await self.store.recent(status, limit)
 
     # -- decisions -----------------------------------------------------------------------
@@ -142,12 +145,28 @@ class ApprovalService:
                         },
                     )
                 )
+        if expired:
+            await self._owe_expired(current)
         if expired or current.status is not Status.PENDING:
             raise not_pending(await self.store.get(approval_id))
         decided = await self.store.get(approval_id)
         if approve:
             self._spawn(decided)
+        else:
+            await self.calls.owe_not_run(decided, str(Status.DENIED), f"{who.id} denied it")
         return decided
+
+    async def _expire_due(self) -> list[Approval]:
+        """Expire what is due (`ApprovalStore.expire_due`), each chat told."""
+        expired = await self.store.expire_due()
+        for approval in expired:
+            await self._owe_expired(approval)
+        return expired
+
+    async def _owe_expired(self, approval: Approval) -> None:
+        await self.calls.owe_not_run(
+            approval, str(Status.EXPIRED), "nobody decided before its approval expired"
+        )
 
     def _spawn(self, approval: Approval) -> None:
         task = asyncio.create_task(self._run(approval), name=f"approved-{approval.call_id}")
@@ -178,7 +197,7 @@ class ApprovalService:
 
     async def recover(self) -> dict[str, int]:
         """At start: expire what is due, interrupt what was granted but never dispatched."""
-        expired = await self.store.expire_due()
+        expired = await self._expire_due()
         interrupted = 0
         for approval in await self.store.with_status(Status.GRANTED):
             async with self.store.changing() as tx:
@@ -216,7 +235,7 @@ class ApprovalService:
         while True:
             await asyncio.sleep(self._interval)
             try:
-                for approval in await self.store.expire_due():
+                for approval in await self._expire_due():
                     log.info("approval.expired", approval_id=approval.id)
             except (NexflowError, PolicyUnavailable) as exc:
                 log.warning("approvals.sweep_failed", error=exc.code)

@@ -319,6 +319,14 @@ class CallService:
         """Let calls that run without a held request end (bounded), cancel the rest."""
         await self.parts.running.close()
 
+    async def owe_not_run(self, approval: Approval, status: str, why: str) -> None:
+        """Tell the chat a call that waited for approval came from (its `deliver_to`)
+        that it will not run (`denied`, `expired`), through the outbox: the gateway that
+        showed its buttons may have restarted since."""
+        await self.parts.owe(
+            approval.requester(), approval.call_id, approval.skill, status, error=f"not run, {why}"
+        )
+
     async def invalidate(self, approval: Approval, principal: Principal, why: str) -> None:
         """granted → invalidated: approval.invalidated and call.failed, in one transaction."""
         await _approved.invalidate(self.parts, approval, principal, why)

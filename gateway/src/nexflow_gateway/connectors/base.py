@@ -19,9 +19,10 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from ..errors import GatewayError
+from .text import shown
 
 MAX_MESSAGE_CHARS = 16_000
 MAX_METADATA_ITEMS = 32
@@ -87,7 +88,8 @@ class Button(BaseModel):
 
 class Reply(BaseModel):
     """What the gateway sends to a chat: plain text (the connector escapes and splits it
-    as its channel needs) and optional approval buttons."""
+    as its channel needs) and optional approval buttons. The text is cleaned of terminal
+    escapes and invisible controls here (`text.shown`), whoever wrote it."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -95,6 +97,11 @@ class Reply(BaseModel):
     text: Annotated[str, StringConstraints(min_length=1, max_length=MAX_MESSAGE_CHARS * 4)]
     buttons: tuple[Button, ...] = Field(default=(), max_length=MAX_BUTTONS)
     reply_to: _Id | None = None
+
+    @field_validator("text", mode="before")
+    @classmethod
+    def _shown(cls, value: object) -> object:
+        return shown(value) if isinstance(value, str) else value
 
 
 class Connector(abc.ABC):

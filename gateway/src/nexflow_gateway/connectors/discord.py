@@ -7,6 +7,13 @@ and sent with no allowed mentions, so nothing the model writes pings `@everyone`
 or a user. Approval buttons are message components whose `custom_id` carries approval id,
 decision and nonce; presses are read from every component interaction (not from a
 `View` kept in memory), so a button still works after the gateway restarts.
+
+A reply's `chat_id` is a channel id (where a message came from) or a user id (the
+outbox's `discord:<user>` destinations: a schedule's results go to its owner's DM).
+Discord answers a message to a user id with 404 "Unknown Channel" (code 10003): the
+connector then opens the DM channel (`POST /users/@me/channels`, `recipient_id`), keeps
+the user → DM channel pair, and sends there; snowflakes are unique across kinds, so a
+user id is never mistaken for someone else's channel.
 """
 
 from __future__ import annotations
@@ -41,6 +48,8 @@ log = structlog.get_logger("nexflow_gateway.connectors.discord")
 
 MAX_TEXT = 2000
 MAX_CUSTOM_ID = 100
+MAX_DMS = 10_000
+UNKNOWN_CHANNEL = 10003  # Discord's JSON error code for a channel id it does not know
 _STYLES = {"approve": discord.ButtonStyle.success, "deny": discord.ButtonStyle.danger}
 
 
@@ -74,6 +83,7 @@ class DiscordConnector(Connector):
         self._client: _Client | None = None
         self._runner: asyncio.Task[None] | None = None
         self._sent_buttons: OrderedDict[str, list[tuple[int, int]]] = OrderedDict()
+        self._dms: OrderedDict[int, int] = OrderedDict()  # user id → their DM channel's id
         self.drops = Drops("discord")
 
     async def start(self) -> None:
@@ -184,7 +194,21 @@ class DiscordConnector(Connector):
             raise ConnectorError("discord: not started")
         if not reply.chat_id.isdigit():
             raise ConnectorError(f"discord: {reply.chat_id!r} is not a channel id")
-        target = self._client.get_partial_messageable(int(reply.chat_id))
+        chat = int(reply.chat_id)
+        channel_id = self._dms.get(chat, chat)
+        try:
+            await self._send_to(channel_id, reply)
+        except _UnknownChannel:
+            if channel_id != chat:  # the DM we opened is gone: open it again next time
+                self._dms.pop(chat, None)
+                raise ConnectorError("discord: the DM channel is gone") from None
+            await self._send_to(await self._open_dm(chat), reply)
+
+    async def _send_to(self, channel_id: int, reply: Reply) -> None:
+        """`reply` in pieces to the channel `channel_id`; `_UnknownChannel` if Discord
+        knows no such channel (said at the first piece, so nothing was sent)."""
+        assert self._client is not None
+        target = self._client.get_partial_messageable(channel_id)
         pieces = split_text(reply.text, MAX_TEXT)
         reference = _reference(reply.reply_to, target.id)
         for n, piece in enumerate(pieces):
@@ -197,6 +221,10 @@ class DiscordConnector(Connector):
                 extra["view"] = view
             try:
                 sent = await target.send(piece, **extra)
+            except discord.NotFound as exc:
+                if n == 0 and exc.code == UNKNOWN_CHANNEL:
+                    raise _UnknownChannel from None
+                raise ConnectorError(f"discord: {_describe(exc)}") from None
             except discord.DiscordException as exc:
                 raise ConnectorError(f"discord: {_describe(exc)}") from None
             if view is not None:
@@ -204,6 +232,20 @@ class DiscordConnector(Connector):
                     self._sent_buttons.setdefault(approval_id, []).append((target.id, sent.id))
         while len(self._sent_buttons) > 10_000:
             self._sent_buttons.popitem(last=False)
+
+    async def _open_dm(self, user_id: int) -> int:
+        """The id of the DM channel with the user `user_id`, opened now and kept."""
+        assert self._client is not None
+        try:
+            dm = await self._client.create_dm(discord.Object(id=user_id))
+        except discord.DiscordException as exc:
+            error = f"discord: cannot open a DM with {user_id}: {_describe(exc)}"
+            raise ConnectorError(error) from None
+        self._dms[user_id] = dm.id
+        while len(self._dms) > MAX_DMS:
+            self._dms.popitem(last=False)
+        log.info("discord.dm_opened", user_id=str(user_id))
+        return dm.id
 
     def _view(self, buttons: tuple[Button, ...]) -> discord.ui.View:
         """The buttons as components; stopped, so the library keeps no listener for it
@@ -225,6 +267,10 @@ class DiscordConnector(Connector):
             channel = self._client.get_partial_messageable(channel_id)
             with contextlib.suppress(discord.DiscordException):
                 await channel.get_partial_message(message_id).edit(view=None)
+
+
+class _UnknownChannel(Exception):
+    """Discord knows no channel of that id (it may be a user's: open their DM)."""
 
 
 def _reference(reply_to: str | None, channel_id: int) -> discord.MessageReference | None:
