@@ -122,6 +122,8 @@ def git(args, repo=None, extra_env=None, timeout=120, ok=(0,)):
         )
     except subprocess.TimeoutExpired:
         fail("timeout", f"git {args[0]} took longer than {timeout} s")
+    except OSError as exc:  # no git here: an nsjail host without Debian's git package
+        fail("git_missing", f"cannot run {GIT}: {exc.strerror}")
     if done.returncode not in ok:
         err = done.stderr.decode("utf-8", "replace").strip()
         code = "git_failed"
