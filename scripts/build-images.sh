@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Builds the container images skills run in (skill-images/, see its README.md):
 #   nexflow/base:bookworm                     debootstrap + docker import (skill-images/base/build.sh)
-#   nexflow/{bash,python,node}:bookworm       docker build FROM nexflow/base:bookworm
-#   (also tagged nexflow/{bash,python,node}:latest)
+#   nexflow/{bash,python,node,git}:bookworm   docker build FROM nexflow/base:bookworm
+#   (also tagged nexflow/{bash,python,node,git}:latest)
 # Needs the Docker engine (scripts/start-dockerd.sh), and for the base image root,
 # debootstrap and the Debian mirror. No registry is used.
 #
 # Usage: scripts/build-images.sh [--force] [--refresh] [--verbose] [NAME...]
-#   NAME       base, bash, python, node (default: all). A child's base is built first
+#   NAME       base, bash, python, node, git (default: all). A child's base is built first
 #              when it is out of date.
 #   --force    rebuild NAME... (default all) even when up to date, without Docker's cache
 #   --refresh  debootstrap again (newer Debian packages, security fixes), which rebuilds
@@ -34,7 +34,7 @@ export SOURCE_DATE_EPOCH
 # is written for the legacy builder (no RUN --mount, no heredocs).
 export DOCKER_BUILDKIT="${DOCKER_BUILDKIT:-0}"
 
-ALL=(base bash python node)
+ALL=(base bash python node git)
 suite=$NEXFLOW_SUITE
 cache="${NEXFLOW_CACHE:-$HOME/.cache/nexflow}/images"
 logs="$cache/logs"

@@ -24,15 +24,17 @@ done_step() { log "  done in $((SECONDS - step_started)) s"; }
 
 # --- system packages -------------------------------------------------------------------------
 # libnl-route-3-200: the nsjail binary links against it.
-# python3, nodejs, bash: the runtimes skills run with inside the nsjail sandbox (read-only /usr).
+# python3, nodejs, bash: the runtimes skills run with inside the nsjail sandbox (read-only /usr);
+# python3-yaml, git: what data-query and git-basic use there (the python and git images have them).
 # docker.io, debootstrap: the Docker backend and the offline build of its base image.
 # iproute2, dnsmasq-base: the egress proxy's network namespaces and their resolver.
 # gcc, libc6-dev: the executor builds the Docker backend's static launcher (launcher.c) once.
-SYSTEM_PACKAGES=(libnl-route-3-200 python3 nodejs bash iproute2 util-linux docker.io debootstrap dnsmasq-base ca-certificates gcc libc6-dev)
+SYSTEM_PACKAGES=(libnl-route-3-200 python3 python3-yaml git nodejs bash iproute2 util-linux docker.io debootstrap dnsmasq-base ca-certificates gcc libc6-dev)
 # postgresql: the real server the audit and accounts tests (and `make bench`) also run on.
 # chromium: the real browser the web UI tests drive through Playwright.
 # docker-compose: reads and runs deploy/compose.yaml (tests/deploy).
-[ "$profile" = test ] && SYSTEM_PACKAGES+=(postgresql chromium docker-compose)
+# dovecot-imapd: the real IMAP server mail-read is tested against (started per test).
+[ "$profile" = test ] && SYSTEM_PACKAGES+=(postgresql chromium docker-compose dovecot-imapd)
 missing=()
 for p in "${SYSTEM_PACKAGES[@]}"; do
   status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)

@@ -1,7 +1,7 @@
 """The world the login skills are tested in: a stack whose policy grants the login secrets
-(SMTP, CalDAV, GitHub, GitLab, Home Assistant) to the admin role only, with them stored,
-and an operator who may run skills but is granted no secret (tests/e2e/conftest.py's
-`secret_world`)."""
+(SMTP, IMAP, CalDAV, GitHub, GitLab, Home Assistant, git over HTTP) to the admin role only, with
+them stored, and an operator who may run skills but is granted no secret
+(tests/e2e/conftest.py's `secret_world`)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,9 @@ from tests.harness import REPO
 from tests.secret_leaks import assert_absent, everything_stored
 from tests.skill_calls import approved, finished
 from tests.skill_forge_fakes import GITHUB_TOKEN, GITLAB_TOKEN
+from tests.skill_git_server import GIT_PASSWORD, GIT_USER
 from tests.skill_ha_fake import HA_TOKEN
+from tests.skill_imap_server import IMAP_PASSWORD, IMAP_USER
 from tests.skill_world import CALDAV_PASSWORD, CALDAV_USER, SMTP_PASSWORD, SMTP_USER, World
 
 SECRETS = {
@@ -27,6 +29,10 @@ SECRETS = {
     "github_token": (GITHUB_TOKEN, ["github", "github-write"]),
     "gitlab_token": (GITLAB_TOKEN, ["gitlab", "gitlab-write"]),
     "home_assistant_token": (HA_TOKEN, ["home-assistant", "home-assistant-service"]),
+    "imap_username": (IMAP_USER, ["mail-read"]),
+    "imap_password": (IMAP_PASSWORD, ["mail-read"]),
+    "git_username": (GIT_USER, ["git-basic", "git-write"]),
+    "git_password": (GIT_PASSWORD, ["git-basic", "git-write"]),
 }
 """Each secret: its value and the skills it is granted to (for the admin role)."""
 

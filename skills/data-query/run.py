@@ -1,10 +1,13 @@
 #!/usr/bin/env python3
-"""data-query: select, filter, project, sort and cut JSON or CSV (stdin: JSON input, stdout:
-JSON result). The data is hostile: it is read with a size cap, deep nesting is an error
-(not a crash), and the path language has no evaluation of any kind.
+"""data-query: select, filter, project, sort and cut JSON, YAML or CSV (stdin: JSON input,
+stdout: JSON result). The data is hostile: it is read with a size cap, deep nesting is an
+error (not a crash), YAML is read with safe_load only (no Python objects) and its aliases
+are bounded by the size they expand to, and the path language has no evaluation of any kind.
 """
 
+import base64
 import csv
+import datetime
 import io
 import json
 import os
@@ -14,6 +17,14 @@ import sys
 
 MAX_FILE = 16 << 20
 MAX_ITEMS = 10000
+# A YAML document may repeat a node through aliases (`*a`); what it costs is the size the
+# document has once every alias is written out (which is what the JSON answer would be),
+# so that expanded size is capped, not the text's: a billion-laughs document is a few
+# hundred bytes.
+MAX_YAML_NODES = 1_000_000
+# libyaml reads about 1 MB of YAML a second here (four times slower than JSON): a bigger
+# document is refused rather than left to hit the call's time limit.
+MAX_YAML_TEXT = 4 << 20
 _TOKEN = re.compile(r'\.?([A-Za-z_][\w-]*)|\[(\*|-?\d+)\]|\["((?:[^"\\]|\\.)*)"\]')
 _OPS = ("eq", "ne", "lt", "le", "gt", "ge", "contains", "exists")
 
@@ -64,7 +75,93 @@ def read_file(path):
         fail("bad_data", f"{path!r} is not UTF-8 text")
 
 
+def load_yaml(text):
+    """The YAML document as JSON-shaped data. PyYAML is Debian's python3-yaml, found in
+    dist-packages, which the sandbox's `python3 -I -S` leaves off sys.path."""
+    if "/usr/lib/python3/dist-packages" not in sys.path:
+        sys.path.append("/usr/lib/python3/dist-packages")
+    try:
+        import yaml
+    except ImportError:
+        fail("unsupported", "this sandbox has no YAML parser (Debian's python3-yaml)")
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # safe tags only, either way
+    try:
+        # libyaml builds the tree recursively in C: 100,000 nested `[` crash the process
+        # (SIGSEGV) rather than raise. Its event stream is flat, so the depth is measured
+        # there first, and the document is built only when it is sane.
+        depth = 0
+        for event in yaml.parse(text, Loader=loader):
+            if isinstance(event, yaml.CollectionStartEvent):
+                depth += 1
+                if depth > 500:
+                    fail("bad_data", "the YAML is nested too deeply")
+            elif isinstance(event, yaml.CollectionEndEvent):
+                depth -= 1
+        data = yaml.load(text, Loader=loader)  # noqa: S506 - a SafeLoader: no object tags
+    except RecursionError:
+        fail("bad_data", "the YAML is nested too deeply")
+    except yaml.YAMLError as exc:
+        fail("bad_data", f"not valid YAML: {str(exc)[:500]}")
+    expanded_size(data)
+    return plain(data)
+
+
+def expanded_size(data):
+    """The number of nodes `data` has with every shared (aliased) node counted each time it
+    is used; fails past MAX_YAML_NODES, and on a node that contains itself."""
+    sizes, busy = {}, set()
+
+    def size(node, depth):
+        if not isinstance(node, (list, dict)):
+            return 1
+        key = id(node)
+        if key in sizes:
+            return sizes[key]
+        if key in busy:
+            fail("bad_data", "the YAML contains a node that contains itself (a recursive alias)")
+        if depth > 500:
+            fail("bad_data", "the YAML is nested too deeply")
+        busy.add(key)
+        total = 1
+        for child in node.values() if isinstance(node, dict) else node:
+            total += size(child, depth + 1)
+            if total > MAX_YAML_NODES:
+                fail("too_large", f"the YAML expands to more than {MAX_YAML_NODES} nodes")
+        busy.discard(key)
+        sizes[key] = total
+        return total
+
+    size(data, 0)
+
+
+def plain(node):
+    """JSON's types for YAML's: timestamps as ISO 8601 text, !!binary as base64, keys as text."""
+    if isinstance(node, dict):
+        return {key_text(k): plain(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [plain(v) for v in node]
+    if isinstance(node, (datetime.date, datetime.datetime)):
+        return node.isoformat()
+    if isinstance(node, bytes):
+        return base64.b64encode(node).decode()
+    if isinstance(node, float) and (node != node or node in (float("inf"), float("-inf"))):
+        return str(node)  # JSON has no NaN or infinity
+    return node
+
+
+def key_text(key):
+    if isinstance(key, str):
+        return key
+    if key is None or isinstance(key, bool):
+        return json.dumps(key)  # null, true, false: as JSON would write them
+    return str(plain(key))
+
+
 def parse(text, fmt):
+    if fmt == "yaml":
+        if len(text) > MAX_YAML_TEXT:
+            fail("too_large", f"YAML is read up to {MAX_YAML_TEXT} characters")
+        return load_yaml(text)
     if fmt == "csv":
         try:
             rows = list(csv.DictReader(io.StringIO(text, newline="")))
@@ -200,7 +297,16 @@ def main():
     else:
         text = read_file(args["path"])
     if fmt == "auto":
-        fmt = "csv" if str(args.get("path", "")).lower().endswith((".csv", ".tsv")) else "json"
+        name = str(args.get("path", "")).lower()
+        fmt = (
+            "csv"
+            if name.endswith((".csv", ".tsv"))
+            else "yaml"
+            if name.endswith((".yaml", ".yml"))
+            else "json"
+        )
+    if fmt not in ("json", "csv", "yaml"):
+        fail("bad_input", "'format' must be auto, json, yaml or csv")
     data = parse(text, fmt)
     found, fanned = walk(data, tokens(args["select"])) if args.get("select") else ([data], False)
     if not found:

@@ -1,6 +1,6 @@
-"""End to end: the workspace skills (checksum, data-query, archive-list, archive-extract,
-sqlite-query, and shell-run's confirmation) through a real `nexflow up`, in the real
-sandbox, on Docker and on nsjail.
+"""End to end: the workspace skills (checksum, data-query on JSON, YAML and CSV,
+archive-list, archive-extract, sqlite-query, and shell-run's confirmation) through a real
+`nexflow up`, in the real sandbox, on Docker and on nsjail.
 
 The archive tests attack: zip-slip, tar-slip, absolute names, symlinks, hard links,
 devices and a decompression bomb must all be refused with nothing written outside the
@@ -105,6 +105,38 @@ def test_data_query_survives_hostile_nesting(stack: Stack) -> None:
     """JSON nested 200,000 deep is a clean bad_data error, not a crash."""
     (stack.workspace / "deep.json").write_text("[" * 200_000)
     assert failed(stack, "data-query", {"path": "deep.json"})["error"] == "bad_data"
+
+
+def test_data_query_reads_yaml_safely(stack: Stack) -> None:
+    """A workspace .yaml file is queried like JSON (timestamps as text); a tag that would
+    build a Python object is refused as bad data, nothing run."""
+    (stack.workspace / "ci.yaml").write_text(
+        "jobs:\n  - {name: build, ok: true, at: 2026-12-01}\n  - {name: test, ok: false}\n"
+    )
+    out = ok(stack, "data-query", {"path": "ci.yaml", "select": "jobs[*]", "sort_by": "name"})
+    assert out["result"] == [
+        {"name": "build", "ok": True, "at": "2026-12-01"},
+        {"name": "test", "ok": False},
+    ]
+    hostile = '!!python/object/apply:os.system ["id"]'
+    refused = failed(stack, "data-query", {"text": hostile, "format": "yaml"})
+    assert refused["error"] == "bad_data" and "constructor" in refused["message"]
+
+
+def test_data_query_refuses_a_billion_laughs(stack: Stack) -> None:
+    """YAML whose aliases expand to 9**9 strings (a few hundred bytes of text) is refused as
+    too_large within the call's limits; a self-containing alias and 100,000 nested `[`
+    (which crash libyaml's composer) are clean bad_data errors."""
+    lines = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    for prev, name in zip("abcdefgh", "bcdefghi", strict=True):
+        lines.append(f"{name}: &{name} [{', '.join([f'*{prev}'] * 9)}]")
+    (stack.workspace / "laughs.yml").write_text("\n".join(lines) + "\n")
+    bomb = failed(stack, "data-query", {"path": "laughs.yml", "select": "a"})
+    assert bomb["error"] == "too_large", bomb
+    looped = failed(stack, "data-query", {"text": "&a [*a]", "format": "yaml"})
+    assert looped["error"] == "bad_data" and "itself" in looped["message"]
+    deep = failed(stack, "data-query", {"text": "[" * 100_000, "format": "yaml"})
+    assert deep["error"] == "bad_data" and "deeply" in deep["message"]
 
 
 def test_archive_list_flags_every_unsafe_entry(stack: Stack) -> None:

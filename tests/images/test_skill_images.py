@@ -26,12 +26,13 @@ pytestmark = pytest.mark.docker
 REPO = Path(__file__).resolve().parents[2]
 SUITE = "bookworm"
 RUNTIMES = ("bash", "python", "node")
-IMAGES = ("base", *RUNTIMES)
+IMAGES = ("base", *RUNTIMES, "git")
+RUNTIME_OF = {"base": "none", "git": "python"}  # else the image's own name
 BUILD_HINT = "run scripts/build-images.sh (as root) before the tests"
 
-# Measured at 74 / 118 / 118 / 173 MB (Debian 12, Nov 2026); the bounds leave 15-35 %
-# headroom for security updates while still catching an accidental toolchain or docs.
-MAX_MB = {"base": 100, "bash": 150, "python": 150, "node": 200}
+# Measured at 74 / 118 / 119 / 173 / 203 MB (Debian 12, Nov-Dec 2026); the bounds leave
+# 15-35 % headroom for security updates while still catching an accidental toolchain or docs.
+MAX_MB = {"base": 100, "bash": 150, "python": 150, "node": 200, "git": 240}
 
 # The interpreter paths the executor runs (executor/src/nexflow_executor/sandbox).
 INTERPRETER = {
@@ -158,7 +159,7 @@ def test_labels(engine: None, name: str) -> None:
     assert labels.get(oci + "licenses") == s["NEXFLOW_IMAGES_LICENSES"]
     assert labels.get(oci + "vendor") == s["NEXFLOW_IMAGES_VENDOR"] == "Nexflow"
     assert labels.get(oci + "created") == created.strftime("%Y-%m-%dT%H:%M:%SZ")  # RFC 3339
-    assert labels.get("io.nexflow.runtime") == ("none" if name == "base" else name)
+    assert labels.get("io.nexflow.runtime") == RUNTIME_OF.get(name, name)
     assert re.fullmatch(r"[0-9a-f]{64}", labels.get("io.nexflow.build-hash", ""))
     if name == "base":
         assert labels.get(oci + "base.name") == "scratch"
@@ -208,6 +209,27 @@ def test_python_has_its_stdlib_without_site(engine: None) -> None:
         "run", "--rm", *CONFINED, tag("python"), "/usr/bin/python3", "-I", "-S", "-c", code
     )
     assert out.strip() == "UTC"
+
+
+def test_python_image_has_pyyaml_with_libyaml(engine: None) -> None:
+    """nexflow/python has Debian's PyYAML with the libyaml loader (skills/data-query)."""
+    inspect("python")
+    code = "import sys; sys.path.append('/usr/lib/python3/dist-packages'); import yaml; "
+    code += "print(yaml.load('a: [1]', Loader=yaml.CSafeLoader))"
+    out = docker(
+        "run", "--rm", *CONFINED, tag("python"), "/usr/bin/python3", "-I", "-S", "-c", code
+    )
+    assert out.strip() == "{'a': [1]}"
+
+
+def test_git_image_has_git_and_python(engine: None) -> None:
+    """nexflow/git runs git (skills/git-basic) and python3 -I -S, confined, without ssh."""
+    inspect("git")
+    script = "git --version; python3 -I -S -c 'import json; print(json.dumps([1]))'; "
+    script += "command -v ssh || echo no-ssh"
+    out = docker("run", "--rm", *CONFINED, tag("git"), "/bin/sh", "-c", script)
+    assert out.splitlines()[0].startswith("git version 2.")
+    assert out.splitlines()[1:] == ["[1]", "no-ssh"]
 
 
 def test_bash_image_has_what_shell_skills_use(engine: None) -> None:

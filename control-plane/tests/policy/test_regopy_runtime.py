@@ -66,8 +66,9 @@ print(json.dumps({"rounds": rounds, "allow": decision.allow}))
 
 # Built-in skills whose input schemas the skill authors gave a `pattern`.
 _PATTERNED = ["alert-silence", "caldav-create", "caldav-list", "checksum", "dns-lookup",
-              "github", "gitlab", "http-health", "loki-query", "mail-send", "port-check",
-              "prometheus-query", "rss", "tls-expiry", "web-fetch"]  # fmt: skip
+              "git-basic", "git-write", "github", "gitlab", "http-health", "loki-query",
+              "mail-read", "mail-send", "port-check", "prometheus-query", "rss",
+              "tls-expiry", "web-fetch"]  # fmt: skip
 
 
 @pytest.mark.parametrize("order", ["regopy-first", "re2-first"])

@@ -60,3 +60,14 @@ def test_each_secret_is_named_by_its_own_mark() -> None:
         "x first-secret y second-secret z"
     )
     assert out == "x [REDACTED:a_key] y [REDACTED:b_key] z"
+
+
+@pytest.mark.parametrize("cut", [6, 9, 15])
+def test_a_cut_form_is_redacted_from_where_it_starts(cut: int) -> None:
+    """A trailing start of any form (hex here, repeating its own first characters earlier
+    in the text) is redacted whole, however long the cut is; a shorter one is kept."""
+    hexed = VALUE.encode().hex()
+    out = Redactor({"tok": VALUE}).redact(f"{hexed[:6]} then {hexed[:cut]}")
+    assert out == f"{hexed[:6]} then {MARK}"
+    short = Redactor({"tok": VALUE}).redact(f"then {hexed[:5]}")
+    assert short == f"then {hexed[:5]}"

@@ -61,6 +61,8 @@ def test_url_input_without_network_permission_warns(write_skill: WriteSkill) -> 
         ("smtp://mail.example.com", HostAccess("url", "mail.example.com", 25)),
         ("smtp://mail.example.com:587", HostAccess("url", "mail.example.com", 587)),
         ("smtps://mail.example.com", HostAccess("url", "mail.example.com", 465)),
+        ("imap://mail.example.com", HostAccess("url", "mail.example.com", 143)),
+        ("imaps://mail.example.com", HostAccess("url", "mail.example.com", 993)),
         ("dns://9.9.9.9", HostAccess("url", "9.9.9.9", 53)),
     ],
 )

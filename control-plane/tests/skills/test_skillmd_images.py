@@ -57,3 +57,13 @@ def test_explicit_backend_is_kept(write_skill: WriteSkill) -> None:
     """sandbox.backend: nsjail is what the skill asks policy for."""
     skill = load_skill(write_skill(BASE + "sandbox:\n  backend: nsjail\n", files=RUN)).skill
     assert skill is not None and skill.requested_backend == "nsjail"
+
+
+def test_host_tool_image_leaves_the_backend_to_the_executor(write_skill: WriteSkill) -> None:
+    """nexflow/git (which nsjail stands in for with the host's git) pins no backend; any
+    other image still means docker."""
+    git = load_skill(write_skill(BASE + "image: nexflow/git:bookworm\n", files=RUN)).skill
+    assert git is not None and git.image_ref == "nexflow/git:bookworm"
+    assert git.requested_backend is None
+    other = load_skill(write_skill(BASE + "image: nexflow/bash:bookworm\n", files=RUN)).skill
+    assert other is not None and other.requested_backend == "docker"

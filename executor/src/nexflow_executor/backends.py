@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 import structlog
 from nexflow.executor.v1 import executor_pb2 as pb
+from nexflow_common.images import HOST_TOOL_IMAGES
 
 from nexflow_executor.errors import BackendUnavailable, ExecutorError, PreconditionFailed
 from nexflow_executor.sandbox.base import Sandbox
@@ -36,8 +37,10 @@ class Backends:
     unavailable: dict[str, str] = field(default_factory=dict)
 
     def pick(self, backend: int, image: str) -> Sandbox:
-        """The backend for a request's `backend` field and image."""
-        name = _BY_ENUM.get(backend) or ("docker" if image else self.default)
+        """The backend for a request's `backend` field and image. An image nsjail stands in
+        for with the host's packages (HOST_TOOL_IMAGES) leaves the choice to the default."""
+        pinned = bool(image) and image not in HOST_TOOL_IMAGES
+        name = _BY_ENUM.get(backend) or ("docker" if pinned else self.default)
         sandbox = self.available.get(name)
         if sandbox is None:
             reason = self.unavailable.get(name, "unknown backend")

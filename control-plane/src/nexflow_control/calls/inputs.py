@@ -165,6 +165,8 @@ _SCHEME_PORTS: dict[str, int | None] = {
     "tcp": None,
     "smtp": 25,
     "smtps": 465,
+    "imap": 143,
+    "imaps": 993,
     "dns": 53,
 }
 

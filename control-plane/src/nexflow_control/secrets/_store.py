@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from ..audit import AuditEvent, AuditLog, AuditTransaction
@@ -170,10 +170,9 @@ class SecretStore:
         wanted = sorted(set(names))
         if not wanted:
             return [], []
-        query = select(secrets).where(secrets.c.name.in_(wanted))
         try:
             async with self.db.engine.connect() as conn:
-                rows = {row.name: row for row in await conn.execute(query)}
+                rows = {row.name: row for row in await conn.execute(_REVEAL, {"names": wanted})}
         except (OSError, SQLAlchemyError) as exc:
             raise SecretsUnavailable(f"the secrets table cannot be read ({_why(exc)})") from exc
         out = []
@@ -189,6 +188,13 @@ class SecretStore:
 
     def _changing(self) -> AbstractAsyncContextManager[AuditTransaction]:
         return self.audit.changing(SecretsUnavailable, "secrets")
+
+
+# Built once (SQLAlchemy then reuses its compiled form), and only the columns that open a
+# value: every call with a secret runs it, and the timestamp columns cost a parse per row.
+_REVEAL = select(secrets.c.name, secrets.c.version, secrets.c.nonce, secrets.c.sealed).where(
+    secrets.c.name.in_(bindparam("names", expanding=True))
+)
 
 
 def _missing(name: str) -> NotFound:

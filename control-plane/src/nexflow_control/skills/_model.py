@@ -13,6 +13,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal
 
+from nexflow_common.images import HOST_TOOL_IMAGES
+
 PathAccess = Literal["read", "write"]
 WORKSPACE_VAR = "${workspace}"
 SKILL_IMAGE_REPO = "nexflow-skill"  # where images built from a skill's Dockerfile are tagged
@@ -154,10 +156,12 @@ class Skill:
     @property
     def requested_backend(self) -> str | None:
         """The backend this skill asks for: `sandbox.backend`, else docker when it names an
-        image or ships a Dockerfile, else None (the executor's default). Policy decides."""
+        image or ships a Dockerfile, else None (the executor's default). Policy decides.
+        An image nsjail can stand in for (HOST_TOOL_IMAGES, e.g. nexflow/git) asks for none."""
         if self.backend is not None:
             return self.backend
-        return "docker" if self.image is not None or self.dockerfile else None
+        pinned = self.image is not None and self.image not in HOST_TOOL_IMAGES
+        return "docker" if pinned or self.dockerfile else None
 
     @property
     def entrypoint_path(self) -> Path | None:
