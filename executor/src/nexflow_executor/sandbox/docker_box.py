@@ -108,9 +108,9 @@ class DockerSandbox:
                     "it was built from something else; rebuild it with `nexflow image build`"
                 )
         profile = Profile.of(spec, image.id)
-        container = self._pool.take(profile)
-        warm = container is not None
         try:
+            container = await self._pool.acquire(profile)
+            warm = container is not None
             if container is None:
                 container = await self._factory.start(profile)
             try:

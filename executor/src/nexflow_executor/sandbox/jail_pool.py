@@ -55,6 +55,19 @@ class _Entry:
     arrivals: deque[float] = field(default_factory=deque)
     peaks: deque[tuple[float, int]] = field(default_factory=deque)
     failures: int = 0
+    waiting: deque[asyncio.Future[Jail]] = field(default_factory=deque)
+
+    def waiters(self) -> int:
+        return sum(not f.done() for f in self.waiting)
+
+    def hand_over(self, jail: Jail) -> bool:
+        """Give `jail` to the longest-waiting call, if one still waits."""
+        while self.waiting:
+            future = self.waiting.popleft()
+            if not future.done():
+                future.set_result(jail)
+                return True
+        return False
 
     def forget_before(self, cutoff: float) -> None:
         while self.arrivals and self.arrivals[0] < cutoff:
@@ -124,6 +137,29 @@ class JailPool:
             self._jail_bytes = measured if not old else 0.8 * old + 0.2 * measured
         self._wake.set()
         return jail
+
+    async def acquire(self, profile: JailProfile) -> Jail | None:
+        """`take()`, or, when none is ready but the refill is setting one up that no other
+        call waits for, that one as soon as it is up (at most about two set-up times): a
+        burst of calls shares the set-ups under way instead of adding its own beside them
+        on the same cores. None: set one up yourself. Counts the call as `take()` does."""
+        jail = self.take(profile)
+        entry = self._entries.get(profile)
+        if jail is not None or entry is None or entry.starting <= entry.waiters():
+            return jail
+        future: asyncio.Future[Jail] = asyncio.get_running_loop().create_future()
+        entry.waiting.append(future)
+        try:
+            await asyncio.wait({future}, timeout=2 * self._setup_s)
+        except BaseException:
+            if future.done():
+                self._end(future.result())
+            future.cancel()
+            raise
+        if not future.done():
+            future.cancel()
+            return None
+        return future.result()
 
     def done(self, profile: JailProfile) -> None:
         """The call counted by `take(profile)` has ended."""
@@ -200,7 +236,8 @@ class JailPool:
         finally:
             entry.starting -= 1
         if self._entries.get(profile) is entry:
-            entry.ready.append(jail)
+            if not entry.hand_over(jail):
+                entry.ready.append(jail)
         else:  # the profile was dropped while this jail was being set up
             self._end(jail)
 

@@ -113,9 +113,9 @@ class NsjailSandbox:
         self, spec: RunSpec, on_started: OnStarted, on_output: OnOutput, cancel: asyncio.Event
     ) -> RunResult:
         profile = JailProfile.of(spec)
-        jail = self.pool.take(profile)
-        warm = jail is not None
         try:
+            jail = await self.pool.acquire(profile)
+            warm = jail is not None
             if jail is None:
                 jail = await self._spawn(profile)
             try:

@@ -46,6 +46,19 @@ class _Entry:
     running: int = 0
     arrivals: deque[float] = field(default_factory=deque)
     peaks: deque[tuple[float, int]] = field(default_factory=deque)
+    waiting: deque[asyncio.Future[SandboxContainer]] = field(default_factory=deque)
+
+    def waiters(self) -> int:
+        return sum(not f.done() for f in self.waiting)
+
+    def hand_over(self, container: SandboxContainer) -> bool:
+        """Give `container` to the longest-waiting call, if one still waits."""
+        while self.waiting:
+            future = self.waiting.popleft()
+            if not future.done():
+                future.set_result(container)
+                return True
+        return False
 
     def demand(self, now: float, window_s: float, start_s: float) -> int:
         """Containers this profile's recent calls ask to have ready (see module docstring)."""
@@ -101,6 +114,29 @@ class WarmPool:
         container = entry.ready.popleft() if entry.ready else None
         self._wake.set()
         return container
+
+    async def acquire(self, profile: Profile) -> SandboxContainer | None:
+        """`take()`, or, when none is ready but the refill is starting one that no other
+        call waits for, that one as soon as it is up (at most about two start times):
+        a burst of calls then shares the starts already under way instead of each
+        starting its own cold container beside them. None: start one yourself."""
+        container = self.take(profile)
+        entry = self._entries.get(profile)
+        if container is not None or entry is None or entry.starting <= entry.waiters():
+            return container
+        future: asyncio.Future[SandboxContainer] = asyncio.get_running_loop().create_future()
+        entry.waiting.append(future)
+        try:
+            await asyncio.wait({future}, timeout=2 * self._start_s)
+        except BaseException:
+            if future.done():
+                self._factory.discard(future.result())
+            future.cancel()
+            raise
+        if not future.done():
+            future.cancel()
+            return None
+        return future.result()
 
     def done(self, profile: Profile) -> None:
         """The call counted by `take(profile)` has ended."""
@@ -169,7 +205,8 @@ class WarmPool:
         finally:
             entry.starting -= 1
         if self._entries.get(entry.profile) is entry:
-            entry.ready.append(container)
+            if not entry.hand_over(container):
+                entry.ready.append(container)
         else:  # the profile was dropped while this container started
             self._factory.discard(container)
 
