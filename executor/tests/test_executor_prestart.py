@@ -16,7 +16,7 @@ from nexflow.executor.v1 import executor_pb2 as pb
 from nexflow.executor.v1 import executor_pb2_grpc as pb_grpc
 from nexflow_executor.sandbox.jail import Jail, JailProfile
 from nexflow_executor.sandbox.nsjail import NsjailSandbox
-from nexflow_executor.settings import PrestartSettings, Settings
+from nexflow_executor.settings import EgressSettings, PrestartSettings, Settings
 
 from executor.tests.executor_testkit import (
     NSJAIL_ONLY,
@@ -27,8 +27,11 @@ from executor.tests.executor_testkit import (
     serving,
     write_script,
 )
+from executor.tests.test_executor_egress import body, lab, probe
+from tests import netlab
 
 pytestmark = NSJAIL_ONLY
+__all__ = ["lab"]  # the NetLab fixture, shared with the egress suite
 
 
 async def warm_call(stub: pb_grpc.ExecutorStub, req_of: object) -> Outcome:
@@ -188,3 +191,25 @@ def _spec(settings: Settings, skill_dir: Path, entry: str):  # type: ignore[no-u
     from nexflow_executor.validation import validate_request
 
     return validate_request(request(skill_dir, entry), settings, lambda digest: None)
+
+
+@pytest.mark.skipif(netlab.available() is not None, reason=str(netlab.available()))
+@pytest.mark.xdist_group("egress")
+async def test_a_warm_jail_reaches_only_its_own_calls_granted_host(settings, skill_dir, lab):
+    """A jail pre-started after a call granted api.test serves a call granted other.test:
+    that call reaches other.test, and api.test is refused by its own proxy."""
+    with_lab = settings.model_copy(update={"egress": EgressSettings(**lab.executor_egress())})
+    async with serving(with_lab) as stub:
+        first, _ = await probe(stub, skill_dir, ["api.test:80"], [["fetch", "http://api.test/"]])
+        assert body(first[0])["server"] == "api"
+        before = len(lab.api.hits())
+        actions = [["fetch", "http://other.test/"], ["fetch", "http://api.test/"]]
+        for _ in range(50):
+            results, outcome = await probe(stub, skill_dir, ["other.test:80"], actions)
+            if outcome.events[0].started.warm:
+                break
+            await asyncio.sleep(0.1)
+        assert outcome.events[0].started.warm
+        assert body(results[0])["server"] == "other"
+        assert results[1]["status"] == 403
+        assert len(lab.api.hits()) == before
