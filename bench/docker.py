@@ -8,7 +8,8 @@ token, schema, policy, three audit commits, gRPC, sandbox, result.
 
 Warm calls are paced: after each call the bench waits (untimed) until the pool has a
 ready container again, so every timed call is served warm; the sustained rate without
-pacing is reported separately with its share of warm calls.
+pacing is reported separately with its share of warm calls, and so are 8 concurrent
+clients (calls/s, p50/p99, warm share: whether the pool keeps up with the demand).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import json
 import os
 import subprocess
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -95,6 +97,35 @@ def _calls(stack: Stack, n: int, *, paced: bool) -> tuple[list[float], int]:
     return lat, warm
 
 
+def _concurrent(stack: Stack, clients: int, total: int) -> tuple[list[float], float, int]:
+    """Latencies of `total` echo calls from `clients` at once, calls/s, how many ran warm."""
+    headers = {"Authorization": f"Bearer {stack.token}"}
+    http = [httpx.Client(base_url=stack.url, headers=headers) for _ in range(clients)]
+
+    def one(i: int) -> tuple[float, str]:
+        client = http[i % clients]
+        t = time.perf_counter()
+        reply = client.post("/api/v1/skills/echo", json={"input": {"data": i}})
+        elapsed = (time.perf_counter() - t) * 1000
+        reply.raise_for_status()
+        return elapsed, str(reply.json()["call_id"])
+
+    try:
+        t = time.perf_counter()
+        with ThreadPoolExecutor(clients) as workers:
+            done = list(workers.map(one, range(total)))
+        rate = total / (time.perf_counter() - t)
+        warm = 0
+        for _, call_id in done:  # untimed: which calls found a ready container
+            events = http[0].get("/api/v1/audit", params={"call_id": call_id}).json()["events"]
+            finished = next(e for e in events if e["action"] == "call.finished")
+            warm += bool(finished["payload"].get("warm"))
+    finally:
+        for client in http:
+            client.close()
+    return [ms for ms, _ in done], rate, warm
+
+
 def _stack(tmp: Path, name: str, pool_size: int) -> Stack:
     old = os.environ.get("NEXFLOW_EXECUTOR_DOCKER__POOL__SIZE")
     os.environ["NEXFLOW_EXECUTOR_DOCKER__POOL__SIZE"] = str(pool_size)
@@ -126,10 +157,20 @@ def run(tmp: Path, scale: float) -> None:
         _calls(warm_stack, 3, paced=True)
         warm, hits = _calls(warm_stack, n, paced=True)
         burst, burst_hits = _calls(warm_stack, n, paced=False)
+        many = max(40, int(200 * scale))
+        _concurrent(warm_stack, 8, 16)  # the demand is seen; the pool grows
+        eight, rate, eight_hits = _concurrent(warm_stack, 8, many)
     finally:
         warm_stack.stop()
     print(summary("nexflow HTTP echo, docker warm (pool, paced)", warm, f" warm {hits}/{n}"))
     print(summary("nexflow HTTP echo, pool size 2, back to back", burst, f" warm {burst_hits}/{n}"))
+    print(
+        summary(
+            "nexflow HTTP echo, docker, 8 clients",
+            eight,
+            f" {rate:6.1f} calls/s  warm {eight_hits}/{len(eight)}",
+        )
+    )
     print(
         f"  cold p50 / docker run --rm p50: {pct(cold, 50) / pct(run_rm, 50):.2f}x   "
         f"warm p50 / docker exec p50: {pct(warm, 50) / pct(exec_, 50):.2f}x   "

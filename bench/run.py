@@ -12,11 +12,13 @@ import sys
 import tempfile
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+# The repository root, not bench/ itself: bench/docker.py would shadow the Docker SDK.
+_HERE = Path(__file__).resolve().parent
+sys.path[:] = [str(_HERE.parent), *(p for p in sys.path if Path(p or ".").resolve() != _HERE)]
 
-from nexflow_common.logs import configure_logging
+from nexflow_common.logs import configure_logging  # noqa: E402 - after the path fix
 
-from bench import (
+from bench import (  # noqa: E402
     audit,
     chat_gateway,
     components,
@@ -26,6 +28,7 @@ from bench import (
     executors,
     install,
     policy,
+    prestart,
     registry,
     registry_browse,
     schedules_secrets,
@@ -41,6 +44,7 @@ ASYNC = {
     "viewer": viewer.run,
     "policy": policy.run,
     "spine": spine.run,
+    "prestart": prestart.run,
     "egress": egress.run,
     "edge": edge.run,
     "shared_counts": shared_counts.run,

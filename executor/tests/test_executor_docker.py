@@ -377,3 +377,27 @@ def _wait_socket(path: Path, timeout_s: float = 30) -> None:
             return
         time.sleep(0.05)
     raise AssertionError(f"executor socket {path} never appeared")
+
+
+async def test_the_pool_grows_with_concurrent_demand_within_its_cap(skill_dir, settings):
+    """After calls ran four at once, the pool keeps more than `size` ready (never more than
+    `max_size`), and the next three concurrent calls all find a warm container."""
+    pool = PoolSettings(size=1, max_size=3, idle_s=60.0)
+    grown = settings.model_copy(
+        update={"docker": settings.docker.model_copy(update={"pool": pool})}
+    )
+    entry = write_script(skill_dir, "wait.py", "import time\ntime.sleep(0.5)\n")
+    async with serving(grown) as stub:
+        await asyncio.gather(*(execute(stub, request(skill_dir, entry)) for _ in range(4)))
+        highest = 0
+        for _ in range(400):
+            highest = max(highest, (await stub.Describe(pb.DescribeRequest())).pool_ready)
+            if highest >= 3:
+                break
+            await asyncio.sleep(0.05)
+        assert highest == 3
+        for _ in range(10):  # stays at the cap
+            assert (await stub.Describe(pb.DescribeRequest())).pool_ready <= 3
+            await asyncio.sleep(0.05)
+        outs = await asyncio.gather(*(execute(stub, request(skill_dir, entry)) for _ in range(3)))
+        assert [o.events[0].started.warm for o in outs] == [True, True, True]

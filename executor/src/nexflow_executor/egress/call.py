@@ -3,21 +3,17 @@
 `Egress` is built once from the settings: the resolver, and the namespace outbound
 connections leave from (`egress.netns`; default the executor's own). `Egress.for_call`
 gives a `CallEgress`, which a backend attaches to its sandbox's network namespace before
-the script starts — Docker by the container's process (`join_process`), nsjail by
-starting the jail inside a namespace made here (`new_namespace`) — and which the service
-closes when the run is over.
+the script starts, through a process inside it (`join_process`: a container's, or a
+waiting jail's first process), and which the service closes when the run is over.
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
 from collections.abc import Awaitable, Callable, Sequence
 
 from nexflow_executor.egress.grants import HostGrant
 from nexflow_executor.egress.netns import (
     EgressNamespace,
-    listener_in_new_netns,
     listener_in_process_netns,
 )
 from nexflow_executor.egress.proxy import CallProxy, EgressRecord
@@ -38,39 +34,23 @@ def proxy_env(settings: EgressSettings) -> dict[str, str]:
 
 
 class CallEgress:
-    """One call's proxy and the namespaces it listens in; see the module docstring."""
+    """One call's proxy and the namespace it listens in; see the module docstring."""
 
     def __init__(self, proxy: CallProxy, port: int) -> None:
         self._proxy = proxy
         self._port = port
-        self._fds: list[int] = []
 
     async def join_process(self, pid: int) -> None:
-        """Listen inside the network namespace process `pid` lives in (a container's)."""
+        """Listen inside the network namespace process `pid` lives in (a container's, a jail's)."""
         try:
             listener = await listener_in_process_netns(pid, self._port)
         except OSError as exc:
             raise SandboxError(f"cannot attach the egress proxy to the sandbox: {exc}") from exc
         await self._proxy.serve(listener)
 
-    async def new_namespace(self) -> int:
-        """A new network namespace with the proxy listening in it; an fd that holds it
-        (valid until `close`) for the backend to start the sandbox in."""
-        try:
-            fd, listener = await listener_in_new_netns(self._port)
-        except OSError as exc:
-            raise SandboxError(f"cannot create the sandbox's network namespace: {exc}") from exc
-        self._fds.append(fd)
-        await self._proxy.serve(listener)
-        return fd
-
     async def close(self) -> int:
         """End every connection, deliver the records; return how many were not itemised."""
         await self._proxy.close()
-        for fd in self._fds:
-            with contextlib.suppress(OSError):
-                os.close(fd)
-        self._fds.clear()
         return self._proxy.dropped
 
 

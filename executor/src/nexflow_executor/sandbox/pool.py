@@ -1,13 +1,19 @@
 """The warm pool: containers started before their call, each used for exactly one call.
 
 A profile (container.py) becomes known when a call first uses it; from then on the
-pool keeps up to `size` started containers of it ready. `take()` hands one out and
-forgets it — the caller runs one call in it and discards it — so a container never
-serves a second call. A background task refills (at most `max_starting` container
-starts at once, so a burst cannot start a storm of containers), drops profiles unused
-for `idle_s` together with their containers, and keeps at most `max_profiles`
-(least recently used go first). Starting a container re-checks its grants (a granted
-directory swapped for a symlink since the first call is refused and its profile dropped).
+pool keeps `size` started containers of it ready, and more while demand asks: as many
+as its calls were running at once at the busiest moment of the last `window_s`, plus
+those expected to arrive while one container starts (rate times start time), at most
+`max_size` per profile and `max_ready` in all. So concurrent callers find ready
+containers instead of each paying a cold start. `take()` hands one out and forgets it —
+the caller runs one call in it and discards it — so a container never serves a second
+call; `done()` says the call ended. A background task refills (at most `max_starting`
+container starts at once, so a burst cannot start a storm of containers; starts beyond
+`size` wait briefly for no call to be running, those that make up a shortfall do not),
+drops profiles unused for `idle_s` together with their containers, and keeps at most
+`max_profiles` (least recently used go first). Starting a container re-checks its grants
+(a granted directory swapped for a symlink since the first call is refused and its
+profile dropped).
 """
 
 from __future__ import annotations
@@ -37,6 +43,33 @@ class _Entry:
     starting: int = 0
     last_used: float = field(default_factory=time.monotonic)
     failures: int = 0
+    running: int = 0
+    arrivals: deque[float] = field(default_factory=deque)
+    peaks: deque[tuple[float, int]] = field(default_factory=deque)
+    waiting: deque[asyncio.Future[SandboxContainer]] = field(default_factory=deque)
+
+    def waiters(self) -> int:
+        return sum(not f.done() for f in self.waiting)
+
+    def hand_over(self, container: SandboxContainer) -> bool:
+        """Give `container` to the longest-waiting call, if one still waits."""
+        while self.waiting:
+            future = self.waiting.popleft()
+            if not future.done():
+                future.set_result(container)
+                return True
+        return False
+
+    def demand(self, now: float, window_s: float, start_s: float) -> int:
+        """Containers this profile's recent calls ask to have ready (see module docstring)."""
+        while self.arrivals and self.arrivals[0] < now - window_s:
+            self.arrivals.popleft()
+        while self.peaks and self.peaks[0][0] < now - window_s:
+            self.peaks.popleft()
+        if not self.arrivals:
+            return 0
+        peak = max(n for _, n in self.peaks) if self.peaks else 0
+        return peak + round(len(self.arrivals) / window_s * start_s)
 
 
 class WarmPool:
@@ -50,6 +83,7 @@ class WarmPool:
         self._slots = asyncio.Semaphore(settings.max_starting)
         self._task: asyncio.Task[None] | None = None
         self._starts: set[asyncio.Task[None]] = set()
+        self._start_s = 0.3  # moving average of one container start
 
     @property
     def enabled(self) -> bool:
@@ -58,6 +92,10 @@ class WarmPool:
     def stats(self) -> tuple[int, int]:
         """(containers ready, profiles kept warm)."""
         return sum(len(e.ready) for e in self._entries.values()), len(self._entries)
+
+    def waiting(self) -> list[SandboxContainer]:
+        """The ready containers now (to measure them; they stay the pool's)."""
+        return [container for entry in self._entries.values() for container in entry.ready]
 
     def take(self, profile: Profile) -> SandboxContainer | None:
         """A ready container of `profile`, now the caller's alone; None if none is ready."""
@@ -68,11 +106,50 @@ class WarmPool:
             entry = self._entries[profile] = _Entry(profile)
             self._evict_beyond_max()
         self._entries.move_to_end(profile)
-        entry.last_used = time.monotonic()
+        now = entry.last_used = time.monotonic()
         entry.failures = 0
+        entry.running += 1
+        entry.arrivals.append(now)
+        entry.peaks.append((now, entry.running))
         container = entry.ready.popleft() if entry.ready else None
         self._wake.set()
         return container
+
+    async def acquire(self, profile: Profile) -> SandboxContainer | None:
+        """`take()`, or, when none is ready but the refill is starting one that no other
+        call waits for, that one as soon as it is up (at most about two start times):
+        a burst of calls then shares the starts already under way instead of each
+        starting its own cold container beside them. None: start one yourself."""
+        container = self.take(profile)
+        entry = self._entries.get(profile)
+        if container is not None or entry is None or entry.starting <= entry.waiters():
+            return container
+        future: asyncio.Future[SandboxContainer] = asyncio.get_running_loop().create_future()
+        entry.waiting.append(future)
+        try:
+            await asyncio.wait({future}, timeout=2 * self._start_s)
+        except BaseException:
+            if future.done():
+                self._factory.discard(future.result())
+            future.cancel()
+            raise
+        if not future.done():
+            future.cancel()
+            return None
+        return future.result()
+
+    def done(self, profile: Profile) -> None:
+        """The call counted by `take(profile)` has ended."""
+        entry = self._entries.get(profile)
+        if entry is not None and entry.running > 0:
+            entry.running -= 1
+
+    def _target(self, entry: _Entry, now: float) -> int:
+        if entry.failures >= 3:
+            return 0  # this profile keeps failing; wait for its next call
+        settings = self._settings
+        wanted = entry.demand(now, settings.window_s, self._start_s)
+        return max(settings.size, min(settings.max_size, wanted))
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._run())
@@ -98,10 +175,10 @@ class WarmPool:
                 await asyncio.wait_for(self._wake.wait(), _TICK_S)
             self._wake.clear()
             self._expire()
-            for entry in list(self._entries.values()):
-                while entry.starting + len(entry.ready) < self._settings.size:
-                    if entry.failures >= 3:
-                        break  # this profile keeps failing; wait for its next call
+            now = time.monotonic()
+            for entry in reversed(self._entries.values()):  # most recently used first
+                target = self._target(entry, now)
+                while entry.starting + len(entry.ready) < target and self._room():
                     entry.starting += 1
                     task = asyncio.get_running_loop().create_task(self._start_one(entry))
                     self._starts.add(task)
@@ -110,10 +187,13 @@ class WarmPool:
     async def _start_one(self, entry: _Entry) -> None:
         try:
             async with self._slots:
-                await self._factory.when_quiet()
+                if len(entry.ready) >= self._settings.size:  # no shortfall: let calls run first
+                    await self._factory.when_quiet()
                 if entry.profile not in self._entries:
                     return
+                begin = time.monotonic()
                 container = await self._factory.start(entry.profile)
+                self._start_s = 0.8 * self._start_s + 0.2 * (time.monotonic() - begin)
         except ExecutorError as exc:
             entry.failures += 1
             log.warning("executor.pool", outcome="start_failed", error=exc.message)
@@ -125,9 +205,14 @@ class WarmPool:
         finally:
             entry.starting -= 1
         if self._entries.get(entry.profile) is entry:
-            entry.ready.append(container)
+            if not entry.hand_over(container):
+                entry.ready.append(container)
         else:  # the profile was dropped while this container started
             self._factory.discard(container)
+
+    def _room(self) -> bool:
+        held = sum(len(e.ready) + e.starting for e in self._entries.values())
+        return held < self._settings.max_ready
 
     def _expire(self) -> None:
         now = time.monotonic()

@@ -1,0 +1,253 @@
+"""Pre-started nsjail jails per profile, kept ready as far as demand asks and caps allow.
+
+A profile (jail.py) becomes known when a call first uses it. From then on the pool keeps
+ready as many jails as that profile's calls were running at once at the busiest moment of
+the last `window_s`, plus those expected to arrive while one jail is being set up (rate times
+set-up time), at most `max_per_profile`; in all at most `max_ready` jails and
+`memory_bytes` of their resident size (measured from each jail's cgroup when taken). A
+profile with no call for `window_s` gets nothing; a jail left waiting `idle_s` is ended.
+
+`take()` hands a ready jail out and forgets it: the caller runs one call in it and ends
+it, so a jail never serves a second call. A background task refills, with at most
+`max_starting` jails being set up at once (nsjail's set-up is CPU work: more at once
+would only slow the calls running beside them).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections import OrderedDict, deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+import structlog
+
+from nexflow_executor.errors import ExecutorError
+from nexflow_executor.sandbox.jail import Jail, JailProfile
+from nexflow_executor.settings import PrestartSettings
+
+__all__ = ["JailPool", "PoolStats"]
+
+log = structlog.get_logger("nexflow_executor")
+_TICK_S = 1.0
+_FIRST_GUESS_BYTES = 16 * 1024 * 1024  # per jail, until one has been measured
+_MAX_FAILURES = 3
+
+
+@dataclass(frozen=True, slots=True)
+class PoolStats:
+    """What the pool holds now, and what one ready jail costs."""
+
+    ready: int
+    starting: int
+    profiles: int
+    jail_memory_bytes: int  # resident size of one waiting jail (moving average)
+    setup_ms: float  # set-up time of one jail (moving average)
+
+
+@dataclass(slots=True)
+class _Entry:
+    ready: deque[Jail] = field(default_factory=deque)
+    starting: int = 0
+    running: int = 0
+    arrivals: deque[float] = field(default_factory=deque)
+    peaks: deque[tuple[float, int]] = field(default_factory=deque)
+    failures: int = 0
+    waiting: deque[asyncio.Future[Jail]] = field(default_factory=deque)
+
+    def waiters(self) -> int:
+        return sum(not f.done() for f in self.waiting)
+
+    def hand_over(self, jail: Jail) -> bool:
+        """Give `jail` to the longest-waiting call, if one still waits."""
+        while self.waiting:
+            future = self.waiting.popleft()
+            if not future.done():
+                future.set_result(jail)
+                return True
+        return False
+
+    def forget_before(self, cutoff: float) -> None:
+        while self.arrivals and self.arrivals[0] < cutoff:
+            self.arrivals.popleft()
+        while self.peaks and self.peaks[0][0] < cutoff:
+            self.peaks.popleft()
+
+
+class JailPool:
+    """Ready jails per profile, refilled in the background; see the module docstring."""
+
+    def __init__(
+        self, spawn: Callable[[JailProfile], Awaitable[Jail]], settings: PrestartSettings
+    ) -> None:
+        self._spawn = spawn
+        self._settings = settings
+        self._entries: OrderedDict[JailProfile, _Entry] = OrderedDict()
+        self._wake = asyncio.Event()
+        self._slots = asyncio.Semaphore(settings.max_starting)
+        self._task: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._jail_bytes = 0.0
+        self._setup_s = 0.05
+
+    @property
+    def enabled(self) -> bool:
+        return self._settings.enabled
+
+    def stats(self) -> PoolStats:
+        entries = self._entries.values()
+        return PoolStats(
+            ready=sum(len(e.ready) for e in entries),
+            starting=sum(e.starting for e in entries),
+            profiles=len(self._entries),
+            jail_memory_bytes=int(self._jail_bytes),
+            setup_ms=self._setup_s * 1000,
+        )
+
+    def waiting(self) -> list[Jail]:
+        """The ready jails now (to measure them; they stay the pool's)."""
+        return [jail for entry in self._entries.values() for jail in entry.ready]
+
+    def take(self, profile: JailProfile) -> Jail | None:
+        """A ready jail of `profile`, now the caller's alone (who ends it), or None.
+        Counts the call as running until `done(profile)`."""
+        if not self.enabled:
+            return None
+        now = time.monotonic()
+        entry = self._entries.get(profile)
+        if entry is None:
+            entry = self._entries[profile] = _Entry()
+        self._entries.move_to_end(profile, last=False)  # most recent first when refilling
+        entry.running += 1
+        entry.arrivals.append(now)
+        entry.peaks.append((now, entry.running))
+        entry.failures = 0
+        jail = None
+        while entry.ready and jail is None:
+            candidate = entry.ready.popleft()
+            if candidate.alive:
+                jail = candidate
+            else:
+                self._end(candidate)
+        if jail is not None:
+            measured = jail.cgroup.current_memory()
+            old = self._jail_bytes
+            self._jail_bytes = measured if not old else 0.8 * old + 0.2 * measured
+        self._wake.set()
+        return jail
+
+    async def acquire(self, profile: JailProfile) -> Jail | None:
+        """`take()`, or, when none is ready but the refill is setting one up that no other
+        call waits for, that one as soon as it is up (at most about two set-up times): a
+        burst of calls shares the set-ups under way instead of adding its own beside them
+        on the same cores. None: set one up yourself. Counts the call as `take()` does."""
+        jail = self.take(profile)
+        entry = self._entries.get(profile)
+        if jail is not None or entry is None or entry.starting <= entry.waiters():
+            return jail
+        future: asyncio.Future[Jail] = asyncio.get_running_loop().create_future()
+        entry.waiting.append(future)
+        try:
+            await asyncio.wait({future}, timeout=2 * self._setup_s)
+        except BaseException:
+            if future.done():
+                self._end(future.result())
+            future.cancel()
+            raise
+        if not future.done():
+            future.cancel()
+            return None
+        return future.result()
+
+    def done(self, profile: JailProfile) -> None:
+        """The call counted by `take(profile)` has ended."""
+        entry = self._entries.get(profile)
+        if entry is not None and entry.running > 0:
+            entry.running -= 1
+
+    def start(self) -> None:
+        if self.enabled:
+            self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def close(self) -> None:
+        """Stop refilling and end every ready jail."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        if self._tasks:  # set-ups finish (a jail cut off mid-way could be left behind)
+            await asyncio.wait(set(self._tasks), timeout=30)
+        jails = [j for e in self._entries.values() for j in e.ready]
+        self._entries.clear()
+        await asyncio.gather(*(j.destroy() for j in jails), return_exceptions=True)
+
+    def _target(self, entry: _Entry, now: float) -> int:
+        entry.forget_before(now - self._settings.window_s)
+        if not entry.arrivals or entry.failures >= _MAX_FAILURES:
+            return 0
+        rate = len(entry.arrivals) / self._settings.window_s
+        peak = max(n for _, n in entry.peaks) if entry.peaks else 1
+        return min(self._settings.max_per_profile, peak + round(rate * self._setup_s))
+
+    def _room(self) -> bool:
+        """Whether one more jail fits the count and memory caps."""
+        held = sum(len(e.ready) + e.starting for e in self._entries.values())
+        per_jail = self._jail_bytes or _FIRST_GUESS_BYTES
+        return held < self._settings.max_ready and (held + 1) * per_jail <= (
+            self._settings.memory_bytes
+        )
+
+    async def _run(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), _TICK_S)
+            self._wake.clear()
+            now = time.monotonic()
+            self._expire(now)
+            for profile, entry in list(self._entries.items()):
+                target = self._target(entry, now)
+                while len(entry.ready) + entry.starting < target and self._room():
+                    entry.starting += 1
+                    self._background(self._start_one(profile, entry))
+
+    def _background(self, work: Awaitable[None]) -> None:
+        task: asyncio.Task[None] = asyncio.ensure_future(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _start_one(self, profile: JailProfile, entry: _Entry) -> None:
+        try:
+            async with self._slots:
+                if self._entries.get(profile) is not entry:
+                    return
+                begin = time.monotonic()
+                jail = await self._spawn(profile)
+                self._setup_s = 0.8 * self._setup_s + 0.2 * (time.monotonic() - begin)
+        except ExecutorError as exc:
+            entry.failures += 1
+            log.warning("executor.prestart", outcome="start_failed", error=exc.message)
+            return
+        except Exception:
+            entry.failures += 1
+            log.exception("executor.prestart", outcome="start_failed")
+            return
+        finally:
+            entry.starting -= 1
+        if self._entries.get(profile) is entry:
+            if not entry.hand_over(jail):
+                entry.ready.append(jail)
+        else:  # the profile was dropped while this jail was being set up
+            self._end(jail)
+
+    def _expire(self, now: float) -> None:
+        for profile, entry in list(self._entries.items()):
+            while entry.ready and now - entry.ready[0].created > self._settings.idle_s:
+                self._end(entry.ready.popleft())
+            entry.forget_before(now - self._settings.window_s)
+            if not entry.arrivals and not entry.ready and not entry.starting and not entry.running:
+                del self._entries[profile]
+
+    def _end(self, jail: Jail) -> None:
+        self._background(jail.destroy())
