@@ -44,7 +44,7 @@ USAGE = {
     "/skills": "/skills: list the skills you can run",
     "/run": "/run NAME {json}: run skill NAME with a JSON object as input, "
     'e.g. /run echo {"message": "hi"}',
-    "/status": "/status ID: how one of your calls (call_...) went",
+    "/status": "/status ID: how one of your calls went (the id /run shows, c_...)",
     "/help": "/help: these commands",
 }
 CONFIGURE_MODEL = (
@@ -68,9 +68,12 @@ def _split(text: str) -> tuple[str, str]:
     return (found[1], found[2].strip()) if found else ("", "")
 
 
-async def command_turn(settings: Settings, cp: ControlPlane, message: str) -> Turn | None:
+async def command_turn(
+    settings: Settings, cp: ControlPlane, user_id: str, message: str
+) -> Turn | None:
     """The gateway's own answer to `message` as a stored turn: a command's, or (no model
-    configured) a help; None when the model answers it. `cp` acts for the person chatting."""
+    configured) a help; None when the model answers it. `cp` acts for the person chatting,
+    the user `user_id`."""
     found = command_of(message)
     if found is None:
         return None if settings.llm.model else no_model_turn(message)
@@ -81,7 +84,7 @@ async def command_turn(settings: Settings, cp: ControlPlane, message: str) -> Tu
     elif name == "/run":
         await _run(settings, cp, arguments, turn)
     elif name == "/status":
-        turn.reply = await _status(cp, arguments)
+        turn.reply = await _status(cp, user_id, arguments)
     else:
         turn.reply = help_text(settings)
     return turn
@@ -179,15 +182,21 @@ def _ran(outcome: CallOutcome) -> str:
     return text + ":\n" + _shown(outcome.output)
 
 
-async def _status(cp: ControlPlane, arguments: str) -> str:
+async def _status(cp: ControlPlane, user_id: str, arguments: str) -> str:
+    """One of `user_id`'s calls. The control plane shows a chat user only their own; a web
+    chat credential with `audit:read` could read anyone's, so the requester is checked
+    here too: a command shows the person's own calls, whatever their token may read."""
     if not _CALL_ID.match(arguments):
         return "Usage: " + USAGE["/status"]
+    mine = f"You have no call {arguments!r}."
     try:
         story = await cp.request("GET", f"/api/v1/calls/{quote(arguments, safe='')}")
     except ControlPlaneRefused as exc:
         if exc.code == "call_not_found":
-            return f"You have no call {arguments!r}."
+            return mine
         return f"The call could not be read ({exc.code}): {exc.message}"
+    if _requester(story) != user_id:
+        return mine
     text = f"{story.get('call_id', arguments)}: {story.get('skill') or '?'} {story.get('status')}"
     result = story.get("result")
     if story.get("error"):
@@ -197,6 +206,15 @@ async def _status(cp: ControlPlane, arguments: str) -> str:
             text += f"\nerror ({result['error']}): {result.get('message') or ''}"
         text += "\noutput:\n" + _shown(result.get("output"))
     return text
+
+
+def _requester(story: dict[str, Any]) -> str | None:
+    events = story.get("events")
+    for event in events if isinstance(events, list) else []:
+        if isinstance(event, dict) and event.get("action") == "call.requested":
+            actor = event.get("actor")
+            return actor if isinstance(actor, str) else None
+    return None
 
 
 def _shown(value: Any) -> str:

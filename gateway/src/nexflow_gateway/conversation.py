@@ -41,7 +41,7 @@ async def stored_turn(
     session's new totals. `commands` is the control-plane client acting for the person
     (their commands' requests are theirs); a command never reaches `agent`."""
     async with sessions.lock(session_id):
-        turn = await command_turn(settings, commands, message)
+        turn = await command_turn(settings, commands, owner.user_id, message)
         if turn is None:
             history = await sessions.history(session_id, settings.llm.history_turns)
             turn = await agent.turn(
