@@ -293,7 +293,8 @@ def _gateway_cli(*runs: tuple[list[str], dict[str, str]]) -> list[tuple[int, str
         )
         for args, env in runs
     ]
-    return [(p.wait(timeout=120), p.communicate()[0]) for p in procs]
+    said = [p.communicate(timeout=120)[0] for p in procs]
+    return [(p.returncode, out) for p, out in zip(procs, said, strict=True)]
 
 
 def test_nexflow_gateway_alone_with_a_model_never_sends_commands_to_it(
