@@ -279,22 +279,16 @@ def test_discord_commands_and_an_approved_run(world: World) -> None:
     assert "discord-command" in result and "succeeded" in result
 
 
-def _gateway_cli(*runs: tuple[list[str], dict[str, str]]) -> list[tuple[int, str]]:
-    """`nexflow gateway ARGS` with only `env` of Nexflow's variables, all at once; each
-    one's exit status and output."""
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("NEXFLOW_")}
-    procs = [
-        subprocess.Popen(
-            [str(NEXFLOW), "gateway", *args],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            env=clean | env,
-        )
-        for args, env in runs
-    ]
-    said = [p.communicate(timeout=120)[0] for p in procs]
-    return [(p.returncode, out) for p, out in zip(procs, said, strict=True)]
+def _gateway_cli(args: list[str], env: dict[str, str | None]) -> tuple[int, str]:
+    """`nexflow gateway ARGS` in this process (each refusal happens before the server
+    would start: no process and no second import of the CLI needed); its exit status
+    and output."""
+    from nexflow_control.cli import app
+    from typer.testing import CliRunner
+
+    unset: dict[str, str | None] = {k: None for k in os.environ if k.startswith("NEXFLOW_")}
+    done = CliRunner().invoke(app, ["gateway", *args], env=unset | env)
+    return done.exit_code, done.output
 
 
 def test_nexflow_gateway_alone_with_a_model_never_sends_commands_to_it(
@@ -355,18 +349,23 @@ def test_nexflow_gateway_alone_with_a_model_never_sends_commands_to_it(
     assert token not in logged and API_KEY not in logged and "Traceback" not in logged
 
 
-def test_nexflow_gateway_refuses_to_start_plainly(world: World, tmp_path: Path) -> None:
+def test_nexflow_gateway_refuses_to_start_plainly(
+    world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """No token, an unreadable token file, a control plane that does not answer, a token
     it does not know: exit 2 with one line each, the token never printed."""
+
+    def started(*_: object) -> None:  # the command would have become the server
+        raise AssertionError("nexflow gateway started instead of refusing")
+
+    monkeypatch.setattr(os, "execve", started)
     secret = "nxf_bogus_token_NEVER_PRINT"
     (tmp_path / "token").write_text(secret + "\n")
     nowhere = f"http://127.0.0.1:{free_port()}"
-    missing, no_file, gone, unknown = _gateway_cli(
-        (["--control-plane", world.stack.url], {}),
-        (["--token-file", str(tmp_path / "absent")], {}),
-        (["--control-plane", nowhere, "--token-file", str(tmp_path / "token")], {}),
-        (["--control-plane", world.stack.url], {"NEXFLOW_GATEWAY__TOKEN": secret}),
-    )
+    missing = _gateway_cli(["--control-plane", world.stack.url], {})
+    no_file = _gateway_cli(["--token-file", str(tmp_path / "absent")], {})
+    gone = _gateway_cli(["--control-plane", nowhere, "--token-file", str(tmp_path / "token")], {})
+    unknown = _gateway_cli(["--control-plane", world.stack.url], {"NEXFLOW_GATEWAY__TOKEN": secret})
     assert missing[0] == 2 and "NEXFLOW_GATEWAY__TOKEN" in missing[1], missing
     assert no_file[0] == 2 and "--token-file" in no_file[1], no_file
     assert gone[0] == 2 and f"cannot reach {nowhere}" in gone[1], gone
