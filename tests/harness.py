@@ -153,12 +153,18 @@ def start_stack(tmp: Path, *extra: str, env: dict[str, str] | None = None) -> St
     port = free_port()
     starts = len(list(tmp.glob("nexflow-up*.log")))
     log_path = tmp / ("nexflow-up.log" if starts == 0 else f"nexflow-up-{starts}.log")
+    run_env = {**os.environ, "NEXFLOW_ADMIN_TOKEN": "", **(env or {})}
+    # `nexflow up` starts the chat gateway by default (a process that imports litellm): a
+    # test stack has it only when it asks (NEXFLOW_WEB_CHAT) or configures a model, so the
+    # many stacks that never chat do not pay for its start.
+    model = run_env.get("NEXFLOW_LLM__MODEL")
+    run_env.setdefault("NEXFLOW_WEB_CHAT", "true" if model else "false")
     with open(log_path, "wb") as out:
         proc = subprocess.Popen(
             [str(NEXFLOW), "up", "--home", str(home), "--port", str(port), *extra],
             stdout=out,
             stderr=subprocess.STDOUT,
-            env={**os.environ, "NEXFLOW_ADMIN_TOKEN": "", **(env or {})},
+            env=run_env,
         )
     url = f"http://127.0.0.1:{port}"
     wait_healthy(proc, url, log_path, "nexflow up")

@@ -113,7 +113,7 @@ def test_chat_page_streams_links_steps_and_approves_as_the_human(
 def test_chat_page_without_a_gateway_says_how_to_configure(
     world: dict[str, Any], stack: Stack
 ) -> None:
-    """A stack without an LLM: the chat page names the settings to set."""
+    """A stack with the web chat off: the chat page says how to turn it on."""
     _user(stack, "alice", ["operator"])
     changed = stack.client.put("/api/v1/users/alice/password", json={"password": PASSWORD})
     assert changed.status_code == 204
@@ -122,9 +122,7 @@ def test_chat_page_without_a_gateway_says_how_to_configure(
     try:
         _login(page)
         page.goto("/ui/chat")
-        playwright_api.expect(page.locator("#chat-unavailable")).to_contain_text(
-            "NEXFLOW_LLM__MODEL"
-        )
+        playwright_api.expect(page.locator("#chat-unavailable")).to_contain_text("NEXFLOW_WEB_CHAT")
     finally:
         context.close()
     assert httpx.get(f"{stack.url}/api/v1/sessions", timeout=10).status_code in (401, 503)

@@ -1,5 +1,5 @@
-"""The gateway without its parts (no control plane, no model, bad settings): clear errors,
-no traceback."""
+"""The gateway without its parts (no control plane, bad settings): clear errors, no
+traceback. (Without a model it answers commands: `test_commands_e2e`.)"""
 
 from __future__ import annotations
 
@@ -43,22 +43,6 @@ def test_control_plane_down_is_a_clear_503(orphan: Gateway, llm: ScriptedLLM) ->
     listed = orphan.client.get("/api/v1/sessions")
     assert listed.status_code == 503, "nobody can be recognised without the control plane"
     assert listed.json()["error"] == "control_plane_unavailable"
-
-
-@pytest.fixture
-def modelless(llm: ScriptedLLM, tmp_path: Path) -> Iterator[Gateway]:
-    """A gateway with no model configured."""
-    nowhere = f"http://127.0.0.1:{free_port()}"
-    started = start_gateway(tmp_path, llm, nowhere, "nxf_x_unused", NEXFLOW_LLM__MODEL="")
-    yield started
-    stop_gateway(started)
-
-
-def test_no_model_is_a_clear_503(modelless: Gateway) -> None:
-    """No model configured: `llm_not_configured` 503 naming the setting."""
-    reply = modelless.chat("hello")
-    assert reply.status_code == 503 and reply.json()["error"] == "llm_not_configured"
-    assert "NEXFLOW_LLM__MODEL" in reply.json()["message"]
 
 
 @pytest.mark.parametrize(

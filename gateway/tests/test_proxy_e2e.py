@@ -246,7 +246,7 @@ def test_gateway_down_is_a_stable_503(proxied: tuple[Stack, Gateway], stack: Sta
     unconfigured = stack.client.get("/api/v1/sessions")
     assert unconfigured.status_code == 503, unconfigured.text
     assert unconfigured.json()["error"] == "gateway_unavailable"
-    assert "NEXFLOW_LLM__MODEL" in unconfigured.json()["message"]
+    assert "NEXFLOW_WEB_CHAT" in unconfigured.json()["message"]
     main, gateway = proxied
     stop_gateway(gateway)
     down = main.client.post("/api/v1/chat", json={"message": "anyone?"})

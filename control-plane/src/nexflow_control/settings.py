@@ -237,6 +237,10 @@ class Settings(BaseSettings):
     gateway_url: str | None = None
     """The chat gateway the chat routes are proxied to (`nexflow up` sets it when it starts
     one); unset: those routes answer 503 `gateway_unavailable` saying how to start one."""
+    web_chat: bool = True
+    """`nexflow up` starts the chat gateway and serves the web chat (`NEXFLOW_WEB_CHAT=false`
+    or `--no-web-chat`: no web chat; a gateway still starts for a Telegram or Discord bot
+    token in the environment)."""
     gateway_timeout_s: float = Field(default=300.0, gt=0, le=3600)
     """How long a proxied chat request may take (a turn with its skill calls), seconds."""
     executor_socket: Path | None = None

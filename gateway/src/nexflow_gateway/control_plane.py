@@ -89,6 +89,16 @@ class ControlPlane:
         view.identity = identity
         return view
 
+    def with_credential(self, credential: Mapping[str, str] | None) -> ControlPlane:
+        """This client making its requests with `credential` alone (a web chat user's token
+        or session), not the gateway's; None: this client as it is (the gateway's token)."""
+        if credential is None:
+            return self
+        view = copy.copy(self)
+        view._own, view._headers = {}, dict(credential)
+        view.identity = None
+        return view
+
     def _as_self(self) -> dict[str, str]:
         """The gateway's own token, with the run-as headers when acting for a chat user."""
         return {**self._own, **self._headers}

@@ -1,12 +1,15 @@
-"""One stored chat turn, whichever edge it came from (web chat, Telegram, Discord): the
-session's history read, the persona files joined, the model's loop run, the turn stored
-with its messages, tool steps and costs, all under the session's lock."""
+"""One stored chat turn, whichever edge it came from (web chat, Telegram, Discord): a
+command (or, with no model, a help) answered by the gateway itself (`commands`), else the
+session's history read, the persona files joined and the model's loop run; then the turn
+stored with its messages, tool steps and costs, all under the session's lock."""
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
 
+from .commands import command_turn
+from .control_plane import ControlPlane
 from .llm import Agent
 from .llm.loop import Emit
 from .llm.persona import read_persona
@@ -30,19 +33,23 @@ async def stored_turn(
     owner: Owner,
     message: str,
     *,
+    commands: ControlPlane,
     as_user: Mapping[str, str] | None = None,
     emit: Emit | None = None,
 ) -> tuple[Turn, SessionSummary]:
     """Run `message` as the next turn of `session_id` and store it; the turn and the
-    session's new totals."""
+    session's new totals. `commands` is the control-plane client acting for the person
+    (their commands' requests are theirs); a command never reaches `agent`."""
     async with sessions.lock(session_id):
-        history = await sessions.history(session_id, settings.llm.history_turns)
-        turn = await agent.turn(
-            history,
-            message,
-            context=read_persona(settings.home, settings.gateway.persona_max_bytes),
-            as_user=as_user,
-            emit=emit,
-        )
+        turn = await command_turn(settings, commands, owner.user_id, message)
+        if turn is None:
+            history = await sessions.history(session_id, settings.llm.history_turns)
+            turn = await agent.turn(
+                history,
+                message,
+                context=read_persona(settings.home, settings.gateway.persona_max_bytes),
+                as_user=as_user,
+                emit=emit,
+            )
         totals = await sessions.record(session_id, owner, turn)
     return turn, totals

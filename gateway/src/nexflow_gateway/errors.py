@@ -3,7 +3,6 @@
 GatewayError
 ├── SessionNotFound          404 session_not_found
 ├── NoteNotFound             404 note_not_found
-├── LLMNotConfigured         503 llm_not_configured
 ├── ControlPlaneUnavailable  503 control_plane_unavailable (skill list could not be read)
 ├── ControlPlaneRefused      the control plane's own code and status (`identity_not_linked`,
 │                            `nonce_used`, ...), passed on
@@ -26,11 +25,6 @@ class GatewayError(Exception):
 class SessionNotFound(GatewayError):
     code = "session_not_found"
     status = 404
-
-
-class LLMNotConfigured(GatewayError):
-    code = "llm_not_configured"
-    status = 503
 
 
 class ControlPlaneUnavailable(GatewayError):

@@ -1,11 +1,13 @@
 """The message router: `Event | Press` from any connector in, `Reply`s out.
 
-- An `Event` from an identity linked to a user runs one turn of the LLM loop acting for
-  that user (`ControlPlane.acting_for`: every call is that user's, from that chat), in
-  that user's session of that chat, stored like a web chat turn (`stored_turn`). The
-  reply carries approve/deny buttons for each call left pending, with nonces the control
-  plane minted for that approval and that chat; each pending call is then followed
-  (its status polled, bounded in time) and its buttons taken off when it is decided.
+- An `Event` from an identity linked to a user runs one turn acting for that user
+  (`ControlPlane.acting_for`: every call is that user's, from that chat): a command
+  (`/skills`, `/run`, ...; any message when no model is configured) answered by the
+  gateway itself (`commands`), any other message by the LLM loop, in that user's session
+  of that chat, stored like a web chat turn (`stored_turn`). The reply carries
+  approve/deny buttons for each call left pending, with nonces the control plane minted
+  for that approval and that chat; each pending call is then followed (its status
+  polled, bounded in time) and its buttons taken off when it is decided.
   How it ended (its result, or that it was denied or expired) reaches the chat through
   the control plane's outbox (`deliveries`), which survives a gateway restart.
 - An `Event` from an unknown identity gets a pairing code and nothing else: no model call,
@@ -131,9 +133,6 @@ class Router:
                 raise
             await self._pair(event, identity, chat, connector)
             return
-        if not self._settings.llm.model:
-            await connector.send(_reply(event, "No model is configured for this gateway yet."))
-            return
         user_id = str(me.get("id", ""))[:255]
         turn, _ = await stored_turn(
             self._settings,
@@ -142,6 +141,7 @@ class Router:
             chat_session_id(event.channel, event.chat_id, user_id),
             Owner(user_id=user_id, channel=event.channel, chat_id=event.chat_id),
             event.message,
+            commands=cp_as,
         )
         buttons = await self._buttons(cp_as, turn.pending_approvals)
         await connector.send(_reply(event, turn.reply or "(no answer)", buttons))

@@ -9,7 +9,8 @@ from pydantic import BaseModel, Field
 
 from .control_plane import Reason
 
-StopReason = Literal["done", "step_limit", "timeout", "llm_error"]
+StopReason = Literal["done", "step_limit", "timeout", "llm_error", "command"]
+"""How a turn ended; `command`: the gateway answered it itself (`commands`), no model."""
 
 
 class CallRecord(BaseModel):

@@ -9,6 +9,7 @@ One module per command group:
     _certs      certs init|issue (the mTLS CA)     _secret     secret set|rotate|list|rm
     _schedule   schedule add|list|rm|pause|resume
     _pairing    pairing list|confirm|reject (chat senders)
+    _gateway_alone  gateway (the chat gateway alone, against a remote control plane)
     _marketplace skill install|update|remove|consent|installed, registry trust|revoke|keys
     _client     what the HTTP commands share (home, token, request, fail)
 """
@@ -26,6 +27,7 @@ from . import (
     _audit,
     _certs,
     _db,
+    _gateway_alone,
     _image,
     _marketplace,
     _pairing,
@@ -55,6 +57,7 @@ app.add_typer(_secret.app, name="secret")
 app.add_typer(_schedule.app, name="schedule")
 app.add_typer(_pairing.app, name="pairing")
 app.add_typer(_marketplace.registry_app, name="registry")
+app.command("gateway")(_gateway_alone.run)
 
 
 @app.command()
@@ -98,6 +101,15 @@ def up(
             "new-version approval (repeatable)",
         ),
     ] = None,
+    web_chat: Annotated[
+        bool,
+        typer.Option(
+            "--web-chat/--no-web-chat",
+            envvar="NEXFLOW_WEB_CHAT",
+            help="Start the chat gateway and serve the web chat (a Telegram or Discord bot "
+            "token starts the gateway either way)",
+        ),
+    ] = True,
 ) -> None:
     """Start the executor and the control plane in the foreground (Ctrl-C stops both)."""
     from pydantic import ValidationError
@@ -114,6 +126,7 @@ def up(
         host=host,
         skills_dirs=[p.resolve() for p in skills or []],
         sandbox=SandboxSettings(backend=sandbox),
+        web_chat=web_chat,
     )
     if allow_host or trust_skill:
         current = settings.policy.model_dump()

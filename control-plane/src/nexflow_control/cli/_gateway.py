@@ -1,6 +1,10 @@
-"""`nexflow up` starts the chat gateway beside the control plane when an LLM is configured
-(`NEXFLOW_LLM__MODEL`): its own process on a free loopback port, the chat routes proxied to
-it (`NEXFLOW_GATEWAY_URL`), the same database and home.
+"""`nexflow up` starts the chat gateway beside the control plane when the web chat is on
+(the default; `--no-web-chat` or `NEXFLOW_WEB_CHAT=false` turns it off) or a Telegram or
+Discord bot token is set, with or without a model (without one, chats answer commands):
+its own process on a free loopback port, the same database and home, the chat routes
+proxied to it (`NEXFLOW_GATEWAY_URL`) when the web chat is on. Like the control plane it
+is unprivileged: it reaches skills only through the control plane's HTTP API, never the
+executor or Docker.
 
 Its token belongs to the user `gateway` and holds `skills:read` (it lists the tools; a web
 chat's skill calls are made with the chatting person's own credential), `calls:run_as`
@@ -35,9 +39,14 @@ _ACTOR = Actor("nexflow-up")
 TOKEN_SCOPES = frozenset({Scope.SKILLS_READ, Scope.CALLS_RUN_AS, Scope.APPROVALS_RELAY})
 
 
+CHANNEL_TOKENS = ("NEXFLOW_TELEGRAM__TOKEN", "NEXFLOW_DISCORD__TOKEN")
+
+
 def wanted(settings: Settings) -> bool:
-    """Start one: an LLM is configured and no gateway elsewhere is named."""
-    return bool(os.environ.get("NEXFLOW_LLM__MODEL")) and settings.gateway_url is None
+    """Start one: no gateway elsewhere is named, and the web chat is on or a chat channel
+    has a bot token (the gateway reads the same variables)."""
+    channels = any(os.environ.get(name) for name in CHANNEL_TOKENS)
+    return settings.gateway_url is None and (settings.web_chat or channels)
 
 
 def free_port() -> int:

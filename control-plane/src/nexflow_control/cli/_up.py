@@ -209,7 +209,7 @@ async def serve_stack(settings: Settings, opa: LocalOpaServer | None = None) -> 
     )
     chat: asyncio.subprocess.Process | None = None
     chat_port = _gateway.free_port() if _gateway.wanted(settings) else None
-    if chat_port is not None:
+    if chat_port is not None and settings.web_chat:
         settings = settings.model_copy(update={"gateway_url": f"http://127.0.0.1:{chat_port}"})
     try:
         await _wait_for_executor(proc, settings)

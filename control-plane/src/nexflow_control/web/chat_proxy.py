@@ -51,9 +51,9 @@ HOP_BY_HOP = frozenset(
 _FORWARDED = ("authorization", "cookie", "x-csrf-token", "content-type", "accept")
 MAX_REPLY_BYTES = 4 * 1024 * 1024
 NOT_CONFIGURED = (
-    "no chat gateway is running: set NEXFLOW_LLM__MODEL (and NEXFLOW_LLM__API_BASE / "
-    "NEXFLOW_LLM__API_KEY for your provider) and restart `nexflow up`, or point "
-    "NEXFLOW_GATEWAY_URL at a running gateway"
+    "no chat gateway is running: the web chat is off (NEXFLOW_WEB_CHAT=false or "
+    "`nexflow up --no-web-chat`); start `nexflow up` without it, or point "
+    "NEXFLOW_GATEWAY_URL at a running gateway (`nexflow gateway`)"
 )
 
 

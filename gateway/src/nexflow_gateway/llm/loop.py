@@ -162,36 +162,7 @@ class Agent:
             skill, arguments, max(1.0, step.deadline - time.monotonic()), as_user=step.as_user
         )
         record.duration_ms = round((time.perf_counter() - started) * 1000, 3)
-        return self._recorded(record, outcome)
-
-    def _recorded(self, record: CallRecord, outcome: CallOutcome) -> _Done:
-        record.call_id, record.error, record.message = (
-            outcome.call_id,
-            outcome.error,
-            outcome.message,
-        )
-        log.info("tool.called", skill=record.skill, call_id=outcome.call_id, kind=outcome.kind)
-        if outcome.kind == "pending":
-            record.status = "pending_approval"
-            pending = PendingApproval(
-                call_id=outcome.call_id or "",
-                approval_id=outcome.approval_id or "",
-                skill=outcome.skill,
-                reasons=outcome.reasons,
-                expires_at=outcome.expires_at,
-            )
-            note = "Not run: a human must approve it outside this chat. Do not retry."
-            return (
-                record,
-                _quote(pending.model_dump() | {"status": "pending_approval", "note": note}),
-                pending,
-            )
-        record.status = outcome.status
-        record.output = _cut(outcome.output, self._settings.max_tool_output_chars)
-        body = {"status": outcome.status, "call_id": outcome.call_id, "output": record.output}
-        if outcome.error:
-            body |= {"error": outcome.error, "message": outcome.message}
-        return record, _quote(body), None
+        return recorded(record, outcome, self._settings.max_tool_output_chars)
 
 
 @dataclass(frozen=True)
@@ -204,6 +175,35 @@ class _Step:
     as_user: Mapping[str, str] | None
     emit: Emit | None
     deadline: float
+
+
+def recorded(record: CallRecord, outcome: CallOutcome, max_output_chars: int) -> _Done:
+    """`record` completed from how the call ended; the tool message the model reads (the
+    output cut to `max_output_chars`), and the approval when it waits for one. A `/run`
+    command records its call the same way (`commands`)."""
+    record.call_id, record.error, record.message = outcome.call_id, outcome.error, outcome.message
+    log.info("tool.called", skill=record.skill, call_id=outcome.call_id, kind=outcome.kind)
+    if outcome.kind == "pending":
+        record.status = "pending_approval"
+        pending = PendingApproval(
+            call_id=outcome.call_id or "",
+            approval_id=outcome.approval_id or "",
+            skill=outcome.skill,
+            reasons=outcome.reasons,
+            expires_at=outcome.expires_at,
+        )
+        note = "Not run: a human must approve it outside this chat. Do not retry."
+        return (
+            record,
+            _quote(pending.model_dump() | {"status": "pending_approval", "note": note}),
+            pending,
+        )
+    record.status = outcome.status
+    record.output = _cut(outcome.output, max_output_chars)
+    body = {"status": outcome.status, "call_id": outcome.call_id, "output": record.output}
+    if outcome.error:
+        body |= {"error": outcome.error, "message": outcome.message}
+    return record, _quote(body), None
 
 
 def _deltas(emit: Emit) -> Callable[[str], None]:

@@ -26,7 +26,7 @@ from nexflow_common.body_limit import BodyLimitMiddleware
 from ..channels import chat_channels
 from ..connectors import ConnectorSet
 from ..control_plane import ControlPlane
-from ..errors import GatewayError, LLMNotConfigured
+from ..errors import GatewayError
 from ..llm import Agent
 from ..settings import Settings
 from ..store import Note, NoteStore, SessionStore, open_engine
@@ -64,15 +64,6 @@ async def caller(request: Request) -> Caller:
 Who = Annotated[Caller, Depends(caller)]
 
 
-def llm_ready(request: Request) -> None:
-    """A model is configured (said before anything else: it needs no credential to know)."""
-    if not request.app.state.settings.llm.model:
-        raise LLMNotConfigured("set NEXFLOW_LLM__MODEL to chat with a model")
-
-
-LLMReady = Annotated[None, Depends(llm_ready)]
-
-
 def create_app(settings: Settings, connectors: ConnectorSet | None = None) -> FastAPI:
     """The web chat API; with `connectors`, the chat channels run beside it (started with
     the app, stopped with it) through the same control-plane client and session store."""
@@ -92,7 +83,7 @@ def create_app(settings: Settings, connectors: ConnectorSet | None = None) -> Fa
         app.state.sessions = sessions
         app.state.notes = NoteStore(engine, max_notes=settings.gateway.max_notes_per_user)
         app.state.callers = Callers(cp, token)
-        app.state.chat = ChatService(settings, sessions, Agent(settings.llm, cp))
+        app.state.chat = ChatService(settings, sessions, Agent(settings.llm, cp), cp)
         sweeper = asyncio.create_task(_sweep(sessions))
         try:
             async with contextlib.AsyncExitStack() as channels:
@@ -116,7 +107,7 @@ def create_app(settings: Settings, connectors: ConnectorSet | None = None) -> Fa
         return {"status": "ok"}
 
     @app.post("/api/v1/chat", responses=_ERRORS)
-    async def chat(body: ChatRequest, request: Request, _: LLMReady, who: Who) -> ChatReply:
+    async def chat(body: ChatRequest, request: Request, who: Who) -> ChatReply:
         service: ChatService = request.app.state.chat
         reply = await service.turn(who, body.message, body.session_id)
         log.info("chat.turn", session_id=reply.session_id, calls=len(reply.calls))

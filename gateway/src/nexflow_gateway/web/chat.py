@@ -3,8 +3,8 @@ checked as the caller's, then the turn run and stored (`conversation.stored_turn
 
 from __future__ import annotations
 
+from ..control_plane import ControlPlane
 from ..conversation import stored_turn
-from ..errors import LLMNotConfigured
 from ..llm import Agent
 from ..llm.loop import Emit
 from ..settings import Settings
@@ -14,10 +14,13 @@ from .schemas import ChatReply
 
 
 class ChatService:
-    def __init__(self, settings: Settings, sessions: SessionStore, agent: Agent) -> None:
+    def __init__(
+        self, settings: Settings, sessions: SessionStore, agent: Agent, cp: ControlPlane
+    ) -> None:
         self._settings = settings
         self._sessions = sessions
         self._agent = agent
+        self._cp = cp
 
     async def turn(
         self,
@@ -29,9 +32,8 @@ class ChatService:
         on_session: Emit | None = None,
     ) -> ChatReply:
         """Run one turn in `session_id` (the caller's own, else 404) or a new session;
-        `on_session` hears the session's id before the turn runs."""
-        if not self._settings.llm.model:
-            raise LLMNotConfigured("set NEXFLOW_LLM__MODEL to chat with a model")
+        `on_session` hears the session's id before the turn runs. A command's requests are
+        made with the caller's own credential, like their model turns' skill calls."""
         if session_id is not None:
             await self._sessions.summary(session_id, caller.user_id)
         sid = session_id or new_session_id()
@@ -44,6 +46,7 @@ class ChatService:
             sid,
             Owner(user_id=caller.user_id),
             message,
+            commands=self._cp.with_credential(caller.credential),
             as_user=caller.credential,
             emit=emit,
         )

@@ -45,7 +45,7 @@ async function chatView(main) {
   const list = el("ul", { class: "chat-sessions", id: "chat-sessions" });
   const log = el("div", { class: "chat-log", id: "chat-log" });
   const usage = el("div", { class: "muted", id: "chat-usage" });
-  const input = el("textarea", { id: "chat-input", rows: 2, maxlength: 16000, placeholder: "Ask Nexflow…" });
+  const input = el("textarea", { id: "chat-input", rows: 2, maxlength: 16000, placeholder: "Ask Nexflow, or /help for commands" });
   const send = el("button", { class: "primary", type: "submit", id: "chat-send" }, "Send");
   const form = el("form", { class: "chat-form", id: "chat-form" }, input, send);
   const fresh = el("button", { type: "button", id: "chat-new" }, "New chat");
