@@ -13,10 +13,16 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-__all__ = ["MAX_FAILURES", "Demand", "wait_for_start"]
+import structlog
+
+from nexflow_executor.errors import ExecutorError
+
+__all__ = ["MAX_FAILURES", "Demand", "set_up_one", "wait_for_start"]
+
+log = structlog.get_logger("nexflow_executor")
 
 MAX_FAILURES = 3  # set-ups failed in a row before a profile gets nothing until its next call
 
@@ -99,3 +105,35 @@ async def wait_for_start[T](
         future.cancel()
         return None
     return future.result()
+
+
+async def set_up_one[T](
+    entry: Demand[T],
+    start: Callable[[], Awaitable[T | None]],
+    wanted: Callable[[], bool],
+    discard: Callable[[T], object],
+    event: str,
+) -> None:
+    """Run one set-up the refill counted in `entry.starting` (`start`; None: no longer
+    needed), and hand what it made to a waiting call or keep it ready, or `discard` it if
+    the profile is no longer `wanted`. A failure is counted (after MAX_FAILURES the
+    profile gets nothing until its next call) and logged under `event`, never raised:
+    the refill goes on for the other profiles."""
+    try:
+        made = await start()
+    except ExecutorError as exc:
+        entry.failures += 1
+        log.warning(event, outcome="start_failed", error=exc.message)
+        return
+    except Exception:
+        entry.failures += 1
+        log.exception(event, outcome="start_failed")
+        return
+    finally:
+        entry.starting -= 1
+    if made is None:
+        return
+    if wanted():
+        entry.keep(made)
+    else:  # the profile was dropped while this one was being set up
+        discard(made)

@@ -22,16 +22,12 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-import structlog
-
-from nexflow_executor.errors import ExecutorError
-from nexflow_executor.sandbox.demand import Demand, wait_for_start
+from nexflow_executor.sandbox.demand import Demand, set_up_one, wait_for_start
 from nexflow_executor.sandbox.jail import Jail, JailProfile
 from nexflow_executor.settings import PrestartSettings
 
 __all__ = ["JailPool", "PoolStats"]
 
-log = structlog.get_logger("nexflow_executor")
 _TICK_S = 1.0
 _FIRST_GUESS_BYTES = 16 * 1024 * 1024  # per jail, until one has been measured
 
@@ -175,27 +171,22 @@ class JailPool:
         task.add_done_callback(self._tasks.discard)
 
     async def _start_one(self, profile: JailProfile, entry: _Entry) -> None:
-        try:
-            async with self._slots:
-                if self._entries.get(profile) is not entry:
-                    return
-                begin = time.monotonic()
-                jail = await self._spawn(profile)
-                self._setup_s = 0.8 * self._setup_s + 0.2 * (time.monotonic() - begin)
-        except ExecutorError as exc:
-            entry.failures += 1
-            log.warning("executor.prestart", outcome="start_failed", error=exc.message)
-            return
-        except Exception:
-            entry.failures += 1
-            log.exception("executor.prestart", outcome="start_failed")
-            return
-        finally:
-            entry.starting -= 1
-        if self._entries.get(profile) is entry:
-            entry.keep(jail)
-        else:  # the profile was dropped while this jail was being set up
-            self._end(jail)
+        await set_up_one(
+            entry,
+            lambda: self._spawn_timed(profile, entry),
+            lambda: self._entries.get(profile) is entry,
+            self._end,
+            "executor.prestart",
+        )
+
+    async def _spawn_timed(self, profile: JailProfile, entry: _Entry) -> Jail | None:
+        async with self._slots:
+            if self._entries.get(profile) is not entry:
+                return None
+            begin = time.monotonic()
+            jail = await self._spawn(profile)
+            self._setup_s = 0.8 * self._setup_s + 0.2 * (time.monotonic() - begin)
+            return jail
 
     def _expire(self, now: float) -> None:
         for profile, entry in list(self._entries.items()):

@@ -24,16 +24,12 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
-import structlog
-
-from nexflow_executor.errors import ExecutorError
 from nexflow_executor.sandbox.container import ContainerFactory, Profile, SandboxContainer
-from nexflow_executor.sandbox.demand import MAX_FAILURES, Demand, wait_for_start
+from nexflow_executor.sandbox.demand import MAX_FAILURES, Demand, set_up_one, wait_for_start
 from nexflow_executor.settings import PoolSettings
 
 __all__ = ["WarmPool"]
 
-log = structlog.get_logger("nexflow_executor")
 _TICK_S = 1.0
 
 
@@ -143,29 +139,24 @@ class WarmPool:
                     task.add_done_callback(self._starts.discard)
 
     async def _start_one(self, entry: _Entry) -> None:
-        try:
-            async with self._slots:
-                if len(entry.ready) >= self._settings.size:  # no shortfall: let calls run first
-                    await self._factory.when_quiet()
-                if entry.profile not in self._entries:
-                    return
-                begin = time.monotonic()
-                container = await self._factory.start(entry.profile)
-                self._start_s = 0.8 * self._start_s + 0.2 * (time.monotonic() - begin)
-        except ExecutorError as exc:
-            entry.failures += 1
-            log.warning("executor.pool", outcome="start_failed", error=exc.message)
-            return
-        except Exception:
-            entry.failures += 1
-            log.exception("executor.pool", outcome="start_failed")
-            return
-        finally:
-            entry.starting -= 1
-        if self._entries.get(entry.profile) is entry:
-            entry.keep(container)
-        else:  # the profile was dropped while this container started
-            self._factory.discard(container)
+        await set_up_one(
+            entry,
+            lambda: self._start_timed(entry),
+            lambda: self._entries.get(entry.profile) is entry,
+            self._factory.discard,
+            "executor.pool",
+        )
+
+    async def _start_timed(self, entry: _Entry) -> SandboxContainer | None:
+        async with self._slots:
+            if len(entry.ready) >= self._settings.size:  # no shortfall: let calls run first
+                await self._factory.when_quiet()
+            if entry.profile not in self._entries:
+                return None
+            begin = time.monotonic()
+            container = await self._factory.start(entry.profile)
+            self._start_s = 0.8 * self._start_s + 0.2 * (time.monotonic() - begin)
+            return container
 
     def _room(self) -> bool:
         held = sum(len(e.ready) + e.starting for e in self._entries.values())
