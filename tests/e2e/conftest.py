@@ -1,12 +1,15 @@
-"""Fixtures shared by the skill library's network tests (one set per session and backend)."""
+"""Fixtures shared by the e2e tests: the skill library's network tests (one set per session
+and backend) and the marketplace tests' registry."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
 
+from registry.tests.server import Server, new_publisher, start
 from tests.skill_daemons import Daemons
 from tests.skill_http_fakes import FakeServer
 from tests.skill_secret_world import open_operator, secret_policy, store_secrets
@@ -65,3 +68,15 @@ def secret_world(
     with open_operator(w) as uma:
         yield w, uma
     close_world(w)
+
+
+@pytest.fixture(scope="module")
+def registry(tmp: Path) -> Iterator[tuple[Server, str, Path]]:
+    """A real `nexflow-registry serve` with publisher `acme`: (server, publish token,
+    private key file), under the requesting module's own `tmp` folder (each module that
+    uses it defines `tmp`)."""
+    server = start(tmp / "registry")
+    key = tmp / "acme.key"
+    token = new_publisher(server, "acme", key)
+    yield server, token, key
+    server.stop()

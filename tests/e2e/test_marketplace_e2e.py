@@ -29,16 +29,6 @@ def tmp(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("market")
 
 
-@pytest.fixture(scope="module")
-def registry(tmp: Path) -> Iterator[tuple[Server, str, Path]]:
-    """A registry with publisher `acme`: (server, publish token, private key file)."""
-    server = start(tmp / "registry")
-    key = tmp / "acme.key"
-    token = new_publisher(server, "acme", key)
-    yield server, token, key
-    server.stop()
-
-
 def acme_policies(tmp: Path, self_approval: bool = False) -> Path:
     """A copy of the shipped policy that trusts publisher `acme`, asks no approval for a new
     version and (optionally) lets an approver approve their own calls."""

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from registry.tests.server import Server, new_publisher, publish, skill_copy, start
+from registry.tests.server import Server, publish, skill_copy
 from tests.e2e.test_marketplace_e2e import _audit, _lock, acme_policies
 from tests.harness import Stack, start_stack
 
@@ -153,15 +153,6 @@ def test_a_clawhub_zip_with_a_scan_warning_installs_and_waits(stack: Stack, tmp:
     assert {"approval_required_scan_warning", "approval_required_unknown_publisher"} <= _codes(
         asked
     )
-
-
-@pytest.fixture(scope="module")
-def registry(tmp: Path) -> Iterator[tuple[Server, str, Path]]:
-    server = start(tmp / "registry")
-    key = tmp / "acme.key"
-    token = new_publisher(server, "acme", key)
-    yield server, token, key
-    server.stop()
 
 
 def test_a_signed_release_with_a_scan_warning_needs_approval_from_a_trusted_publisher(

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from nexflow_registry import signing
 
-from registry.tests.server import Server, new_publisher, publish, skill_copy, start
+from registry.tests.server import Server, publish, skill_copy
 from tests.harness import Stack, free_port, start_stack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("registry-browse-e2e")]
@@ -28,15 +28,6 @@ SEARCH = "/api/v1/marketplace/search"
 @pytest.fixture(scope="module")
 def tmp(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("browse")
-
-
-@pytest.fixture(scope="module")
-def registry(tmp: Path) -> Iterator[tuple[Server, str, Path]]:
-    server = start(tmp / "registry")
-    key = tmp / "acme.key"
-    token = new_publisher(server, "acme", key)
-    yield server, token, key
-    server.stop()
 
 
 @pytest.fixture(scope="module")

@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import shutil
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from nexflow_control.policy import EmbeddedEngine
+from nexflow_control.policy import (
+    EmbeddedEngine,
+    LocalOpaServer,
+    OpaServerEngine,
+    PolicyWatcher,
+    ReloadResult,
+)
 
 from tests.policy_input import policy_input
 
@@ -38,3 +44,23 @@ def policy_copy(tmp_path: Path) -> Path:
 def inputs() -> Callable[..., dict[str, Any]]:
     """The ``make_input`` builder."""
     return make_input
+
+
+@pytest.fixture(scope="module")
+def opa_server() -> Iterator[LocalOpaServer]:
+    """A real `opa run --server` on a free port, one per test module."""
+    with LocalOpaServer() as server:
+        yield server
+
+
+async def reloaded(engine: EmbeddedEngine | OpaServerEngine, policies: Path) -> ReloadResult:
+    """Let a real PolicyWatcher notice the change in ``policies`` and reload ``engine``
+    (asserts it did, and reported the reload exactly once)."""
+    seen: list[ReloadResult] = []
+
+    async def on_reload(result: ReloadResult, _revision: str | None) -> None:
+        seen.append(result)
+
+    result = await PolicyWatcher(engine, policies, 0.05, on_reload).check()
+    assert result is not None and result.changed and seen == [result]
+    return result

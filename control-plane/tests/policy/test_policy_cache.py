@@ -8,7 +8,7 @@ import copy
 import importlib.util
 import json
 import shutil
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -21,12 +21,12 @@ from nexflow_control.policy import (
     EmbeddedEngine,
     LocalOpaServer,
     OpaServerEngine,
-    PolicyWatcher,
-    ReloadResult,
 )
 from nexflow_control.policy._cache import DecisionCache, InputView
 
 from tests.policy_input import policy_input
+
+from .conftest import reloaded
 
 HERE = Path(__file__).resolve().parent
 POLICIES = HERE.parents[2] / "policies"
@@ -166,13 +166,6 @@ def cached_engine() -> EmbeddedEngine:
     return EmbeddedEngine(POLICIES)
 
 
-@pytest.fixture(scope="module")
-def opa_server() -> Iterator[LocalOpaServer]:
-    """A real `opa run --server` on a free port."""
-    with LocalOpaServer() as server:
-        yield server
-
-
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def cached_opa(opa_server: LocalOpaServer) -> AsyncIterator[OpaServerEngine]:
     """The OPA server engine with its (opt-in) decision cache on."""
@@ -294,19 +287,6 @@ def test_a_changed_read_field_misses() -> None:
 # -- reloads forget every decision -------------------------------------------------------
 
 
-async def _reloaded(engine: EmbeddedEngine | OpaServerEngine, policies: Path) -> ReloadResult:
-    """Let a real PolicyWatcher notice the change and reload ``engine``."""
-    seen: list[ReloadResult] = []
-
-    async def on_reload(result: ReloadResult, _revision: str | None) -> None:
-        seen.append(result)
-
-    watcher = PolicyWatcher(engine, policies, 0.05, on_reload)
-    result = await watcher.check()
-    assert result is not None and result.changed and seen == [result]
-    return result
-
-
 def _deny_everyone(policies: Path) -> None:
     rule = (
         "package nexflow.authz\n\n"
@@ -326,11 +306,11 @@ async def _check_reloads_forget(engine: EmbeddedEngine | OpaServerEngine, polici
     assert (await engine.decide(item)).allow
     assert (await engine.decide(item)).allow and engine.cache.hits >= 1
     _limit_users(policies)  # a data change
-    await _reloaded(engine, policies)
+    await reloaded(engine, policies)
     assert len(engine.cache) == 0
     assert (await engine.decide(item)).codes == ("rate_limited",)
     _deny_everyone(policies)  # a policy file change
-    await _reloaded(engine, policies)
+    await reloaded(engine, policies)
     assert "closed" in (await engine.decide(item)).codes
 
 

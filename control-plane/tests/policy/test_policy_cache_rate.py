@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,6 @@ from nexflow_control.policy import (
     EmbeddedEngine,
     LocalOpaServer,
     OpaServerEngine,
-    PolicyWatcher,
     ReloadResult,
 )
 from nexflow_control.policy._cache import (
@@ -34,7 +33,7 @@ from nexflow_control.settings import PolicySettings, Settings
 
 from tests.policy_input import policy_input
 
-from .conftest import POLICIES
+from .conftest import POLICIES, reloaded
 
 Engine = EmbeddedEngine | OpaServerEngine
 
@@ -46,13 +45,6 @@ def _with_rate(item: dict[str, Any], minute: int, hour: int, n: int = 0) -> dict
     changed["call"]["id"] = f"c_rate_{minute}_{hour}_{n}"
     changed["context"]["time"] = f"2026-12-07T10:{minute % 60:02d}:00Z"
     return changed
-
-
-@pytest.fixture(scope="module")
-def opa_server() -> Iterator[LocalOpaServer]:
-    """A real `opa run --server` on a free port."""
-    with LocalOpaServer() as server:
-        yield server
 
 
 @pytest_asyncio.fixture(params=["embedded", pytest.param("opa", marks=pytest.mark.opa)])
@@ -105,24 +97,12 @@ async def test_a_principal_limit_is_held_from_the_cache_too(engine: tuple[Engine
     data = json.loads((policies / "data.json").read_text())
     data["nexflow"]["config"]["principals"] = {"alice": {"rate_limit": {"per_minute": 3}}}
     (policies / "data.json").write_text(json.dumps(data))
-    assert (await _reloaded(decider, policies)).changed
+    assert (await reloaded(decider, policies)).changed
     base = policy_input(["admin"], [])
     for minute in range(3):
         assert (await decider.decide(_with_rate(base, minute, 10**6))).allow
     assert decider.cache.misses == 1
     assert (await decider.decide(_with_rate(base, 3, 0))).codes == ("rate_limited",)
-
-
-async def _reloaded(engine: Engine, policies: Path) -> ReloadResult:
-    """Let a real PolicyWatcher notice the change and reload ``engine``."""
-    seen: list[ReloadResult] = []
-
-    async def on_reload(result: ReloadResult, _revision: str | None) -> None:
-        seen.append(result)
-
-    result = await PolicyWatcher(engine, policies, 0.05, on_reload).check()
-    assert result is not None and seen == [result]
-    return result
 
 
 async def test_a_cached_decision_is_never_reused_across_a_reload(
@@ -139,7 +119,7 @@ async def test_a_cached_decision_is_never_reused_across_a_reload(
     data = json.loads((policies / "data.json").read_text())
     data["nexflow"]["config"]["roles"]["user"]["rate_limit"]["per_minute"] = 5
     (policies / "data.json").write_text(json.dumps(data))
-    first = await _reloaded(decider, policies)
+    first = await reloaded(decider, policies)
     assert first.changed and len(decider.cache) == 0
     limited = await decider.decide(_with_rate(base, 5, 5, 1))
     assert limited.codes == ("rate_limited",) and limited.revision == first.revision
@@ -148,7 +128,7 @@ async def test_a_cached_decision_is_never_reused_across_a_reload(
         "package nexflow.authz\n\n"
         '_violations contains _reason("closed", "closed for maintenance") if true\n'
     )
-    second = await _reloaded(decider, policies)
+    second = await reloaded(decider, policies)
     assert second.changed and len(decider.cache) == 0
     closed = await decider.decide(_with_rate(base, 4, 4, 1))
     assert closed.codes == ("closed",) and closed.revision == second.revision

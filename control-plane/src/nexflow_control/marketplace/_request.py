@@ -8,19 +8,12 @@ must have approved before it runs; a changed runtime or image counts as added.
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
-
-from ..skills import Skill
+from ..skills import Skill, SkillAsks
 
 
-class SkillRequest(BaseModel):
-    hosts: list[str] = Field(default_factory=list)
-    paths: list[str] = Field(default_factory=list)
-    """`PATH (ro|rw)`"""
-    permissions: list[str] = Field(default_factory=list)
-    secrets: list[str] = Field(default_factory=list)
-    runtime: str | None = None
-    image: str | None = None
+class SkillRequest(SkillAsks):
+    # The consent an install grants; its fields and how they are read: `SkillAsks`. (A
+    # comment, not a docstring: the API schema of this model stays as it was.)
 
     @property
     def empty(self) -> bool:
@@ -48,17 +41,7 @@ class SkillRequest(BaseModel):
 
 
 def request_of(skill: Skill) -> SkillRequest:
-    secrets = set(skill.requirements.env)
-    if isinstance(skill.env_required, tuple):
-        secrets |= set(skill.env_required)
-    return SkillRequest(
-        hosts=sorted({str(n) for n in skill.network}),
-        paths=sorted({f"{f.path} ({f.mode})" for f in skill.filesystem}),
-        permissions=sorted(str(p) for p in skill.permissions),
-        secrets=sorted(secrets),
-        runtime=str(skill.runtime) if skill.runtime else None,
-        image=skill.image_ref,
-    )
+    return SkillRequest.of(skill)
 
 
 def added(old: SkillRequest, new: SkillRequest) -> SkillRequest:

@@ -11,8 +11,10 @@ Public API::
     check_input(key, schema, value, inline=, root=) -> InputProblem | None (NeedsWorker
         inline); root "input" or "output" (a call's output against the output schema)
     ValidationPool().check(key, schema, value_json, root=) -> the same, in a worker process
+    SkillAsks.of(skill) -> hosts, paths, permissions, secrets, runtime, image it asks for
 """
 
+from ._asks import SkillAsks, required_env
 from ._catalog import SkillCatalog
 from ._checking import InputProblem, NeedsWorker, check_input
 from ._diagnostics import Code, Diagnostic, Severity
@@ -54,6 +56,7 @@ __all__ = [
     "Runtime",
     "Severity",
     "Skill",
+    "SkillAsks",
     "SkillCatalog",
     "UnsafeSchema",
     "ValidationPool",
@@ -65,6 +68,7 @@ __all__ = [
     "lint_paths",
     "load_skill",
     "parse_host",
+    "required_env",
     "safe_validator",
     "secret_env_name",
     "skill_digest",

@@ -102,6 +102,31 @@ class RunSpec:
     network: tuple[HostGrant, ...] = ()  # empty: no network at all
     egress: EgressAttach | None = None  # set by the service exactly when `network` is not empty
 
+    @classmethod
+    def for_setup(
+        cls,
+        name: str,
+        skill_dir: Path,
+        mounts: tuple[MountSpec, ...],
+        *,
+        runtime: Runtime,
+        env: Mapping[str, str],
+        limits: RunLimits,
+    ) -> RunSpec:
+        """A spec for setting a sandbox up before its call (a warm container, a
+        pre-started jail): what staging and confinement need, no script, args or input."""
+        return cls(
+            call_id=name,
+            runtime=runtime,
+            skill_dir=skill_dir,
+            entrypoint="",
+            args=(),
+            stdin=b"",
+            env=env,
+            mounts=mounts,
+            limits=limits,
+        )
+
 
 @dataclass(slots=True)
 class RunResult:

@@ -354,14 +354,11 @@ class ContainerFactory:
 
 def _stand_in_spec(name: str, profile: Profile) -> RunSpec:
     """A RunSpec carrying just what Staging needs: a name and the paths to stage."""
-    return RunSpec(
-        call_id=name,
+    return RunSpec.for_setup(
+        name,
+        profile.skill_dir,
+        profile.mounts,
         runtime=Runtime.BASH,
-        skill_dir=profile.skill_dir,
-        entrypoint="",
-        args=(),
-        stdin=b"",
         env={},
-        mounts=profile.mounts,
         limits=RunLimits(0, 0, 0, 0, 0, 0, 0),
     )

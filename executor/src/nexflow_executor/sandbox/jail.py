@@ -132,15 +132,12 @@ class Jail:
         """Set up a jail for `profile` and start its stub; SandboxError if that fails."""
         nsj = settings.nsjail
         name = f"j-{secrets.token_hex(6)}"
-        template = RunSpec(
-            call_id=name,
+        template = RunSpec.for_setup(
+            name,
+            profile.skill_dir,
+            profile.mounts,
             runtime=Runtime.PYTHON,
-            skill_dir=profile.skill_dir,
-            entrypoint="",
-            args=(),
-            stdin=b"",
             env=_STUB_ENV,
-            mounts=profile.mounts,
             limits=profile.limits,
         )
         cgroup = CallCgroup(nsj.cgroup_root, nsj.cgroup_parent, name)

@@ -18,22 +18,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections import OrderedDict, deque
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-import structlog
-
-from nexflow_executor.errors import ExecutorError
+from nexflow_executor.sandbox.demand import Demand, set_up_one, wait_for_start
 from nexflow_executor.sandbox.jail import Jail, JailProfile
 from nexflow_executor.settings import PrestartSettings
 
 __all__ = ["JailPool", "PoolStats"]
 
-log = structlog.get_logger("nexflow_executor")
 _TICK_S = 1.0
 _FIRST_GUESS_BYTES = 16 * 1024 * 1024  # per jail, until one has been measured
-_MAX_FAILURES = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,32 +44,8 @@ class PoolStats:
 
 
 @dataclass(slots=True)
-class _Entry:
-    ready: deque[Jail] = field(default_factory=deque)
-    starting: int = 0
-    running: int = 0
-    arrivals: deque[float] = field(default_factory=deque)
-    peaks: deque[tuple[float, int]] = field(default_factory=deque)
-    failures: int = 0
-    waiting: deque[asyncio.Future[Jail]] = field(default_factory=deque)
-
-    def waiters(self) -> int:
-        return sum(not f.done() for f in self.waiting)
-
-    def hand_over(self, jail: Jail) -> bool:
-        """Give `jail` to the longest-waiting call, if one still waits."""
-        while self.waiting:
-            future = self.waiting.popleft()
-            if not future.done():
-                future.set_result(jail)
-                return True
-        return False
-
-    def forget_before(self, cutoff: float) -> None:
-        while self.arrivals and self.arrivals[0] < cutoff:
-            self.arrivals.popleft()
-        while self.peaks and self.peaks[0][0] < cutoff:
-            self.peaks.popleft()
+class _Entry(Demand[Jail]):
+    """One profile's ready jails and recent calls (demand.py)."""
 
 
 class JailPool:
@@ -120,10 +92,7 @@ class JailPool:
         if entry is None:
             entry = self._entries[profile] = _Entry()
         self._entries.move_to_end(profile, last=False)  # most recent first when refilling
-        entry.running += 1
-        entry.arrivals.append(now)
-        entry.peaks.append((now, entry.running))
-        entry.failures = 0
+        entry.arrive(now)
         jail = None
         while entry.ready and jail is None:
             candidate = entry.ready.popleft()
@@ -145,27 +114,15 @@ class JailPool:
         on the same cores. None: set one up yourself. Counts the call as `take()` does."""
         jail = self.take(profile)
         entry = self._entries.get(profile)
-        if jail is not None or entry is None or entry.starting <= entry.waiters():
+        if jail is not None or entry is None:
             return jail
-        future: asyncio.Future[Jail] = asyncio.get_running_loop().create_future()
-        entry.waiting.append(future)
-        try:
-            await asyncio.wait({future}, timeout=2 * self._setup_s)
-        except BaseException:
-            if future.done():
-                self._end(future.result())
-            future.cancel()
-            raise
-        if not future.done():
-            future.cancel()
-            return None
-        return future.result()
+        return await wait_for_start(entry, 2 * self._setup_s, self._end)
 
     def done(self, profile: JailProfile) -> None:
         """The call counted by `take(profile)` has ended."""
         entry = self._entries.get(profile)
-        if entry is not None and entry.running > 0:
-            entry.running -= 1
+        if entry is not None:
+            entry.leave()
 
     def start(self) -> None:
         if self.enabled:
@@ -184,12 +141,8 @@ class JailPool:
         await asyncio.gather(*(j.destroy() for j in jails), return_exceptions=True)
 
     def _target(self, entry: _Entry, now: float) -> int:
-        entry.forget_before(now - self._settings.window_s)
-        if not entry.arrivals or entry.failures >= _MAX_FAILURES:
-            return 0
-        rate = len(entry.arrivals) / self._settings.window_s
-        peak = max(n for _, n in entry.peaks) if entry.peaks else 1
-        return min(self._settings.max_per_profile, peak + round(rate * self._setup_s))
+        wanted = entry.demand(now, self._settings.window_s, self._setup_s)
+        return min(self._settings.max_per_profile, wanted)
 
     def _room(self) -> bool:
         """Whether one more jail fits the count and memory caps."""
@@ -218,28 +171,22 @@ class JailPool:
         task.add_done_callback(self._tasks.discard)
 
     async def _start_one(self, profile: JailProfile, entry: _Entry) -> None:
-        try:
-            async with self._slots:
-                if self._entries.get(profile) is not entry:
-                    return
-                begin = time.monotonic()
-                jail = await self._spawn(profile)
-                self._setup_s = 0.8 * self._setup_s + 0.2 * (time.monotonic() - begin)
-        except ExecutorError as exc:
-            entry.failures += 1
-            log.warning("executor.prestart", outcome="start_failed", error=exc.message)
-            return
-        except Exception:
-            entry.failures += 1
-            log.exception("executor.prestart", outcome="start_failed")
-            return
-        finally:
-            entry.starting -= 1
-        if self._entries.get(profile) is entry:
-            if not entry.hand_over(jail):
-                entry.ready.append(jail)
-        else:  # the profile was dropped while this jail was being set up
-            self._end(jail)
+        await set_up_one(
+            entry,
+            lambda: self._spawn_timed(profile, entry),
+            lambda: self._entries.get(profile) is entry,
+            self._end,
+            "executor.prestart",
+        )
+
+    async def _spawn_timed(self, profile: JailProfile, entry: _Entry) -> Jail | None:
+        async with self._slots:
+            if self._entries.get(profile) is not entry:
+                return None
+            begin = time.monotonic()
+            jail = await self._spawn(profile)
+            self._setup_s = 0.8 * self._setup_s + 0.2 * (time.monotonic() - begin)
+            return jail
 
     def _expire(self, now: float) -> None:
         for profile, entry in list(self._entries.items()):

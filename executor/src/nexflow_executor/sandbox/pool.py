@@ -21,55 +21,24 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections import OrderedDict, deque
+from collections import OrderedDict
 from dataclasses import dataclass, field
 
-import structlog
-
-from nexflow_executor.errors import ExecutorError
 from nexflow_executor.sandbox.container import ContainerFactory, Profile, SandboxContainer
+from nexflow_executor.sandbox.demand import MAX_FAILURES, Demand, set_up_one, wait_for_start
 from nexflow_executor.settings import PoolSettings
 
 __all__ = ["WarmPool"]
 
-log = structlog.get_logger("nexflow_executor")
 _TICK_S = 1.0
 
 
 @dataclass(slots=True)
-class _Entry:
-    profile: Profile
-    ready: deque[SandboxContainer] = field(default_factory=deque)
-    starting: int = 0
+class _Entry(Demand[SandboxContainer]):
+    """One profile's ready containers and recent calls (demand.py)."""
+
+    profile: Profile = field(kw_only=True)
     last_used: float = field(default_factory=time.monotonic)
-    failures: int = 0
-    running: int = 0
-    arrivals: deque[float] = field(default_factory=deque)
-    peaks: deque[tuple[float, int]] = field(default_factory=deque)
-    waiting: deque[asyncio.Future[SandboxContainer]] = field(default_factory=deque)
-
-    def waiters(self) -> int:
-        return sum(not f.done() for f in self.waiting)
-
-    def hand_over(self, container: SandboxContainer) -> bool:
-        """Give `container` to the longest-waiting call, if one still waits."""
-        while self.waiting:
-            future = self.waiting.popleft()
-            if not future.done():
-                future.set_result(container)
-                return True
-        return False
-
-    def demand(self, now: float, window_s: float, start_s: float) -> int:
-        """Containers this profile's recent calls ask to have ready (see module docstring)."""
-        while self.arrivals and self.arrivals[0] < now - window_s:
-            self.arrivals.popleft()
-        while self.peaks and self.peaks[0][0] < now - window_s:
-            self.peaks.popleft()
-        if not self.arrivals:
-            return 0
-        peak = max(n for _, n in self.peaks) if self.peaks else 0
-        return peak + round(len(self.arrivals) / window_s * start_s)
 
 
 class WarmPool:
@@ -103,14 +72,11 @@ class WarmPool:
             return None
         entry = self._entries.get(profile)
         if entry is None:
-            entry = self._entries[profile] = _Entry(profile)
+            entry = self._entries[profile] = _Entry(profile=profile)
             self._evict_beyond_max()
         self._entries.move_to_end(profile)
         now = entry.last_used = time.monotonic()
-        entry.failures = 0
-        entry.running += 1
-        entry.arrivals.append(now)
-        entry.peaks.append((now, entry.running))
+        entry.arrive(now)
         container = entry.ready.popleft() if entry.ready else None
         self._wake.set()
         return container
@@ -122,30 +88,18 @@ class WarmPool:
         starting its own cold container beside them. None: start one yourself."""
         container = self.take(profile)
         entry = self._entries.get(profile)
-        if container is not None or entry is None or entry.starting <= entry.waiters():
+        if container is not None or entry is None:
             return container
-        future: asyncio.Future[SandboxContainer] = asyncio.get_running_loop().create_future()
-        entry.waiting.append(future)
-        try:
-            await asyncio.wait({future}, timeout=2 * self._start_s)
-        except BaseException:
-            if future.done():
-                self._factory.discard(future.result())
-            future.cancel()
-            raise
-        if not future.done():
-            future.cancel()
-            return None
-        return future.result()
+        return await wait_for_start(entry, 2 * self._start_s, self._factory.discard)
 
     def done(self, profile: Profile) -> None:
         """The call counted by `take(profile)` has ended."""
         entry = self._entries.get(profile)
-        if entry is not None and entry.running > 0:
-            entry.running -= 1
+        if entry is not None:
+            entry.leave()
 
     def _target(self, entry: _Entry, now: float) -> int:
-        if entry.failures >= 3:
+        if entry.failures >= MAX_FAILURES:
             return 0  # this profile keeps failing; wait for its next call
         settings = self._settings
         wanted = entry.demand(now, settings.window_s, self._start_s)
@@ -185,30 +139,24 @@ class WarmPool:
                     task.add_done_callback(self._starts.discard)
 
     async def _start_one(self, entry: _Entry) -> None:
-        try:
-            async with self._slots:
-                if len(entry.ready) >= self._settings.size:  # no shortfall: let calls run first
-                    await self._factory.when_quiet()
-                if entry.profile not in self._entries:
-                    return
-                begin = time.monotonic()
-                container = await self._factory.start(entry.profile)
-                self._start_s = 0.8 * self._start_s + 0.2 * (time.monotonic() - begin)
-        except ExecutorError as exc:
-            entry.failures += 1
-            log.warning("executor.pool", outcome="start_failed", error=exc.message)
-            return
-        except Exception:
-            entry.failures += 1
-            log.exception("executor.pool", outcome="start_failed")
-            return
-        finally:
-            entry.starting -= 1
-        if self._entries.get(entry.profile) is entry:
-            if not entry.hand_over(container):
-                entry.ready.append(container)
-        else:  # the profile was dropped while this container started
-            self._factory.discard(container)
+        await set_up_one(
+            entry,
+            lambda: self._start_timed(entry),
+            lambda: self._entries.get(entry.profile) is entry,
+            self._factory.discard,
+            "executor.pool",
+        )
+
+    async def _start_timed(self, entry: _Entry) -> SandboxContainer | None:
+        async with self._slots:
+            if len(entry.ready) >= self._settings.size:  # no shortfall: let calls run first
+                await self._factory.when_quiet()
+            if entry.profile not in self._entries:
+                return None
+            begin = time.monotonic()
+            container = await self._factory.start(entry.profile)
+            self._start_s = 0.8 * self._start_s + 0.2 * (time.monotonic() - begin)
+            return container
 
     def _room(self) -> bool:
         held = sum(len(e.ready) + e.starting for e in self._entries.values())

@@ -8,7 +8,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from nexflow_control.skills import LoadResult, Permission, load_skill
+from nexflow_control.skills import LoadResult, Permission, load_skill, required_env
 
 from ._model import Finding, Requests
 
@@ -56,12 +56,7 @@ def lint(folder: Path) -> tuple[Declared, list[Finding]]:
         Declared(
             network=Permission.NETWORK in skill.permissions or bool(skill.network),
             hosts=tuple(n.host.lower() for n in skill.network),
-            env=frozenset(skill.requirements.env)
-            | (
-                frozenset(skill.env_required)
-                if isinstance(skill.env_required, tuple)
-                else frozenset()
-            ),
+            env=required_env(skill),
         ),
         findings,
     )
@@ -90,14 +85,4 @@ def requests(folder: Path) -> Requests:
     skill = _load(folder)[0].skill
     if skill is None:
         return Requests()
-    secrets = set(skill.requirements.env)
-    if isinstance(skill.env_required, tuple):
-        secrets |= set(skill.env_required)
-    return Requests(
-        hosts=sorted({str(n) for n in skill.network}),
-        paths=sorted({f"{f.path} ({f.mode})" for f in skill.filesystem}),
-        permissions=sorted(str(p) for p in skill.permissions),
-        secrets=sorted(secrets),
-        runtime=str(skill.runtime) if skill.runtime else None,
-        image=skill.image_ref,
-    )
+    return Requests.of(skill)

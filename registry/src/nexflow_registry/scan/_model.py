@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from nexflow_control.skills import SkillAsks
+from pydantic import BaseModel
 
 Severity = Literal["warn", "block"]
 Verdict = Literal["clean", "warn", "block"]
@@ -21,18 +22,12 @@ class Finding(BaseModel):
     message: str
 
 
-class Requests(BaseModel):
+class Requests(SkillAsks):
     """What a version asks for, in the shape of the control plane's consent (`SkillRequest`):
     what a human approves at install, and what an update must have re-approved."""
 
-    hosts: list[str] = Field(default_factory=list)
-    paths: list[str] = Field(default_factory=list)
-    """`PATH (ro|rw)`"""
-    permissions: list[str] = Field(default_factory=list)
-    secrets: list[str] = Field(default_factory=list)
-    """environment variables the skill requires"""
-    runtime: str | None = None
-    image: str | None = None
+    # Fields and how they are read from SKILL.md: `SkillAsks`, shared with the control
+    # plane's `SkillRequest`, so the two cannot disagree.
 
 
 class ScanReport(BaseModel):
