@@ -103,7 +103,7 @@ def _install() -> None:
 
     tracing.step = step
 
-    from nexflow_control.calls import _context, _history
+    from nexflow_control.calls import _context, _dispatch, _history, _service
     from nexflow_control.executors import _grpc
 
     def timed(cls: Any, attr: str, stage: str) -> None:
@@ -121,6 +121,12 @@ def _install() -> None:
     timed(_history.CallHistory, "count_decision", "history.count_decision")
     timed(_history.CallHistory, "skill_runs", "history.skill_runs")
     timed(_context.CallParts, "append", "audit.append")
+    timed(_dispatch, "_dispatched", "calls.dispatched (secrets, spec, audit commit)")
+    timed(_dispatch, "_finished", "calls.finished (redact, check, audit commit)")
+    timed(_dispatch, "check_output", "calls.check_output")
+    timed(_dispatch, "granted_secrets", "calls.granted_secrets")
+    timed(_service.CallService, "_run", "calls.run (all of the call)")
+    timed(_service.CallService, "_decided", "calls.decided (from the decision on)")
 
     real_stub_init = _grpc.GrpcExecutor.__init__
 
@@ -170,7 +176,8 @@ class _CountedStream:
 
     async def __anext__(self) -> Any:
         msg = await self._it.__anext__()
-        COUNTS[f"grpc recv {self._name}"] += 1
+        kind = msg.WhichOneof("event") if hasattr(msg, "WhichOneof") else "?"
+        COUNTS[f"grpc recv {self._name} {kind}"] += 1
         return msg
 
     def __getattr__(self, attr: str) -> Any:
