@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 from nexflow_control.audit import AuditEvent, AuditLog
 from nexflow_control.db import Database
+from nexflow_control.errors import AuditUnavailable
 from nexflow_control.throttle import SharedCounts
 from nexflow_control.throttle.models import throttle_counts
 from sqlalchemy import func, select, text
@@ -145,5 +148,41 @@ async def test_the_upgrade_counts_the_last_hour_of_decisions_in(db_url: str) -> 
         counts = SharedCounts(db)
         assert (await counts.peek("rate", "ann", 3600)).counts == (2,)
         assert (await counts.peek("rate", "bob", 60)).counts == (1,)
+    finally:
+        await db.close()
+
+
+async def test_a_take_waits_for_the_write_lock_then_fails_closed(
+    db_path: Path, db_url: str
+) -> None:
+    """On a SQLite file a take is one BEGIN IMMEDIATE transaction on the raw driver: while
+    another process holds the write lock it waits out the busy timeout, then answers
+    AuditUnavailable (the call is refused) having counted nothing; freed, it counts."""
+    db = await Database.open(db_url, busy_timeout_ms=200)
+    try:
+        counts = SharedCounts(db)
+        assert (await counts.take("rate", "ann", (60,))).counts == (0,)
+        other = sqlite3.connect(db_path, isolation_level=None)
+        try:
+            other.execute("BEGIN IMMEDIATE")
+            with pytest.raises(AuditUnavailable, match="shared counts"):
+                await counts.take("rate", "ann", (60,))
+            other.execute("ROLLBACK")
+        finally:
+            other.close()
+        assert (await counts.take("rate", "ann", (60,))).counts == (1,)
+    finally:
+        await db.close()
+
+
+async def test_a_take_on_a_deleted_database_file_is_refused(db_path: Path, db_url: str) -> None:
+    """The raw connection does not go on counting into a file nobody can see any more."""
+    db = await Database.open(db_url)
+    try:
+        counts = SharedCounts(db)
+        await counts.take("rate", "ann", (60,))
+        await asyncio.to_thread(db_path.unlink)
+        with pytest.raises(AuditUnavailable, match="shared counts"):
+            await counts.take("rate", "ann", (60,))
     finally:
         await db.close()

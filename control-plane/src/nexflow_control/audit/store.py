@@ -189,7 +189,8 @@ class AuditLog:
             policy_revision=_short_or_none(event.policy_revision),
             payload=tree,
             payload_json=text,
-            codes_json=canonical_text(codes),
+            # Most events carry no reason code: their `[]` needs no encoder.
+            codes_json=canonical_text(codes) if codes else "[]",
         )
 
     async def _run(self) -> None:

@@ -25,7 +25,7 @@ from ..secrets import Redactor
 from ._context import CallContext, CallParts
 from ._output import OUTPUT_INVALID, check_output
 from ._requests import execution_spec
-from ._results import CallResult, StartedCall, cap, grants_dict, parse_output
+from ._results import CallResult, StartedCall, cap, grants_dict, parse_output, read_output
 from ._running import InFlight
 from ._secrets import Commit, granted_secrets, redactor
 
@@ -164,8 +164,9 @@ async def _finished(
     kill = str(outcome.kill_reason)
     status: str = outcome.status
     problem = None
+    read = read_output(stdout)
     if status == "succeeded":
-        problem = await check_output(skill, stdout, parts.validation)
+        problem = await check_output(skill, read, parts.validation)
         if problem is not None:
             status = "failed"
     duration_ms = int((time.perf_counter() - ctx.started) * 1000)
@@ -174,7 +175,7 @@ async def _finished(
         skill=skill.name,
         status=status,
         exit_code=outcome.exit_code,
-        output=parse_output(stdout),
+        output=parse_output(stdout, read),
         stdout=stdout,
         stderr=stderr,
         duration_ms=duration_ms,

@@ -9,10 +9,9 @@ process (`inputs.check_tiered`), so a catastrophic schema cannot stall the serve
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
+from typing import Any
 
-from ..api import parse_lenient
 from ..errors import Unavailable
 from ..skills import Skill, ValidationPool
 from .inputs import check_tiered
@@ -33,18 +32,22 @@ class OutputProblem:
         return {"error": OUTPUT_INVALID, "message": self.message, "field": self.field}
 
 
-async def check_output(skill: Skill, stdout: str, pool: ValidationPool) -> OutputProblem | None:
-    """None when the skill has no output schema or `stdout` fits it."""
+async def check_output(
+    skill: Skill, output: tuple[bool, Any], pool: ValidationPool
+) -> OutputProblem | None:
+    """None when the skill has no output schema or the output fits it. `output` is
+    `read_output(stdout)`: the stdout is parsed once per call, for this check and the
+    result alike."""
     schema = skill.output_schema
     if schema is None:
         return None
-    parsed, value = parse_lenient(stdout.strip())
+    parsed, value = output
     if not parsed:
         return OutputProblem("output: not JSON, and the skill declares an output schema", "output")
-    encoded = json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
     key = f"{skill.name}@{skill.digest}#output"
     try:
-        problem = await check_tiered(key, schema, value, encoded, pool=pool, root="output")
+        # Encoded for a worker only if the inline tier hands it over (rare).
+        problem = await check_tiered(key, schema, value, None, pool=pool, root="output")
     except Unavailable as exc:  # fail closed: output nobody could check is not valid
         why = f"output: could not be checked ({exc.message})"
         return OutputProblem(why[:MAX_MESSAGE], "output")

@@ -98,16 +98,23 @@ class ApprovalStale(NexflowError):
     status, code = 409, "approval_stale"
 
 
-def parse_output(stdout: str) -> Any:
-    """A script's result: its stdout as JSON if it is JSON the API can answer, else the
-    text itself (which is always valid UTF-8: stdout is decoded with replacement)."""
+def read_output(stdout: str) -> tuple[bool, Any]:
+    """(True, value) when the script's stdout is JSON the API can answer, else
+    (False, None). Parsed once per call: the output check and the result share it."""
     text = stdout.strip()
-    if not text:
-        return None
     # The edge's strict decoder: JSON that could not be sent back as JSON (NaN, numbers
     # that overflow, lone surrogates, nesting deeper than a request may have) stays text.
-    parsed, value = parse_lenient(text)
-    return value if parsed else stdout
+    return parse_lenient(text) if text else (False, None)
+
+
+def parse_output(stdout: str, read: tuple[bool, Any] | None = None) -> Any:
+    """A script's result: its stdout as JSON if it is JSON the API can answer, else the
+    text itself (which is always valid UTF-8: stdout is decoded with replacement); None
+    for an empty stdout. `read`: `read_output(stdout)` when the caller has it already."""
+    parsed, value = read_output(stdout) if read is None else read
+    if parsed:
+        return value
+    return stdout if stdout.strip() else None
 
 
 def call_event(

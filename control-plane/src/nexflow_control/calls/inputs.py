@@ -68,12 +68,13 @@ async def check_tiered(
     key: str,
     schema: dict[str, Any],
     value: Any,
-    encoded: bytes,
+    encoded: bytes | None,
     *,
     pool: ValidationPool,
     root: str = "input",
 ) -> InputProblem | None:
-    """The first problem of `value` (whose JSON is `encoded`) against `schema`, for the
+    """The first problem of `value` (whose JSON is `encoded`; None: encoded here only if a
+    worker needs it) against `schema`, for the
     event loop: inline within a small CPU slice (the common value ends there, at no extra
     cost), else in one of `pool`'s worker processes, so a costly one never stalls the
     server. Unavailable (503 `validation_unavailable`) when no worker can answer. `root`
@@ -81,6 +82,8 @@ async def check_tiered(
     try:
         return check_input(key, schema, value, inline=True, root=root)
     except NeedsWorker:
+        if encoded is None:
+            encoded = json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
         try:
             return await pool.check(key, schema, encoded, root=root)
         except ValidationUnavailable as exc:

@@ -95,18 +95,24 @@ class Collector:
     backend: str = ""
     image_id: str = ""
     warm: bool = False
-    stdout: bytearray = field(default_factory=bytearray)
-    stderr: bytearray = field(default_factory=bytearray)
+    # Chunks as received, joined once at the end: one copy of the output, none when it
+    # came in one chunk (the common case; b"".join of one bytes gives it back as is).
+    stdout: list[bytes] = field(default_factory=list)
+    stderr: list[bytes] = field(default_factory=list)
+    _sizes: list[int] = field(default_factory=lambda: [0, 0])
     egress: list[EgressRecord] = field(default_factory=list)
     finished: pb.Finished | None = None
 
     def add(self, event: pb.ExecuteEvent) -> None:
         kind = event.WhichOneof("event")
         if kind == "output":
-            buf = self.stdout if event.output.stream == pb.STREAM_STDOUT else self.stderr
-            room = self.output_cap - len(buf)
+            which = 0 if event.output.stream == pb.STREAM_STDOUT else 1
+            room = self.output_cap - self._sizes[which]
             if room > 0:
-                buf += event.output.data[:room]
+                data = event.output.data
+                chunk = data if len(data) <= room else data[:room]
+                (self.stdout, self.stderr)[which].append(chunk)
+                self._sizes[which] += len(chunk)
         elif kind == "started":
             self.started = True
             self.backend = backend_name(event.started.backend)
@@ -128,8 +134,8 @@ class Collector:
             detail=fin.detail,
             truncated=fin.truncated,
             usage=Usage(fin.wall_time_ms, fin.cpu_time_ms, fin.peak_memory_bytes),
-            stdout=bytes(self.stdout),
-            stderr=bytes(self.stderr),
+            stdout=b"".join(self.stdout),
+            stderr=b"".join(self.stderr),
             egress=tuple(self.egress),
             egress_dropped=fin.egress_dropped,
             backend=self.backend,
