@@ -111,6 +111,9 @@ class ScriptedLLM:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1" if llm.keep_alive else "HTTP/1.0"
+            # Headers and body go out in two writes: on a kept connection, Nagle would hold
+            # the body for the client's delayed ACK (40 ms a request).
+            disable_nagle_algorithm = True
 
             def log_message(self, *_args: Any) -> None:
                 pass
