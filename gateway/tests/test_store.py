@@ -170,6 +170,14 @@ async def test_sessions_are_private_to_their_user(engine: AsyncEngine) -> None:
     with pytest.raises(SessionNotFound):
         await store.summary(sid, "bob")
     assert await store.of_user("bob") == []
+    with pytest.raises(SessionNotFound):
+        await store.history(sid, 5, owned_by="bob")
+    with pytest.raises(SessionNotFound):
+        await store.history(new_session_id(), 5, owned_by="ann")
+    assert await store.history(sid, 5, owned_by="ann") == [
+        {"role": "user", "content": "secret"},
+        {"role": "assistant", "content": "ok"},
+    ]
 
 
 async def test_only_the_newest_turns_are_kept(engine: AsyncEngine) -> None:

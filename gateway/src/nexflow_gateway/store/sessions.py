@@ -75,17 +75,26 @@ class SessionStore:
         async with self._engine.connect() as conn:
             return [_summary(r) for r in (await conn.execute(query)).mappings()]
 
-    async def history(self, session_id: str, last: int) -> list[dict[str, Any]]:
-        """The model-facing messages of the session's `last` turns, oldest first."""
-        query = (
-            select(turns.c.transcript)
-            .where(turns.c.session_id == session_id)
-            .order_by(turns.c.id.desc())
-            .limit(last)
-        )
+    async def history(
+        self, session_id: str, last: int, *, owned_by: str | None = None
+    ) -> list[dict[str, Any]]:
+        """The model-facing messages of the session's `last` turns, oldest first. With
+        `owned_by`, the session must exist and be that user's (`SessionNotFound` otherwise,
+        as `summary` says), checked by the same statement that reads it."""
+        if owned_by is None:
+            query = select(turns.c.transcript).where(turns.c.session_id == session_id)
+        else:  # a session row always has its turns: no row at all means not theirs
+            query = (
+                select(turns.c.transcript)
+                .select_from(sessions.outerjoin(turns, turns.c.session_id == sessions.c.id))
+                .where(sessions.c.id == session_id, sessions.c.user_id == owned_by)
+            )
+        query = query.order_by(turns.c.id.desc()).limit(last)
         async with self._engine.connect() as conn:
             rows = (await conn.execute(query)).scalars().all()
-        return [m for transcript in reversed(rows) for m in transcript]
+        if owned_by is not None and not rows:
+            raise SessionNotFound(f"no session {session_id[:64]!r}")
+        return [m for transcript in reversed(rows) if transcript for m in transcript]
 
     async def turns(self, session_id: str) -> list[Turn]:
         """The session's kept turns with their calls, oldest first."""
