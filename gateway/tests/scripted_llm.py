@@ -4,6 +4,11 @@ It speaks `POST /v1/chat/completions` as OpenAI's API does (`tools` in, `tool_ca
 `usage` figures) and answers from a script: each request takes the next step, a function
 of the request's body that returns a chat message (or an `Error`/`Delay`). Every request
 body and its `Authorization` header are kept for the test to read.
+
+With `keep_alive`, it keeps connections open between requests as a hosted provider does
+(HTTP/1.1), so a benchmark does not charge the gateway a TCP connect per model call;
+`busy_s` is the time it spent answering (from the request read to the answer written),
+for a benchmark to tell the model server's time from the gateway's.
 """
 
 from __future__ import annotations
@@ -62,7 +67,9 @@ def tool_results(body: dict[str, Any]) -> list[str]:
 
 
 class ScriptedLLM:
-    def __init__(self) -> None:
+    def __init__(self, *, keep_alive: bool = False) -> None:
+        self.keep_alive = keep_alive
+        self.busy_s = 0.0
         self.requests: list[dict[str, Any]] = []
         self.authorizations: list[str] = []
         self._script: list[Step] = []
@@ -103,12 +110,25 @@ class ScriptedLLM:
         llm = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1" if llm.keep_alive else "HTTP/1.0"
+            # Headers and body go out in two writes: on a kept connection, Nagle would hold
+            # the body for the client's delayed ACK (40 ms a request).
+            disable_nagle_algorithm = True
+
             def log_message(self, *_args: Any) -> None:
                 pass
 
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length", "0"))
-                body = json.loads(self.rfile.read(length))
+                raw = self.rfile.read(length)
+                started = time.perf_counter()
+                try:
+                    self._answer(json.loads(raw))
+                finally:
+                    with llm._lock:
+                        llm.busy_s += time.perf_counter() - started
+
+            def _answer(self, body: dict[str, Any]) -> None:
                 if self.path != "/v1/chat/completions":
                     self._send(404, '{"error": {"message": "not found"}}')
                     return
@@ -130,6 +150,8 @@ class ScriptedLLM:
                 tool call whole, the finish, then the usage; the connection closes at the end."""
                 self.send_response(200)
                 self.send_header("Content-Type", "text/event-stream")
+                self.send_header("Connection", "close")  # the end of the stream is its close
+                self.close_connection = True
                 self.end_headers()
                 for chunk in _chunks(model, message, finish):
                     self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())

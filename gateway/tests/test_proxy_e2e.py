@@ -97,6 +97,14 @@ def test_chat_on_the_main_address_runs_as_the_caller(
     ann = _as(stack, _token(stack, "ann"))
     other = ann.get(f"/api/v1/sessions/{body['session_id']}")
     assert other.status_code == 404 and other.json()["error"] == "session_not_found"
+    llm.script(say("must not be asked"))
+    for message in ("carry on", '/run echo {"message": "as ann"}'):
+        posted = ann.post(
+            "/api/v1/chat", json={"message": message, "session_id": body["session_id"]}
+        )
+        assert posted.status_code == 404 and posted.json()["error"] == "session_not_found"
+    assert llm.requests == [], "neither the model nor a command ran in bob's session"
+    assert bob.get(f"/api/v1/sessions/{body['session_id']}").json()["turns"] == 1
     assert body["session_id"] not in {
         s["id"] for s in ann.get("/api/v1/sessions").json()["sessions"]
     }

@@ -16,6 +16,7 @@ from nexflow_gateway.errors import NoteNotFound, SessionNotFound, StoreUnavailab
 from nexflow_gateway.store import NoteStore, Owner, SessionStore, new_session_id, open_engine
 from nexflow_gateway.store.tables import metadata
 from nexflow_gateway.turns import CallRecord, PendingApproval, Turn, Usage
+from sqlalchemy import event
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -125,6 +126,42 @@ async def test_turns_are_stored_with_steps_and_costs(engine: AsyncEngine) -> Non
     assert [s.id for s in await store.of_user("ann")] == [sid]
 
 
+async def test_a_turn_is_recorded_in_one_transaction_of_four_statements(
+    engine: AsyncEngine,
+) -> None:
+    """A turn costs the database one transaction: the session upserted (its totals read
+    back from it), the turn, its messages, its steps; no read, no trim below `max_turns`.
+    The owner of a session stays the one its first turn named."""
+    store = SessionStore(engine, max_turns=10, retention_days=30)
+    sid = new_session_id()
+    seen: list[str] = []
+    begun: list[object] = []
+
+    def statement(_conn: Any, _cursor: Any, sql: str, *_rest: Any) -> None:
+        seen.append(sql.split()[0].upper())
+
+    def begin(conn: Any) -> None:
+        begun.append(conn)
+
+    event.listen(engine.sync_engine, "before_cursor_execute", statement)
+    event.listen(engine.sync_engine, "begin", begin)
+    try:
+        first = await store.record(sid, Owner(user_id="ann", channel="web"), _turn("a", "b"))
+        assert seen == ["INSERT"] * 3 and len(begun) == 1, seen
+        seen.clear()
+        second = await store.record(sid, Owner(user_id="bob"), _turn("c", "d", calls=2))
+        assert seen == ["INSERT"] * 4 and len(begun) == 2, seen
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", statement)
+        event.remove(engine.sync_engine, "begin", begin)
+    assert (first.turns, second.turns) == (1, 2)
+    assert second.usage.cost_usd == pytest.approx(1.0) and second.usage.llm_calls == 2
+    assert second.user_id == "ann" and second.channel == "web"
+    assert (await store.summary(sid, "ann")).turns == 2
+    with pytest.raises(SessionNotFound):
+        await store.summary(sid, "bob")
+
+
 async def test_sessions_are_private_to_their_user(engine: AsyncEngine) -> None:
     """Another user can neither read nor list someone's session."""
     store = SessionStore(engine, max_turns=10, retention_days=30)
@@ -133,6 +170,14 @@ async def test_sessions_are_private_to_their_user(engine: AsyncEngine) -> None:
     with pytest.raises(SessionNotFound):
         await store.summary(sid, "bob")
     assert await store.of_user("bob") == []
+    with pytest.raises(SessionNotFound):
+        await store.history(sid, 5, owned_by="bob")
+    with pytest.raises(SessionNotFound):
+        await store.history(new_session_id(), 5, owned_by="ann")
+    assert await store.history(sid, 5, owned_by="ann") == [
+        {"role": "user", "content": "secret"},
+        {"role": "assistant", "content": "ok"},
+    ]
 
 
 async def test_only_the_newest_turns_are_kept(engine: AsyncEngine) -> None:

@@ -6,7 +6,7 @@ stored with its messages, tool steps and costs, all under the session's lock."""
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from .commands import command_turn
 from .control_plane import ControlPlane
@@ -36,14 +36,25 @@ async def stored_turn(
     commands: ControlPlane,
     as_user: Mapping[str, str] | None = None,
     emit: Emit | None = None,
+    existing: bool = False,
+    ready: Callable[[], None] | None = None,
 ) -> tuple[Turn, SessionSummary]:
     """Run `message` as the next turn of `session_id` and store it; the turn and the
     session's new totals. `commands` is the control-plane client acting for the person
-    (their commands' requests are theirs); a command never reaches `agent`."""
+    (their commands' requests are theirs); a command never reaches `agent`. `existing`:
+    the session was named by the caller, so it must already be `owner`'s
+    (`SessionNotFound` before anything runs), checked by the read of its history;
+    `ready` is called once it is, before the turn runs."""
     async with sessions.lock(session_id):
+        history = await sessions.history(
+            session_id,
+            settings.llm.history_turns,
+            owned_by=owner.user_id if existing else None,
+        )
+        if ready is not None:
+            ready()
         turn = await command_turn(settings, commands, owner.user_id, message)
         if turn is None:
-            history = await sessions.history(session_id, settings.llm.history_turns)
             turn = await agent.turn(
                 history,
                 message,

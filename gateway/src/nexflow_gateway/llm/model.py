@@ -118,6 +118,11 @@ def _usage(response: Any) -> Usage:
 
 
 def _cost(response: Any) -> float:
+    """litellm's price of `response`: the one it stamped on the response when it answered
+    (`_hidden_params["response_cost"]`), else (a rebuilt stream) computed here once more."""
+    stamped = (getattr(response, "_hidden_params", None) or {}).get("response_cost")
+    if isinstance(stamped, int | float) and not isinstance(stamped, bool):
+        return float(stamped)
     model = str(getattr(response, "model", "") or "")
     if model in _UNPRICED:
         return 0.0

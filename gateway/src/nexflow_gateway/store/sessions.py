@@ -14,7 +14,9 @@ import weakref
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, insert, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -73,17 +75,26 @@ class SessionStore:
         async with self._engine.connect() as conn:
             return [_summary(r) for r in (await conn.execute(query)).mappings()]
 
-    async def history(self, session_id: str, last: int) -> list[dict[str, Any]]:
-        """The model-facing messages of the session's `last` turns, oldest first."""
-        query = (
-            select(turns.c.transcript)
-            .where(turns.c.session_id == session_id)
-            .order_by(turns.c.id.desc())
-            .limit(last)
-        )
+    async def history(
+        self, session_id: str, last: int, *, owned_by: str | None = None
+    ) -> list[dict[str, Any]]:
+        """The model-facing messages of the session's `last` turns, oldest first. With
+        `owned_by`, the session must exist and be that user's (`SessionNotFound` otherwise,
+        as `summary` says), checked by the same statement that reads it."""
+        if owned_by is None:
+            query = select(turns.c.transcript).where(turns.c.session_id == session_id)
+        else:  # a session row always has its turns: no row at all means not theirs
+            query = (
+                select(turns.c.transcript)
+                .select_from(sessions.outerjoin(turns, turns.c.session_id == sessions.c.id))
+                .where(sessions.c.id == session_id, sessions.c.user_id == owned_by)
+            )
+        query = query.order_by(turns.c.id.desc()).limit(last)
         async with self._engine.connect() as conn:
             rows = (await conn.execute(query)).scalars().all()
-        return [m for transcript in reversed(rows) for m in transcript]
+        if owned_by is not None and not rows:
+            raise SessionNotFound(f"no session {session_id[:64]!r}")
+        return [m for transcript in reversed(rows) if transcript for m in transcript]
 
     async def turns(self, session_id: str) -> list[Turn]:
         """The session's kept turns with their calls, oldest first."""
@@ -131,9 +142,13 @@ class SessionStore:
         ]
 
     async def record(self, session_id: str, owner: Owner, turn: Turn) -> SessionSummary:
-        """Store `turn` (and the session with its first one); the session's new totals."""
+        """Store `turn` (and the session with its first one); the session's new totals.
+
+        One transaction of four statements at most: the session upserted with its new
+        totals returned, the turn, its two messages, its steps. Old turns are looked for
+        only once the session has had more than `max_turns` (its count never goes down)."""
         async with self._engine.begin() as conn:
-            await self._upsert_session(conn, session_id, owner, turn)
+            row = await self._upsert_session(conn, session_id, owner, turn)
             turn_id = (
                 await conn.execute(
                     insert(turns)
@@ -159,34 +174,31 @@ class SessionStore:
             )
             if turn.calls:
                 await conn.execute(insert(tool_steps), [_step(turn_id, c) for c in turn.calls])
-            await self._keep_newest(conn, session_id)
-            row = (
-                (await conn.execute(select(sessions).where(sessions.c.id == session_id)))
-                .mappings()
-                .one()
-            )
+            if row["turns"] > self._max_turns:
+                await self._keep_newest(conn, session_id)
         return _summary(row)
 
     async def _upsert_session(
         self, conn: AsyncConnection, session_id: str, owner: Owner, turn: Turn
-    ) -> None:
-        added = {k: getattr(sessions.c, k) + v for k, v in turn.usage.model_dump().items()}
-        changed = await conn.execute(
-            update(sessions)
-            .where(sessions.c.id == session_id)
-            .values(last_activity=_now(), turns=sessions.c.turns + 1, **added)
+    ) -> RowMapping:
+        """The session's row with this turn counted in: made with its first turn, else its
+        counters raised (its owner never changes); one statement either way."""
+        usage = turn.usage.model_dump()
+        now = _now()
+        made = _dialect_insert(conn)(sessions).values(
+            id=session_id,
+            created_at=turn.at,
+            last_activity=now,
+            turns=1,
+            **owner.model_dump(),
+            **usage,
         )
-        if changed.rowcount == 0:
-            await conn.execute(
-                insert(sessions).values(
-                    id=session_id,
-                    created_at=turn.at,
-                    last_activity=_now(),
-                    turns=1,
-                    **owner.model_dump(),
-                    **turn.usage.model_dump(),
-                )
-            )
+        raised = {k: getattr(sessions.c, k) + v for k, v in usage.items()}
+        upsert = made.on_conflict_do_update(
+            index_elements=[sessions.c.id],
+            set_={"last_activity": now, "turns": sessions.c.turns + 1, **raised},
+        ).returning(*sessions.c)
+        return (await conn.execute(upsert)).mappings().one()
 
     async def _keep_newest(self, conn: AsyncConnection, session_id: str) -> None:
         """Delete the session's turns older than its newest `max_turns` (with their rows)."""
@@ -218,6 +230,11 @@ class SessionStore:
             await conn.execute(delete(turns).where(turns.c.session_id.in_(stale)))
             gone = await conn.execute(delete(sessions).where(sessions.c.last_activity < before))
         return int(gone.rowcount)
+
+
+def _dialect_insert(conn: AsyncConnection) -> Any:
+    """The dialect's INSERT, which knows `ON CONFLICT DO UPDATE` (SQLite and PostgreSQL)."""
+    return pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
 
 
 def _now() -> datetime:

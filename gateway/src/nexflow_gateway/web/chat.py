@@ -32,13 +32,12 @@ class ChatService:
         on_session: Emit | None = None,
     ) -> ChatReply:
         """Run one turn in `session_id` (the caller's own, else 404) or a new session;
-        `on_session` hears the session's id before the turn runs. A command's requests are
-        made with the caller's own credential, like their model turns' skill calls."""
-        if session_id is not None:
-            await self._sessions.summary(session_id, caller.user_id)
+        `on_session` hears the session's id before the turn runs, once a named session is
+        known to be the caller's (checked by the read of its history, before any command
+        or model call: one database round trip for both). A command's requests are made
+        with the caller's own credential, like their model turns' skill calls."""
         sid = session_id or new_session_id()
-        if on_session is not None:
-            on_session({"type": "session", "session_id": sid})
+        frame = {"type": "session", "session_id": sid}
         turn, totals = await stored_turn(
             self._settings,
             self._sessions,
@@ -49,6 +48,8 @@ class ChatService:
             commands=self._cp.with_credential(caller.credential),
             as_user=caller.credential,
             emit=emit,
+            existing=session_id is not None,
+            ready=None if on_session is None else lambda: on_session(frame),
         )
         return ChatReply(
             session_id=sid,
