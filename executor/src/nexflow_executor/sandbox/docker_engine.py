@@ -167,19 +167,23 @@ class DockerEngine:
             )
         except OSError as exc:
             raise BackendUnavailable(f"Docker engine at {self.url}: {exc.strerror}") from exc
+        # Closed on every way out but success, cancellation included: a pool's set-up is
+        # cancelled when the pool closes, and a writer left open is a leaked socket.
         try:
-            writer.write(request)
-            await writer.drain()
-            head = await reader.readuntil(b"\r\n\r\n")
-        except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, OSError) as exc:
+            try:
+                writer.write(request)
+                await writer.drain()
+                head = await reader.readuntil(b"\r\n\r\n")
+            except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, OSError) as exc:
+                raise SandboxError(f"Docker engine closed the attach stream: {exc}") from exc
+            status_line = head.split(b"\r\n", 1)[0].decode(errors="replace")
+            parts = status_line.split(" ", 2)
+            if len(parts) < 2 or parts[1] not in {"101", "200"}:
+                detail = await _error_body(reader, head)
+                raise SandboxError(f"Docker engine refused to attach: {status_line} {detail}")
+        except BaseException:
             writer.close()
-            raise SandboxError(f"Docker engine closed the attach stream: {exc}") from exc
-        status_line = head.split(b"\r\n", 1)[0].decode(errors="replace")
-        parts = status_line.split(" ", 2)
-        if len(parts) < 2 or parts[1] not in {"101", "200"}:
-            detail = await _error_body(reader, head)
-            writer.close()
-            raise SandboxError(f"Docker engine refused to attach: {status_line} {detail}")
+            raise
         return AttachStream(reader, writer)
 
 
