@@ -16,48 +16,98 @@ One module per command group:
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+from typer.core import TyperCommand, TyperGroup
 
-from . import (
-    _accounts,
-    _approvals,
-    _audit,
-    _certs,
-    _db,
-    _gateway_alone,
-    _image,
-    _marketplace,
-    _pairing,
-    _policy,
-    _schedule,
-    _secret,
-    _skill,
-)
 from ._client import DEFAULT_HOME
 
+# Each command group is imported only when it runs: `nexflow approval list` does not pay
+# for SQLAlchemy, cryptography and the policy engines, and `nexflow --help` imports none.
+# name: (module, attribute, the help `nexflow --help` lists; a test keeps it the module's)
+LAZY: dict[str, tuple[str, str, str]] = {
+    "skill": ("_marketplace", "skill_app", "Inspect, lint and run skills."),
+    "audit": ("_audit", "app", "Read and verify the audit log."),
+    "approval": ("_approvals", "app", "List, approve and deny calls that wait for a human."),
+    "image": ("_image", "app", "Build, lint and list skill images."),
+    "policy": ("_policy", "app", "Test, check and try the Rego policies."),
+    "user": ("_accounts", "user_app", "Manage users: roles, disabling, identity links."),
+    "token": ("_accounts", "token_app", "Create, list and revoke API tokens."),
+    "db": ("_db", "app", "Create or upgrade the database schema."),
+    "certs": (
+        "_certs",
+        "app",
+        "Make a CA and the certificates executors and the control plane present (mTLS).",
+    ),
+    "secret": ("_secret", "app", "Manage secrets (values in, never out)."),
+    "schedule": ("_schedule", "app", "Schedule skill calls (cron or one-shot, with a time zone)."),
+    "pairing": (
+        "_pairing",
+        "app",
+        "Confirm or reject the pairing codes unknown chat senders were given.",
+    ),
+    "registry": ("_marketplace", "registry_app", "Publisher keys this home trusts."),
+    "gateway": (
+        "_gateway_alone",
+        "run",
+        "Run the chat gateway alone (web chat API, Telegram, Discord) against a control plane.",
+    ),
+}
+
+
+def _root() -> None:
+    # A Typer whose only command is `up` (or `gateway`) would be that command, not a group.
+    return None
+
+
+def load_group(name: str) -> Any:
+    # Any: a command of the click Typer vendors (typer._click), not of the `click` package.
+    """The real command behind `name`, its module imported now."""
+    module, attribute, _ = LAZY[name]
+    target = getattr(importlib.import_module(f"{__name__}.{module}"), attribute)
+    holder = typer.Typer(add_completion=False)  # as `app.add_typer` would have made it
+    holder.callback()(_root)
+    if isinstance(target, typer.Typer):
+        holder.add_typer(target, name=name)
+    else:
+        holder.command(name)(target)
+    group = typer.main.get_command(holder)
+    assert isinstance(group, TyperGroup)  # the callback above makes it one
+    return group.commands[name]
+
+
+class _LazyGroup(TyperGroup):
+    """`up` is defined here; every other command is loaded on first use (`resolve_command`
+    when it runs), and listed in the help from `LAZY` without being imported."""
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        return [*super().list_commands(ctx), *(n for n in LAZY if n not in self.commands)]
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        command = super().get_command(ctx, cmd_name)
+        if command is None and cmd_name in LAZY:
+            return TyperCommand(cmd_name, help=LAZY[cmd_name][2])  # listed, never run
+        return command
+
+    def resolve_command(self, ctx: Any, args: list[str]) -> Any:
+        if args and args[0] in LAZY and args[0] not in self.commands:
+            self.commands[args[0]] = load_group(args[0])
+        return super().resolve_command(ctx, args)
+
+
 app = typer.Typer(
+    cls=_LazyGroup,
     help="Nexflow: run AI-agent skills in sandboxes, checked by policy and audited.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-app.add_typer(_skill.app, name="skill")
-app.add_typer(_audit.app, name="audit")
-app.add_typer(_approvals.app, name="approval")
-app.add_typer(_image.app, name="image")
-app.add_typer(_policy.app, name="policy")
-app.add_typer(_accounts.user_app, name="user")
-app.add_typer(_accounts.token_app, name="token")
-app.add_typer(_db.app, name="db")
-app.add_typer(_certs.app, name="certs")
-app.add_typer(_secret.app, name="secret")
-app.add_typer(_schedule.app, name="schedule")
-app.add_typer(_pairing.app, name="pairing")
-app.add_typer(_marketplace.registry_app, name="registry")
-app.command("gateway")(_gateway_alone.run)
+
+
+app.callback()(_root)
 
 
 @app.command()
@@ -146,4 +196,4 @@ def main() -> None:
     app()
 
 
-__all__ = ["app", "main"]
+__all__ = ["LAZY", "app", "load_group", "main"]

@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from alembic.util.exc import CommandError
 from sqlalchemy.exc import SQLAlchemyError
 
 from ..db import Database, migrations
@@ -46,8 +45,9 @@ def upgrade_cmd(home: Home = DEFAULT_HOME, database_url: DatabaseUrl = None) -> 
 @app.command("current")
 def current_cmd(home: Home = DEFAULT_HOME, database_url: DatabaseUrl = None) -> None:
     """Print the database's revision and the newest one; exit 1 when it is behind."""
-    url = _url(home, database_url)
+    from alembic.util.exc import CommandError
 
+    url = _url(home, database_url)
     try:
         revision = asyncio.run(migrations.current_at(url))
     except (OSError, SQLAlchemyError, CommandError) as exc:

@@ -17,6 +17,7 @@ from . import _skill
 from ._client import DEFAULT_HOME, HomeOpt, TokenOpt, UrlOpt, call_api, fail
 
 registry_app = typer.Typer(help="Publisher keys this home trusts.", no_args_is_help=True)
+skill_app = _skill.app  # `nexflow skill`: the commands of _skill and the ones below
 RegistryOpt = Annotated[
     str | None, typer.Option("--registry", help="Registry base URL (default: the setting)")
 ]

@@ -15,13 +15,14 @@ from urllib.parse import quote
 import typer
 
 from ..errors import InvalidInput
-from ..secrets import check_name, check_value
 from ._client import DEFAULT_HOME, DEFAULT_URL, HomeOpt, TokenOpt, UrlOpt, call_api, fail
 
 app = typer.Typer(help="Manage secrets (values in, never out).", no_args_is_help=True)
 
 
 def _name(name: str) -> str:
+    from ..secrets import check_name  # the store's rules, without importing it up front
+
     try:
         return check_name(name)
     except InvalidInput as exc:
@@ -35,6 +36,8 @@ def _read_value() -> str:
         value = sys.stdin.read()
         value = value[:-1] if value.endswith("\n") else value
         value = value[:-1] if value.endswith("\r") else value
+    from ..secrets import check_value
+
     try:
         return check_value(value)
     except InvalidInput as exc:

@@ -9,7 +9,6 @@ from typing import Annotated
 
 import typer
 
-from ..skills import lint_command
 from ._client import (
     DEFAULT_HOME,
     HomeOpt,
@@ -36,6 +35,8 @@ def lint(
     missing = [str(p) for p in paths if not p.exists()]
     if missing:
         fail(f"no such file or directory: {', '.join(missing)}", code=2)
+    from ..skills import lint_command  # the HTTP commands of this group do not need it
+
     raise typer.Exit(lint_command(paths, as_json, sys.stdout))
 
 

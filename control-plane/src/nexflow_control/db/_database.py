@@ -16,7 +16,6 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from alembic.util.exc import CommandError as AlembicError
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
@@ -58,6 +57,8 @@ class Database:
         except (OSError, SQLAlchemyError, ValueError) as exc:
             raise _cannot_open(exc) from exc
         database = cls(engine, busy_timeout_ms=busy_timeout_ms)
+        from alembic.util.exc import CommandError as AlembicError  # only a process that opens
+
         try:
             prepare_engine(engine, busy_timeout_ms=busy_timeout_ms)
             async with database.writing() as conn:

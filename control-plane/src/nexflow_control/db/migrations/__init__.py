@@ -12,6 +12,19 @@ A new table is one new file in `versions/` plus its
 
 from __future__ import annotations
 
-from ._run import BASELINE, current, current_at, head, target_metadata, upgrade
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ._run import BASELINE, current, current_at, head, target_metadata, upgrade
 
 __all__ = ["BASELINE", "current", "current_at", "head", "target_metadata", "upgrade"]
+
+
+def __getattr__(name: str) -> Any:
+    """Alembic is imported on first use: a process that never migrates (the CLI's HTTP
+    commands, `nexflow --help`) does not pay its import."""
+    if name in __all__:
+        from . import _run
+
+        return getattr(_run, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
