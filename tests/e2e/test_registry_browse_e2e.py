@@ -322,3 +322,51 @@ def test_registry_keys_sends_a_url_with_query_characters_intact(stack: Stack) ->
     assert "bad_registry_url" in done.stderr and "b=2" in done.stderr
     fine = stack.cli("registry", "keys", "--registry", "http://registry.example/x")
     assert fine.returncode == 0, fine.stderr
+
+
+class _KeepAlive(BaseHTTPRequestHandler):
+    """A registry that keeps connections open (HTTP/1.1) and counts them."""
+
+    protocol_version = "HTTP/1.1"
+    connections = 0
+    paths: list[str] = []
+
+    def setup(self) -> None:
+        super().setup()
+        type(self).connections += 1
+
+    def do_GET(self) -> None:
+        type(self).paths.append(self.path.split("?")[0])
+        found = self.path.startswith("/api/v1/packages?")
+        body, status = (_hits(_hit("kept")), 200) if found else (b"", 404)  # nothing unread
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *_: object) -> None:
+        pass
+
+
+def test_browse_install_and_log_reads_share_one_connection_pool(stack: Stack) -> None:
+    """Every registry read of the control plane (browse, install, log status) goes over one
+    kept-open pool: a second read to the same registry reuses the connection instead of
+    opening another (and building another TLS context, on https)."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _KeepAlive)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        assert stack.client.get(SEARCH, params={"registry": url, "q": "k"}).status_code == 200
+        install = stack.client.post(
+            "/api/v1/marketplace/install", json={"spec": "ghost", "registry": url}
+        )
+        assert 400 <= install.status_code < 500, install.text
+        log = stack.client.get("/api/v1/marketplace/log", params={"registry": url})
+        assert log.status_code != 500, log.text
+        assert stack.client.get(SEARCH, params={"registry": url, "q": "k"}).status_code == 200
+        assert len(_KeepAlive.paths) >= 4, _KeepAlive.paths
+        assert _KeepAlive.connections == 1, (_KeepAlive.connections, _KeepAlive.paths)
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -316,6 +316,8 @@ def create_app(settings: Settings) -> FastAPI:
             await services.audit.close()
             await services.db.close()
             await app.state.chat_proxy.aclose()
+            if services.marketplace is not None:
+                await services.marketplace.close()
             if tracing is not None:
                 await asyncio.to_thread(tracing.shutdown)  # sends the spans still batched
 

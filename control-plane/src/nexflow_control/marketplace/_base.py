@@ -8,7 +8,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from nexflow_registry.client import ClientError, TrustStore, normalize_url
+import httpx
+from nexflow_registry.client import ClientError, RegistryClient, TrustStore, normalize_url
 
 from ..audit import AuditEvent, AuditLog
 from ..errors import Conflict, NotFound
@@ -34,6 +35,25 @@ def load_catalog(base: list[tuple[Path, str]], home: Path) -> SkillCatalog:
     return annotate(catalog, home, lock, revoked)
 
 
+class _KeptOpen(httpx.AsyncBaseTransport):
+    """One connection pool (and TLS context) for every registry read (browse, install,
+    log): a new `httpx` client per request would build a TLS context each time (tens of
+    ms, measured by `bench/registry_browse.py`). Closing one read's client leaves the pool
+    open; it lives as long as the process."""
+
+    def __init__(self) -> None:
+        self._inner = httpx.AsyncHTTPTransport()
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        return await self._inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        return None  # one read's client closing; the pool stays
+
+    async def close(self) -> None:
+        await self._inner.aclose()
+
+
 class MarketplaceBase:
     def __init__(
         self,
@@ -52,6 +72,19 @@ class MarketplaceBase:
         self.default_registry = default_registry
         self.min_age_hours = min_age_hours
         self._turn = asyncio.Lock()
+        self._pool: _KeptOpen | None = None
+
+    async def close(self) -> None:
+        """Close the shared registry connections (the app's shutdown)."""
+        if self._pool is not None:
+            pool, self._pool = self._pool, None
+            await pool.close()
+
+    def _client(self, url: str, timeout: float) -> RegistryClient:
+        """A client for one registry read, on the connection pool every read shares."""
+        if self._pool is None:
+            self._pool = _KeptOpen()
+        return RegistryClient(url, timeout=timeout, transport=self._pool)
 
     def catalog(self) -> SkillCatalog:
         return load_catalog(self.base_sources, self.home)

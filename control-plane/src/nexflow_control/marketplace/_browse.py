@@ -13,7 +13,6 @@ check). Each registry read is bounded in time (`TIMEOUT_S`) and size (the instal
 
 from __future__ import annotations
 
-import httpx
 from nexflow_registry.client import (
     ClientError,
     RegistryBadAnswer,
@@ -39,22 +38,6 @@ from ._errors import MarketplaceError, mapped
 from ._lock import LockedSkill
 
 TIMEOUT_S = 10.0
-
-
-class _KeptOpen(httpx.AsyncBaseTransport):
-    """One connection pool (and TLS context) for every browse: a new `httpx` client per
-    request would build a TLS context each time (tens of ms, measured by
-    `bench/registry_browse.py`). Closing a browse's client leaves the pool open; it lives
-    as long as the process."""
-
-    def __init__(self) -> None:
-        self._inner = httpx.AsyncHTTPTransport()
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        return await self._inner.handle_async_request(request)
-
-    async def aclose(self) -> None:
-        return None
 
 
 def _browse_error(exc: ClientError) -> MarketplaceError:
@@ -138,13 +121,6 @@ def _action(latest: str | None, installed: LockedSkill | None, url: str) -> str:
 
 
 class BrowseActions(MarketplaceBase):
-    _pool: _KeptOpen | None = None
-
-    def _client(self, url: str) -> RegistryClient:
-        if self._pool is None:
-            self._pool = _KeptOpen()
-        return RegistryClient(url, timeout=TIMEOUT_S, transport=self._pool)
-
     def browse_url(self, given: str | None) -> str:
         """The registry to browse: the one named, else `marketplace.registry_url`."""
         url = given or self.default_registry
@@ -165,7 +141,7 @@ class BrowseActions(MarketplaceBase):
         """One page of the registry's search, bounded."""
         url = self.browse_url(registry)
         try:
-            async with self._client(url) as client:
+            async with self._client(url, TIMEOUT_S) as client:
                 found = await client.search(q, tag=tag, limit=limit, cursor=cursor)
             out = bounded(BrowseResults, {"registry": url, **found.model_dump()}, "a search")
         except ClientError as exc:
@@ -179,7 +155,7 @@ class BrowseActions(MarketplaceBase):
         url = self.browse_url(registry)
         try:
             trust = TrustStore.load(self.home)
-            async with self._client(url) as client:
+            async with self._client(url, TIMEOUT_S) as client:
                 pkg = await client.package(name)
                 if pkg.name != name or not pkg.versions:
                     raise RegistryBadAnswer(f"the registry answered another package for {name}")

@@ -7,7 +7,6 @@ from nexflow_registry.client import (
     ClientError,
     KeyPin,
     LogStatus,
-    RegistryClient,
     TrustStore,
     log_status,
 )
@@ -21,7 +20,7 @@ class KeyActions(MarketplaceBase):
         """The registry's checkpoint and whether it extends the last one an install saw."""
         url = self._registry(registry, "")
         try:
-            async with RegistryClient(url, timeout=10) as client:
+            async with self._client(url, 10) as client:
                 return await log_status(client, TrustStore.load(self.home))
         except ClientError as exc:
             raise mapped(exc) from None

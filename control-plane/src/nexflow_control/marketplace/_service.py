@@ -15,7 +15,6 @@ from typing import Any
 
 from nexflow_registry.client import (
     ClientError,
-    RegistryClient,
     TrustStore,
     Verified,
     fetch_verified,
@@ -67,7 +66,7 @@ class Marketplace(KeyActions, BrowseActions):
             age = self.min_age_hours if min_age_hours is None else min_age_hours
             try:
                 trust = TrustStore.load(self.home)
-                async with RegistryClient(url) as client:
+                async with self._client(url, 30) as client:
                     verified = await fetch_verified(client, trust, spec, min_age_hours=age)
                 return await self._place(verified, trust, actor)
             except ClientError as exc:

@@ -54,6 +54,7 @@ class RegistryClient:
         try:
             async with self._http.stream("GET", path, params=params) as resp:
                 if resp.status_code == 404:
+                    await _read(resp, 2048, path, cut=True)  # read out: the connection stays
                     raise ReleaseNotFound(f"the registry has no {path.removeprefix('/api/v1/')}")
                 if resp.status_code != 200:
                     head = (await _read(resp, 2048, path, cut=True)).decode(errors="replace")
