@@ -11,6 +11,12 @@ redacted) output cut to `MAX_TEXT` characters; the gateway sends it as plain tex
 The gateway (`calls:run_as`) reads the undelivered rows of its channel, oldest first, at
 most `MAX_BATCH` at a time, sends each, then acks it: delivery is at least once, and an
 ack (idempotent) makes a second send rare.
+
+Rows do not pile up: an acked row is deleted `KEEP_ACKED` after its ack, and one never
+acked (its chat's connector gone, the gateway down for days) `KEEP_UNACKED` after it was
+written, counted in a warning (the call's result stays in the call's record and the audit
+log; only the chat message is given up). The prune runs with a write to the outbox, at
+most once per `PRUNE_EVERY`.
 """
 
 from __future__ import annotations
@@ -19,11 +25,11 @@ import json
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import insert, select, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -37,6 +43,9 @@ MAX_TEXT = 3500
 """Characters of a result sent to a chat (the output beyond is cut, marked `…`)."""
 MAX_BATCH = 100
 CHAT_PROVIDERS = ("telegram", "discord")
+KEEP_ACKED = timedelta(days=1)
+KEEP_UNACKED = timedelta(days=7)
+PRUNE_EVERY = timedelta(minutes=10)
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +91,7 @@ def result_text(skill: str, call_id: str, status: str, output: Any, error: str |
 class ChatOutbox:
     def __init__(self, db: Database, clock: Callable[[], datetime] = lambda: datetime.now(UTC)):
         self._db, self._now = db, clock
+        self._pruned_at: datetime | None = None
 
     async def add(self, destination: str, call_id: str, text: str) -> None:
         """Owe `text` to the chat `destination` (once per call); a failure is logged, not
@@ -104,6 +114,8 @@ class ChatOutbox:
             return  # already owed
         except Unavailable as exc:
             log.error("outbox.write_failed", call_id=call_id, error=exc.message)
+            return
+        await self._prune_now_and_then()
 
     async def due(self, channel: str, limit: int) -> list[Delivery]:
         """The undelivered results of `channel`, oldest first (at most `limit`)."""
@@ -133,6 +145,37 @@ class ChatOutbox:
                 .where(chat_outbox.c.id == delivery_id, chat_outbox.c.acked_at.is_(None))
                 .values(acked_at=self._now())
             )
+        await self._prune_now_and_then()
+
+    async def prune(self) -> tuple[int, int]:
+        """Delete acked rows older than `KEEP_ACKED` and unacked ones older than
+        `KEEP_UNACKED`; (acked, expired) deleted."""
+        now = self._now()
+        acked_before, written_before = now - KEEP_ACKED, now - KEEP_UNACKED
+        c = chat_outbox.c
+        async with self._writing() as conn:
+            expired = (
+                await conn.execute(
+                    delete(chat_outbox).where(c.acked_at.is_(None), c.created_at < written_before)
+                )
+            ).rowcount
+            acked = (
+                await conn.execute(delete(chat_outbox).where(c.acked_at < acked_before))
+            ).rowcount
+        if expired:
+            log.warning("outbox.expired_undelivered", rows=expired, kept_days=KEEP_UNACKED.days)
+        return acked, expired
+
+    async def _prune_now_and_then(self) -> None:
+        now = self._now()
+        if self._pruned_at is not None and now - self._pruned_at < PRUNE_EVERY:
+            return
+        self._pruned_at = now
+        try:
+            await self.prune()
+        except Unavailable as exc:  # the next write tries again
+            log.warning("outbox.prune_failed", error=exc.message)
+            self._pruned_at = None
 
     @asynccontextmanager
     async def _writing(self) -> AsyncIterator[AsyncConnection]:
