@@ -1,0 +1,24 @@
+// node srt_wrap.mjs PACKAGE_DIR SETTINGS COMMAND: prints, as one JSON array, the argv that
+// srt's own library builds to run COMMAND under the settings file, in the current directory
+// (bench/srt.py reads what srt enforces from it). The argv carries the proxy's per-run
+// credential: it is parsed, never printed by the bench.
+import { pathToFileURL } from 'node:url'
+
+const [pkg, settings, command] = process.argv.slice(2)
+const lib = (rel) => import(pathToFileURL(`${pkg}/dist/${rel}`).href)
+const { SandboxManager } = await lib('index.js')
+const { loadConfig } = await lib('utils/config-loader.js')
+
+const loaded = loadConfig(settings)
+if (loaded.kind !== 'ok') {
+  console.error(`settings ${settings}: ${loaded.reason ?? loaded.kind}`)
+  process.exit(2)
+}
+await SandboxManager.initialize(loaded.config)
+try {
+  const { argv } = await SandboxManager.wrapWithSandboxArgv(command)
+  console.log(JSON.stringify(argv))
+} finally {
+  SandboxManager.cleanupAfterCommand()
+  await SandboxManager.reset()
+}
