@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import resource
 import shutil
 import subprocess
 import time
@@ -32,7 +33,7 @@ from nexflow_executor.sandbox.nsjail_config import build_config
 from bench.enforced import bwrap_of, nsjail_rows, probe_facts, readme_example_config, srt_rows
 from bench.prestart import LIMITS, nsjail_sandbox, nsjail_settings, timed_call
 from bench.spine import ECHO, echo_call
-from bench.stats import pct, summary
+from bench.stats import pct, summary, tree_cpu_ms
 from tests.harness import REPO, start_stack
 
 SRT = REPO / ".venv" / "bin" / "srt"  # linked by scripts/install-srt.sh
@@ -66,14 +67,22 @@ class _Unmeasured(Exception):
     """Why srt is not measured here (printed as is)."""
 
 
-def _timed(argv: list[str], cwd: Path) -> float:
+def _children_cpu_ms() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return (usage.ru_utime + usage.ru_stime) * 1000
+
+
+def _timed(argv: list[str], cwd: Path) -> tuple[float, float]:
+    """Wall and CPU milliseconds of one echo run as a child process (the CPU of every
+    process it started and waited for included); raises _Unmeasured unless it echoed."""
+    cpu = _children_cpu_ms()
     t = time.perf_counter()
     done = subprocess.run(argv, cwd=cwd, input=_PAYLOAD, capture_output=True, timeout=120)
     ms = (time.perf_counter() - t) * 1000
     if done.returncode != 0 or done.stdout != _EXPECT:
         tail = " ".join(done.stderr.decode(errors="replace").split())[-300:]
         raise _Unmeasured(f"{argv[0]} exited {done.returncode}: {tail or done.stdout[:100]!r}")
-    return ms
+    return ms, _children_cpu_ms() - cpu
 
 
 def _srt_setup(base: Path, skill: Path) -> tuple[list[str], str, dict[str, Any], Path]:
@@ -200,6 +209,7 @@ async def run(tmp: Path, scale: float) -> None:
     await jail.start()
     stack = start_stack(base / "stack", "--sandbox", "nsjail")
     bare, srt_ms, jail_ms, http_ms, ids = [], [], [], [], []
+    bare_cpu, srt_cpu = [], []
     hits = 0
     try:
         headers = {"Authorization": f"Bearer {stack.token}"}
@@ -208,11 +218,16 @@ async def run(tmp: Path, scale: float) -> None:
                 await echo_call(client, i)
             await timed_call(jail, spec)
             await asyncio.sleep(1.0)
+            stack_cpu = tree_cpu_ms(stack.proc.pid)
             for i in range(n):
-                bare.append(_timed([_PYTHON, "-I", "run.py"], skill))
+                ms, cpu = _timed([_PYTHON, "-I", "run.py"], skill)
+                bare.append(ms)
+                bare_cpu.append(cpu)
                 if srt_argv is not None:
                     try:
-                        srt_ms.append(_timed([*srt_argv, "run.py"], skill))
+                        ms, cpu = _timed([*srt_argv, "run.py"], skill)
+                        srt_ms.append(ms)
+                        srt_cpu.append(cpu)
                     except (_Unmeasured, subprocess.SubprocessError) as exc:
                         print(f"  srt: not measured (call {i + 1} failed: {exc})")
                         srt_argv, srt_ms = None, []
@@ -221,18 +236,26 @@ async def run(tmp: Path, scale: float) -> None:
                 ms, call_id = await echo_call(client, i)
                 http_ms.append(ms)
                 ids.append(call_id)
-        print(summary("bare python3 -I run.py", bare))
+            stack_cpu = (tree_cpu_ms(stack.proc.pid) - stack_cpu) / n
+        print(summary("bare python3 -I run.py", bare, f"p95 {pct(bare, 95):.1f} ms"))
         if srt_ms:
-            print(summary("srt (CLI, example config), per call", srt_ms))
-        print(summary("nexflow: pre-started nsjail jail", jail_ms, f"ready at take {hits}/{n}"))
-        print(summary("nexflow: HTTP (policy, audit, gRPC, nsjail)", http_ms))
+            print(summary("srt (CLI, example config)", srt_ms, f"p95 {pct(srt_ms, 95):.1f} ms"))
+        jail_extra = f"p95 {pct(jail_ms, 95):.1f} ms, ready at take {hits}/{n}"
+        print(summary("nexflow: pre-started nsjail jail", jail_ms, jail_extra))
+        http_extra = f"p95 {pct(http_ms, 95):.1f} ms"
+        print(summary("nexflow: HTTP (policy, audit, gRPC, nsjail)", http_ms, http_extra))
+        print(
+            f"  CPU per call (p50): bare {pct(bare_cpu, 50):.1f} ms, srt "
+            + (f"{pct(srt_cpu, 50):.1f} ms" if srt_cpu else "not measured")
+            + f"; the whole stack per HTTP call (mean, its background work included) "
+            f"{stack_cpu:.1f} ms"
+        )
         if srt_ms:
             s50 = pct(srt_ms, 50)
             print(
                 f"  srt / nexflow per call at p50: {s50 / pct(jail_ms, 50):.1f}x the jail, "
-                f"{s50 / pct(http_ms, 50):.1f}x the HTTP call (target >= 15x); "
-                f"p95 srt {pct(srt_ms, 95):.1f} ms, jail {pct(jail_ms, 95):.1f} ms, "
-                f"HTTP {pct(http_ms, 95):.1f} ms"
+                f"{s50 / pct(http_ms, 50):.1f}x the HTTP call (target >= 15x); CPU: srt / "
+                f"stack per HTTP call {pct(srt_cpu, 50) / stack_cpu:.1f}x"
             )
         else:
             print("  srt / nexflow per call: not measured")
