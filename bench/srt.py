@@ -133,7 +133,8 @@ async def run(tmp: Path, scale: float) -> None:
             print(f"  srt {cli.version}: srt --settings EXAMPLE -- {_PYTHON} -I run.py")
             runs.add(_LIB, held.enter_context(held_library(cli, skill, f"{_PYTHON} -I run.py")))
         except Unmeasured as exc:
-            print(f"  srt: not measured ({exc})")
+            what = "srt library" if _CLI in runs.argv else "srt"
+            print(f"  {what}: not measured ({exc})")
         await _measure(base, skill, outside, n, runs, cli)
 
 
