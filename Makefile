@@ -1,4 +1,4 @@
-# The verbs: setup images run test lint bench proto (and opa, setup-test). `make run` and `make test` work from a fresh clone.
+# The verbs: setup images run test lint bench proto (and opa, srt, setup-test). `make run` and `make test` work from a fresh clone.
 SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -6,7 +6,7 @@ HOME_DIR ?= $(HOME)/.nexflow
 PORT ?= 8080
 PYTEST_ARGS ?=
 
-.PHONY: setup setup-test opa images deploy-images helm run test lint fmt bench proto proto-check test-fast
+.PHONY: setup setup-test opa srt images deploy-images helm run test lint fmt bench proto proto-check test-fast
 
 # `setup` installs what `make run` needs; `setup-test` adds the real parts the tests drive
 # (PostgreSQL, Chromium, OPA built from source). `nexflow up --opa` needs `make opa` first.
@@ -58,7 +58,11 @@ fmt: setup
 	$(PY) -m ruff format .
 	$(PY) -m ruff check --fix .
 
-bench: setup-test images
+# Anthropic's sandbox runtime (`srt`, pinned in scripts/srt/), which bench/srt.py runs beside Nexflow.
+srt: setup
+	./scripts/install-srt.sh
+
+bench: setup-test images srt
 	$(PY) bench/run.py
 
 proto: setup

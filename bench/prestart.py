@@ -23,7 +23,8 @@ from nexflow_executor.settings import PrestartSettings, Settings
 
 from bench.stats import pct, summary
 
-_LIMITS = RunLimits(30_000, 30_000, 256 << 20, 64, 1 << 20, 64 << 20, 1000)
+# The limits of every benchmarked call (bench/srt.py reads them into its table).
+LIMITS = RunLimits(30_000, 30_000, 256 << 20, 64, 1 << 20, 64 << 20, 1000)
 
 
 async def _started(image_id: str = "", warm: bool = False) -> None:
@@ -34,17 +35,24 @@ async def _output(stream: Stream, data: bytes) -> None:
     return None
 
 
-def _sandbox(tmp: Path, *, enabled: bool) -> NsjailSandbox:
-    prestart = PrestartSettings(enabled=enabled)
-    settings = Settings(
-        socket=tmp / "s.sock", state_dir=tmp / "state", nsjail={"prestart": prestart}
+def nsjail_settings(tmp: Path, *, prestart: bool) -> Settings:
+    """Executor settings for an nsjail backend with its state under `tmp`."""
+    return Settings(
+        socket=tmp / "s.sock",
+        state_dir=tmp / "state",
+        nsjail={"prestart": PrestartSettings(enabled=prestart)},
     )
+
+
+def nsjail_sandbox(settings: Settings) -> NsjailSandbox:
+    """The nsjail backend, checked (nsjail, cgroups and runtimes usable); not started."""
     sandbox = NsjailSandbox(settings)
     sandbox.check()
     return sandbox
 
 
-async def _one(sandbox: NsjailSandbox, spec: RunSpec) -> float:
+async def timed_call(sandbox: NsjailSandbox, spec: RunSpec) -> float:
+    """Milliseconds of one call at the sandbox backend; it must exit 0."""
     t = time.perf_counter()
     result = await sandbox.run(spec, _started, _output, asyncio.Event())
     assert result.exit_code == 0, result
@@ -67,7 +75,7 @@ async def _concurrent(
 
     async def worker() -> None:
         for _ in left:
-            lat.append(await _one(sandbox, spec))
+            lat.append(await timed_call(sandbox, spec))
 
     t = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(8)))
@@ -127,22 +135,23 @@ async def run(tmp: Path, scale: float) -> None:
     script.write_text("import sys\nsys.stdout.write(sys.stdin.read())\n")
     script.chmod(0o644)
     spec = RunSpec(
-        "bench", Runtime.PYTHON, base, "echo.py", (), b"hi", {"PATH": "/usr/bin"}, (), _LIMITS
+        "bench", Runtime.PYTHON, base, "echo.py", (), b"hi", {"PATH": "/usr/bin"}, (), LIMITS
     )
     n = max(20, int(200 * scale))
-    cold, warm = _sandbox(tmp, enabled=False), _sandbox(tmp, enabled=True)
+    cold = nsjail_sandbox(nsjail_settings(tmp, prestart=False))
+    warm = nsjail_sandbox(nsjail_settings(tmp, prestart=True))
     await cold.start()
     await warm.start()
     try:
-        await _one(warm, spec)  # the profile becomes known; the pool fills
+        await timed_call(warm, spec)  # the profile becomes known; the pool fills
         await asyncio.sleep(1.0)
         bare, cold_ms, warm_ms = [], [], []
         hits = 0
         for _ in range(n):
             bare.append(_bare(script))
-            cold_ms.append(await _one(cold, spec))
+            cold_ms.append(await timed_call(cold, spec))
             hits += warm.pool.stats().ready > 0
-            warm_ms.append(await _one(warm, spec))
+            warm_ms.append(await timed_call(warm, spec))
         print(summary("bare python3 -I -S echo.py", bare))
         print(summary("nsjail, cold (jail set up on the call)", cold_ms))
         print(summary("nsjail, pre-started jail", warm_ms, f"ready at take {hits}/{n}"))

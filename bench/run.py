@@ -34,6 +34,7 @@ from bench import (  # noqa: E402
     schedules_secrets,
     shared_counts,
     spine,
+    srt,
     tracing,
     viewer,
 )
@@ -45,6 +46,7 @@ ASYNC = {
     "policy": policy.run,
     "spine": spine.run,
     "prestart": prestart.run,
+    "srt": srt.run,
     "egress": egress.run,
     "edge": edge.run,
     "shared_counts": shared_counts.run,

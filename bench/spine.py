@@ -30,6 +30,16 @@ def _bare_runs(n: int) -> list[float]:
     return out
 
 
+async def echo_call(client: httpx.AsyncClient, i: int) -> tuple[float, str]:
+    """One `echo` call over HTTP (the client carries the base URL and token): its
+    milliseconds and call id; raises unless it succeeded."""
+    t = time.perf_counter()
+    r = await client.post("/api/v1/skills/echo", json={"input": {"data": i}})
+    ms = (time.perf_counter() - t) * 1000
+    r.raise_for_status()
+    return ms, str(r.json()["call_id"])
+
+
 async def _http_runs(
     url: str, token: str, clients: int, total: int
 ) -> tuple[list[float], float, list[str]]:
@@ -43,12 +53,9 @@ async def _http_runs(
 
         async def worker() -> None:
             while not queue.empty():
-                i = queue.get_nowait()
-                t = time.perf_counter()
-                r = await client.post("/api/v1/skills/echo", json={"input": {"data": i}})
-                lat.append((time.perf_counter() - t) * 1000)
-                r.raise_for_status()
-                ids.append(r.json()["call_id"])
+                ms, call_id = await echo_call(client, queue.get_nowait())
+                lat.append(ms)
+                ids.append(call_id)
 
         t0 = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(clients)))

@@ -34,7 +34,9 @@ SYSTEM_PACKAGES=(libnl-route-3-200 python3 python3-yaml git nodejs bash iproute2
 # chromium: the real browser the web UI tests drive through Playwright.
 # docker-compose: reads and runs deploy/compose.yaml (tests/deploy).
 # dovecot-imapd: the real IMAP server mail-read is tested against (started per test).
-[ "$profile" = test ] && SYSTEM_PACKAGES+=(postgresql chromium docker-compose dovecot-imapd)
+# bubblewrap, socat, ripgrep: what Anthropic's sandbox runtime needs on Linux (`make bench`
+# runs it beside Nexflow, bench/srt.py; scripts/install-srt.sh installs srt itself).
+[ "$profile" = test ] && SYSTEM_PACKAGES+=(postgresql chromium docker-compose dovecot-imapd bubblewrap socat ripgrep)
 missing=()
 for p in "${SYSTEM_PACKAGES[@]}"; do
   status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
