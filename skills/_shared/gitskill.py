@@ -1,9 +1,9 @@
-#!/usr/bin/env python3
-"""git-basic and git-write: git on a working copy in the workspace (stdin: JSON input,
-stdout: JSON result). The two skills ship this same file; ACTIONS is the one line that
-differs (tests/e2e/test_skills_git_e2e.py holds them together): git-basic reads (clone,
-status, log, diff), git-write commits and pushes, so policy can send only the writes to
-approval.
+"""git on a working copy in the workspace (stdin: JSON input, stdout: JSON result), for
+the git-basic and git-write skills. Kept once here; each skill's SKILL.md names it in
+`shared:`, so it is packed into both bundles (and their digests) as `gitskill.py`, and
+each skill's `run.py` calls `main` with its own actions: git-basic reads (clone, status,
+log, diff), git-write commits and pushes, so policy can send only the writes to approval.
+An action outside the caller's list is `bad_input` before anything runs.
 
 Everything git reads is hostile: the input (option injection: every free value is
 validated and placed after `--end-of-options` or `--`), the remote (only http(s), through
@@ -20,8 +20,6 @@ import stat
 import subprocess
 import sys
 import urllib.parse
-
-ACTIONS = ("clone", "status", "log", "diff")
 
 GIT = "/usr/bin/git"
 MAX_TEXT = 1 << 20
@@ -383,7 +381,8 @@ def push(data):
     return {"pushed": sha, "branch": target, "up_to_date": all(ln.startswith("=") for ln in refs)}
 
 
-def main():
+def main(actions):
+    """Run the one action the input names, if it is in `actions`."""
     try:
         data = json.load(sys.stdin)
     except ValueError as exc:
@@ -391,8 +390,8 @@ def main():
     if not isinstance(data, dict):
         fail("bad_input", "input must be a JSON object")
     action = data.get("action")
-    if action not in ACTIONS:
-        fail("bad_input", f"'action' must be one of {', '.join(ACTIONS)}")
+    if action not in actions:
+        fail("bad_input", f"'action' must be one of {', '.join(actions)}")
     out = {
         "clone": clone,
         "status": status,
@@ -403,7 +402,3 @@ def main():
     }[action](data)
     print(f"git: {action} done", file=sys.stderr)
     print(json.dumps({"action": action, **out}, ensure_ascii=False))
-
-
-if __name__ == "__main__":
-    main()
