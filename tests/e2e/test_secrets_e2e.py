@@ -232,11 +232,18 @@ def test_cli_secret_commands(stack: Stack) -> None:
     resp = stack.call("leaky", {})
     assert_absent(resp.text, ROTATED, "the HTTP answer after rotation")
     assert resp.json()["output"]["forms"][0] == "[REDACTED:leak_token]"
+    audit = stack.client.get("/api/v1/audit", params={"call_id": resp.json()["call_id"]})
+    reads = [e["payload"] for e in audit.json()["events"] if e["action"] == "secret.read"]
+    assert reads == [{"name": "leak_token", "version": 2}]  # the very next call: no cache
     assert cli("rm", "cli_token").returncode == 0
     assert cli("rm", "cli_token").returncode == 1
     assert_absent(everything_stored(stack), ROTATED, "the database or the log")
     assert_absent(everything_stored(stack), "first-value-123", "the database or the log")
-    restored = cli("rotate", "leak_token", stdin=VALUE)
+    assert cli("rm", "leak_token").returncode == 0
+    gone = stack.call("leaky", {})  # the next call after rm fails before running, clearly
+    assert gone.status_code == 409 and gone.json()["error"] == "secret_missing", gone.text
+    assert "leak_token" in gone.json()["message"] and "nexflow secret set" in gone.json()["message"]
+    restored = cli("set", "leak_token", stdin=VALUE)
     assert restored.returncode == 0
 
 

@@ -237,12 +237,15 @@ def test_git_secret_login_opens_a_private_remote(
 
 
 def test_git_write_is_git_basic_with_other_actions() -> None:
-    """The two skills ship one script: git-write's differs from git-basic's only in ACTIONS."""
-    basic = (REPO / "skills" / "git-basic" / "run.py").read_text()
-    write = (REPO / "skills" / "git-write" / "run.py").read_text()
+    """The two skills pack one script, skills/_shared/gitskill.py (SKILL.md `shared:`);
+    their run.py differ, beyond the docstring, only in ACTIONS."""
+    basic = (REPO / "skills" / "git-basic" / "run.py").read_text().split('"""', 2)[2]
+    write = (REPO / "skills" / "git-write" / "run.py").read_text().split('"""', 2)[2]
     line = 'ACTIONS = ("clone", "status", "log", "diff")'
     assert line in basic
     assert write == basic.replace(line, 'ACTIONS = ("commit", "push")')
+    for skill in ("git-basic", "git-write"):
+        assert "\nshared: [gitskill.py]\n" in (REPO / "skills" / skill / "SKILL.md").read_text()
 
 
 def test_git_image_is_the_one_the_skills_name() -> None:

@@ -313,6 +313,8 @@ def create_app(settings: Settings) -> FastAPI:
             await services.engine.close()
             if services.checkpointer is not None:
                 await services.checkpointer.stop()  # a last checkpoint of the final head
+            if services.secrets is not None:
+                await services.secrets.close()
             await services.audit.close()
             await services.db.close()
             await app.state.chat_proxy.aclose()

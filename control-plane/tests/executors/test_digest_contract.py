@@ -4,9 +4,12 @@ that names itself in Describe, host paths to a local executor of the path contra
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
+import pytest
 from nexflow_control.executors import (
+    ExecutorRejected,
     GrpcExecutor,
     Mount,
     Volumes,
@@ -107,3 +110,20 @@ async def test_path_contract_executor_gets_host_paths(tmp_path: Path) -> None:
     assert request.skill_dir == str(skill) and request.bundle_sha256 == ""
     assert [(m.host_path, m.volume) for m in request.mounts] == [(str(workspace), "")]
     assert stub.chunk_sizes == [] and outcome.bundle_sha256 == ""
+
+
+async def test_path_contract_executor_refuses_a_skill_with_shared_files(tmp_path: Path) -> None:
+    """A skill that packs a file from `_shared/` cannot run by host path (the executor
+    would mount the folder without it): refused before anything is sent."""
+    skill = copy_echo(tmp_path)
+    (tmp_path / "lib.py").write_text("VALUE = 1\n")
+    shared_spec = replace(spec(skill, "c1"), skill_shared=(("lib.py", tmp_path / "lib.py"),))
+    stub = DigestExecutor("")
+    async with serve(stub, f"unix://{tmp_path / 'e.sock'}") as (_, target):
+        client = GrpcExecutor(target)
+        try:
+            with pytest.raises(ExecutorRejected, match=r"lib\.py"):
+                await client.execute(shared_spec, output_cap=1 << 20)
+        finally:
+            await client.close()
+    assert stub.requests == []

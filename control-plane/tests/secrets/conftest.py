@@ -37,5 +37,6 @@ async def parts(db_url: str, tmp_path: Path) -> AsyncIterator[tuple[SecretStore,
     audit = AuditLog(db)
     store = SecretStore.open(db, audit, tmp_path / "home" / "keys" / "secrets.key")
     yield store, audit
+    await store.close()
     await audit.close()
     await db.close()

@@ -147,3 +147,58 @@ async def test_store_refuses_to_open_with_a_shared_key_file(tmp_path: Path, db_u
             SecretStore.open(db, AuditLog(db), path)
     finally:
         await db.close()
+
+
+async def test_a_second_control_plane_sees_rotation_and_removal_at_once(
+    parts, db_url: str, tmp_path: Path
+):
+    """Two control planes on one database (two engines, two raw readers): a rotation or a
+    removal by one is what the other's very next reveal gets; nothing is cached. The
+    engine path (`raw_driver=False`) agrees with the raw one at every step."""
+    first, _ = parts
+    db = await Database.open(db_url)
+    audit = AuditLog(db)
+    key = tmp_path / "home" / "keys" / "secrets.key"
+    second = SecretStore.open(db, audit, key)
+    engine = SecretStore.open(db, audit, key, raw_driver=False)
+    assert {type(s._raw).__name__ for s in (first, second)} <= {"SqliteReads", "PgReads"}
+    try:
+
+        async def seen() -> list[tuple[str, int, str]]:
+            got = []
+            for store in (first, second, engine):
+                revealed, missing = await store.reveal(["api_token"])
+                got.append([(r.name, r.version, r.value) for r in revealed] or missing)
+            assert got[0] == got[1] == got[2], got
+            return got[0]  # type: ignore[return-value]
+
+        await first.create("api_token", VALUE, "admin")
+        assert await seen() == [("api_token", 1, VALUE)]
+        await second.rotate("api_token", "rotated-once", "admin")
+        assert await seen() == [("api_token", 2, "rotated-once")]
+        await first.rotate("api_token", "rotated-twice", "admin")
+        assert await seen() == [("api_token", 3, "rotated-twice")]
+        await second.delete("api_token", "admin")
+        assert await seen() == ["api_token"]
+    finally:
+        await second.close()
+        await engine.close()
+        await audit.close()
+        await db.close()
+
+
+async def test_an_unreadable_table_is_secrets_unavailable(parts, backend: str, tmp_path: Path):
+    """The raw reader fails like the engine did: a database whose secrets table is gone is
+    `secrets_unavailable` (503), naming only the error's type; the next read after the
+    table is back works (the failed connection was replaced)."""
+    store, _ = parts
+    await store.create("api_token", VALUE, "admin")
+    async with store.db.writing() as conn:
+        await conn.exec_driver_sql("ALTER TABLE secrets RENAME TO secrets_away")
+    with pytest.raises(SecretsUnavailable) as gone:
+        await store.reveal(["api_token"])
+    assert gone.value.code == "secrets_unavailable" and VALUE not in str(gone.value)
+    async with store.db.writing() as conn:
+        await conn.exec_driver_sql("ALTER TABLE secrets_away RENAME TO secrets")
+    revealed, _ = await store.reveal(["api_token"])
+    assert [r.value for r in revealed] == [VALUE]

@@ -117,6 +117,7 @@ def execution_spec(
         runtime=_RUNTIMES[str(skill.runtime)],
         skill_dir=skill.dir,
         skill_digest=skill.digest,
+        skill_shared=skill.shared,
         entrypoint=str(skill.entrypoint),
         stdin=stdin,
         mounts=tuple(mounts),

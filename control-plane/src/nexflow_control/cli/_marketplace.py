@@ -13,6 +13,7 @@ from typing import Annotated, Any
 
 import typer
 
+from ..skills import load_skill
 from . import _skill
 from ._client import DEFAULT_HOME, HomeOpt, TokenOpt, UrlOpt, call_api, fail
 
@@ -109,7 +110,18 @@ def _archive(source: Path) -> str:
                 fail(f"{source}: {rel} is a symbolic link; a skill ships regular files", code=2)
             if item.is_file():
                 out.write(item, rel)
+        for name, path in _shared_files(source):
+            out.write(path, name)  # packed in, as in its bundle: the copy needs no _shared/
     return base64.b64encode(buf.getvalue()).decode()
+
+
+def _shared_files(folder: Path) -> tuple[tuple[str, Path], ...]:
+    """The files SKILL.md's `shared:` takes from `_shared/` beside `folder` (none when it
+    does not load: the control plane then says why)."""
+    if not (folder / "SKILL.md").is_file():
+        return ()
+    skill = load_skill(folder).skill
+    return skill.shared if skill is not None else ()
 
 
 @_skill.app.command("update")

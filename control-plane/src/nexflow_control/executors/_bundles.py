@@ -6,8 +6,11 @@ directories only, in sorted name order, every entry owned by 0:0 with mtime 0 an
 gives the same bytes and the same sha256. `__pycache__` and `*.pyc` are left out, as in
 the skill digest. A link to a file inside the folder is stored as that file's content;
 a link that points outside the folder, or to a directory, and any other kind of file
-refuse the bundle (`BundleRefused`). Bundles are cached by skill digest: the digest
-covers every file and link the bundle is made of.
+refuse the bundle (`BundleRefused`). A skill's `shared` files (SKILL.md `shared:`, from
+`_shared/` beside the folder) go in at the top under their names, as regular files, so
+the bundle holds all the skill runs and nothing outside it is mounted. Bundles are cached
+by skill digest: the digest covers every file and link the bundle is made of, shared
+files included.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import io
 import os
 import stat
 import tarfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -63,10 +67,18 @@ def _member(rel: str, path: Path, root: Path) -> tuple[tarfile.TarInfo, bytes | 
     return info, data
 
 
-def build_bundle(folder: Path) -> Bundle:
-    """The bundle of a skill folder (see the module docstring)."""
+def build_bundle(folder: Path, shared: Sequence[tuple[str, Path]] = ()) -> Bundle:
+    """The bundle of a skill folder and its `shared` files (see the module docstring)."""
     root = folder.resolve()
     names: list[tuple[str, Path]] = []
+    extra: dict[str, Path] = {}
+    for rel, path in shared:
+        if "/" in rel or rel in ("", ".", "..") or rel in extra:
+            raise BundleRefused(f"shared file {rel!r} is not one plain file name")
+        if path.is_symlink() or not path.is_file():
+            raise BundleRefused(f"shared file {rel!r} is not a regular file")
+        extra[rel] = path.resolve()
+        names.append((rel, path))
     for current, dirs, files in os.walk(root):
         dirs[:] = [d for d in dirs if d not in _SKIP_DIRS]
         base = Path(current)
@@ -76,7 +88,10 @@ def build_bundle(folder: Path) -> Bundle:
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
         for rel, path in sorted(names):
-            info, data = _member(rel, path, root)
+            if rel in extra:
+                info, data = _member(rel, extra[rel], extra[rel].parent)
+            else:
+                info, data = _member(rel, path, root)
             tar.addfile(info, io.BytesIO(data) if data is not None else None)
     data = buf.getvalue()
     return Bundle(hashlib.sha256(data).hexdigest(), data)
@@ -89,13 +104,15 @@ class BundleCache:
         self._bundles: dict[str, Bundle] = {}
         self._lock = asyncio.Lock()
 
-    async def get(self, folder: Path, skill_digest: str) -> Bundle:
+    async def get(
+        self, folder: Path, skill_digest: str, shared: Sequence[tuple[str, Path]] = ()
+    ) -> Bundle:
         bundle = self._bundles.get(skill_digest)
         if bundle is not None:
             return bundle
         async with self._lock:
             bundle = self._bundles.get(skill_digest)
             if bundle is None:
-                bundle = await asyncio.to_thread(build_bundle, folder)
+                bundle = await asyncio.to_thread(build_bundle, folder, shared)
                 self._bundles[skill_digest] = bundle
             return bundle

@@ -104,6 +104,11 @@ class GrpcExecutor:
         if self._by_digest is None:
             await self.state()
         if not self._by_digest:
+            if spec.skill_shared:  # the path contract mounts the folder alone
+                raise ExecutorRejected(
+                    f"the skill ships shared files ({', '.join(n for n, _ in spec.skill_shared)}) "
+                    f"that only a bundle carries; executor {self.name} takes no bundles"
+                )
             return await self._run(execute_request(spec), output_cap)
         if self.remote:
             for m in spec.mounts:
@@ -112,7 +117,7 @@ class GrpcExecutor:
                         f"the grant {m.host_path} lies in no volume; "
                         f"executor {self.name} takes volume grants only"
                     )
-        bundle = await self._bundles.get(spec.skill_dir, spec.skill_digest)
+        bundle = await self._bundles.get(spec.skill_dir, spec.skill_digest, spec.skill_shared)
         request = execute_request(spec, bundle.sha256, self._volumes.locate)
         try:
             return await self._run(request, output_cap, bundle.sha256)

@@ -68,6 +68,8 @@ class ExecutionSpec:
     """The skill may run again on another executor if its first one is lost mid-call."""
     secrets: dict[str, str] = field(default_factory=dict, repr=False)
     """The values of the secrets policy granted to this call, by name (never printed)."""
+    skill_shared: tuple[tuple[str, Path], ...] = ()
+    """Files from `_shared/` that the bundle carries at its top (SKILL.md `shared:`)."""
 
 
 @dataclass(frozen=True, slots=True)

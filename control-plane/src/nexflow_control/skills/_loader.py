@@ -29,6 +29,7 @@ from ._sandbox import (
 )
 from ._schemas import NETWORK_MARK, read_schemas
 from ._secret_names import read_secrets
+from ._shared import read_shared
 
 SKILL_FILE = "SKILL.md"
 NAME_RE = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
@@ -37,7 +38,7 @@ SPEC_FIELDS = {"name", "description", "license", "compatibility", "metadata", "a
 NEXFLOW_FIELDS = {
     "version", "author", "publisher", "homepage", "location", "permissions", "requirements",
     "tags", "category", "emoji", "env_required", "runtime", "image", "sandbox",
-    "input_schema", "output_schema", "secrets", "optional_secrets",
+    "input_schema", "output_schema", "secrets", "optional_secrets", "shared",
 }  # fmt: skip
 TOLERATED_FIELDS = {"user-invocable", "disable-model-invocation", "argument-hint", "model"}
 
@@ -192,6 +193,7 @@ def load_skill(skill_dir: Path, source: str = "user") -> LoadResult:
         "env_required": _read_env_required(ck),
     }
     fields["secrets"], fields["optional_secrets"] = read_secrets(ck)
+    fields["shared"] = read_shared(ck, skill_dir)
     _check_permission_use(ck, fields)
     if fields["backend"] == "nsjail" and (fields["image"] or fields["dockerfile"]):
         ck.add(
@@ -216,7 +218,7 @@ def load_skill(skill_dir: Path, source: str = "user") -> LoadResult:
         description=description,
         dir=skill_dir,
         skill_md=skill_md,
-        digest=skill_digest(skill_dir),
+        digest=skill_digest(skill_dir, fields["shared"]),
         source=source,
         entrypoint=entrypoint,
         timeout_sec=meta.timeout_sec,

@@ -110,6 +110,9 @@ class Skill:
     """The secret names SKILL.md's `secrets:` declares (see `_secret_names`)."""
     optional_secrets: tuple[str, ...] = ()
     """The secret names SKILL.md's `optional_secrets:` declares: delivered when granted."""
+    shared: tuple[tuple[str, Path], ...] = ()
+    """SKILL.md's `shared:` files taken from `_shared/` beside the folder: (the name at
+    the skill's top, the file). The digest and the bundle cover them (see `_shared`)."""
     timeout_sec: int = 30
     max_output_kb: int = 256
     idempotent: bool = False

@@ -1,0 +1,144 @@
+"""A call's sealed secrets read on the raw driver: one hop (SQLite) or one round trip
+(PostgreSQL) instead of SQLAlchemy's checkout, pre-ping, execute and return.
+
+Through SQLAlchemy async a `reveal` was ~1-2 ms of a call, nearly all of it the engine's
+hops between the event loop and the driver, not the read. Here:
+
+- SQLite: the SELECT runs on a thread of its own with a plain `sqlite3` connection and
+  the loop is woken once with the rows (as `audit.SqliteWriter` and
+  `throttle.RawCounts` do). The file is opened `mode=rw` (never created) and checked
+  before every read: a deleted or replaced file is opened again.
+- PostgreSQL: one asyncpg connection of the store's own, the statement prepared once
+  (asyncpg's statement cache); reads take turns on it. A connection that failed is
+  dropped and the next read opens a new one.
+
+Nothing is cached: every read sees the table as committed, so a rotation or a removal
+(by this control plane or another on the same database) is what the next call gets.
+What is read is only ever sealed bytes; opening them is `SecretStore`'s business.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sqlite3
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import asyncpg
+
+from ..db import Database
+
+Row = tuple[str, int, bytes, bytes]
+"""name, version, nonce, sealed."""
+
+_PG_READ = "SELECT name, version, nonce, sealed FROM secrets WHERE name = ANY($1::text[])"
+
+
+def _sqlite_read(count: int) -> str:
+    marks = ", ".join("?" * count)  # only placeholders vary, never a value
+    return f"SELECT name, version, nonce, sealed FROM secrets WHERE name IN ({marks})"  # noqa: S608
+
+
+class SqliteReads:
+    """Reads on the SQLite file at `path`, from a thread of their own."""
+
+    def __init__(self, path: Path, *, busy_timeout_ms: int) -> None:
+        self._path = path
+        self._busy_timeout_ms = busy_timeout_ms
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="secret-reads")
+        # Touched only from the thread above.
+        self._conn: sqlite3.Connection | None = None
+        self._file: tuple[int, int] | None = None
+
+    async def read(self, names: Sequence[str]) -> list[Row]:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._thread, self._read, tuple(names))
+
+    async def close(self) -> None:
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(self._thread, self._drop)
+        self._thread.shutdown(wait=True)
+
+    def _read(self, names: tuple[str, ...]) -> list[Row]:
+        conn = self._connection()
+        try:
+            rows = conn.execute(_sqlite_read(len(names)), names).fetchall()
+        except BaseException:
+            self._drop()
+            raise
+        return [(str(n), int(v), bytes(nonce), bytes(sealed)) for n, v, nonce, sealed in rows]
+
+    def _connection(self) -> sqlite3.Connection:
+        st = os.stat(self._path)  # gone: FileNotFoundError, the read fails
+        if self._conn is not None and self._file != (st.st_dev, st.st_ino):
+            self._drop()
+        if self._conn is None:
+            uri = f"file:{quote(str(self._path))}?mode=rw"
+            conn = sqlite3.connect(
+                uri, uri=True, timeout=self._busy_timeout_ms / 1000, isolation_level=None
+            )
+            try:
+                conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout_ms)}")
+            except BaseException:
+                conn.close()
+                raise
+            self._conn, self._file = conn, (st.st_dev, st.st_ino)
+        return self._conn
+
+    def _drop(self) -> None:
+        conn, self._conn, self._file = self._conn, None, None
+        if conn is not None:
+            conn.close()
+
+
+class PgReads:
+    """Reads through one asyncpg connection opened with `connect_args`."""
+
+    def __init__(self, connect_args: dict[str, Any]) -> None:
+        self._connect_args = connect_args
+        self._conn: asyncpg.Connection | None = None
+        self._turn = asyncio.Lock()  # one statement at a time on a connection
+
+    async def read(self, names: Sequence[str]) -> list[Row]:
+        async with self._turn:
+            try:
+                if self._conn is not None and self._conn.is_closed():
+                    self._conn = None  # the server went away while we were idle
+                if self._conn is None:
+                    self._conn = await asyncpg.connect(**self._connect_args)
+                rows = await self._conn.fetch(_PG_READ, list(names))
+            except BaseException:
+                self._drop()
+                raise
+        return [(str(r[0]), int(r[1]), bytes(r[2]), bytes(r[3])) for r in rows]
+
+    async def close(self) -> None:
+        async with self._turn:
+            conn, self._conn = self._conn, None
+            if conn is not None and not conn.is_closed():
+                try:
+                    await asyncio.wait_for(conn.close(), 5)
+                except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError):
+                    conn.terminate()
+
+    def _drop(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None and not conn.is_closed():
+            conn.terminate()  # no goodbye round trip to a server that may be gone
+
+
+def raw_reads(db: Database) -> SqliteReads | PgReads | None:
+    """The raw reader for `db`'s database; None for an in-memory or URI SQLite database
+    (a second connection would see another database): the engine reads those."""
+    url = db.engine.url
+    if db.engine.dialect.name == "postgresql":
+        _, params = db.engine.dialect.create_connect_args(url)
+        return PgReads({k: v for k, v in params.items() if not k.startswith("prepared_")})
+    path = url.database
+    if not path or path == ":memory:" or path.startswith("file:") or url.query.get("uri"):
+        return None
+    return SqliteReads(Path(path), busy_timeout_ms=db.busy_timeout_ms)
