@@ -1,4 +1,9 @@
-"""The spine: `echo` over HTTP through policy, audit and the nsjail sandbox, vs bare python."""
+"""The spine: `echo` over HTTP through policy, audit and the nsjail sandbox, vs bare python.
+
+Beside the latencies and calls/s: how many calls took a pre-started jail (`warm` in each
+call's `call.finished`), and the resident size of the whole stack (`nexflow up`, the
+executor and everything below them: waiting jails included) idle and under 8 clients.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +15,7 @@ from pathlib import Path
 
 import httpx
 
+from bench.procs import MemorySampler, footprint
 from bench.stats import pct, summary
 from tests.harness import REPO, start_stack
 
@@ -70,21 +76,31 @@ async def run(tmp: Path, scale: float) -> None:
     print(summary("bare subprocess python3 echo", bare))
     stack = start_stack(tmp / "spine", "--sandbox", "nsjail")
     try:
+        await asyncio.sleep(1.0)  # start-up settled: the stack as it waits for its first call
+        idle = footprint(stack.proc.pid)
         await _http_runs(stack.url, stack.token, 2, 20)  # warm-up
         for clients, total in ((1, int(300 * scale) or 30), (8, int(800 * scale) or 80)):
-            lat, rate, ids = await _http_runs(stack.url, stack.token, clients, total)
+            with MemorySampler(stack.proc.pid) as memory:
+                lat, rate, ids = await _http_runs(stack.url, stack.token, clients, total)
             print(summary(f"HTTP echo, {clients} client(s)", lat, f" {rate:7.1f} calls/s"))
+            if clients == 8:
+                print(f"  stack memory idle:           {idle}")
+                print(f"  stack memory, 8 clients peak: {memory.peak}")
             if clients == 1:
                 print(
                     f"  overhead over bare at p50: {pct(lat, 50) - pct(bare, 50):+.2f} ms"
                     f"  (ratio {pct(lat, 50) / pct(bare, 50):.2f}x)"
                 )
-            lost = 0
+            lost = warm = 0
             for call_id in ids:
                 story = stack.client.get(f"/api/v1/calls/{call_id}").json()
                 if story["status"] != "succeeded" or len(story["events"]) != 4:
                     lost += 1
-            print(f"  audit: {len(ids) - lost}/{len(ids)} calls fully recorded")
+                warm += any(e["payload"].get("warm") for e in story["events"])
+            print(
+                f"  audit: {len(ids) - lost}/{len(ids)} calls fully recorded;"
+                f" pre-started jail taken: {warm}/{len(ids)}"
+            )
         report = stack.client.get("/api/v1/audit/verify").json()
         print(f"  audit chain: ok={report['ok']} events={report['checked']}")
     finally:

@@ -7,6 +7,7 @@ reports `Started.warm`; the tests wait for the background refill to have one.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -185,6 +186,53 @@ async def test_the_pool_stays_empty_when_disabled(settings, skill_dir):
         for _ in range(3):
             out = await execute(stub, request(skill_dir, entry))
             assert out.stdout == b"1\n" and not out.events[0].started.warm
+
+
+async def test_jails_set_up_ahead_yield_the_cpu_until_their_call(settings, skill_dir):
+    """A jail that only adds to a reserve of ready ones is set up and waits at the lowest
+    CPU weight (it takes only CPU the running calls leave idle); one the next call may
+    need (none ready) gets the normal weight; the call that takes a background jail runs
+    at the normal weight."""
+    prestart = PrestartSettings(max_starting=1, max_per_profile=2)
+    nsjail = settings.nsjail.model_copy(update={"prestart": prestart})
+    one_at_a_time = settings.model_copy(update={"nsjail": nsjail})
+    sandbox = NsjailSandbox(one_at_a_time)
+    entry = write_script(skill_dir, "run.py", "print(1)\n")
+    spec = _spec(one_at_a_time, skill_dir, entry)
+    during: list[bool] = []
+
+    async def no_output(stream: object, data: bytes) -> None:
+        return None
+
+    await sandbox.start()
+    try:
+        profile = JailProfile.of(spec)
+        assert [sandbox.pool.take(profile), sandbox.pool.take(profile)] == [None, None]
+        sandbox.pool.done(profile)  # two calls at once: two jails are wanted
+        sandbox.pool.done(profile)
+        for _ in range(200):
+            if len(sandbox.pool.waiting()) == 2:
+                break
+            await asyncio.sleep(0.05)
+        first, reserve = sandbox.pool.waiting()
+        assert [first.cgroup.is_background(), reserve.cgroup.is_background()] == [False, True]
+
+        async def started(image_id: str = "", warm: bool = False) -> None:
+            assert warm and reserve not in sandbox.pool.waiting()
+            during.append(reserve.cgroup.is_background())
+
+        run = functools.partial(sandbox.run, on_output=no_output, cancel=asyncio.Event())
+        assert (await run(spec, on_started=_ignore_started)).exit_code == 0  # takes `first`
+        assert (
+            await run(_spec(one_at_a_time, skill_dir, entry), on_started=started)
+        ).exit_code == 0
+        assert during == [False]
+    finally:
+        await sandbox.close()
+
+
+async def _ignore_started(image_id: str = "", warm: bool = False) -> None:
+    return None
 
 
 def _spec(settings: Settings, skill_dir: Path, entry: str):  # type: ignore[no-untyped-def]

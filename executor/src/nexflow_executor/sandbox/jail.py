@@ -127,9 +127,18 @@ class Jail:
 
     @classmethod
     async def spawn(
-        cls, profile: JailProfile, settings: Settings, binary: str, *, idle_s: float
+        cls,
+        profile: JailProfile,
+        settings: Settings,
+        binary: str,
+        *,
+        idle_s: float,
+        background: bool = False,
     ) -> Jail:
-        """Set up a jail for `profile` and start its stub; SandboxError if that fails."""
+        """Set up a jail for `profile` and start its stub; SandboxError if that fails.
+
+        `background`: set up ahead of its call, at the lowest CPU weight (cgroups.py)
+        until `foreground()`, so the set-up does not slow the calls running beside it."""
         nsj = settings.nsjail
         name = f"j-{secrets.token_hex(6)}"
         template = RunSpec.for_setup(
@@ -144,7 +153,7 @@ class Jail:
         staging = Staging(settings.stage_dir, template)
         # cgroup and mount syscalls wait on the kernel (RCU, cgroup locks) for whole
         # milliseconds: on a thread, so calls running on the event loop do not wait too.
-        staged = await asyncio.to_thread(_prepare, profile, cgroup, staging)
+        staged = await asyncio.to_thread(_prepare, profile, cgroup, staging, background)
         try:
             proc, log_r = await _start(staged, cgroup, settings, binary, idle_s)
         except BaseException:
@@ -177,6 +186,10 @@ class Jail:
             f"sandbox setup failed: {self.log.first_error()}", "; ".join(self.log.problems)
         )
 
+    def foreground(self) -> None:
+        """Give the jail the normal CPU weight back: its call is about to begin."""
+        self.cgroup.set_background(False)
+
     @property
     def alive(self) -> bool:
         return self.proc.returncode is None and not self.log.launch_failed
@@ -201,11 +214,15 @@ class Jail:
         await asyncio.to_thread(_unprepare, self.cgroup, self._staging)
 
 
-def _prepare(profile: JailProfile, cgroup: CallCgroup, staging: Staging) -> RunSpec:
+def _prepare(
+    profile: JailProfile, cgroup: CallCgroup, staging: Staging, background: bool
+) -> RunSpec:
     """The jail's cgroup with the profile's limits and its staged paths (blocking)."""
     limits = profile.limits
     cgroup.create(limits.memory_bytes, limits.pids, limits.cpu_millis)
     try:
+        if background:
+            cgroup.set_background(True)
         staged = staging.__enter__()
         _check_identity(staged, profile)
     except BaseException:

@@ -10,7 +10,12 @@ profile with no call for `window_s` gets nothing; a jail left waiting `idle_s` i
 `take()` hands a ready jail out and forgets it: the caller runs one call in it and ends
 it, so a jail never serves a second call. A background task refills, with at most
 `max_starting` jails being set up at once (nsjail's set-up is CPU work: more at once
-would only slow the calls running beside them).
+would only slow the calls running beside them). A jail that only adds to a reserve of
+ready ones (as many ready as the profile has calls running, at least one) is set up in
+the background (the lowest CPU weight, cgroups.py): it takes only CPU the running calls
+leave idle, and its call gets the normal weight back. One the next calls may need is
+set up at the normal weight: under full load a background set-up would starve, and the
+calls would set their jails up on their own paths instead.
 """
 
 from __future__ import annotations
@@ -52,8 +57,9 @@ class JailPool:
     """Ready jails per profile, refilled in the background; see the module docstring."""
 
     def __init__(
-        self, spawn: Callable[[JailProfile], Awaitable[Jail]], settings: PrestartSettings
+        self, spawn: Callable[[JailProfile, bool], Awaitable[Jail]], settings: PrestartSettings
     ) -> None:
+        """`spawn(profile, background)` sets one jail up and waits until it is ready."""
         self._spawn = spawn
         self._settings = settings
         self._entries: OrderedDict[JailProfile, _Entry] = OrderedDict()
@@ -183,8 +189,12 @@ class JailPool:
         async with self._slots:
             if self._entries.get(profile) is not entry:
                 return None
+            # In the background only while the ready ones already cover every call
+            # of the profile running now (and none waits): under load that is never,
+            # and the set-ups keep pace at the normal weight.
+            background = len(entry.ready) >= max(1, entry.running) and not entry.waiters()
             begin = time.monotonic()
-            jail = await self._spawn(profile)
+            jail = await self._spawn(profile, background)
             self._setup_s = 0.8 * self._setup_s + 0.2 * (time.monotonic() - begin)
             return jail
 

@@ -96,12 +96,16 @@ class NsjailSandbox:
         if self._ending:
             await asyncio.wait(set(self._ending), timeout=30)
 
-    async def _spawn(self, profile: JailProfile) -> Jail:
+    async def _spawn(self, profile: JailProfile, *, background: bool = False) -> Jail:
         idle_s = self._settings.nsjail.prestart.idle_s
-        return await Jail.spawn(profile, self._settings, self._binary, idle_s=idle_s)
+        return await Jail.spawn(
+            profile, self._settings, self._binary, idle_s=idle_s, background=background
+        )
 
-    async def _spawn_ready(self, profile: JailProfile) -> Jail:
-        jail = await self._spawn(profile)
+    async def _spawn_ready(self, profile: JailProfile, background: bool) -> Jail:
+        """A jail set up by the refill, ahead of its call (in the background or not, as
+        jail_pool.py decides)."""
+        jail = await self._spawn(profile, background=background)
         try:
             await jail.ready()
         except BaseException:
@@ -119,6 +123,8 @@ class NsjailSandbox:
             if jail is None:
                 jail = await self._spawn(profile)
             try:
+                if warm:
+                    jail.foreground()
                 return await self._supervise(jail, spec, warm, on_started, on_output, cancel)
             finally:
                 # Every process of the jail is dead by now (_supervise killed its cgroup
