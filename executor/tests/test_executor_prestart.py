@@ -16,6 +16,7 @@ import pytest
 from nexflow.executor.v1 import executor_pb2 as pb
 from nexflow.executor.v1 import executor_pb2_grpc as pb_grpc
 from nexflow_executor.sandbox.jail import Jail, JailProfile
+from nexflow_executor.sandbox.jail_stub import PRELOADED
 from nexflow_executor.sandbox.nsjail import NsjailSandbox
 from nexflow_executor.settings import EgressSettings, PrestartSettings, Settings
 
@@ -67,6 +68,21 @@ async def test_a_pre_started_jail_serves_one_call_only(stub, skill_dir):
     warm = await warm_call(stub, lambda: request(skill_dir, entry, env={"MINE": "later"}))
     assert json.loads(warm.stdout) == {"file": False, "module": False, "env": "later"}
     assert warm.finished.exit_code == 0
+
+
+async def test_a_warm_jail_has_the_common_modules_loaded_and_nothing_of_the_stub(stub, skill_dir):
+    """The modules nearly every skill imports are loaded while the jail waits (the call
+    does not pay for them); the stub's own names are not in the script's namespace."""
+    body = (
+        "import sys\n"
+        "had = sorted(m for m in PRELOADED if m in sys.modules)\n"
+        "import json\n"
+        "print(json.dumps({'had': had, 'stub': [n for n in ('_main', '_read', '_FD')\n"
+        "  if n in globals()]}))\n"
+    )
+    entry = write_script(skill_dir, "run.py", f"PRELOADED = {PRELOADED!r}\n" + body)
+    warm = await warm_call(stub, lambda: request(skill_dir, entry))
+    assert json.loads(warm.stdout) == {"had": sorted(PRELOADED), "stub": []}
 
 
 async def test_a_warm_python_call_runs_as_the_interpreter_would(stub, skill_dir):
