@@ -12,6 +12,6 @@ A new table is one new file in `versions/` plus its
 
 from __future__ import annotations
 
-from ._run import BASELINE, current, current_at, head, target_metadata, upgrade
+from ._run import BASELINE, config, current, current_at, head, target_metadata, upgrade
 
-__all__ = ["BASELINE", "current", "current_at", "head", "target_metadata", "upgrade"]
+__all__ = ["BASELINE", "config", "current", "current_at", "head", "target_metadata", "upgrade"]
