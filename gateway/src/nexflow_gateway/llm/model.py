@@ -201,6 +201,8 @@ def _unpriced(model: str) -> None:
             model: {
                 "input_cost_per_token": 0.0,
                 "output_cost_per_token": 0.0,
+                "cache_creation_input_token_cost": 0.0,  # else litellm warns they default
+                "cache_read_input_token_cost": 0.0,
                 "litellm_provider": provider,
                 "mode": "chat",
             }
