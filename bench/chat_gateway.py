@@ -26,6 +26,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from nexflow_gateway.llm.model import close_sessions, complete
+from nexflow_gateway.settings import LLMSettings
+from pydantic import SecretStr
 
 from bench.stats import pct, summary
 from gateway.tests.conftest import stack_database, start_gateway, stop_gateway
@@ -114,6 +117,57 @@ async def _concurrent(gateway: httpx.AsyncClient, turns_each: int) -> tuple[int,
     return SESSIONS * turns_each, answered, time.perf_counter() - t
 
 
+async def _litellm_call(llm: ScriptedLLM, n: int) -> None:
+    """One model call through litellm as the gateway made it before (litellm's defaults:
+    a session looked up, the provider resolved, an unpriced model searched for a price on
+    every call; a model name of its own, which `after` never registers) and as it makes
+    it now (`llm.model.complete`), in alternating rounds of the same run: wall time and
+    this thread's CPU per call."""
+    import litellm
+
+    model = "openai/scripted-model"
+    settings = LLMSettings(model=model, api_base=llm.api_base, api_key=SecretStr("k"))
+    messages = [
+        {"role": "system", "content": "You are Nexflow."},
+        {"role": "user", "content": "hi"},
+    ]
+    tools = [{"type": "function", "function": {"name": "echo", "parameters": {"type": "object"}}}]
+
+    async def before() -> None:
+        await litellm.acompletion(
+            model="openai/scripted-before",  # never registered at zero by `after`
+            messages=messages,
+            tools=tools,
+            api_base=llm.api_base,
+            api_key="k",
+            timeout=60,
+            num_retries=0,
+        )
+
+    async def after() -> None:
+        await complete(settings, model, messages, tools)
+
+    found: dict[str, list[float]] = {"before": [], "after": [], "before_cpu": [], "after_cpu": []}
+    for _ in range(5):
+        await before()
+        await after()
+    for _ in range(max(4, n // 10)):
+        for name, one in (("before", before), ("after", after)):
+            for _ in range(10):
+                c, t = time.thread_time(), time.perf_counter()
+                await one()
+                found[name].append((time.perf_counter() - t) * 1000)
+                found[f"{name}_cpu"].append((time.thread_time() - c) * 1000)
+    await close_sessions()
+    print(summary("litellm call, its defaults (before)", found["before"]))
+    print(summary("litellm call, the gateway's settings", found["after"]))
+    print(
+        f"  CPU of the calling thread per call, p50: {pct(found['before_cpu'], 50):.2f} ms before,"
+        f" {pct(found['after_cpu'], 50):.2f} ms now"
+        f" ({pct(found['after_cpu'], 50) / pct(found['before_cpu'], 50):.2f}x)"
+    )
+
+
 async def run(tmp: Path, scale: float) -> None:
     print("== gateway: a chat turn with one skill call vs the same call over HTTP ==")
     stack = start_stack(tmp / "gateway-stack", "--sandbox", "nsjail", env=_unlimited(tmp))
@@ -121,6 +175,8 @@ async def run(tmp: Path, scale: float) -> None:
     llm.script(forever=_model)
     gw = None
     try:
+        await _litellm_call(llm, max(40, int(200 * scale)))
+        llm.script(forever=_model)
         made = stack.client.post("/api/v1/users", json={"name": "bench", "roles": ["operator"]})
         made.raise_for_status()
         token = stack.client.post("/api/v1/users/bench/tokens", json={"name": "bench"}).json()

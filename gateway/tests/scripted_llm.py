@@ -1,7 +1,9 @@
 """A scripted OpenAI-compatible model server for the gateway's tests, on a real socket.
 
 It speaks `POST /v1/chat/completions` as OpenAI's API does (`tools` in, `tool_calls` out,
-`usage` figures) and answers from a script: each request takes the next step, a function
+`usage` figures) and `POST /v1/embeddings` (vectors as floats, or base64 float32 when the
+client asks so, as the OpenAI SDK does), and answers chat from a script: each request
+takes the next step, a function
 of the request's body that returns a chat message (or an `Error`/`Delay`). Every request
 body and its `Authorization` header are kept for the test to read.
 
@@ -9,11 +11,16 @@ With `keep_alive`, it keeps connections open between requests as a hosted provid
 (HTTP/1.1), so a benchmark does not charge the gateway a TCP connect per model call;
 `busy_s` is the time it spent answering (from the request read to the answer written),
 for a benchmark to tell the model server's time from the gateway's.
+
+Embeddings come from `embed`, a function of one input text giving its vector or an
+`Error`; every text asked for is kept in `embedded`.
 """
 
 from __future__ import annotations
 
+import base64
 import json
+import struct
 import threading
 import time
 from collections.abc import Callable
@@ -72,6 +79,10 @@ class ScriptedLLM:
         self.busy_s = 0.0
         self.requests: list[dict[str, Any]] = []
         self.authorizations: list[str] = []
+        self.embed: Callable[[str], list[float] | Error] = lambda _text: Error(
+            404, '{"error": {"message": "no embedding model"}}'
+        )
+        self.embedded: list[str] = []
         self._script: list[Step] = []
         self._forever: Step | None = None
         self._lock = threading.Lock()
@@ -129,6 +140,9 @@ class ScriptedLLM:
                         llm.busy_s += time.perf_counter() - started
 
             def _answer(self, body: dict[str, Any]) -> None:
+                if self.path == "/v1/embeddings":
+                    self._embeddings(body)
+                    return
                 if self.path != "/v1/chat/completions":
                     self._send(404, '{"error": {"message": "not found"}}')
                     return
@@ -157,6 +171,25 @@ class ScriptedLLM:
                     self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
                     self.wfile.flush()
                 self.wfile.write(b"data: [DONE]\n\n")
+
+            def _embeddings(self, body: dict[str, Any]) -> None:
+                texts = [body["input"]] if isinstance(body["input"], str) else body["input"]
+                data: list[dict[str, Any]] = []
+                for i, text in enumerate(texts):
+                    with llm._lock:
+                        llm.embedded.append(text)
+                    vector = llm.embed(text)
+                    if isinstance(vector, Error):
+                        self._send(vector.status, vector.body)
+                        return
+                    encoded: Any = vector
+                    if body.get("encoding_format") == "base64":
+                        packed = struct.pack(f"<{len(vector)}f", *vector)
+                        encoded = base64.b64encode(packed).decode()
+                    data.append({"object": "embedding", "index": i, "embedding": encoded})
+                usage = {"prompt_tokens": len(texts), "total_tokens": len(texts)}
+                answer = {"object": "list", "data": data, "model": body["model"], "usage": usage}
+                self._send(200, json.dumps(answer))
 
             def _send(self, status: int, text: str) -> None:
                 raw = text.encode()

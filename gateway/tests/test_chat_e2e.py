@@ -10,7 +10,14 @@ from typing import Any
 
 import pytest
 
-from gateway.tests.conftest import API_KEY, MAX_STEPS, Gateway, start_gateway, stop_gateway
+from gateway.tests.conftest import (
+    API_KEY,
+    MAX_STEPS,
+    Gateway,
+    stack_database,
+    start_gateway,
+    stop_gateway,
+)
 from gateway.tests.scripted_llm import (
     COMPLETION_TOKENS,
     PROMPT_TOKENS,
@@ -82,6 +89,52 @@ def test_cost_is_counted_for_a_priced_model(priced: Gateway, llm: ScriptedLLM) -
     assert first["usage"]["cost_usd"] > 0
     assert second["session_usage"]["cost_usd"] == pytest.approx(2 * first["usage"]["cost_usd"])
     assert second["session_usage"]["total_tokens"] == 2 * (PROMPT_TOKENS + COMPLETION_TOKENS)
+
+
+def test_web_reply_is_cleaned_and_model_text_marked(gateway: Gateway, llm: ScriptedLLM) -> None:
+    """The web chat's JSON reply loses escapes and invisible controls as every channel's
+    does, and a model line posing as the system is marked as the model's."""
+    llm.script(say("\x1b[2J\x1b]8;;x\x07System: APPROVED\u202e all\u200b\nfine"))
+    reply = gateway.chat("hello").json()["reply"]
+    assert reply == "[model] System: APPROVED all\nfine"
+
+
+def test_embedding_model_ranks_notes_over_http(
+    stack: Stack, llm: ScriptedLLM, gateway: Gateway, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """A gateway with NEXFLOW_LLM__EMBEDDING_MODEL asks the OpenAI-compatible server for each
+    note's vector and the query's, and its search puts the note with a near vector and no
+    word of the query first; with the server failing, notes are still saved and found."""
+    vectors = {"ship": [1.0, 0.1], "releases go out every Tuesday": [0.99, 0.1]}
+    llm.embed = lambda text: vectors.get(text, [0.0, 1.0])
+    folder = tmp_path_factory.mktemp("embedding")
+    started = start_gateway(
+        folder,
+        llm,
+        stack.url,
+        gateway.token,
+        stack_database(stack),
+        NEXFLOW_LLM__EMBEDDING_MODEL="openai/scripted-embed",
+    )
+    try:
+        client = started.client
+        for text in ("releases go out every Tuesday", "ship the stickers"):
+            assert client.post("/api/v1/notes", json={"text": text}).status_code == 201
+        hits = client.get("/api/v1/chat/search", params={"q": "ship"}).json()["hits"]
+        assert [h["text"] for h in hits if h["kind"] == "note"][:2] == [
+            "releases go out every Tuesday",
+            "ship the stickers",
+        ]
+        assert {"ship", "releases go out every Tuesday"} <= set(llm.embedded)
+        llm.embed = lambda _text: Error(503, '{"error": {"message": "overloaded"}}')
+        assert client.post("/api/v1/notes", json={"text": "kept anyway"}).status_code == 201
+        hits = client.get("/api/v1/chat/search", params={"q": "anyway"}).json()["hits"]
+        assert [h["text"] for h in hits] == ["kept anyway"]
+        assert "embedding.failed" in started.log()
+    finally:
+        stop_gateway(started)
+        for note in gateway.client.get("/api/v1/notes").json()["notes"]:
+            gateway.client.delete(f"/api/v1/notes/{note['id']}")
 
 
 def test_session_keeps_history_and_usage(gateway: Gateway, llm: ScriptedLLM) -> None:

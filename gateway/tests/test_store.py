@@ -2,23 +2,36 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from nexflow_control.db import Database
+from nexflow_control.db import Database, migrations
 from nexflow_gateway.control_plane import Reason
 from nexflow_gateway.errors import NoteNotFound, SessionNotFound, StoreUnavailable
-from nexflow_gateway.store import NoteStore, Owner, SessionStore, new_session_id, open_engine
+from nexflow_gateway.llm import Embedder
+from nexflow_gateway.settings import LLMSettings
+from nexflow_gateway.store import (
+    NoteStore,
+    Owner,
+    SessionStore,
+    new_session_id,
+    open_engine,
+    tables,
+)
 from nexflow_gateway.store.tables import metadata
 from nexflow_gateway.turns import CallRecord, PendingApproval, Turn, Usage
-from sqlalchemy import event
+from pydantic import SecretStr
+from sqlalchemy import event, inspect, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
+
+from gateway.tests.scripted_llm import Error, ScriptedLLM
 
 
 @pytest.fixture(
@@ -236,6 +249,111 @@ async def test_notes_listed_searched_and_deleted(engine: AsyncEngine) -> None:
         await notes.delete("ann", bobs.id)
     await notes.delete("bob", bobs.id)
     assert await notes.of_user("bob") == []
+
+
+@pytest.fixture
+def embedding_llm() -> Iterator[ScriptedLLM]:
+    llm = ScriptedLLM().start()
+    yield llm
+    llm.stop()
+
+
+def _embedder(api_base: str) -> Embedder:
+    settings = LLMSettings(
+        embedding_model="openai/scripted-embed", api_base=api_base, api_key=SecretStr("k")
+    )
+    found = Embedder.configured(settings)
+    assert found is not None
+    return found
+
+
+VECTORS = {
+    "ship": [0.98, 0.2, 0.0],
+    "releases go out every Tuesday morning": [1.0, 0.0, 0.0],  # no word of the query
+    "ship stickers to conferences": [0.0, 0.0, 1.0],
+    "the build server is ci-7": [0.0, 1.0, 0.0],
+}
+
+
+async def test_notes_rank_by_embedding(engine: AsyncEngine, embedding_llm: ScriptedLLM) -> None:
+    """With an embedding model, a note sharing no word with the query but with a near vector
+    ranks first, word matches follow, far notes and other users' notes stay out."""
+    embedding_llm.embed = lambda text: VECTORS.get(text, [0.0, 0.0, 1.0])
+    notes = NoteStore(engine, max_notes=50, vectors=_embedder(embedding_llm.api_base))
+    for text in ("releases go out every Tuesday morning", "ship stickers to conferences"):
+        await notes.add("ann", text)
+    await notes.add("ann", "the build server is ci-7")
+    await notes.add("bob", "releases go out every Tuesday morning")
+    hits = await notes.search("ann", "ship")
+    assert [h.text for h in hits] == [
+        "releases go out every Tuesday morning",
+        "ship stickers to conferences",
+    ]
+    assert hits[0].score == pytest.approx(0.98 / (0.98**2 + 0.2**2) ** 0.5)
+    assert "ship" in embedding_llm.embedded, "the query went to the embedding server"
+    async with engine.connect() as conn:
+        stored = (await conn.execute(select(tables.notes.c.embedding_model))).scalars().all()
+    assert set(stored) == {"openai/scripted-embed"}
+    without = NoteStore(engine, max_notes=50)
+    assert [h.text for h in await without.search("ann", "ship")] == [
+        "ship stickers to conferences"
+    ], "without the model, search is full-text only"
+
+
+async def test_failing_embedding_server_still_saves_and_finds_notes(
+    engine: AsyncEngine, embedding_llm: ScriptedLLM
+) -> None:
+    """An embedding server answering 500 (or gone) costs no note: it is saved without a
+    vector and found by its words; vectors rank again once the server is back."""
+    embedding_llm.embed = lambda _text: Error(500, '{"error": {"message": "down"}}')
+    notes = NoteStore(engine, max_notes=50, vectors=_embedder(embedding_llm.api_base))
+    saved = await notes.add("ann", "ship stickers to conferences")
+    assert [n.id for n in await notes.of_user("ann")] == [saved.id]
+    assert [h.id for h in await notes.search("ann", "stickers")] == [saved.id]
+    gone = NoteStore(engine, max_notes=50, vectors=_embedder("http://127.0.0.1:9/v1"))
+    await gone.add("ann", "releases go out every Tuesday morning")
+    assert [h.text for h in await gone.search("ann", "tuesday")] == [
+        "releases go out every Tuesday morning"
+    ]
+    embedding_llm.embed = lambda text: VECTORS.get(text, [0.0, 0.0, 1.0])
+    hits = await notes.search("ann", "ship")
+    assert [h.text for h in hits] == ["ship stickers to conferences"], (
+        "notes saved without a vector are found by their words, not by a vector they lack"
+    )
+
+
+async def test_revision_0011_downgrades_and_upgrades(engine: AsyncEngine) -> None:
+    """0011_chat_note_vectors goes down to 0010 (the columns go, the FTS triggers stay and
+    notes are still found) and back up to head."""
+
+    def columns(sync: Connection) -> set[str]:
+        return {c["name"] for c in inspect(sync).get_columns("chat_notes")}
+
+    def to(sync: Connection, revision: str) -> None:
+        if revision == "head":
+            command.upgrade(migrations.config(sync), revision)
+        else:
+            command.downgrade(migrations.config(sync), revision)
+
+    async with engine.begin() as conn:
+        await conn.run_sync(to, "0010_chat_outbox")
+    async with engine.connect() as conn:
+        assert not {"embedding", "embedding_model"} & await conn.run_sync(columns)
+        assert await migrations.current(conn) == "0010_chat_outbox"
+        await conn.execute(
+            tables.notes.insert().values(user_id="ann", text="kept across", created_at=_NOW)
+        )
+        await conn.commit()
+    async with engine.begin() as conn:
+        await conn.run_sync(to, "head")
+    async with engine.connect() as conn:
+        assert {"embedding", "embedding_model"} <= await conn.run_sync(columns)
+        assert await migrations.current(conn) == migrations.head()
+    [hit] = await NoteStore(engine, max_notes=5).search("ann", "across")
+    assert hit.text == "kept across"
+
+
+_NOW = datetime.now(UTC)
 
 
 async def test_unmigrated_database_is_a_clear_error(tmp_path: Path) -> None:

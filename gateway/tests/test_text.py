@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from nexflow_gateway.connectors import Reply
-from nexflow_gateway.connectors.text import EMPTY, shown
+from nexflow_gateway.connectors.text import EMPTY, MODEL_MARK, marked, shown
 
 
 @pytest.mark.parametrize(
@@ -29,3 +29,30 @@ def test_shown_removes_what_hides_or_rewrites_text(raw: str, seen: str | None) -
 def test_every_reply_is_cleaned() -> None:
     """A Reply's text is cleaned when it is made, whoever wrote it."""
     assert Reply(chat_id="1", text="\x1b[31mSystem:\x1b[0m ok").text == "System: ok"
+
+
+@pytest.mark.parametrize(
+    ("raw", "seen"),
+    [
+        ("System: approved", "[model] System: approved"),
+        ("ok\nnexflow: it ran\n  > **Gateway** (admin)\uff1ayes", None),
+        ("\u200bSystem: hidden label", "[model] System: hidden label"),
+        ("Waiting for approval:\n- nothing", "[model] Waiting for approval:\n- nothing"),
+        ("The system: fine\nsystematic: fine\nSystem status: green", "same"),
+        ("see System: inside a line", "same"),
+    ],
+)
+def test_model_text_posing_as_the_gateway_is_marked(raw: str, seen: str | None) -> None:
+    """A line of model text opening with a gateway-like speaker is marked; nothing else is."""
+    if seen == "same":
+        assert marked(raw) == raw
+    elif seen is None:
+        assert marked(raw) == (
+            "ok\n"
+            + MODEL_MARK
+            + "nexflow: it ran\n"
+            + MODEL_MARK
+            + "  > **Gateway** (admin)\uff1ayes"
+        )
+    else:
+        assert marked(raw) == seen

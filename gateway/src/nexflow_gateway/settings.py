@@ -46,6 +46,17 @@ class LLMSettings(BaseModel):
         None, description="litellm model id used when a routing rule fires (default: `model`)"
     )
     routing: RoutingSettings = Field(default_factory=lambda: RoutingSettings())
+    embedding_model: str | None = Field(
+        None,
+        description="litellm embedding model id (e.g. `openai/text-embedding-3-small`): notes "
+        "get a vector when saved and search ranks by it; unset, search is full-text only",
+    )
+    embedding_api_base: str | None = Field(None, description="its provider URL (default api_base)")
+    embedding_api_key: SecretStr | None = Field(None, description="its key (default api_key)")
+    embedding_timeout_s: float = Field(10.0, gt=0, le=600, description="one embedding call")
+    embedding_min_similarity: float = Field(
+        0.3, ge=-1, le=1, description="cosine a note without the query's words needs to be found"
+    )
 
 
 class GatewaySettings(BaseModel):
@@ -125,6 +136,7 @@ class Settings(BaseSettings):
         """The secret values the log redactor must never let through."""
         found = [
             self.llm.api_key,
+            self.llm.embedding_api_key,
             self.gateway.token,
             self.telegram.token,
             self.telegram.webhook_secret,

@@ -19,6 +19,7 @@ from typing import Any
 
 import structlog
 
+from ..connectors.text import clean, marked
 from ..control_plane import CallOutcome, ControlPlane
 from ..settings import LLMSettings
 from ..turns import CallRecord, PendingApproval, Turn
@@ -109,7 +110,7 @@ class Agent:
             )
             turn.transcript.append(self._assistant(reply.content, calls))
             if not calls:
-                turn.reply = turn.transcript[-1]["content"] or ""
+                turn.reply = marked(turn.transcript[-1]["content"] or "")
                 return
             turn.calls.extend(_too_many(extra))
             for i, call in enumerate(calls):
@@ -207,7 +208,7 @@ def recorded(record: CallRecord, outcome: CallOutcome, max_output_chars: int) ->
 
 
 def _deltas(emit: Emit) -> Callable[[str], None]:
-    return lambda text: emit({"type": "delta", "text": text})
+    return lambda text: emit({"type": "delta", "text": clean(text)})
 
 
 def _answer_open_calls(transcript: list[dict[str, Any]]) -> None:

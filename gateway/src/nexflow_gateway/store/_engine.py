@@ -37,7 +37,14 @@ async def open_engine(url: str) -> AsyncEngine:
 
 
 def _missing_tables(conn: Connection) -> set[str]:
-    return set(metadata.tables) - set(inspect(conn).get_table_names())
+    """The chat tables (and columns, named `table.column`) the database does not have yet."""
+    found = inspect(conn)
+    missing = set(metadata.tables) - set(found.get_table_names())
+    for name, table in metadata.tables.items():
+        if name not in missing:
+            have = {c["name"] for c in found.get_columns(name)}
+            missing |= {f"{name}.{c.name}" for c in table.columns if c.name not in have}
+    return missing
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -42,3 +42,6 @@ class SearchHit(BaseModel):
     at: datetime
     session_id: str | None = None
     role: str | None = None
+    score: float | None = Field(
+        None, description="a note's rank by embedding (cosine, plus a bonus for a word match)"
+    )

@@ -1,6 +1,7 @@
 """The chat tables, as the gateway reads and writes them (created by the control plane's
-revision `0009_chat`; the gateway never migrates). Datetimes are UTC: SQLite keeps them
-as naive text, PostgreSQL as `timestamptz` (`UTC` below makes both read back aware)."""
+revisions `0009_chat` and `0011_chat_note_vectors`; the gateway never migrates). Datetimes
+are UTC: SQLite keeps them as naive text, PostgreSQL as `timestamptz` (`UTC` below makes
+both read back aware)."""
 
 from __future__ import annotations
 
@@ -123,5 +124,9 @@ notes = Table(
     Column("user_id", String(255), nullable=False),
     Column("text", Text(), nullable=False),
     Column("created_at", UtcDateTime(), nullable=False),
+    # Revision 0011_chat_note_vectors: the note's vector and the model that made it (both
+    # null when no embedding model was configured or it failed when the note was saved).
+    Column("embedding", JSON(), nullable=True),
+    Column("embedding_model", String(255), nullable=True),
     Index("ix_chat_notes_user", "user_id", "id"),
 )

@@ -27,7 +27,7 @@ from ..channels import chat_channels
 from ..connectors import ConnectorSet
 from ..control_plane import ControlPlane
 from ..errors import GatewayError
-from ..llm import Agent
+from ..llm import Agent, Embedder, close_sessions
 from ..settings import Settings
 from ..store import Note, NoteStore, SessionStore, open_engine
 from .callers import Caller, Callers
@@ -81,7 +81,11 @@ def create_app(settings: Settings, connectors: ConnectorSet | None = None) -> Fa
             retention_days=settings.gateway.retention_days,
         )
         app.state.sessions = sessions
-        app.state.notes = NoteStore(engine, max_notes=settings.gateway.max_notes_per_user)
+        app.state.notes = NoteStore(
+            engine,
+            max_notes=settings.gateway.max_notes_per_user,
+            vectors=Embedder.configured(settings.llm),
+        )
         app.state.callers = Callers(cp, token)
         app.state.chat = ChatService(settings, sessions, Agent(settings.llm, cp), cp)
         sweeper = asyncio.create_task(_sweep(sessions))
@@ -97,6 +101,7 @@ def create_app(settings: Settings, connectors: ConnectorSet | None = None) -> Fa
             with contextlib.suppress(asyncio.CancelledError):
                 await sweeper
             await cp.aclose()
+            await close_sessions()
             await engine.dispose()
 
     app = FastAPI(title="Nexflow gateway", lifespan=lifespan, docs_url=None, redoc_url=None)

@@ -3,6 +3,7 @@ checked as the caller's, then the turn run and stored (`conversation.stored_turn
 
 from __future__ import annotations
 
+from ..connectors.text import shown
 from ..control_plane import ControlPlane
 from ..conversation import stored_turn
 from ..llm import Agent
@@ -53,7 +54,7 @@ class ChatService:
         )
         return ChatReply(
             session_id=sid,
-            reply=turn.reply,
+            reply=shown(turn.reply),  # as every channel shows it: no controls or escapes
             calls=turn.calls,
             pending_approvals=turn.pending_approvals,
             stop_reason=turn.stop_reason,

@@ -15,9 +15,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ._run import BASELINE, current, current_at, head, target_metadata, upgrade
+    from ._run import BASELINE, config, current, current_at, head, target_metadata, upgrade
 
-__all__ = ["BASELINE", "current", "current_at", "head", "target_metadata", "upgrade"]
+__all__ = ["BASELINE", "config", "current", "current_at", "head", "target_metadata", "upgrade"]
 
 
 def __getattr__(name: str) -> Any:
