@@ -198,6 +198,18 @@ class CallCgroup:
                 found += [int(p) for p in _read(procs).split() if p.isdigit()]
         return found
 
+    def signal_all(self) -> int:
+        """Send SIGKILL once to every process in the cgroup and below it, without waiting
+        for them to exit (`kill_all` waits); the number of processes signalled."""
+        left = self.pids()
+        if left and self.version == 2 and (self._dirs["pids"] / "cgroup.kill").exists():
+            with contextlib.suppress(OSError):
+                (self._dirs["pids"] / "cgroup.kill").write_text("1")
+        for pid in left:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        return len(left)
+
     def kill_all(self, timeout_s: float = 2.0) -> bool:
         """SIGKILL every process left in the cgroup and below it; True once none is left."""
         deadline = time.monotonic() + timeout_s

@@ -300,14 +300,23 @@ class ContainerFactory:
     async def kill(self, container: SandboxContainer) -> None:
         """SIGKILL everything in the container now, through its cgroup (the container's own
         cgroup is below the accounting one); ask the engine only if that did not empty it."""
-        if not container.cgroup.kill_all(timeout_s=1.0):
+        container.cgroup.signal_all()  # at once, on the caller's path
+        if not await asyncio.to_thread(container.cgroup.kill_all, 1.0):
             with contextlib.suppress(SandboxError):
                 await self._engine.call(self._engine.api.kill, container.id, "SIGKILL")
 
     def discard(self, container: SandboxContainer) -> None:
-        """Kill and remove `container` (and its cgroups) in the background; never reused."""
+        """Kill and remove `container` (and its cgroups) in the background; never reused.
+        Its processes get SIGKILL before this returns; waiting for them to be gone, and
+        the engine's removal, happen off the caller's path."""
         container.stream.close()
-        self._background(self._remove(container.id, container.cgroup))
+        container.cgroup.signal_all()
+        self._background(self._kill_and_remove(container))
+
+    async def _kill_and_remove(self, container: SandboxContainer) -> None:
+        # Not deferred: a process forked while the signal went out is killed right away.
+        await asyncio.to_thread(container.cgroup.kill_all)
+        await self._remove(container.id, container.cgroup)
 
     def discard_id(self, container_id: str) -> None:
         self._background(self._remove(container_id, None))

@@ -23,7 +23,12 @@ import time
 
 import structlog
 
-from nexflow_executor.errors import KillReason, PreconditionFailed, SandboxError
+from nexflow_executor.errors import (
+    BackendUnavailable,
+    KillReason,
+    PreconditionFailed,
+    SandboxError,
+)
 from nexflow_executor.sandbox.base import OnOutput, OnStarted, RunResult, RunSpec, Stream
 from nexflow_executor.sandbox.cgroups import CgroupUsage
 from nexflow_executor.sandbox.container import (
@@ -43,7 +48,7 @@ __all__ = ["DockerSandbox"]
 
 log = structlog.get_logger("nexflow_executor")
 _DRAIN_TIMEOUT_S = 2.0
-_EXIT_POLL_S = 0.005
+_EXIT_WAIT_S = 2.0
 
 
 class DockerSandbox:
@@ -139,14 +144,17 @@ class DockerSandbox:
         cgroup.reset_peak()
         before = cgroup.usage()
         begin = time.monotonic()
-        await on_started(image_id=image_id, warm=warm)
         gate = OutputGate(spec.limits.output_bytes, on_output)
         nonce = new_nonce()
         ends = {Stream.STDOUT: EndMarker(nonce), Stream.STDERR: EndMarker(nonce)}
-        reader = asyncio.create_task(_pump(stream, gate, ends))
+        # The script starts as soon as its header is written; Started goes out meanwhile
+        # (its output waits in the socket until the reader runs, after Started).
         feeder = asyncio.create_task(stream.send_stdin(launch_header(spec, nonce) + spec.stdin))
+        reader: asyncio.Task[None] | None = None
         reason: KillReason | None = None
         try:
+            await on_started(image_id=image_id, warm=warm)
+            reader = asyncio.create_task(_pump(stream, gate, ends))
             reason = await watch(reader, gate, cancel, spec.limits.wall_time_ms / 1000)
             if reason is not None:
                 await self._factory.kill(container)
@@ -154,10 +162,14 @@ class DockerSandbox:
             wall_ms = int((time.monotonic() - begin) * 1000)
         finally:
             for task in (reader, feeder):
-                task.cancel()
+                if task is not None:
+                    task.cancel()
         status = ends[Stream.STDOUT].status
         after = cgroup.usage()  # read while the container still exists
-        cgroup.kill_all()  # nothing the script left behind outlives the call
+        # Nothing the script left behind outlives the call: SIGKILL to every process in
+        # the container now; waiting for them to go, and removal, are discard()'s, off
+        # the answer's path.
+        cgroup.signal_all()
         oom_killed = False
         if reason is not None:
             exit_code = 128 + signal.SIGKILL
@@ -202,15 +214,18 @@ class DockerSandbox:
 
     async def _exit_state(self, container: SandboxContainer) -> tuple[int, bool]:
         """The script's exit code (docker-init passes it on) and whether the kernel's OOM
-        killer struck in the container; the engine may need a moment after the stream
-        closes to record them."""
-        for _ in range(400):
-            data = await self._engine.call(self._engine.api.inspect_container, container.id)
-            state = data.get("State") or {}
-            if not state.get("Running"):
-                return int(state.get("ExitCode", 255)), bool(state.get("OOMKilled"))
-            await asyncio.sleep(_EXIT_POLL_S)
-        return 255, False
+        killer struck in the container, when the launcher died before its end marker: one
+        engine wait for the exit (it may come a moment after the stream closed), then one
+        inspect for the OOM flag."""
+        try:
+            waited = await self._engine.call(
+                self._engine.api.wait, container.id, timeout=_EXIT_WAIT_S
+            )
+        except (SandboxError, BackendUnavailable):  # still running after the wait
+            return 255, False
+        code = int(waited.get("StatusCode", 255))
+        data = await self._engine.call(self._engine.api.inspect_container, container.id)
+        return code, bool((data.get("State") or {}).get("OOMKilled"))
 
 
 async def _pump(stream: AttachStream, gate: OutputGate, ends: dict[Stream, EndMarker]) -> None:
