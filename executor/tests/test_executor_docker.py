@@ -401,3 +401,135 @@ async def test_the_pool_grows_with_concurrent_demand_within_its_cap(skill_dir, s
             await asyncio.sleep(0.05)
         outs = await asyncio.gather(*(execute(stub, request(skill_dir, entry)) for _ in range(3)))
         assert [o.events[0].started.warm for o in outs] == [True, True, True]
+
+
+async def test_a_process_left_behind_is_dead_when_the_answer_arrives(
+    skill_dir, base_dir, pool_settings
+):
+    """A warm call whose script leaves a child writing a heartbeat: once the answer is in,
+    the heartbeat has stopped within 300 ms, while another call keeps the executor busy
+    (so the container's removal, which waits for a quiet moment, has not started yet)."""
+    beats = make_dir(base_dir, "beats", sandbox_writable=True)
+    body = (
+        "import os, time\n"
+        "if os.fork() == 0:\n"
+        "    os.setsid()\n"
+        "    while True:\n"
+        "        with open('/beats/beat', 'a') as f:\n"
+        "            f.write('.')\n"
+        "        time.sleep(0.005)\n"
+        "while not os.path.exists('/beats/beat'):\n"
+        "    time.sleep(0.005)\n"
+    )
+    entry = write_script(skill_dir, "leave.py", body)
+    slow = write_script(skill_dir, "slow.py", "import time\ntime.sleep(3)\n")
+
+    def leaving() -> pb.ExecuteRequest:
+        req = request(skill_dir, entry)
+        req.mounts.add(host_path=str(beats), sandbox_path="/beats", writable=True)
+        return req
+
+    async with serving(pool_settings) as stub:
+        await execute(stub, leaving())  # the profile is known; the pool fills
+        assert await _pool_ready(stub, 1) == 1
+        (beats / "beat").unlink()
+        busy = asyncio.create_task(execute(stub, request(skill_dir, slow)))
+        out = await execute(stub, leaving())
+        assert out.events[0].started.warm is True
+        assert out.finished.exit_code == 0, out.stderr
+        size = (beats / "beat").stat().st_size
+        await asyncio.sleep(0.3)
+        assert (beats / "beat").stat().st_size == size, "the leftover still runs"
+        await busy
+
+
+async def test_every_used_container_is_removed_off_the_call_path(skill_dir, settings):
+    """Calls in rounds of four: afterwards the executor's containers (and the accounting
+    cgroups under its cgroup parent) are exactly the pool's ready ones; every container
+    that served a call is gone."""
+    pool = PoolSettings(size=2, max_size=4, idle_s=60.0)
+    grown = settings.model_copy(
+        update={"docker": settings.docker.model_copy(update={"pool": pool})}
+    )
+    entry = write_script(skill_dir, "ok.py", "print('ok')\n")
+    parent = settings.nsjail.cgroup_root / "memory" / settings.docker.cgroup_parent
+    parent = parent / instance_id(settings)
+    async with serving(grown) as stub:
+        for _ in range(3):
+            outs = await asyncio.gather(
+                *(execute(stub, request(skill_dir, entry)) for _ in range(4))
+            )
+            assert [o.stdout for o in outs] == [b"ok\n"] * 4
+        settled = False
+        for _ in range(300):
+            ready = (await stub.Describe(pb.DescribeRequest())).pool_ready
+            ours = _ours(grown)
+            cgroups = [d for d in parent.iterdir() if d.is_dir()] if parent.is_dir() else []
+            if (
+                ready >= 2
+                and len(ours) == ready
+                and all(c["State"] == "running" for c in ours)
+                and len(cgroups) == ready
+            ):
+                settled = True
+                break
+            await asyncio.sleep(0.05)
+        assert settled, (ready, [c["State"] for c in ours], len(cgroups))
+    assert _ours(grown) == []
+
+
+async def test_the_pool_never_hands_out_a_container_twice(skill_dir, settings):
+    """Many takers at once against the refill: every container handed out is distinct,
+    and every one is removed once discarded."""
+    from nexflow_executor.sandbox.base import Runtime
+    from nexflow_executor.sandbox.container import Profile
+    from nexflow_executor.sandbox.docker_box import DockerSandbox
+
+    pool = PoolSettings(size=3, max_size=6, max_starting=3, idle_s=60.0)
+    grown = settings.model_copy(
+        update={"docker": settings.docker.model_copy(update={"pool": pool})}
+    )
+    sandbox = DockerSandbox(grown)
+    sandbox.check()
+    await sandbox.start()
+    limits = grown.limits.defaults
+    profile = Profile(
+        image_id=docker.APIClient(version="auto").inspect_image(grown.docker.images["python"])[
+            "Id"
+        ],
+        runtime=Runtime.PYTHON,
+        skill_dir=skill_dir,
+        mounts=(),
+        memory_bytes=limits.memory_bytes,
+        pids=limits.pids,
+        cpu_millis=limits.cpu_millis,
+        tmpfs_bytes=limits.tmpfs_bytes,
+        cpu_time_ms=limits.wall_time_ms,
+    )
+    handed: list[str] = []
+
+    async def taker() -> None:
+        for _ in range(4):
+            container = await sandbox.pool.acquire(profile)
+            try:
+                if container is not None:
+                    handed.append(container.id)
+                    await asyncio.sleep(0.05)  # held a while, as a call would
+            finally:
+                sandbox.pool.done(profile)
+                if container is not None:
+                    sandbox._factory.discard(container)
+            await asyncio.sleep(0.1)
+
+    try:
+        sandbox.pool.take(profile)  # the profile becomes known
+        sandbox.pool.done(profile)
+        await asyncio.sleep(2)
+        await asyncio.gather(*(taker() for _ in range(6)))
+    finally:
+        await sandbox.close()
+    assert len(handed) >= 6
+    assert len(set(handed)) == len(handed)
+    left = {c["Id"] for c in _ours(grown)}
+    assert not left & set(handed)
+    assert left == set()
