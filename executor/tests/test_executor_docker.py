@@ -533,3 +533,25 @@ async def test_the_pool_never_hands_out_a_container_twice(skill_dir, settings):
     left = {c["Id"] for c in _ours(grown)}
     assert not left & set(handed)
     assert left == set()
+
+
+async def test_a_warm_python_has_json_imported_and_nothing_of_the_stub(pool_stub, skill_dir):
+    """The waiting interpreter imported json before the call (PRELOAD), and the script
+    still runs as `python -I -S script args`: its own argv, a fresh __main__."""
+    body = (
+        "import sys\n"
+        "had = 'json' in sys.modules\n"
+        "import json\n"
+        "print(json.dumps({'had': had, 'argv': sys.argv[1:], 'names': sorted(\n"
+        "    n for n in globals() if not n.startswith('__'))}))\n"
+    )
+    entry = write_script(skill_dir, "pre.py", body)
+    await execute(pool_stub, request(skill_dir, entry))
+    assert await _pool_ready(pool_stub, 1) == 1
+    out = await execute(pool_stub, request(skill_dir, entry, args=["a", "b"]))
+    assert out.events[0].started.warm is True
+    assert json.loads(out.stdout) == {
+        "had": True,
+        "argv": ["a", "b"],
+        "names": ["had", "json", "sys"],
+    }

@@ -8,7 +8,8 @@ byte count on its own line, then that many bytes, NUL-separated:
 The header is read with exact-length `os.read`s on fd 0, never through `sys.stdin`, so
 the rest of stdin — the call's input — is the script's, untouched. (In a pre-started
 container the launcher passes the header on a pipe instead: `-c STUB 3` reads it from
-fd 3, which is closed before the script runs.)
+fd 3, which is closed before the script runs; the modules named after it, `-c STUB 3
+json`, are imported while the interpreter waits, so a skill's own `import json` is free.)
 
 MODE `py`: the environment becomes exactly the call's, and the script (ARGV1) runs in
 this interpreter as `__main__`, with `sys.argv` = ARGV1..., as `python -I -S script`
@@ -39,6 +40,8 @@ import os, sys
 import json, urllib.parse
 
 _FD = int(sys.argv[1]) if len(sys.argv) > 1 else 0
+for _module in sys.argv[2:]:
+    __import__(_module)
 
 def _read(n):
     got = b""
