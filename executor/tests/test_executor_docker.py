@@ -528,11 +528,11 @@ async def test_the_pool_never_hands_out_a_container_twice(skill_dir, settings):
         await asyncio.gather(*(taker() for _ in range(6)))
     finally:
         await sandbox.close()
-    assert len(handed) >= 6
-    assert len(set(handed)) == len(handed)
-    left = {c["Id"] for c in _ours(grown)}
-    assert not left & set(handed)
-    assert left == set()
+    assert len(handed) >= 6, handed
+    assert len(set(handed)) == len(handed), handed
+    left = {c["Id"]: c["State"] for c in _ours(grown)}
+    assert not left.keys() & set(handed), left
+    assert left == {}, left  # closing the pool leaves nothing behind, starts included
 
 
 async def test_a_warm_python_has_json_imported_and_nothing_of_the_stub(pool_stub, skill_dir):

@@ -83,11 +83,13 @@ class DockerSandbox:
         reaped = await self._factory.reap()
         if reaped:
             log.info("executor.reaped", backend=self.name, containers=reaped)
+        self._engine.watch_images()
         self._pool.start()
 
     async def close(self) -> None:
         await self._pool.close()
         await self._factory.drain()
+        await self._engine.stop_watching()
 
     async def run(
         self, spec: RunSpec, on_started: OnStarted, on_output: OnOutput, cancel: asyncio.Event

@@ -10,6 +10,12 @@ whose reader keeps every byte, stdin is half-closed with `write_eof()` (with
 `StdinOnce` the engine then closes the container's stdin), and the multiplexed frames
 are demultiplexed as they come.
 
+Resolving an image reference to its ID is asked for on every call; the answers are
+kept, but only while a watch on the engine's image events (`GET /events`, type image)
+is connected: any image event (tag, untag, delete, pull, load, import...) drops them all,
+and while the watch is down nothing is kept, so a re-tagged reference is never served
+from a stale entry. An answer that raced with an event is not kept either.
+
 Every SDK or socket error is translated at this boundary into the executor's tree:
 `BackendUnavailable` when the engine does not answer, `PreconditionFailed` for a missing
 image, `SandboxError` for anything else.
@@ -18,6 +24,8 @@ image, `SandboxError` for anything else.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import struct
 import urllib.parse
 from collections.abc import AsyncIterator, Callable
@@ -39,6 +47,7 @@ T = TypeVar("T")
 _FRAME = struct.Struct(">BxxxI")
 _STREAMS = {1: Stream.STDOUT, 2: Stream.STDERR}
 _HEADER_LIMIT = 64 * 1024
+_REWATCH_S = 1.0  # after the image event stream broke, before it is opened again
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +102,10 @@ class DockerEngine:
         self._api: docker.APIClient | None = None
         self._socket_path = _unix_path(url)
         self._version = ""
+        self._images: dict[str, ImageInfo] = {}
+        self._image_events = 0  # bumped by every image event (and by the watch going down)
+        self._watching = False  # the image event stream is connected: answers may be kept
+        self._watch: asyncio.Task[None] | None = None
 
     def connect(self) -> str:
         """Connect and negotiate the API version; return the engine's version string."""
@@ -149,7 +162,69 @@ class DockerEngine:
         return ImageInfo(id=str(data["Id"]), labels=dict(labels))
 
     async def resolve_image(self, reference: str) -> ImageInfo:
-        return await asyncio.to_thread(self.image, reference)
+        """`image()` without the engine round trip when a kept answer is still valid."""
+        kept = self._images.get(reference) if self._watching else None
+        if kept is not None:
+            return kept
+        seen = self._image_events
+        info = await asyncio.to_thread(self.image, reference)
+        if self._watching and seen == self._image_events:
+            self._images[reference] = info
+        return info
+
+    def watch_images(self) -> None:
+        """Start the image event watch that lets `resolve_image` keep its answers."""
+        if self._watch is None:
+            self._watch = asyncio.get_running_loop().create_task(self._watch_images())
+
+    async def stop_watching(self) -> None:
+        if self._watch is not None:
+            self._watch.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watch
+            self._watch = None
+
+    def _image_changed(self) -> None:
+        self._image_events += 1
+        self._images.clear()
+
+    async def _watch_images(self) -> None:
+        while True:
+            try:
+                await self._follow_image_events()
+            except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError):
+                pass
+            finally:
+                self._watching = False
+                self._image_changed()
+            await asyncio.sleep(_REWATCH_S)
+
+    async def _follow_image_events(self) -> None:
+        query = urllib.parse.urlencode({"filters": json.dumps({"type": ["image"]})})
+        request = (
+            f"GET /v{self._version}/events?{query} HTTP/1.1\r\nHost: docker\r\n\r\n"
+        ).encode()
+        reader, writer = await asyncio.open_unix_connection(self._socket_path, limit=_HEADER_LIMIT)
+        try:
+            writer.write(request)
+            await writer.drain()
+            head = await reader.readuntil(b"\r\n\r\n")
+            if b" 200 " not in head.split(b"\r\n", 1)[0] + b" ":
+                return
+            chunked = b"transfer-encoding: chunked" in head.lower()
+            self._image_changed()  # what was resolved before the watch began is not kept
+            self._watching = True  # the engine subscribed before it answered
+            while True:
+                if chunked:
+                    size = int((await reader.readuntil(b"\r\n")).strip() or b"0", 16)
+                    if size == 0:
+                        return
+                    await reader.readexactly(size + 2)
+                elif not await reader.readline():
+                    return
+                self._image_changed()  # any image event: every kept answer goes
+        finally:
+            writer.close()
 
     async def attach(self, container_id: str) -> AttachStream:
         """Attach to stdin, stdout and stderr of a created (not yet started) container."""

@@ -31,6 +31,7 @@ from nexflow_executor.settings import PoolSettings
 __all__ = ["WarmPool"]
 
 _TICK_S = 1.0
+_CLOSE_WAIT_S = 30.0
 
 
 @dataclass(slots=True)
@@ -109,19 +110,25 @@ class WarmPool:
         self._task = asyncio.get_running_loop().create_task(self._run())
 
     async def close(self) -> None:
-        """Stop refilling and remove every ready container."""
+        """Stop refilling and remove every ready container. Starts under way are let
+        finish (bounded) and what they make is discarded, since no profile wants it any
+        more: cancelling one while the engine creates its container (in a worker thread,
+        which a cancel does not stop) would leave that container behind."""
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-        for task in list(self._starts):
-            task.cancel()
+        entries = list(self._entries.values())
+        self._entries.clear()
         if self._starts:
-            await asyncio.wait(set(self._starts), timeout=30)
-        for entry in self._entries.values():
+            await asyncio.wait(set(self._starts), timeout=_CLOSE_WAIT_S)
+        for task in list(self._starts):
+            task.cancel()  # stuck beyond the wait: the engine does not answer
+        if self._starts:
+            await asyncio.wait(set(self._starts), timeout=_CLOSE_WAIT_S)
+        for entry in entries:
             while entry.ready:
                 self._factory.discard(entry.ready.popleft())
-        self._entries.clear()
 
     async def _run(self) -> None:
         while True:
