@@ -555,3 +555,39 @@ async def test_a_warm_python_has_json_imported_and_nothing_of_the_stub(pool_stub
         "argv": ["a", "b"],
         "names": ["had", "json", "sys"],
     }
+
+
+async def test_a_launcher_killed_from_outside_is_read_from_the_engine(stub, skill_dir, settings):
+    """No end marker (the launcher itself is SIGKILLed from the host mid-call): the exit
+    status comes from one engine wait, 128 + SIGKILL, reported as a signal death, and the
+    call ends at once instead of running out its wall time."""
+    entry = write_script(
+        skill_dir, "long.py", "import time\nprint('up', flush=True)\ntime.sleep(20)\n"
+    )
+    call = asyncio.create_task(execute(stub, request(skill_dir, entry)))
+    launcher = 0
+    for _ in range(400):
+        launcher = _launcher_pid(settings)
+        if launcher:
+            break
+        await asyncio.sleep(0.05)
+    assert launcher, "no launcher found"
+    await asyncio.sleep(0.5)  # the script is running
+    begin = time.monotonic()
+    os.kill(launcher, signal.SIGKILL)
+    out = await asyncio.wait_for(call, 15)
+    assert time.monotonic() - begin < 10
+    assert out.finished.exit_code == 128 + signal.SIGKILL, out.finished
+    assert out.finished.kill_reason == pb.KILL_REASON_SIGNALED, out.finished
+
+
+def _launcher_pid(settings: Settings) -> int:
+    """The host pid of the launcher (docker-init's child) in this executor's running
+    container, 0 while there is none."""
+    running = [c for c in _ours(settings) if c["State"] == "running"]
+    if not running:
+        return 0
+    init = _engine().inspect_container(running[0]["Id"])["State"]["Pid"]
+    children = Path(f"/proc/{init}/task/{init}/children")
+    found = children.read_text().split() if children.exists() else []
+    return int(found[0]) if found else 0
