@@ -536,11 +536,11 @@ async def test_the_pool_never_hands_out_a_container_twice(skill_dir, settings):
 
 
 async def test_a_warm_python_has_json_imported_and_nothing_of_the_stub(pool_stub, skill_dir):
-    """The waiting interpreter imported json before the call (PRELOAD), and the script
+    """The waiting interpreter imported json before the call (PRELOADED), and the script
     still runs as `python -I -S script args`: its own argv, a fresh __main__."""
     body = (
         "import sys\n"
-        "had = 'json' in sys.modules\n"
+        "had = 'json' in sys.modules and 'urllib.parse' in sys.modules\n"
         "import json\n"
         "print(json.dumps({'had': had, 'argv': sys.argv[1:], 'names': sorted(\n"
         "    n for n in globals() if not n.startswith('__'))}))\n"

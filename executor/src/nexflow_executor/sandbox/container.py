@@ -77,11 +77,6 @@ _IN_IMAGE = {Runtime.PYTHON: "/usr/bin/python3", Runtime.NODE: "/usr/bin/node"}
 _EXTRA_PIDS = 2  # docker-init and the launcher count against the pids limit too
 _CONTAINER_PATH = "/usr/local/bin:/usr/bin:/bin"
 DEFER_S = 1.0
-# Imported by a waiting python before its call: skills read their input and write their
-# result as JSON, and `import json` (with `re` below it) costs a fresh interpreter more
-# CPU than the rest of an echo call. The same modules in every container, so nothing of
-# one call can reach another.
-PRELOAD = ("json",)
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,11 +166,11 @@ def container_command(spec: RunSpec) -> list[str]:
 def idle_command(profile: Profile) -> list[str]:
     """What a container runs until its call: the launcher, and for python the interpreter
     it starts right away, running the stub (jail_stub.py) that waits for the call on fd 3
-    with `PRELOAD` already imported."""
+    with `jail_stub.PRELOADED` already imported."""
     if profile.runtime is not Runtime.PYTHON:
         return _IDLE_COMMAND
     python = _IN_IMAGE[Runtime.PYTHON]
-    return [*_IDLE_COMMAND, "--prestart", python, *PYTHON_FLAGS, "-c", STUB, "3", *PRELOAD]
+    return [*_IDLE_COMMAND, "--prestart", python, *PYTHON_FLAGS, "-c", STUB, "3"]
 
 
 def instance_id(settings: Settings) -> str:

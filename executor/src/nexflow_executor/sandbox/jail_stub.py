@@ -8,8 +8,7 @@ byte count on its own line, then that many bytes, NUL-separated:
 The header is read with exact-length `os.read`s on fd 0, never through `sys.stdin`, so
 the rest of stdin — the call's input — is the script's, untouched. (In a pre-started
 container the launcher passes the header on a pipe instead: `-c STUB 3` reads it from
-fd 3, which is closed before the script runs; the modules named after it, `-c STUB 3
-json`, are imported while the interpreter waits, so a skill's own `import json` is free.)
+fd 3, which is closed before the script runs.)
 
 MODE `py`: the environment becomes exactly the call's, and the script (ARGV1) runs in
 this interpreter as `__main__`, with `sys.argv` = ARGV1..., as `python -I -S script`
@@ -21,7 +20,8 @@ malformed header; nothing of the call ran.
 While it waits the stub also imports `json` and `urllib.parse` (`PRELOADED`): nearly
 every skill imports them, `json` alone costs a fresh interpreter ~8 ms of CPU, and
 neither reads the environment or anything of the call when imported. The script finds
-them in `sys.modules`; the jail still serves that one call only.
+them in `sys.modules`; the jail (or container) still serves that one call only. The
+same in both backends' waiting interpreters.
 
 Nothing here is secret (the script can read it): the call's environment arrives only
 with the header, and the stub's own names live in a module the script never sees.
@@ -40,8 +40,6 @@ import os, sys
 import json, urllib.parse
 
 _FD = int(sys.argv[1]) if len(sys.argv) > 1 else 0
-for _module in sys.argv[2:]:
-    __import__(_module)
 
 def _read(n):
     got = b""
