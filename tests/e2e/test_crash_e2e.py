@@ -216,3 +216,40 @@ def test_sigkill_mid_burst_then_restart(home: Path) -> None:
         assert len(failed_again) == len(failed)
     finally:
         assert stack.stop() == 0
+
+
+def _child_named(stack: Stack, program: bytes) -> int | None:
+    for pid in _children(stack.proc.pid):
+        try:
+            args = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if any(a.endswith(program) for a in args[:2]):
+            return pid
+    return None
+
+
+def test_the_executor_and_the_gateway_end_when_up_is_killed(tmp_path: Path) -> None:
+    """`nexflow up` starts its executor and gateway without Python code between fork and
+    exec (each child asks the kernel for a death signal itself): kill -9 `up`, and both
+    are gone within seconds instead of living on as orphans."""
+    stack = start_stack(tmp_path, "--sandbox", "nsjail", env={"NEXFLOW_WEB_CHAT": "true"})
+    try:
+        deadline = time.monotonic() + 60
+        while (gateway := _child_named(stack, b"nexflow-gateway")) is None:
+            assert time.monotonic() < deadline, "no nexflow-gateway child"
+            time.sleep(0.1)
+        executor = _executor_pid(stack)
+        time.sleep(3)  # the gateway is past its imports and its own start
+        stack.proc.send_signal(signal.SIGKILL)
+        stack.proc.wait(10)
+        stack.client.close()
+        deadline = time.monotonic() + 20
+        while _alive(executor) or _alive(gateway):
+            assert time.monotonic() < deadline, (
+                f"orphans: executor {_alive(executor)}, gateway {_alive(gateway)}"
+            )
+            time.sleep(0.1)
+    finally:
+        if stack.proc.poll() is None:
+            stack.proc.kill()

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import structlog
 from nexflow_common.logs import configure_logging
+from nexflow_common.parent import die_with_parent
 from pydantic import ValidationError
 
 from nexflow_executor.errors import ExecutorError
@@ -109,6 +110,7 @@ async def _run(settings: Settings) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of `nexflow-executor`."""
+    die_with_parent()  # when `nexflow up` started us
     args = _parse(argv)
     configure_logging()
     try:

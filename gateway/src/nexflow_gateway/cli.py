@@ -9,6 +9,7 @@ import logging
 
 import typer
 import uvicorn
+from nexflow_common.parent import die_with_parent
 from pydantic import ValidationError
 
 from . import logs
@@ -80,4 +81,5 @@ def serve(
 
 
 def main() -> None:
+    die_with_parent()  # when `nexflow up` started us
     app()

@@ -23,10 +23,10 @@ import os
 import shutil
 import socket
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
 import structlog
+from nexflow_common.parent import parent_env
 
 from ..accounts import AccountStore, Actor, Scope
 from ..errors import Conflict
@@ -68,10 +68,9 @@ async def gateway_token(accounts: AccountStore) -> str:
     return secret
 
 
-async def start(
-    settings: Settings, port: int, token: str, preexec: Callable[[], None] | None
-) -> asyncio.subprocess.Process:
-    """`nexflow-gateway serve` on `port`, talking to this control plane."""
+async def start(settings: Settings, port: int, token: str) -> asyncio.subprocess.Process:
+    """`nexflow-gateway serve` on `port`, talking to this control plane (and ending when
+    this process does: `die_with_parent`)."""
     exe = Path(sys.executable).with_name("nexflow-gateway")
     program = str(exe) if exe.exists() else (shutil.which("nexflow-gateway") or "nexflow-gateway")
     host = "127.0.0.1" if settings.host in ("0.0.0.0", "::", "") else settings.host
@@ -81,9 +80,10 @@ async def start(
         "NEXFLOW_GATEWAY__CONTROL_PLANE_URL": f"http://{host}:{settings.port}",
         "NEXFLOW_DATABASE_URL": settings.resolved_database_url,
         "NEXFLOW_HOME": str(settings.home),
+        **parent_env(),
     }
     proc = await asyncio.create_subprocess_exec(
-        program, "serve", "--host", "127.0.0.1", "--port", str(port), env=env, preexec_fn=preexec
+        program, "serve", "--host", "127.0.0.1", "--port", str(port), env=env
     )
     log.info("gateway.started", url=f"http://127.0.0.1:{port}", pid=proc.pid)
     return proc

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
 import fcntl
 import json
 import logging
@@ -25,13 +24,13 @@ import shutil
 import signal
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import structlog
 import uvicorn
 from fastapi import FastAPI
 from nexflow_common.logs import configure_logging
+from nexflow_common.parent import parent_env
 
 from ..app import create_app, prepare_home
 from ..executors import GrpcExecutor
@@ -62,29 +61,11 @@ def _executor_env(settings: Settings) -> dict[str, str]:
     """Our environment, plus the volumes by the names the control plane grants them, and
     our trace endpoint unless the executor is given its own."""
     volumes = {name: str(root) for name, root in settings.resolved_volumes.items()}
-    env = {**os.environ, "NEXFLOW_EXECUTOR_VOLUMES": json.dumps(volumes)}
+    env = {**os.environ, "NEXFLOW_EXECUTOR_VOLUMES": json.dumps(volumes), **parent_env()}
     if settings.otel.endpoint is not None:
         env.setdefault("NEXFLOW_EXECUTOR_OTEL__ENDPOINT", str(settings.otel.endpoint))
         env.setdefault("NEXFLOW_EXECUTOR_OTEL__FLUSH_MS", str(settings.otel.flush_ms))
     return env
-
-
-_PR_SET_PDEATHSIG = 1
-
-
-def _die_with_parent() -> Callable[[], None] | None:
-    """A preexec function: SIGTERM the child when this process dies (Linux only)."""
-    if not sys.platform.startswith("linux"):
-        return None
-    prctl = ctypes.CDLL(None, use_errno=True).prctl  # resolved here, not in the child
-    parent = os.getpid()
-
-    def set_pdeathsig() -> None:
-        prctl(_PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0)
-        if os.getppid() != parent:  # the parent died before prctl took effect
-            os.kill(os.getpid(), signal.SIGTERM)
-
-    return set_pdeathsig
 
 
 def _executor_state_dir(settings: Settings) -> Path:
@@ -204,8 +185,7 @@ async def serve_stack(settings: Settings, opa: LocalOpaServer | None = None) -> 
     await _wait_for_predecessor(settings)
     proc = await asyncio.create_subprocess_exec(
         *_executor_command(settings),
-        env=_executor_env(settings),
-        preexec_fn=_die_with_parent(),  # only a prctl call: safe after fork
+        env=_executor_env(settings),  # it ends when we do (die_with_parent)
     )
     chat: asyncio.subprocess.Process | None = None
     chat_port = _gateway.free_port() if _gateway.wanted(settings) else None
@@ -248,7 +228,7 @@ async def serve_stack(settings: Settings, opa: LocalOpaServer | None = None) -> 
                 await asyncio.sleep(0.05)
             if chat_port is not None and server.started:
                 token = await _gateway.gateway_token(app.state.services.accounts)
-                chat = await _gateway.start(settings, chat_port, token, _die_with_parent())
+                chat = await _gateway.start(settings, chat_port, token)
 
         chat_starter = asyncio.create_task(start_chat())
         await server.serve()
