@@ -16,16 +16,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
 import fcntl
 import json
 import logging
 import os
-import shutil
-import signal
-import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import structlog
@@ -34,17 +29,16 @@ from fastapi import FastAPI
 from nexflow_common.logs import configure_logging
 
 from ..app import create_app, prepare_home
-from ..executors import GrpcExecutor
 from ..policy import LocalOpaServer, OpaNotFound, OpaStartError
 from ..settings import Settings
 from . import _gateway
+from ._local_executor import die_with_parent, executor_binary, stop_process, wait_for_executor
 
 log = structlog.get_logger("nexflow.up")
 
 
 def _executor_command(settings: Settings) -> list[str]:
-    exe = Path(sys.executable).with_name("nexflow-executor")
-    cmd = [str(exe) if exe.exists() else (shutil.which("nexflow-executor") or "nexflow-executor")]
+    cmd = [executor_binary()]
     cmd += ["--socket", str(settings.resolved_executor_socket)]
     # Its own state dir per home: it names the executor's containers, which start-up reaps.
     cmd += ["--state-dir", str(_executor_state_dir(settings))]
@@ -67,24 +61,6 @@ def _executor_env(settings: Settings) -> dict[str, str]:
         env.setdefault("NEXFLOW_EXECUTOR_OTEL__ENDPOINT", str(settings.otel.endpoint))
         env.setdefault("NEXFLOW_EXECUTOR_OTEL__FLUSH_MS", str(settings.otel.flush_ms))
     return env
-
-
-_PR_SET_PDEATHSIG = 1
-
-
-def _die_with_parent() -> Callable[[], None] | None:
-    """A preexec function: SIGTERM the child when this process dies (Linux only)."""
-    if not sys.platform.startswith("linux"):
-        return None
-    prctl = ctypes.CDLL(None, use_errno=True).prctl  # resolved here, not in the child
-    parent = os.getpid()
-
-    def set_pdeathsig() -> None:
-        prctl(_PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0)
-        if os.getppid() != parent:  # the parent died before prctl took effect
-            os.kill(os.getpid(), signal.SIGTERM)
-
-    return set_pdeathsig
 
 
 def _executor_state_dir(settings: Settings) -> Path:
@@ -119,32 +95,6 @@ async def _wait_for_predecessor(settings: Settings, timeout_s: float = 30) -> No
         await asyncio.sleep(0.1)
         if _state_dir_free(state_dir):
             return
-
-
-async def _wait_for_executor(proc: asyncio.subprocess.Process, settings: Settings) -> None:
-    client = GrpcExecutor(f"unix://{settings.resolved_executor_socket}", connect_timeout_s=1)
-    try:
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            if proc.returncode is not None:
-                raise SystemExit(f"the executor exited with status {proc.returncode} on start-up")
-            if settings.resolved_executor_socket.exists() and await client.healthy():
-                return
-            await asyncio.sleep(0.05)
-        raise SystemExit("the executor did not become healthy within 20 s")
-    finally:
-        await client.close()
-
-
-async def _stop(proc: asyncio.subprocess.Process, grace_s: float = 5) -> None:
-    if proc.returncode is not None:
-        return
-    proc.send_signal(signal.SIGTERM)
-    try:
-        await asyncio.wait_for(proc.wait(), grace_s)
-    except TimeoutError:
-        proc.kill()
-        await proc.wait()
 
 
 def give_workspace_to_sandbox(settings: Settings) -> None:
@@ -205,14 +155,14 @@ async def serve_stack(settings: Settings, opa: LocalOpaServer | None = None) -> 
     proc = await asyncio.create_subprocess_exec(
         *_executor_command(settings),
         env=_executor_env(settings),
-        preexec_fn=_die_with_parent(),  # only a prctl call: safe after fork
+        preexec_fn=die_with_parent(),  # only a prctl call: safe after fork
     )
     chat: asyncio.subprocess.Process | None = None
     chat_port = _gateway.free_port() if _gateway.wanted(settings) else None
     if chat_port is not None and settings.web_chat:
         settings = settings.model_copy(update={"gateway_url": f"http://127.0.0.1:{chat_port}"})
     try:
-        await _wait_for_executor(proc, settings)
+        await wait_for_executor(proc, settings.resolved_executor_socket)
         app = create_app(settings)
         logging.getLogger("uvicorn.error").addFilter(_KnownStartFailure(app))
         config = uvicorn.Config(
@@ -248,7 +198,7 @@ async def serve_stack(settings: Settings, opa: LocalOpaServer | None = None) -> 
                 await asyncio.sleep(0.05)
             if chat_port is not None and server.started:
                 token = await _gateway.gateway_token(app.state.services.accounts)
-                chat = await _gateway.start(settings, chat_port, token, _die_with_parent())
+                chat = await _gateway.start(settings, chat_port, token, die_with_parent())
 
         chat_starter = asyncio.create_task(start_chat())
         await server.serve()
@@ -266,8 +216,8 @@ async def serve_stack(settings: Settings, opa: LocalOpaServer | None = None) -> 
         return 0
     finally:
         if chat is not None:
-            await _stop(chat)
-        await _stop(proc)
+            await stop_process(chat)
+        await stop_process(proc)
 
 
 def run_up(settings: Settings, *, opa: bool = False) -> int:

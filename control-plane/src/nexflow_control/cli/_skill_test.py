@@ -1,0 +1,336 @@
+"""`nexflow skill test DIR`: run a skill's examples in the real sandbox, before publishing.
+
+DIR (one skill folder, or a folder of them) is loaded with the real loader: an error is
+printed as `file:line: field: message [code]` and nothing runs (exit 2). The examples are
+read from each SKILL.md's `## Examples` list (`skills.read_examples`). A private
+`nexflow-executor` process is started, as `nexflow up` starts it (its own socket and state
+in a temporary home, tied to this process), and each runnable example goes to it over
+gRPC as a call would (`calls.execution_spec`, `GrpcExecutor`): the input checked against
+the input schema, the skill's declared filesystem requests granted against the
+workspace, the hosts of `--allow-host` as the network grant, the default policy's limits
+with the skill's own asks (`timeoutSec`, `maxOutputKb`). No policy, approval, audit or
+secret store is involved: that is `nexflow skill call` against `nexflow up`.
+
+Exit: 0 when every runnable example passed, 1 when any failed, 2 on a usage or lint
+error or when no sandbox backend can run (one line, never a traceback).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO, TextIO
+
+from ..calls import execution_spec, new_call_id, read_output
+from ..calls.inputs import validate_input
+from ..diagnostics import Diagnostic, has_errors
+from ..errors import NexflowError
+from ..executors import GrpcExecutor, KillReason, Outcome
+from ..policy import FilesystemGrant, Grants, Limits, PolicyLoadError, read_policy_dir
+from ..settings import ALLOW_HOST, Settings
+from ..skills import (
+    Example,
+    Permission,
+    Skill,
+    check_input,
+    load_skill,
+    read_examples,
+    skill_dirs,
+)
+from ._local_executor import die_with_parent, executor_binary, stop_process, wait_for_executor
+
+_MAX_SHOWN = 200  # characters of an output quoted in a FAIL reason
+
+
+class TestAborted(Exception):
+    """Nothing can run: a one-line reason for the user, exit 2."""
+
+
+@dataclass
+class Verdict:
+    skill: str
+    file: str
+    line: int
+    status: str  # PASS | FAIL | SKIP
+    reason: str
+    input: Any = None
+    output: Any = None
+    duration_ms: int | None = None
+    backend: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if v is not None}
+
+
+@dataclass
+class Options:
+    workspace: Path | None
+    allow_hosts: list[str]
+    backend: str
+    settings: Settings = field(default_factory=Settings)
+
+
+def load_skills(target: Path) -> tuple[list[Skill], list[Diagnostic]]:
+    """Every skill under `target` (a skill folder or a folder of them), and every
+    diagnostic; a skill with an error is left out (its diagnostics say why)."""
+    skills: list[Skill] = []
+    diagnostics: list[Diagnostic] = []
+    for folder in skill_dirs(target):
+        result = load_skill(folder)
+        diagnostics.extend(result.diagnostics)
+        if result.skill is not None:
+            skills.append(result.skill)
+    return skills, diagnostics
+
+
+def _policy_limits(settings: Settings, skill: Skill) -> Limits:
+    """The default policy's limits (policies/data.json), with the skill's own asks."""
+    try:
+        data = read_policy_dir(settings.policy_dir).data
+        defaults = dict(data["nexflow"]["config"]["limits"]["defaults"])
+    except (PolicyLoadError, KeyError, TypeError):
+        defaults = {}  # 0 = the executor's defaults, the same numbers
+    defaults["wall_time_ms"] = skill.timeout_sec * 1000
+    defaults["output_bytes"] = skill.max_output_kb * 1024
+    names = ("wall_time_ms", "cpu_time_ms", "memory_bytes", "pids", "output_bytes")
+    return Limits(**{name: int(defaults.get(name, 0)) for name in names})
+
+
+def _grants(opts: Options, skill: Skill, workspace: Path) -> Grants:
+    fs = tuple(FilesystemGrant(str(f.resolve(workspace)), f.mode) for f in skill.filesystem)
+    return Grants(
+        filesystem=fs,
+        network=tuple(opts.allow_hosts),
+        limits=_policy_limits(opts.settings, skill),
+    )
+
+
+def _short(value: Any) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    return text if len(text) <= _MAX_SHOWN else text[: _MAX_SHOWN - 1] + "…"
+
+
+def _judge(skill: Skill, example: Example, outcome: Outcome, hint: str) -> tuple[bool, str, Any]:
+    """(passed, reason, the output as JSON or text) for one finished run."""
+    stdout = outcome.stdout.decode("utf-8", "replace")
+    parsed, value = read_output(stdout)
+    output = value if parsed else (stdout.strip() or None)
+    if outcome.kill_reason is not KillReason.NONE:
+        return False, f"killed: {outcome.kill_reason.value} {outcome.detail}".strip(), output
+    failed = outcome.exit_code != 0
+    stderr = outcome.stderr.decode("utf-8", "replace").strip()
+    if example.expect == "error":
+        if not failed:
+            return False, f"expected a failure, it succeeded with {_short(output)}", output
+        got = value.get("error") if parsed and isinstance(value, dict) else None
+        if example.error_code is not None and got != example.error_code:
+            return False, f"expected error {example.error_code!r}, got {_short(output)}", output
+        return True, f"failed as expected ({got or f'exit {outcome.exit_code}'})", output
+    if failed:
+        detail = _short(output if output is not None else stderr or "no output")
+        return False, f"exit status {outcome.exit_code}: {detail}{hint}", output
+    schema = skill.output_schema
+    if schema is not None:
+        if not parsed:
+            return False, "the output is not JSON, and the skill declares an output schema", output
+        problem = check_input(f"{skill.name}@{skill.digest}#output", schema, value, root="output")
+        if problem is not None:
+            return False, f"the output breaks the output schema: {problem.message}", output
+    if example.expect == "schema":
+        fits = "fits the output schema" if schema is not None else "succeeded (no output schema)"
+        return True, f"{fits}; the expected value is elided, not compared", output
+    if not parsed or value != example.expected:
+        return False, f"expected {_short(example.expected)}, got {_short(output)}", output
+    return True, "output equals the expected value", output
+
+
+class Runner:
+    """One private executor, and the examples run on it one after the other."""
+
+    def __init__(self, opts: Options, home: Path) -> None:
+        self.opts = opts
+        self.home = home
+        self.socket = home / "run" / "executor.sock"
+        self.log_file = home / "executor.log"
+        self.proc: asyncio.subprocess.Process | None = None
+        self.client: GrpcExecutor | None = None
+
+    async def start(self, log: BinaryIO) -> None:
+        cmd = [executor_binary(), "--socket", str(self.socket)]
+        cmd += ["--state-dir", str(self.home / "executor-state"), "--backend", self.opts.backend]
+        try:
+            self.proc = await asyncio.create_subprocess_exec(
+                *cmd,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+                preexec_fn=die_with_parent(),  # only a prctl call: safe after fork
+            )
+        except OSError as exc:
+            raise TestAborted(f"cannot start nexflow-executor: {exc.strerror}") from None
+        try:
+            await wait_for_executor(self.proc, self.socket)
+        except SystemExit as exc:
+            raise TestAborted(self._refusal() or str(exc.code)) from None
+        self.client = GrpcExecutor(f"unix://{self.socket}", connect_timeout_s=5)
+        state = await self.client.state()
+        backend = self.opts.backend
+        if not state.available or (backend != "auto" and backend not in state.available):
+            why = state.unavailable.get(backend) or "; ".join(
+                f"{k}: {v}" for k, v in state.unavailable.items()
+            )
+            raise TestAborted(f"no sandbox backend can run here ({why or 'none available'})")
+
+    def _refusal(self) -> str | None:
+        """The executor's own reason for refusing to start (its `executor.refused` line)."""
+        try:
+            lines = self.log_file.read_text(errors="replace").splitlines()
+        except OSError:
+            return None
+        for line in reversed(lines):
+            try:
+                entry = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(entry, dict) and entry.get("reason"):
+                return f"the executor refused to start: {entry['reason']}"
+        return None
+
+    async def stop(self) -> None:
+        if self.client is not None:
+            await self.client.close()
+        if self.proc is not None:
+            await stop_process(self.proc)
+
+    async def run(self, skill: Skill, example: Example, workspace: Path) -> Verdict:
+        file = str(skill.skill_md)
+        verdict = Verdict(skill.name, file, example.line, "SKIP", example.reason, example.input)
+        if example.expect == "skip":
+            return verdict
+        if not skill.executable:
+            verdict.reason = "an instruction-only skill (no `location`): nothing to run"
+            return verdict
+        if skill.secrets:
+            verdict.reason = (
+                f"needs secrets ({', '.join(skill.secrets)}): try it against `nexflow up`"
+            )
+            return verdict
+        verdict.status = "FAIL"
+        settings = self.opts.settings
+        try:
+            stdin = validate_input(
+                f"{skill.name}@{skill.digest}",
+                skill.input_schema,
+                example.input,
+                max_bytes=settings.limits.max_input_bytes,
+            )
+        except NexflowError as exc:
+            verdict.reason = f"the input does not fit the input schema: {exc.message}"
+            return verdict
+        spec = execution_spec(
+            workspace, new_call_id(), skill, stdin, _grants(self.opts, skill, workspace)
+        )
+        assert self.client is not None
+        try:
+            outcome = await self.client.execute(
+                spec, output_cap=settings.limits.result_output_bytes
+            )
+        except NexflowError as exc:
+            verdict.reason = f"not run: {exc.message}"
+            return verdict
+        hint = ""
+        if Permission.NETWORK in skill.permissions and not self.opts.allow_hosts:
+            hint = " (no --allow-host was given: the sandbox reached no network)"
+        passed, verdict.reason, verdict.output = _judge(skill, example, outcome, hint)
+        verdict.status = "PASS" if passed else "FAIL"
+        verdict.duration_ms = outcome.usage.wall_time_ms
+        verdict.backend = outcome.backend
+        return verdict
+
+
+def _fresh_workspace(home: Path) -> Path:
+    """An empty workspace the sandbox's unprivileged uid may write (as `nexflow up` does
+    for its own)."""
+    ws = home / "workspace"
+    ws.mkdir()
+    if os.geteuid() == 0:
+        uid = int(os.environ.get("NEXFLOW_EXECUTOR_SANDBOX_UID", "65534"))
+        gid = int(os.environ.get("NEXFLOW_EXECUTOR_SANDBOX_GID", str(uid)))
+        os.chown(ws, uid, gid)
+    ws.chmod(0o755)
+    return ws
+
+
+async def run_examples(
+    plan: list[tuple[Skill, Example]], runner: Runner, workspace: Path, log: BinaryIO
+) -> list[Verdict]:
+    """Every example of the plan, run on one private executor (started only when some
+    example is runnable)."""
+    try:
+        if any(example.expect != "skip" for _, example in plan):
+            await runner.start(log)
+        return [await runner.run(skill, example, workspace) for skill, example in plan]
+    finally:
+        await runner.stop()
+
+
+def report(verdicts: list[Verdict], as_json: bool, out: TextIO) -> int:
+    """Print the verdicts; the exit status (0 none failed, 1 some failed)."""
+    counts = {s: sum(1 for v in verdicts if v.status == s) for s in ("PASS", "FAIL", "SKIP")}
+    if as_json:
+        document = {
+            "passed": counts["PASS"],
+            "failed": counts["FAIL"],
+            "skipped": counts["SKIP"],
+            "examples": [v.to_dict() for v in verdicts],
+        }
+        out.write(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+    else:
+        for v in verdicts:
+            took = f" ({v.duration_ms} ms, {v.backend})" if v.duration_ms is not None else ""
+            out.write(f"{v.status} {v.file}:{v.line}: {v.reason}{took}\n")
+        out.write(f"{counts['PASS']} passed, {counts['FAIL']} failed, {counts['SKIP']} skipped\n")
+    return 1 if counts["FAIL"] else 0
+
+
+def run_command(
+    path: Path, workspace: Path | None, allow_hosts: list[str], backend: str, as_json: bool
+) -> int:
+    """`nexflow skill test`: the exit status (see the module docstring)."""
+    bad = [h for h in allow_hosts if not ALLOW_HOST.match(h)]
+    if bad:
+        forms = "HOST, HOST:PORT, HOST:*, *.DOMAIN[:PORT] or [V6]:PORT"
+        print(f"--allow-host: {bad[0]!r} is not {forms}", file=sys.stderr)
+        return 2
+    skills, diagnostics = load_skills(path)
+    for diagnostic in diagnostics:
+        print(diagnostic.format(), file=sys.stderr)
+    if not skills and not diagnostics:
+        print(f"{path}: no SKILL.md found here", file=sys.stderr)
+        return 2
+    if has_errors(diagnostics):
+        return 2
+    opts = Options(workspace, [h.lower() for h in allow_hosts], backend)
+    plan = [(skill, example) for skill in skills for example in read_examples(skill.skill_md)]
+    home = Path(tempfile.mkdtemp(prefix="nexflow-skill-test-"))
+    try:
+        home.chmod(0o755)  # the sandbox's uid walks through it to a fresh workspace
+        (home / "run").mkdir(mode=0o700)
+        chosen = (workspace or _fresh_workspace(home)).resolve()
+        runner = Runner(opts, home)
+        with open(runner.log_file, "wb") as log:
+            verdicts = asyncio.run(run_examples(plan, runner, chosen, log))
+    except TestAborted as exc:
+        print(f"nexflow skill test: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+    return report(verdicts, as_json, sys.stdout)
