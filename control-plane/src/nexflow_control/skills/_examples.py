@@ -57,22 +57,22 @@ class Example:
 
 
 def _section(lines: list[str]) -> list[tuple[int, str]]:
-    """(0-based index, line) of the lines under the first ``Examples`` heading."""
+    """(0-based index, line) of the lines under the first ``Examples`` heading (its
+    subsections included, fenced blocks left out)."""
     out: list[tuple[int, str]] = []
     level: int | None = None
     fence: str | None = None
     for index, line in enumerate(lines):
         opened = _FENCE.match(line)
-        if fence is not None:
+        if fence is not None:  # fenced text is never an example
             if opened and opened.group(1)[0] == fence[0] and len(opened.group(1)) >= len(fence):
                 fence = None
-            if level is not None:
-                out.append((index, line))
             continue
         if opened:
             fence = opened.group(1)
+            continue
         heading = _HEADING.match(line)
-        if heading and not opened:
+        if heading:
             depth, title = len(heading.group(1)), heading.group(2).strip().lower()
             if level is not None and depth <= level:
                 break
