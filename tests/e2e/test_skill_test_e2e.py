@@ -236,3 +236,20 @@ def test_allow_host_lets_a_network_skill_reach_a_local_server(tmp_path: Path, ba
     assert mine[0]["output"]["healthy"] is True and mine[0]["output"]["status"] == 200
     refused = [e for e in json.loads(plain.stdout)["examples"] if str(port) in json.dumps(e)]
     assert refused[0]["output"]["healthy"] is False, refused
+
+
+@pytest.mark.nsjail
+def test_the_workspace_is_the_one_given(tmp_path: Path) -> None:
+    """file-read as shipped reads `notes.txt` from `--workspace`; without it, from an
+    empty temp folder, the same example fails."""
+    ws = tmp_path / "ws"
+    ws.mkdir(mode=0o755)
+    (ws / "notes.txt").write_text("hello world\n")
+    ws.chmod(0o755)
+    tmp_path.chmod(0o755)
+    given = _run(REPO / "skills" / "file-read", "--json", "--backend", "nsjail", "--workspace", ws)
+    fresh = _run(REPO / "skills" / "file-read", "--json", "--backend", "nsjail")
+    first = json.loads(given.stdout)["examples"][0]
+    assert first["input"] == {"path": "notes.txt"}
+    assert first["status"] == "PASS" and first["output"]["content"] == "hello world\n"
+    assert json.loads(fresh.stdout)["examples"][0]["status"] == "FAIL"

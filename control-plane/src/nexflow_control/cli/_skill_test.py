@@ -74,6 +74,7 @@ class Options:
     allow_hosts: list[str]
     backend: str
     settings: Settings = field(default_factory=Settings)
+    policy_limits: dict[str, Any] = field(default_factory=dict)
 
 
 def load_skills(target: Path) -> tuple[list[Skill], list[Diagnostic]]:
@@ -89,13 +90,18 @@ def load_skills(target: Path) -> tuple[list[Skill], list[Diagnostic]]:
     return skills, diagnostics
 
 
-def _policy_limits(settings: Settings, skill: Skill) -> Limits:
-    """The default policy's limits (policies/data.json), with the skill's own asks."""
+def default_limits(settings: Settings) -> dict[str, Any]:
+    """The default policy's limits (`limits.defaults` of policies/data.json)."""
     try:
         data = read_policy_dir(settings.policy_dir).data
-        defaults = dict(data["nexflow"]["config"]["limits"]["defaults"])
+        return dict(data["nexflow"]["config"]["limits"]["defaults"])
     except (PolicyLoadError, KeyError, TypeError):
-        defaults = {}  # 0 = the executor's defaults, the same numbers
+        return {}  # 0 = the executor's defaults, the same numbers
+
+
+def _policy_limits(policy_limits: dict[str, Any], skill: Skill) -> Limits:
+    """The default policy's limits with the skill's own asks, as the policy grants them."""
+    defaults = dict(policy_limits)
     defaults["wall_time_ms"] = skill.timeout_sec * 1000
     defaults["output_bytes"] = skill.max_output_kb * 1024
     names = ("wall_time_ms", "cpu_time_ms", "memory_bytes", "pids", "output_bytes")
@@ -103,11 +109,13 @@ def _policy_limits(settings: Settings, skill: Skill) -> Limits:
 
 
 def _grants(opts: Options, skill: Skill, workspace: Path) -> Grants:
+    """What the policy would grant if it granted everything the skill asks for: its
+    filesystem requests, with `--allow-host` as the network allowlist (the grant)."""
     fs = tuple(FilesystemGrant(str(f.resolve(workspace)), f.mode) for f in skill.filesystem)
     return Grants(
         filesystem=fs,
         network=tuple(opts.allow_hosts),
-        limits=_policy_limits(opts.settings, skill),
+        limits=_policy_limits(opts.policy_limits, skill),
     )
 
 
@@ -317,6 +325,7 @@ def run_command(
     if has_errors(diagnostics):
         return 2
     opts = Options(workspace, [h.lower() for h in allow_hosts], backend)
+    opts.policy_limits = default_limits(opts.settings)
     plan = [(skill, example) for skill in skills for example in read_examples(skill.skill_md)]
     home = Path(tempfile.mkdtemp(prefix="nexflow-skill-test-"))
     try:
@@ -331,6 +340,9 @@ def run_command(
         return 2
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:  # a bug of ours, or the machine: one line, never a traceback
+        print(f"nexflow skill test: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 2
     finally:
         shutil.rmtree(home, ignore_errors=True)
     return report(verdicts, as_json, sys.stdout)
