@@ -25,47 +25,29 @@ import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO, TextIO
+from typing import Any, BinaryIO
 
-from ..calls import execution_spec, new_call_id, read_output
+from ..calls import execution_spec, new_call_id
 from ..calls.inputs import validate_input
 from ..diagnostics import Diagnostic, has_errors
 from ..errors import NexflowError
-from ..executors import GrpcExecutor, KillReason, Outcome
+from ..executors import GrpcExecutor
 from ..policy import FilesystemGrant, Grants, Limits, PolicyLoadError, read_policy_dir
 from ..settings import ALLOW_HOST, Settings
 from ..skills import (
     Example,
     Permission,
     Skill,
-    check_input,
     load_skill,
     read_examples,
     skill_dirs,
 )
 from ._local_executor import die_with_parent, executor_binary, stop_process, wait_for_executor
-
-_MAX_SHOWN = 200  # characters of an output quoted in a FAIL reason
+from ._skill_verdicts import Verdict, judge, report
 
 
 class TestAborted(Exception):
     """Nothing can run: a one-line reason for the user, exit 2."""
-
-
-@dataclass
-class Verdict:
-    skill: str
-    file: str
-    line: int
-    status: str  # PASS | FAIL | SKIP
-    reason: str
-    input: Any = None
-    output: Any = None
-    duration_ms: int | None = None
-    backend: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {k: v for k, v in self.__dict__.items() if v is not None}
 
 
 @dataclass
@@ -117,45 +99,6 @@ def _grants(opts: Options, skill: Skill, workspace: Path) -> Grants:
         network=tuple(opts.allow_hosts),
         limits=_policy_limits(opts.policy_limits, skill),
     )
-
-
-def _short(value: Any) -> str:
-    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
-    return text if len(text) <= _MAX_SHOWN else text[: _MAX_SHOWN - 1] + "…"
-
-
-def _judge(skill: Skill, example: Example, outcome: Outcome, hint: str) -> tuple[bool, str, Any]:
-    """(passed, reason, the output as JSON or text) for one finished run."""
-    stdout = outcome.stdout.decode("utf-8", "replace")
-    parsed, value = read_output(stdout)
-    output = value if parsed else (stdout.strip() or None)
-    if outcome.kill_reason is not KillReason.NONE:
-        return False, f"killed: {outcome.kill_reason.value} {outcome.detail}".strip(), output
-    failed = outcome.exit_code != 0
-    stderr = outcome.stderr.decode("utf-8", "replace").strip()
-    if example.expect == "error":
-        if not failed:
-            return False, f"expected a failure, it succeeded with {_short(output)}", output
-        got = value.get("error") if parsed and isinstance(value, dict) else None
-        if example.error_code is not None and got != example.error_code:
-            return False, f"expected error {example.error_code!r}, got {_short(output)}", output
-        return True, f"failed as expected ({got or f'exit {outcome.exit_code}'})", output
-    if failed:
-        detail = _short(output if output is not None else stderr or "no output")
-        return False, f"exit status {outcome.exit_code}: {detail}{hint}", output
-    schema = skill.output_schema
-    if schema is not None:
-        if not parsed:
-            return False, "the output is not JSON, and the skill declares an output schema", output
-        problem = check_input(f"{skill.name}@{skill.digest}#output", schema, value, root="output")
-        if problem is not None:
-            return False, f"the output breaks the output schema: {problem.message}", output
-    if example.expect == "schema":
-        fits = "fits the output schema" if schema is not None else "succeeded (no output schema)"
-        return True, f"{fits}; the expected value is elided, not compared", output
-    if not parsed or value != example.expected:
-        return False, f"expected {_short(example.expected)}, got {_short(output)}", output
-    return True, "output equals the expected value", output
 
 
 class Runner:
@@ -255,7 +198,7 @@ class Runner:
         hint = ""
         if Permission.NETWORK in skill.permissions and not self.opts.allow_hosts:
             hint = " (no --allow-host was given: the sandbox reached no network)"
-        passed, verdict.reason, verdict.output = _judge(skill, example, outcome, hint)
+        passed, verdict.reason, verdict.output = judge(skill, example, outcome, hint)
         verdict.status = "PASS" if passed else "FAIL"
         verdict.duration_ms = outcome.usage.wall_time_ms
         verdict.backend = outcome.backend
@@ -286,25 +229,6 @@ async def run_examples(
         return [await runner.run(skill, example, workspace) for skill, example in plan]
     finally:
         await runner.stop()
-
-
-def report(verdicts: list[Verdict], as_json: bool, out: TextIO) -> int:
-    """Print the verdicts; the exit status (0 none failed, 1 some failed)."""
-    counts = {s: sum(1 for v in verdicts if v.status == s) for s in ("PASS", "FAIL", "SKIP")}
-    if as_json:
-        document = {
-            "passed": counts["PASS"],
-            "failed": counts["FAIL"],
-            "skipped": counts["SKIP"],
-            "examples": [v.to_dict() for v in verdicts],
-        }
-        out.write(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
-    else:
-        for v in verdicts:
-            took = f" ({v.duration_ms} ms, {v.backend})" if v.duration_ms is not None else ""
-            out.write(f"{v.status} {v.file}:{v.line}: {v.reason}{took}\n")
-        out.write(f"{counts['PASS']} passed, {counts['FAIL']} failed, {counts['SKIP']} skipped\n")
-    return 1 if counts["FAIL"] else 0
 
 
 def run_command(
