@@ -26,6 +26,7 @@ from ._cancel import Cancelled
 from ._context import CallContext, CallParts
 from ._history import CallHistory
 from ._recovery import end_interrupted_calls, unfinished_calls
+from ._requests import execution_spec
 from ._results import (
     ApprovalStale,
     CallResult,
@@ -33,6 +34,7 @@ from ._results import (
     StartedCall,
     new_call_id,
     parse_output,
+    read_output,
 )
 from ._secrets import Commit
 from ._service import CallService
@@ -53,7 +55,9 @@ __all__ = [
     "call_owner",
     "call_summary",
     "end_interrupted_calls",
+    "execution_spec",
     "new_call_id",
     "parse_output",
+    "read_output",
     "unfinished_calls",
 ]

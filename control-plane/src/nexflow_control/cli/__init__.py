@@ -2,7 +2,7 @@
 
 One module per command group:
 
-    _skill      skill lint|list|show|call          _audit      audit verify|tail
+    _skill      skill lint|list|show|test|call     _audit      audit verify|tail
     _approvals  approval list|show|approve|deny    _image      image lint|build|list
     _policy     policy test|check|eval             _accounts   user ..., token ...
     _db         db upgrade|current                 _up         what `nexflow up` runs
@@ -12,6 +12,8 @@ One module per command group:
     _gateway_alone  gateway (the chat gateway alone, against a remote control plane)
     _marketplace skill install|update|remove|consent|installed, registry trust|revoke|keys
     _client     what the HTTP commands share (home, token, request, fail)
+    _skill_test, _skill_verdicts  what `skill test` runs and how it judges and reports
+    _local_executor  a private `nexflow-executor` process (`up` and `skill test`)
 """
 
 from __future__ import annotations

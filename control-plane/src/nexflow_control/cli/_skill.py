@@ -1,4 +1,4 @@
-"""`nexflow skill list|show|lint|call`."""
+"""`nexflow skill list|show|lint|test|call`."""
 
 from __future__ import annotations
 
@@ -38,6 +38,40 @@ def lint(
     from ..skills import lint_command  # the HTTP commands of this group do not need it
 
     raise typer.Exit(lint_command(paths, as_json, sys.stdout))
+
+
+@app.command("test")
+def test(
+    path: Annotated[Path, typer.Argument(help="A skill folder, or a folder of skill folders")],
+    workspace: Annotated[
+        Path | None,
+        typer.Option(
+            "--workspace", help="The workspace the sandbox sees (default: a fresh temp dir)"
+        ),
+    ] = None,
+    allow_host: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--allow-host",
+            help="Let the sandbox reach HOST[:PORT] (or HOST:*, *.DOMAIN) (repeatable)",
+        ),
+    ] = None,
+    backend: Annotated[
+        str, typer.Option("--backend", help="Sandbox backend: auto, nsjail or docker")
+    ] = "auto",
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON document")] = False,
+) -> None:
+    """Run the skill's examples in the real sandbox: exit 0 all passed, 1 any failed,
+    2 usage or lint error."""
+    if not path.is_dir():
+        fail(f"{path}: not a skill folder", code=2)
+    if workspace is not None and not workspace.is_dir():
+        fail(f"--workspace: {workspace} is not a directory", code=2)
+    if backend not in ("auto", "docker", "nsjail"):
+        fail(f"--backend: {backend!r} is not one of auto, docker, nsjail", code=2)
+    from ._skill_test import run_command  # the sandbox and the calls: loaded for this alone
+
+    raise typer.Exit(run_command(path, workspace, allow_host or [], backend, as_json))
 
 
 @app.command("list")

@@ -20,9 +20,6 @@ import fcntl
 import json
 import logging
 import os
-import shutil
-import signal
-import sys
 import time
 from pathlib import Path
 
@@ -33,17 +30,16 @@ from nexflow_common.logs import configure_logging
 from nexflow_common.parent import parent_env
 
 from ..app import create_app, prepare_home
-from ..executors import GrpcExecutor
 from ..policy import LocalOpaServer, OpaNotFound, OpaStartError
 from ..settings import Settings
 from . import _gateway
+from ._local_executor import executor_binary, stop_process, wait_for_executor
 
 log = structlog.get_logger("nexflow.up")
 
 
 def _executor_command(settings: Settings) -> list[str]:
-    exe = Path(sys.executable).with_name("nexflow-executor")
-    cmd = [str(exe) if exe.exists() else (shutil.which("nexflow-executor") or "nexflow-executor")]
+    cmd = [executor_binary()]
     cmd += ["--socket", str(settings.resolved_executor_socket)]
     # Its own state dir per home: it names the executor's containers, which start-up reaps.
     cmd += ["--state-dir", str(_executor_state_dir(settings))]
@@ -100,32 +96,6 @@ async def _wait_for_predecessor(settings: Settings, timeout_s: float = 30) -> No
         await asyncio.sleep(0.1)
         if _state_dir_free(state_dir):
             return
-
-
-async def _wait_for_executor(proc: asyncio.subprocess.Process, settings: Settings) -> None:
-    client = GrpcExecutor(f"unix://{settings.resolved_executor_socket}", connect_timeout_s=1)
-    try:
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            if proc.returncode is not None:
-                raise SystemExit(f"the executor exited with status {proc.returncode} on start-up")
-            if settings.resolved_executor_socket.exists() and await client.healthy():
-                return
-            await asyncio.sleep(0.05)
-        raise SystemExit("the executor did not become healthy within 20 s")
-    finally:
-        await client.close()
-
-
-async def _stop(proc: asyncio.subprocess.Process, grace_s: float = 5) -> None:
-    if proc.returncode is not None:
-        return
-    proc.send_signal(signal.SIGTERM)
-    try:
-        await asyncio.wait_for(proc.wait(), grace_s)
-    except TimeoutError:
-        proc.kill()
-        await proc.wait()
 
 
 def give_workspace_to_sandbox(settings: Settings) -> None:
@@ -192,7 +162,7 @@ async def serve_stack(settings: Settings, opa: LocalOpaServer | None = None) -> 
     if chat_port is not None and settings.web_chat:
         settings = settings.model_copy(update={"gateway_url": f"http://127.0.0.1:{chat_port}"})
     try:
-        await _wait_for_executor(proc, settings)
+        await wait_for_executor(proc, settings.resolved_executor_socket)
         app = create_app(settings)
         logging.getLogger("uvicorn.error").addFilter(_KnownStartFailure(app))
         config = uvicorn.Config(
@@ -246,8 +216,8 @@ async def serve_stack(settings: Settings, opa: LocalOpaServer | None = None) -> 
         return 0
     finally:
         if chat is not None:
-            await _stop(chat)
-        await _stop(proc)
+            await stop_process(chat)
+        await stop_process(proc)
 
 
 def run_up(settings: Settings, *, opa: bool = False) -> int:

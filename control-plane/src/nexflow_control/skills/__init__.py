@@ -12,13 +12,16 @@ Public API::
         inline); root "input" or "output" (a call's output against the output schema)
     ValidationPool().check(key, schema, value_json, root=) -> the same, in a worker process
     SkillAsks.of(skill) -> hosts, paths, permissions, secrets, runtime, image it asks for
+    read_examples(skill_md) -> [Example]: the runnable examples of `## Examples`
+        (`nexflow skill test`); skill_dirs(folder) -> the skill folders in a folder
 """
 
 from ._asks import SkillAsks, required_env
-from ._catalog import SkillCatalog
+from ._catalog import SkillCatalog, skill_dirs
 from ._checking import InputProblem, NeedsWorker, check_input
 from ._diagnostics import Code, Diagnostic, Severity
 from ._digest import skill_digest
+from ._examples import Example, read_examples
 from ._lint import lint_command, lint_paths
 from ._loader import LoadResult, load_skill
 from ._model import (
@@ -45,6 +48,7 @@ __all__ = [
     "Code",
     "Diagnostic",
     "Dialect",
+    "Example",
     "FilesystemRequest",
     "InputProblem",
     "LoadResult",
@@ -68,8 +72,10 @@ __all__ = [
     "lint_paths",
     "load_skill",
     "parse_host",
+    "read_examples",
     "required_env",
     "safe_validator",
     "secret_env_name",
     "skill_digest",
+    "skill_dirs",
 ]
