@@ -12,6 +12,7 @@ import asyncio
 import secrets
 import weakref
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import delete, insert, select
@@ -157,21 +158,16 @@ class SessionStore:
 
     def _record(self, conn: Connection, session_id: str, owner: Owner, turn: Turn) -> RowMapping:
         row = self._upsert_session(conn, session_id, owner, turn)
-        turn_id = (
-            conn.execute(
-                insert(turns)
-                .values(
-                    session_id=session_id,
-                    at=turn.at,
-                    model=turn.model,
-                    stop_reason=turn.stop_reason,
-                    pending=[p.model_dump(mode="json") for p in turn.pending_approvals],
-                    transcript=turn.transcript,
-                    **turn.usage.model_dump(),
-                )
-                .returning(turns.c.id)
-            )
-        ).scalar_one()
+        row_of_turn = {
+            "session_id": session_id,
+            "at": turn.at,
+            "model": turn.model,
+            "stop_reason": turn.stop_reason,
+            "pending": [p.model_dump(mode="json") for p in turn.pending_approvals],
+            "transcript": turn.transcript,
+            **turn.usage.model_dump(),
+        }
+        turn_id = conn.execute(_NEW_TURN, row_of_turn).scalar_one()
         said = [("user", turn.message, turn.at), ("assistant", turn.reply, _now())]
         conn.execute(
             insert(messages),
@@ -191,22 +187,15 @@ class SessionStore:
     ) -> RowMapping:
         """The session's row with this turn counted in: made with its first turn, else its
         counters raised (its owner never changes); one statement either way."""
-        usage = turn.usage.model_dump()
-        now = _now()
-        made = _dialect_insert(conn)(sessions).values(
-            id=session_id,
-            created_at=turn.at,
-            last_activity=now,
-            turns=1,
+        made = {
+            "id": session_id,
+            "created_at": turn.at,
+            "last_activity": _now(),
+            "turns": 1,
             **owner.model_dump(),
-            **usage,
-        )
-        raised = {k: getattr(sessions.c, k) + v for k, v in usage.items()}
-        upsert = made.on_conflict_do_update(
-            index_elements=[sessions.c.id],
-            set_={"last_activity": now, "turns": sessions.c.turns + 1, **raised},
-        ).returning(*sessions.c)
-        return conn.execute(upsert).mappings().one()
+            **turn.usage.model_dump(),
+        }
+        return conn.execute(_upsert(conn.dialect.name), made).mappings().one()
 
     def _keep_newest(self, conn: Connection, session_id: str) -> None:
         """Delete the session's turns older than its newest `max_turns` (with their rows)."""
@@ -238,9 +227,25 @@ class SessionStore:
         return int(gone.rowcount)
 
 
-def _dialect_insert(conn: Connection) -> Any:
-    """The dialect's INSERT, which knows `ON CONFLICT DO UPDATE` (SQLite and PostgreSQL)."""
-    return pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+_NEW_TURN = insert(turns).returning(turns.c.id)
+"""A turn's row, its values given at execution: one statement object, compiled once."""
+
+
+@lru_cache(maxsize=4)
+def _upsert(dialect: str) -> Any:
+    """The session's row made with its first turn, else its counters raised by the new
+    turn's (its owner never changes), the row returned; the dialect's `ON CONFLICT DO
+    UPDATE` (SQLite and PostgreSQL), built once and given its values at execution."""
+    made = (pg_insert if dialect == "postgresql" else sqlite_insert)(sessions)
+    raised = {k: getattr(sessions.c, k) + getattr(made.excluded, k) for k in _USAGE}
+    return made.on_conflict_do_update(
+        index_elements=[sessions.c.id],
+        set_={
+            "last_activity": made.excluded.last_activity,
+            "turns": sessions.c.turns + 1,
+            **raised,
+        },
+    ).returning(*sessions.c)
 
 
 def _now() -> datetime:
