@@ -8,8 +8,9 @@ audit and nsjail, the turn stored in the database), in sessions of `TURNS_PER_SE
 turns (a chat goes on: its history is read, its owner checked); beside it the same `echo`
 call made directly over HTTP. Printed: the turn, the direct call, the gateway's own time
 (the turn minus its skill call's duration as the gateway saw it) against the issue's
-target of 20 ms at p50, and the scripted model server's share of that (it runs in this
-process); then 50 concurrent sessions, where a message counts as answered only when its
+target of 20 ms at p50, the scripted model server's share of that (it runs in this
+process), and the gateway process's CPU per turn (less sensitive to the machine's load
+than its wall time); then 50 concurrent sessions, where a message counts as answered only when its
 reply came back in its own session, its echo call succeeded, and every session's stored
 history then holds each of its messages once, in order. The bench user is an operator
 with the shipped policy's rate limit lifted (a refused call is not the one measured).
@@ -30,7 +31,7 @@ from nexflow_gateway.llm.model import close_sessions, complete
 from nexflow_gateway.settings import LLMSettings
 from pydantic import SecretStr
 
-from bench.stats import pct, summary
+from bench.stats import pct, summary, tree_cpu_ms
 from gateway.tests.conftest import stack_database, start_gateway, stop_gateway
 from gateway.tests.scripted_llm import ScriptedLLM, call, say
 from tests.harness import REPO, start_stack
@@ -198,13 +199,19 @@ async def run(tmp: Path, scale: float) -> None:
         ):
             await _samples(chat, direct, llm, 5)  # warm: imports, caches, connections
             n = max(20, int(200 * scale))
+            cpu = tree_cpu_ms(gw.proc.pid)
             got = await _samples(chat, direct, llm, n)
+            cpu = (tree_cpu_ms(gw.proc.pid) - cpu) / n
             print(summary("chat turn (2 model calls + echo)", got["turn"]))
             print(summary("echo directly over HTTP", got["direct"]))
             print(summary("gateway's own time per turn", got["own"]))
             print(summary("  of which the model server answering", got["model"]))
             net = [o - m for o, m in zip(got["own"], got["model"], strict=True)]
             print(summary("gateway's own time, model server's taken out", net))
+            print(
+                f"  gateway process CPU per turn (all its threads; its client side of the skill"
+                f" call included): {cpu:.1f} ms"
+            )
             added = pct(got["turn"], 50) - pct(got["direct"], 50)
             print(
                 f"  p50 turn - p50 direct call: {added:.1f} ms; gateway's own p50: "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -24,6 +25,7 @@ from nexflow_gateway.store import (
     open_engine,
     tables,
 )
+from nexflow_gateway.store._engine import statement_engine
 from nexflow_gateway.store.tables import metadata
 from nexflow_gateway.turns import CallRecord, PendingApproval, Turn, Usage
 from pydantic import SecretStr
@@ -150,14 +152,18 @@ async def test_a_turn_is_recorded_in_one_transaction_of_four_statements(
     seen: list[str] = []
     begun: list[object] = []
 
+    threads: set[int] = set()
+
     def statement(_conn: Any, _cursor: Any, sql: str, *_rest: Any) -> None:
         seen.append(sql.split()[0].upper())
+        threads.add(threading.get_ident())
 
     def begin(conn: Any) -> None:
         begun.append(conn)
 
-    event.listen(engine.sync_engine, "before_cursor_execute", statement)
-    event.listen(engine.sync_engine, "begin", begin)
+    runs_on = statement_engine(engine)  # a SQLite file: its sqlite3 engine (one hop a call)
+    event.listen(runs_on, "before_cursor_execute", statement)
+    event.listen(runs_on, "begin", begin)
     try:
         first = await store.record(sid, Owner(user_id="ann", channel="web"), _turn("a", "b"))
         assert seen == ["INSERT"] * 3 and len(begun) == 1, seen
@@ -165,9 +171,11 @@ async def test_a_turn_is_recorded_in_one_transaction_of_four_statements(
         second = await store.record(sid, Owner(user_id="bob"), _turn("c", "d", calls=2))
         assert seen == ["INSERT"] * 4 and len(begun) == 2, seen
     finally:
-        event.remove(engine.sync_engine, "before_cursor_execute", statement)
-        event.remove(engine.sync_engine, "begin", begin)
+        event.remove(runs_on, "before_cursor_execute", statement)
+        event.remove(runs_on, "begin", begin)
     assert (first.turns, second.turns) == (1, 2)
+    if engine.dialect.name == "sqlite":  # a SQLite file: off the event loop, in one hop
+        assert runs_on is not engine.sync_engine and threading.get_ident() not in threads
     assert second.usage.cost_usd == pytest.approx(1.0) and second.usage.llm_calls == 2
     assert second.user_id == "ann" and second.channel == "web"
     assert (await store.summary(sid, "ann")).turns == 2

@@ -12,16 +12,18 @@ import asyncio
 import secrets
 import weakref
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import delete, insert, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.engine import RowMapping
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.engine import Connection, RowMapping
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ..errors import SessionNotFound
 from ..turns import CallRecord, PendingApproval, Turn, Usage
+from ._engine import in_one_hop
 from .models import Owner, SessionSummary
 from .tables import messages, sessions, tool_steps, turns
 
@@ -90,8 +92,9 @@ class SessionStore:
                 .where(sessions.c.id == session_id, sessions.c.user_id == owned_by)
             )
         query = query.order_by(turns.c.id.desc()).limit(last)
-        async with self._engine.connect() as conn:
-            rows = (await conn.execute(query)).scalars().all()
+        rows = await in_one_hop(
+            self._engine, lambda conn: conn.execute(query).scalars().all(), write=False
+        )
         if owned_by is not None and not rows:
             raise SessionNotFound(f"no session {session_id[:64]!r}")
         return [m for transcript in reversed(rows) if transcript for m in transcript]
@@ -146,64 +149,58 @@ class SessionStore:
 
         One transaction of four statements at most: the session upserted with its new
         totals returned, the turn, its two messages, its steps. Old turns are looked for
-        only once the session has had more than `max_turns` (its count never goes down)."""
-        async with self._engine.begin() as conn:
-            row = await self._upsert_session(conn, session_id, owner, turn)
-            turn_id = (
-                await conn.execute(
-                    insert(turns)
-                    .values(
-                        session_id=session_id,
-                        at=turn.at,
-                        model=turn.model,
-                        stop_reason=turn.stop_reason,
-                        pending=[p.model_dump(mode="json") for p in turn.pending_approvals],
-                        transcript=turn.transcript,
-                        **turn.usage.model_dump(),
-                    )
-                    .returning(turns.c.id)
-                )
-            ).scalar_one()
-            said = [("user", turn.message, turn.at), ("assistant", turn.reply, _now())]
-            await conn.execute(
-                insert(messages),
-                [
-                    {"turn_id": turn_id, "session_id": session_id, "role": r, "content": c, "at": a}
-                    for r, c, a in said
-                ],
-            )
-            if turn.calls:
-                await conn.execute(insert(tool_steps), [_step(turn_id, c) for c in turn.calls])
-            if row["turns"] > self._max_turns:
-                await self._keep_newest(conn, session_id)
+        only once the session has had more than `max_turns` (its count never goes down);
+        all in one hop to the database's thread (`in_one_hop`)."""
+        row = await in_one_hop(
+            self._engine, lambda conn: self._record(conn, session_id, owner, turn), write=True
+        )
         return _summary(row)
 
-    async def _upsert_session(
-        self, conn: AsyncConnection, session_id: str, owner: Owner, turn: Turn
+    def _record(self, conn: Connection, session_id: str, owner: Owner, turn: Turn) -> RowMapping:
+        row = self._upsert_session(conn, session_id, owner, turn)
+        row_of_turn = {
+            "session_id": session_id,
+            "at": turn.at,
+            "model": turn.model,
+            "stop_reason": turn.stop_reason,
+            "pending": [p.model_dump(mode="json") for p in turn.pending_approvals],
+            "transcript": turn.transcript,
+            **turn.usage.model_dump(),
+        }
+        turn_id = conn.execute(_NEW_TURN, row_of_turn).scalar_one()
+        said = [("user", turn.message, turn.at), ("assistant", turn.reply, _now())]
+        conn.execute(
+            insert(messages),
+            [
+                {"turn_id": turn_id, "session_id": session_id, "role": r, "content": c, "at": a}
+                for r, c, a in said
+            ],
+        )
+        if turn.calls:
+            conn.execute(insert(tool_steps), [_step(turn_id, c) for c in turn.calls])
+        if row["turns"] > self._max_turns:
+            self._keep_newest(conn, session_id)
+        return row
+
+    def _upsert_session(
+        self, conn: Connection, session_id: str, owner: Owner, turn: Turn
     ) -> RowMapping:
         """The session's row with this turn counted in: made with its first turn, else its
         counters raised (its owner never changes); one statement either way."""
-        usage = turn.usage.model_dump()
-        now = _now()
-        made = _dialect_insert(conn)(sessions).values(
-            id=session_id,
-            created_at=turn.at,
-            last_activity=now,
-            turns=1,
+        made = {
+            "id": session_id,
+            "created_at": turn.at,
+            "last_activity": _now(),
+            "turns": 1,
             **owner.model_dump(),
-            **usage,
-        )
-        raised = {k: getattr(sessions.c, k) + v for k, v in usage.items()}
-        upsert = made.on_conflict_do_update(
-            index_elements=[sessions.c.id],
-            set_={"last_activity": now, "turns": sessions.c.turns + 1, **raised},
-        ).returning(*sessions.c)
-        return (await conn.execute(upsert)).mappings().one()
+            **turn.usage.model_dump(),
+        }
+        return conn.execute(_upsert(conn.dialect.name), made).mappings().one()
 
-    async def _keep_newest(self, conn: AsyncConnection, session_id: str) -> None:
+    def _keep_newest(self, conn: Connection, session_id: str) -> None:
         """Delete the session's turns older than its newest `max_turns` (with their rows)."""
         cut = (
-            await conn.execute(
+            conn.execute(
                 select(turns.c.id)
                 .where(turns.c.session_id == session_id)
                 .order_by(turns.c.id.desc())
@@ -213,11 +210,9 @@ class SessionStore:
         ).scalar()
         if cut is not None:
             old = select(turns.c.id).where(turns.c.session_id == session_id, turns.c.id <= cut)
-            await conn.execute(delete(messages).where(messages.c.turn_id.in_(old)))
-            await conn.execute(delete(tool_steps).where(tool_steps.c.turn_id.in_(old)))
-            await conn.execute(
-                delete(turns).where(turns.c.session_id == session_id, turns.c.id <= cut)
-            )
+            conn.execute(delete(messages).where(messages.c.turn_id.in_(old)))
+            conn.execute(delete(tool_steps).where(tool_steps.c.turn_id.in_(old)))
+            conn.execute(delete(turns).where(turns.c.session_id == session_id, turns.c.id <= cut))
 
     async def sweep(self, now: datetime | None = None) -> int:
         """Delete the sessions idle past the retention; how many went."""
@@ -232,9 +227,25 @@ class SessionStore:
         return int(gone.rowcount)
 
 
-def _dialect_insert(conn: AsyncConnection) -> Any:
-    """The dialect's INSERT, which knows `ON CONFLICT DO UPDATE` (SQLite and PostgreSQL)."""
-    return pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+_NEW_TURN = insert(turns).returning(turns.c.id)
+"""A turn's row, its values given at execution: one statement object, compiled once."""
+
+
+@lru_cache(maxsize=4)
+def _upsert(dialect: str) -> Any:
+    """The session's row made with its first turn, else its counters raised by the new
+    turn's (its owner never changes), the row returned; the dialect's `ON CONFLICT DO
+    UPDATE` (SQLite and PostgreSQL), built once and given its values at execution."""
+    made = (pg_insert if dialect == "postgresql" else sqlite_insert)(sessions)
+    raised = {k: getattr(sessions.c, k) + getattr(made.excluded, k) for k in _USAGE}
+    return made.on_conflict_do_update(
+        index_elements=[sessions.c.id],
+        set_={
+            "last_activity": made.excluded.last_activity,
+            "turns": sessions.c.turns + 1,
+            **raised,
+        },
+    ).returning(*sessions.c)
 
 
 def _now() -> datetime:

@@ -111,12 +111,13 @@ def create_app(settings: Settings, connectors: ConnectorSet | None = None) -> Fa
     async def health() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.post("/api/v1/chat", responses=_ERRORS)
-    async def chat(body: ChatRequest, request: Request, who: Who) -> ChatReply:
+    @app.post("/api/v1/chat", response_model=ChatReply, responses=_ERRORS)
+    async def chat(body: ChatRequest, request: Request, who: Who) -> Response:
         service: ChatService = request.app.state.chat
         reply = await service.turn(who, body.message, body.session_id)
         log.info("chat.turn", session_id=reply.session_id, calls=len(reply.calls))
-        return reply
+        # Encoded once, by the model that built it (FastAPI would validate it again first).
+        return Response(reply.model_dump_json(), media_type="application/json")
 
     @app.get("/api/v1/chat/search", responses=_ERRORS)
     async def search(
