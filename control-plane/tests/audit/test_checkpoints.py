@@ -224,7 +224,8 @@ async def test_periodic_task_checkpoints_the_head(log: AuditLog, keys: tuple[Pat
     cp = _checkpointer(log, keys, interval_s=0.05)
     await _append(log, 4)
     for _ in range(100):
-        if cp.file.exists() and _lines(cp.file)[-1]["seq"] == 4:
+        lines = _lines(cp.file) if cp.file.exists() else []  # created, maybe not yet written
+        if lines and lines[-1]["seq"] == 4:
             break
         await asyncio.sleep(0.05)
     assert _lines(cp.file)[-1]["seq"] == 4
