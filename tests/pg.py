@@ -222,6 +222,21 @@ def parametrize_backends(metafunc: pytest.Metafunc, *, sqlite_fixtures: set[str]
     metafunc.parametrize("backend", params, indirect=True)
 
 
+@pytest.fixture(scope="session")
+def backend(request: pytest.FixtureRequest) -> str:
+    """ "sqlite" or "postgres" (parametrized by `parametrize_backends`); a conftest that
+    imports it with `db_url` gives its tests a SQLite file or a PostgreSQL database."""
+    return str(request.param)
+
+
+@pytest.fixture
+def db_url(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
+    """A fresh SQLite file under `tmp_path/state`, or this test's PostgreSQL database."""
+    if backend == "postgres":
+        return str(request.getfixturevalue("pg_url"))
+    return f"sqlite+aiosqlite:///{tmp_path / 'state' / 'nexflow.db'}"
+
+
 def pg_rows(url: str, sql: str, *params: Any) -> list[Any]:
     """Rows of `sql` (with `?` placeholders) read by a separate asyncpg connection.
 

@@ -10,24 +10,13 @@ from nexflow_control.audit import AuditLog
 from nexflow_control.db import Database
 from nexflow_control.secrets import SecretStore
 
-from tests.pg import parametrize_backends
+from tests.pg import backend, db_url, parametrize_backends
+
+__all__ = ["backend", "db_url"]  # the fixtures this folder's tests use
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     parametrize_backends(metafunc, sqlite_fixtures=set())
-
-
-@pytest.fixture(scope="session")
-def backend(request: pytest.FixtureRequest) -> str:
-    """ "sqlite" or "postgres" (parametrized by `pytest_generate_tests`)."""
-    return str(request.param)
-
-
-@pytest.fixture
-def db_url(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
-    if backend == "postgres":
-        return str(request.getfixturevalue("pg_url"))
-    return f"sqlite+aiosqlite:///{tmp_path / 'state' / 'nexflow.db'}"
 
 
 @pytest.fixture

@@ -20,17 +20,15 @@ What is read is only ever sealed bytes; opening them is `SecretStore`'s business
 from __future__ import annotations
 
 import asyncio
-import os
 import sqlite3
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import asyncpg
 
 from ..db import Database
+from ..db._raw_sqlite import SqliteThread, sqlite_file
 
 Row = tuple[str, int, bytes, bytes]
 """name, version, nonce, sealed."""
@@ -47,52 +45,18 @@ class SqliteReads:
     """Reads on the SQLite file at `path`, from a thread of their own."""
 
     def __init__(self, path: Path, *, busy_timeout_ms: int) -> None:
-        self._path = path
-        self._busy_timeout_ms = busy_timeout_ms
-        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="secret-reads")
-        # Touched only from the thread above.
-        self._conn: sqlite3.Connection | None = None
-        self._file: tuple[int, int] | None = None
+        self._db = SqliteThread(path, busy_timeout_ms=busy_timeout_ms, name="secret-reads")
 
     async def read(self, names: Sequence[str]) -> list[Row]:
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._thread, self._read, tuple(names))
+        return await self._db.run(_read, tuple(names))
 
     async def close(self) -> None:
-        loop = asyncio.get_running_loop()
-        await loop.run_in_executor(self._thread, self._drop)
-        self._thread.shutdown(wait=True)
+        await self._db.close()
 
-    def _read(self, names: tuple[str, ...]) -> list[Row]:
-        conn = self._connection()
-        try:
-            rows = conn.execute(_sqlite_read(len(names)), names).fetchall()
-        except BaseException:
-            self._drop()
-            raise
-        return [(str(n), int(v), bytes(nonce), bytes(sealed)) for n, v, nonce, sealed in rows]
 
-    def _connection(self) -> sqlite3.Connection:
-        st = os.stat(self._path)  # gone: FileNotFoundError, the read fails
-        if self._conn is not None and self._file != (st.st_dev, st.st_ino):
-            self._drop()
-        if self._conn is None:
-            uri = f"file:{quote(str(self._path))}?mode=rw"
-            conn = sqlite3.connect(
-                uri, uri=True, timeout=self._busy_timeout_ms / 1000, isolation_level=None
-            )
-            try:
-                conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout_ms)}")
-            except BaseException:
-                conn.close()
-                raise
-            self._conn, self._file = conn, (st.st_dev, st.st_ino)
-        return self._conn
-
-    def _drop(self) -> None:
-        conn, self._conn, self._file = self._conn, None, None
-        if conn is not None:
-            conn.close()
+def _read(conn: sqlite3.Connection, names: tuple[str, ...]) -> list[Row]:
+    rows = conn.execute(_sqlite_read(len(names)), names).fetchall()
+    return [(str(n), int(v), bytes(nonce), bytes(sealed)) for n, v, nonce, sealed in rows]
 
 
 class PgReads:
@@ -134,11 +98,8 @@ class PgReads:
 def raw_reads(db: Database) -> SqliteReads | PgReads | None:
     """The raw reader for `db`'s database; None for an in-memory or URI SQLite database
     (a second connection would see another database): the engine reads those."""
-    url = db.engine.url
     if db.engine.dialect.name == "postgresql":
-        _, params = db.engine.dialect.create_connect_args(url)
+        _, params = db.engine.dialect.create_connect_args(db.engine.url)
         return PgReads({k: v for k, v in params.items() if not k.startswith("prepared_")})
-    path = url.database
-    if not path or path == ":memory:" or path.startswith("file:") or url.query.get("uri"):
-        return None
-    return SqliteReads(Path(path), busy_timeout_ms=db.busy_timeout_ms)
+    path = sqlite_file(db)
+    return None if path is None else SqliteReads(path, busy_timeout_ms=db.busy_timeout_ms)

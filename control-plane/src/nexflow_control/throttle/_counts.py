@@ -32,8 +32,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import Executable
 
 from ..db import WRITE_TX, Database, error_summary
+from ..db._raw_sqlite import sqlite_file
 from ..errors import AuditUnavailable
-from ._raw import RawCounts, sqlite_file
+from ._raw import RawCounts
 from .models import MAX_KEY_LEN
 from .models import throttle_counts as t
 
