@@ -25,7 +25,6 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import structlog
 from sqlalchemy.exc import SQLAlchemyError
@@ -33,6 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ..db import Database, error_type
 from ..db import error_summary as _why
+from ..db._raw import pg_connect_args, sqlite_file
 from ..errors import AuditUnavailable, NexflowError
 from .append import Entry, insert_chained
 from .chain import canonical_text
@@ -287,11 +287,7 @@ def _short_or_none(text: str | None) -> str | None:
 def _raw_writer(db: Database) -> SqliteWriter | PgWriter | None:
     """The writer on the raw driver for `db`'s database; None for an in-memory SQLite
     database (a second connection would see another, empty database)."""
-    url = db.engine.url
     if db.engine.dialect.name == "postgresql":
-        _, params = db.engine.dialect.create_connect_args(url)
-        return PgWriter({k: v for k, v in params.items() if not k.startswith("prepared_")})
-    path = url.database
-    if not path or path == ":memory:" or path.startswith("file:") or url.query.get("uri"):
-        return None
-    return SqliteWriter(Path(path), busy_timeout_ms=db.busy_timeout_ms)  # as aiosqlite opens it
+        return PgWriter(pg_connect_args(db))
+    path = sqlite_file(db)
+    return None if path is None else SqliteWriter(path, busy_timeout_ms=db.busy_timeout_ms)

@@ -28,7 +28,7 @@ from typing import Any
 import asyncpg
 
 from ..db import Database
-from ..db._raw_sqlite import SqliteThread, sqlite_file
+from ..db._raw import SqliteThread, pg_connect_args, sqlite_file
 
 Row = tuple[str, int, bytes, bytes]
 """name, version, nonce, sealed."""
@@ -99,7 +99,6 @@ def raw_reads(db: Database) -> SqliteReads | PgReads | None:
     """The raw reader for `db`'s database; None for an in-memory or URI SQLite database
     (a second connection would see another database): the engine reads those."""
     if db.engine.dialect.name == "postgresql":
-        _, params = db.engine.dialect.create_connect_args(db.engine.url)
-        return PgReads({k: v for k, v in params.items() if not k.startswith("prepared_")})
+        return PgReads(pg_connect_args(db))
     path = sqlite_file(db)
     return None if path is None else SqliteReads(path, busy_timeout_ms=db.busy_timeout_ms)

@@ -32,7 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import Executable
 
 from ..db import WRITE_TX, Database, error_summary
-from ..db._raw_sqlite import sqlite_file
+from ..db._raw import sqlite_file
 from ..errors import AuditUnavailable
 from ._raw import RawCounts
 from .models import MAX_KEY_LEN

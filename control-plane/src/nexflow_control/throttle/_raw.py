@@ -17,7 +17,7 @@ import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
 
-from ..db._raw_sqlite import SqliteThread
+from ..db._raw import SqliteThread
 
 _UPSERT = (
     "INSERT INTO throttle_counts (kind, key, bucket, n) VALUES (?, ?, ?, 1) "

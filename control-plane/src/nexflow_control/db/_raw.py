@@ -1,11 +1,15 @@
-"""`SqliteThread`: one plain `sqlite3` connection to the database file, used from a
-thread of its own; `sqlite_file(db)`: the file a database is, when it is one.
+"""The raw drivers under the engine, for hot paths that need one short transaction
+instead of SQLAlchemy async's hops (`audit.SqliteWriter`, `throttle.RawCounts`, the
+`secrets` reads):
 
-What a hot path that needs one short transaction uses instead of SQLAlchemy async and
-aiosqlite (several hops between the loop and aiosqlite's thread): the whole unit of work
-runs on the thread and the loop is woken once with its result (`throttle.RawCounts`,
-`secrets` reads). The file is opened `mode=rw` (never created) and checked before each
-use: a deleted or replaced file is opened again. A unit that raises closes the
+    SqliteThread      one plain `sqlite3` connection to the database file, used from a
+                      thread of its own: the whole unit of work runs there and the loop
+                      is woken once with its result
+    sqlite_file(db)   the file a SQLite database is, when it is one
+    pg_connect_args(db)   what asyncpg needs to open a connection of its own to `db`
+
+A `SqliteThread` opens its file `mode=rw` (never created) and checks it before each unit:
+a deleted or replaced file is opened again. A unit that raises closes the
 connection (rolling back what it left open); the next one opens a new one.
 """
 
@@ -38,6 +42,13 @@ def sqlite_file(db: Database) -> Path | None:
     return Path(path)
 
 
+def pg_connect_args(db: Database) -> dict[str, Any]:
+    """asyncpg's `connect()` keyword arguments for `db`'s PostgreSQL database (without
+    SQLAlchemy's statement-cache options, which asyncpg does not take)."""
+    _, params = db.engine.dialect.create_connect_args(db.engine.url)
+    return {k: v for k, v in params.items() if not k.startswith("prepared_")}
+
+
 class SqliteThread:
     def __init__(
         self, path: Path, *, busy_timeout_ms: int, name: str, pragmas: Sequence[str] = ()
@@ -46,6 +57,7 @@ class SqliteThread:
         self._busy_timeout_ms = busy_timeout_ms
         self._pragmas = tuple(pragmas)
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
+        self._closed = False
         # Touched only from the thread above.
         self._conn: sqlite3.Connection | None = None
         self._file: tuple[int, int] | None = None
@@ -56,6 +68,10 @@ class SqliteThread:
         return await loop.run_in_executor(self._thread, self._run, unit, args)
 
     async def close(self) -> None:
+        """Close the connection and end the thread (again: nothing)."""
+        if self._closed:
+            return
+        self._closed = True
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(self._thread, self._drop)
         self._thread.shutdown(wait=True)
