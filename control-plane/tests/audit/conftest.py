@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from nexflow_control.audit import AuditLog
+from nexflow_control.db import Database
 
 from tests.pg import parametrize_backends
 
@@ -53,6 +54,14 @@ def db_url(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
     if backend == "postgres":
         return str(request.getfixturevalue("pg_url"))
     return f"sqlite+aiosqlite:///{tmp_path / 'state' / 'audit.db'}"
+
+
+@pytest.fixture
+async def db(db_url: str) -> AsyncIterator[Database]:
+    """A migrated database at `db_url`."""
+    opened = await Database.open(db_url)
+    yield opened
+    await opened.close()
 
 
 @pytest.fixture

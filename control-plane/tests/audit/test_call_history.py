@@ -21,13 +21,6 @@ class Clock:
 
 
 @pytest.fixture
-async def db(db_url: str) -> AsyncIterator[Database]:
-    opened = await Database.open(db_url)
-    yield opened
-    await opened.close()
-
-
-@pytest.fixture
 async def log(db: Database) -> AsyncIterator[AuditLog]:
     opened = AuditLog(db)
     yield opened

@@ -3,10 +3,8 @@ acked a week after they were written; rows still owed are kept. SQLite and Postg
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
-import pytest
 from nexflow_control.chat.models import chat_outbox
 from nexflow_control.chat.outbox import KEEP_ACKED, KEEP_UNACKED, PRUNE_EVERY, ChatOutbox
 from nexflow_control.db import Database
@@ -19,13 +17,6 @@ class Clock:
 
     def __call__(self) -> datetime:
         return self.now
-
-
-@pytest.fixture
-async def db(db_url: str) -> AsyncIterator[Database]:
-    opened = await Database.open(db_url)
-    yield opened
-    await opened.close()
 
 
 async def _calls(db: Database) -> list[str]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -22,13 +21,6 @@ class Clock:
 
     def __call__(self) -> float:
         return self.now
-
-
-@pytest.fixture
-async def db(db_url: str) -> AsyncIterator[Database]:
-    opened = await Database.open(db_url)
-    yield opened
-    await opened.close()
 
 
 async def rows(db: Database) -> int:
