@@ -63,7 +63,7 @@ srt: setup
 	./scripts/install-srt.sh
 
 bench: setup-test images srt
-	LITELLM_LOCAL_MODEL_COST_MAP=True $(PY) bench/run.py
+	$(PY) bench/run.py
 
 proto: setup
 	./scripts/gen-proto.sh

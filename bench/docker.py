@@ -29,18 +29,14 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import shutil
 import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
-from nexflow_executor.sandbox.base import Runtime
-from nexflow_executor.sandbox.container import ContainerFactory, Profile
-from nexflow_executor.sandbox.docker_engine import DockerEngine
-from nexflow_executor.settings import Settings
 
+from bench import engine_cycles
 from bench.stats import pct, summary
 from tests.harness import REPO, Stack, start_stack
 
@@ -103,27 +99,9 @@ def _engine_cpu_s() -> float:
 async def _cycles(tmp: Path, seconds: float, at_once: int) -> tuple[int, float, float]:
     """(cycles, elapsed s, dockerd+containerd CPU s): containers of the echo profile
     started and removed back to back by `at_once` workers for about `seconds`."""
-    skill = tmp / "ceiling-skill"
-    shutil.copytree(ECHO, skill)
-    for path in [skill, *skill.iterdir()]:
-        path.chmod(0o755 if path.is_dir() else 0o644)
-    settings = Settings(socket=tmp / "ceiling.sock", state_dir=tmp / "ceiling", backend="docker")
-    engine = DockerEngine(settings.docker.url, settings.docker.api_timeout_s)
-    engine.connect()
-    factory = ContainerFactory(settings, engine)
-    factory.prepare()
-    limits = settings.limits.defaults
-    profile = Profile(
-        image_id=engine.image(IMAGE).id,
-        runtime=Runtime.PYTHON,
-        skill_dir=skill,
-        mounts=(),
-        memory_bytes=limits.memory_bytes,
-        pids=limits.pids,
-        cpu_millis=limits.cpu_millis,
-        tmpfs_bytes=limits.tmpfs_bytes,
-        cpu_time_ms=limits.cpu_time_ms or limits.wall_time_ms,
-    )
+    base = tmp / "ceiling"
+    base.mkdir()
+    factory, profile = engine_cycles.prepare(base)  # the pool's own container set-up
     done = 0
 
     async def worker(until: float) -> None:

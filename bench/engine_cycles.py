@@ -95,7 +95,9 @@ async def _step(factory: ContainerFactory, profile: Profile, seconds: float, at_
     )
 
 
-def _prepare(base: Path) -> tuple[ContainerFactory, Profile]:
+def prepare(base: Path) -> tuple[ContainerFactory, Profile]:
+    """A container factory and the echo skill's profile under `base` (bench/docker.py
+    measures the same ceiling with it)."""
     base.chmod(0o755)
     skill = base / "skill"
     shutil.copytree(ECHO, skill)
@@ -123,7 +125,7 @@ def _prepare(base: Path) -> tuple[ContainerFactory, Profile]:
 
 async def main(seconds: float, concurrency: list[int]) -> None:
     base = Path(tempfile.mkdtemp(prefix="nx-cycles-", dir="/tmp"))
-    factory, profile = _prepare(base)
+    factory, profile = prepare(base)
     containerd = _pid_of("containerd")
     _move(containerd, MEASURE)
     try:

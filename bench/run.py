@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 import tempfile
 from pathlib import Path
@@ -15,6 +16,8 @@ from pathlib import Path
 # The repository root, not bench/ itself: bench/docker.py would shadow the Docker SDK.
 _HERE = Path(__file__).resolve().parent
 sys.path[:] = [str(_HERE.parent), *(p for p in sys.path if Path(p or ".").resolve() != _HERE)]
+# litellm (the gateway bench) reads its bundled price list instead of fetching one at import.
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 from nexflow_common.logs import configure_logging  # noqa: E402 - after the path fix
 
